@@ -1,0 +1,50 @@
+# The two commands of the README: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast lint install fetch clean bench
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: python3.11 not found; install Python 3.11" >&2; exit 1; }
+	@echo "==> virtualenv $(VENV) and packages (first run only)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+# Downloads the Kafka broker jars and the Apicurio registry from Maven Central
+# (first run only; later runs reuse .stack/downloads).
+fetch: install
+	@$(BIN)/cultuurbus stack fetch
+
+demo: install
+	@$(BIN)/cultuurbus demo
+
+lint: install
+	@echo "==> ruff"
+	@$(BIN)/ruff check schemas bus connectors streams sinks ops bench tests
+	@echo "==> mypy"
+	@$(BIN)/mypy
+
+# Everything: lint, unit, integration (real Kafka, registry, ClickHouse), e2e, slow.
+# pytest exits 5 when it collects no test, which fails this target on purpose.
+test: install lint fetch
+	@echo "==> pytest"
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Local loop: skips the slow fault tests (CI runs them).
+test-fast: install
+	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: install fetch
+	@$(BIN)/python -m bench
+
+clean:
+	@$(BIN)/cultuurbus stack down 2>/dev/null || true
+	rm -rf $(VENV) .stack .pytest_cache .mypy_cache .ruff_cache

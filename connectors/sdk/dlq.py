@@ -1,0 +1,92 @@
+"""Dead-letter headers (Kafka Connect style) and scrubbing of personal data.
+
+A dead letter keeps the original bytes so an operator can see what arrived, but raw
+personal data must never reach Kafka: known personal fields of JSON bodies are
+replaced by ``[redacted]`` and e-mail addresses and phone numbers in any text are
+masked before the bytes are written. ``errors.redacted`` says whether anything was.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["PERSONAL_KEYS", "dlq_headers", "scrub"]
+
+PERSONAL_KEYS = frozenset(k.replace("_", "").replace("-", "") for k in (
+    "email", "e-mail", "emailaddress", "phone", "telephone", "mobile", "phonenumber",
+    "firstname", "first_name", "lastname", "last_name", "fullname", "full_name",
+    "middlename", "surname", "street", "streetname", "housenumber", "address",
+    "address1", "address2", "addressline", "birthdate", "birth_date", "dateofbirth",
+    "date_of_birth", "dob", "iban", "bankaccount",
+))
+_PERSON_CONTAINERS = frozenset(("customer", "buyer", "attendee", "profile", "contact",
+                                "visitor", "purchaser", "holder"))
+_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(rb"(?<![\w.])\+?\d[\d ()\-]{7,}\d(?![\w.])")
+REDACTED = "[redacted]"
+
+
+def _norm(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
+
+
+def _scrub_obj(obj: Any, in_person: bool = False) -> tuple[Any, bool]:
+    changed = False
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            nk = _norm(str(k))
+            if nk in PERSONAL_KEYS or (in_person and nk == "name"):
+                out[k] = REDACTED if v not in (None, "") else v
+                changed = changed or v not in (None, "")
+            else:
+                out[k], c = _scrub_obj(v, in_person or nk in _PERSON_CONTAINERS)
+                changed = changed or c
+        return out, changed
+    if isinstance(obj, list):
+        items = [_scrub_obj(v, in_person) for v in obj]
+        return [i[0] for i in items], any(i[1] for i in items)
+    if isinstance(obj, str):
+        masked = _mask_text(obj.encode()).decode("utf-8", "replace")
+        return masked, masked != obj
+    return obj, False
+
+
+def _mask_text(raw: bytes) -> bytes:
+    return _PHONE.sub(b"[redacted-phone]", _EMAIL.sub(b"[redacted-email]", raw))
+
+
+def scrub(raw: bytes) -> tuple[bytes, bool]:
+    """The bytes with personal data masked, and whether anything was masked."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        masked = _mask_text(raw)
+        return masked, masked != raw
+    cleaned, changed = _scrub_obj(obj)
+    if not changed:
+        return raw, False
+    return json.dumps(cleaned, ensure_ascii=False).encode(), True
+
+
+def dlq_headers(*, topic: str, stage: str, error: Exception, source: str,
+                where: str | None, redacted: bool) -> list[tuple[str, bytes]]:
+    """Kafka Connect-style ``errors.*`` headers."""
+    headers = {
+        "errors.topic": topic,
+        "errors.stage": stage,
+        "errors.exception.class": f"{type(error).__module__}.{type(error).__qualname__}",
+        "errors.exception.message": str(error)[:2000],
+        "errors.source": source,
+        "errors.timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "errors.redacted": "true" if redacted else "false",
+    }
+    if where:
+        headers["errors.source.position"] = where
+    field = getattr(error, "field", None)
+    if field:
+        headers["errors.field"] = str(field)
+    return [(k, v.encode()) for k, v in headers.items()]

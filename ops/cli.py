@@ -1,0 +1,158 @@
+"""The ``cultuurbus`` command: one entry point for every role.
+
+Settings are built once here (``--config`` TOML file, ``CULTUURBUS_*`` env) and passed
+down explicitly.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bus.errors import BusError
+from bus.log import configure_logging
+from bus.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Turns a ``BusError`` into one clear line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BusError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="TOML settings file (default: $CULTUURBUS_CONFIG_FILE or ./cultuurbus.toml).")
+@click.pass_context
+def main(ctx: click.Context, config_file: Path | None) -> None:
+    """cultuurbus: near-real-time participation data for the cultural sector."""
+    settings = load_settings(config_file)
+    configure_logging(settings.log_level, settings.log_format)
+    ctx.obj = settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+# -- stack ------------------------------------------------------------------------------
+from ops.stack.cli import stack  # noqa: E402
+
+main.add_command(stack)
+
+from connectors.cli import connector  # noqa: E402
+
+main.add_command(connector)
+
+
+# -- schemas ----------------------------------------------------------------------------
+@main.group()
+def schemas() -> None:
+    """Register the Avro contract in the schema registry, or check a change against it."""
+
+
+def _subjects(settings: Settings) -> list[tuple[str, str]]:
+    from bus.serde import subject_for
+    from bus.topics import CATALOG
+
+    seen: set[str] = set()
+    out = []
+    for t in CATALOG:
+        if t.value_schema and t.name not in seen:
+            seen.add(t.name)
+            out.append((subject_for(settings.topic_prefix + t.name), t.value_schema))
+    return out
+
+
+@schemas.command("register")
+@click.pass_context
+def schemas_register(ctx: click.Context) -> None:
+    """Register every topic's value schema (BACKWARD compatibility enforced)."""
+    from bus.serde import Registry
+    from schemas import load_schema
+
+    settings = _settings(ctx)
+    registry = Registry(settings.registry)
+    for subject, file in _subjects(settings):
+        schema_id = registry.register(subject, load_schema(file))
+        click.echo(f"{subject:45} {file:25} id={schema_id}")
+
+
+@schemas.command("check")
+@click.pass_context
+def schemas_check(ctx: click.Context) -> None:
+    """Check every schema file against what is registered; exit 1 on a breaking change."""
+    from bus.serde import Registry
+    from schemas import load_schema
+
+    settings = _settings(ctx)
+    registry = Registry(settings.registry)
+    bad = []
+    for subject, file in _subjects(settings):
+        ok = registry.is_compatible(subject, load_schema(file))
+        click.echo(f"{subject:45} {file:25} {'compatible' if ok else 'INCOMPATIBLE'}")
+        if not ok:
+            bad.append(subject)
+    if bad:
+        raise BusError(
+            f"{len(bad)} schema change(s) break BACKWARD compatibility: {', '.join(bad)}. "
+            "Give new fields a default, do not remove fields without defaults, "
+            "or publish under a new topic/subject."
+        )
+
+
+# -- topics -----------------------------------------------------------------------------
+@main.group()
+def topics() -> None:
+    """The topic catalog (bus/topics.py)."""
+
+
+@topics.command("apply")
+@click.pass_context
+def topics_apply(ctx: click.Context) -> None:
+    """Create missing topics and align configs with the catalog; idempotent."""
+    from bus.kafka import make_admin
+    from bus.topics import apply_catalog
+
+    settings = _settings(ctx)
+    admin = make_admin(settings.kafka)
+    for change in apply_catalog(admin, settings.topic_prefix, settings.kafka.replication_factor):
+        click.echo(f"{change.topic:45} {change.action:17} {change.detail}")
+
+
+@topics.command("list")
+@click.pass_context
+def topics_list(ctx: click.Context) -> None:
+    """Print the catalog: name, partitions, cleanup, key, owner, description."""
+    from bus.topics import CATALOG
+
+    prefix = _settings(ctx).topic_prefix
+    for t in CATALOG:
+        click.echo(f"{prefix + t.name:45} p={t.partitions:<2} {t.cleanup_policy:8} "
+                   f"owner={t.owner:10} key={t.key}\n    {t.description}")
+
+
+# -- demo -------------------------------------------------------------------------------
+@main.command()
+@click.option("--events", default=20, show_default=True, help="Ticket events to send.")
+@click.option("--keep-stack/--stop-stack", default=True, show_default=True,
+              help="Leave the local stack running afterwards.")
+@click.pass_context
+def demo(ctx: click.Context, events: int, keep_stack: bool) -> None:
+    """Bring the local stack up and move real Avro events through Kafka."""
+    from ops.demo import run_demo
+
+    run_demo(_settings(ctx), events=events, keep_stack=keep_stack)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""Pydantic models that mirror the Avro contract in ``schemas/avro``.
+
+Each model names its schema file in ``__avro_schema__``; ``tests/unit/schemas`` proves
+that the two agree field by field (names, order, types, nullability, defaults, enum
+symbols). Validation here is what a connector runs before anything reaches Kafka.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Attendance",
+    "Availability",
+    "AvailabilityStatus",
+    "AvroModel",
+    "Buyer",
+    "IdentityLink",
+    "Identifier",
+    "LastMinuteOffer",
+    "Performance",
+    "PerformanceStatus",
+    "SalesSnapshot",
+    "SalesWindow",
+    "SnapshotLine",
+    "TicketEvent",
+    "TicketEventType",
+    "TicketType",
+    "Venue",
+    "WindowGranularity",
+    "utcnow",
+]
+
+_POSTCODE_AREA = re.compile(r"^[0-9]{4}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, truncated to the millisecond that Avro keeps."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class AvroModel(BaseModel):
+    """Base of every contract model: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    __avro_schema__: ClassVar[str] = ""
+
+    def to_avro(self) -> dict[str, Any]:
+        """The record as fastavro writes it (enums as their symbols)."""
+        return self.model_dump(mode="python")
+
+    @classmethod
+    def from_avro(cls, record: dict[str, Any]) -> Self:
+        """Build the model from a record fastavro has read."""
+        return cls.model_validate(record)
+
+
+class TicketEventType(StrEnum):
+    SOLD = "SOLD"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+    RESERVED = "RESERVED"
+    RESERVATION_RELEASED = "RESERVATION_RELEASED"
+    BLOCKED = "BLOCKED"
+    UNBLOCKED = "UNBLOCKED"
+    SCANNED = "SCANNED"
+
+
+class TicketType(StrEnum):
+    NORMAL = "NORMAL"
+    DISCOUNT = "DISCOUNT"
+    FREE = "FREE"
+    OTHER = "OTHER"
+
+
+class PerformanceStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    POSTPONED = "POSTPONED"
+    CANCELLED = "CANCELLED"
+    MOVED_ONLINE = "MOVED_ONLINE"
+
+
+class AvailabilityStatus(StrEnum):
+    AVAILABLE = "AVAILABLE"
+    LIMITED = "LIMITED"
+    SOLD_OUT = "SOLD_OUT"
+    CANCELLED = "CANCELLED"
+    POSTPONED = "POSTPONED"
+    UNKNOWN = "UNKNOWN"
+
+
+class WindowGranularity(StrEnum):
+    HOUR = "HOUR"
+    DAY = "DAY"
+
+
+class Identifier(AvroModel):
+    """One identifier of a performance in one namespace."""
+
+    __avro_schema__ = "org.cultuurbus.common.Identifier"
+    namespace: str = Field(min_length=1)
+    value: str = Field(min_length=1)
+
+
+class Buyer(AvroModel):
+    """A pseudonymised buyer; raw personal data has no field to go in."""
+
+    __avro_schema__ = "org.cultuurbus.ticketing.Buyer"
+    id_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    postcode_area: str | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+
+    @field_validator("postcode_area")
+    @classmethod
+    def _four_digits(cls, v: str | None) -> str | None:
+        if v is not None and not _POSTCODE_AREA.match(v):
+            raise ValueError("postcode_area must be 4 digits (NL area or BE postcode)")
+        return v
+
+
+class _Fact(AvroModel):
+    fact_id: str = Field(min_length=1)
+    event_time: AwareDatetime
+    ingested_at: AwareDatetime
+    source_system: str = Field(min_length=1)
+    source_account: str = Field(min_length=1)
+    performance_key: str = Field(min_length=1)
+    identifiers: list[Identifier] = Field(default_factory=list)
+
+
+class TicketEvent(_Fact):
+    """Something that happened to tickets of one performance."""
+
+    __avro_schema__ = "ticket_event.avsc"
+    event_type: TicketEventType
+    quantity: int = Field(ge=1, le=100_000)
+    ticket_type: TicketType = TicketType.OTHER
+    price_cents: int = Field(default=0, ge=0)
+    currency: str = "EUR"
+    order_id: str | None = None
+    ticket_ids: list[str] = Field(default_factory=list)
+    channel: str | None = None
+    buyer: Buyer | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, v: str) -> str:
+        if not _CURRENCY.match(v):
+            raise ValueError("currency must be an ISO 4217 code such as EUR")
+        return v
+
+
+class SnapshotLine(AvroModel):
+    """Cumulative tickets and revenue of one ticket type."""
+
+    __avro_schema__ = "org.cultuurbus.ticketing.SnapshotLine"
+    ticket_type: TicketType
+    tickets: int = Field(ge=0)
+    revenue_cents: int
+
+
+class SalesSnapshot(_Fact):
+    """Cumulative sales of one performance, DIP style."""
+
+    __avro_schema__ = "sales_snapshot.avsc"
+    lines: list[SnapshotLine] = Field(default_factory=list)
+    reservations: int = Field(default=0, ge=0)
+    reservations_value_cents: int = 0
+    blocked_seats: int = Field(default=0, ge=0)
+    blocked_value_cents: int = 0
+    capacity: int | None = Field(default=None, ge=0)
+    currency: str = "EUR"
+
+
+class Venue(AvroModel):
+    """Where a performance takes place."""
+
+    __avro_schema__ = "org.cultuurbus.calendar.Venue"
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    city: str | None = None
+    postcode: str | None = None
+    country: str = Field(default="NL", pattern=r"^[A-Z]{2}$")
+    region: str | None = None
+
+
+class Performance(_Fact):
+    """One showing of a production, as a calendar source describes it."""
+
+    __avro_schema__ = "performance.avsc"
+    production_id: str | None = None
+    title: str = Field(min_length=1)
+    genre: str | None = None
+    venue: Venue
+    hall: str | None = None
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+    capacity: int | None = Field(default=None, ge=0)
+    status: PerformanceStatus = PerformanceStatus.SCHEDULED
+    on_sale_from: AwareDatetime | None = None
+    url: str | None = None
+
+
+class IdentityLink(AvroModel):
+    """A crosswalk entry: identifier -> canonical performance id."""
+
+    __avro_schema__ = "identity_link.avsc"
+    namespace: str
+    value: str
+    performance_id: str
+    learned_from: str
+    event_time: AwareDatetime
+
+
+class Availability(AvroModel):
+    """Live seat availability of one performance."""
+
+    __avro_schema__ = "availability.avsc"
+    performance_id: str
+    capacity: int | None = None
+    sold: int = 0
+    reserved: int = 0
+    blocked: int = 0
+    refunded: int = 0
+    remaining: int | None = None
+    status: AvailabilityStatus
+    uit_booking_availability_type: str = "Available"
+    schema_org_availability: str = "https://schema.org/InStock"
+    title: str | None = None
+    venue_name: str | None = None
+    city: str | None = None
+    region: str | None = None
+    genre: str | None = None
+    start: AwareDatetime | None = None
+    last_fact_time: AwareDatetime | None = None
+    updated_at: AwareDatetime
+    version: int = 0
+
+
+class Attendance(AvroModel):
+    """Door scans of one performance."""
+
+    __avro_schema__ = "attendance.avsc"
+    performance_id: str
+    scanned: int = 0
+    sold: int = 0
+    no_shows: int | None = None
+    first_scan_time: AwareDatetime | None = None
+    last_scan_time: AwareDatetime | None = None
+    start: AwareDatetime | None = None
+    updated_at: AwareDatetime
+
+
+class SalesWindow(AvroModel):
+    """Tickets and revenue of one performance in one window."""
+
+    __avro_schema__ = "sales_window.avsc"
+    performance_id: str
+    granularity: WindowGranularity
+    window_start: AwareDatetime
+    ticket_type: TicketType
+    channel: str = "unknown"
+    tickets: int = 0
+    revenue_cents: int = 0
+    days_before_show: int | None = None
+    updated_at: AwareDatetime
+
+
+class LastMinuteOffer(AvroModel):
+    """A performance starting soon that still has seats."""
+
+    __avro_schema__ = "lastminute_offer.avsc"
+    performance_id: str
+    title: str
+    venue_name: str
+    city: str | None = None
+    region: str | None = None
+    genre: str | None = None
+    start: AwareDatetime
+    remaining: int = Field(ge=0)
+    capacity: int = Field(ge=0)
+    status: AvailabilityStatus
+    url: str | None = None
+    updated_at: AwareDatetime
