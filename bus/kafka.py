@@ -61,6 +61,9 @@ def make_producer(kafka: KafkaSettings, *, transactional_id: str | None = None,
         acks="all",
         linger_ms=5,
         compression_type="lz4",
+        # Java's and aiokafka's (Faust's) partitioner: a key lands on the same partition
+        # whichever client produced it, which re-keyed topics rely on.
+        partitioner="murmur2_random",
         message_timeout_ms=max(kafka.request_timeout_ms * 2, 60_000),
     )
     conf.update(librdkafka_config(kafka, **extra))

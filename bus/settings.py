@@ -24,6 +24,7 @@ __all__ = [
     "KafkaSettings",
     "RegistrySettings",
     "Settings",
+    "StreamsSettings",
     "load_settings",
 ]
 
@@ -78,6 +79,20 @@ class ConnectorSettings(_Section):
     backoff_max_s: float = Field(default=60.0, gt=0)
 
 
+class StreamsSettings(_Section):
+    """The Faust stream processors."""
+
+    app_id: str = "cultuurbus-streams"
+    data_dir: Path = Path(".stack/streams")
+    web_port: int = Field(default=6066, description="Faust web: /metrics and /healthz.")
+    limited_threshold: int = Field(default=10, ge=0,
+                                   description="LIMITED when this many seats or fewer remain.")
+    lastminute_window_h: float = Field(default=48.0, gt=0)
+    lastminute_tick_s: float = Field(default=5.0, gt=0)
+    release_tick_s: float = Field(default=0.5, gt=0)
+    commit_interval_s: float = Field(default=1.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Every setting of every role."""
 
@@ -92,6 +107,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     connector: ConnectorSettings = ConnectorSettings()
+    streams: StreamsSettings = StreamsSettings()
     topic_prefix: str = Field(default="", description="Prepended to every topic name.")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -24,6 +24,8 @@ __all__ = [
     "ATTENDANCE",
     "CATALOG",
     "CONNECT_POSITIONS",
+    "FACTS",
+    "RELEASE",
     "IDENTITY",
     "LASTMINUTE",
     "PERFORMANCES",
@@ -51,6 +53,8 @@ SALES = "participation.sales"
 LASTMINUTE = "participation.lastminute"
 UNMATCHED = "participation.unmatched"
 CONNECT_POSITIONS = "connect.positions"
+FACTS = "participation.facts"
+RELEASE = "streams.release"
 
 
 @dataclass(frozen=True)
@@ -87,13 +91,13 @@ def dlq_of(name: str) -> str:
 
 
 _FACTS = [
-    TopicSpec(TICKET_EVENTS, "ticket_event.avsc", "source performance key (namespace:value)",
+    TopicSpec(TICKET_EVENTS, "ticket_event.avsc", "source performance key (namespace|value)",
               PARTITIONS, "delete", 400 * DAY_MS, "connectors",
               "Ticket facts: sold, cancelled, refunded, reserved, released, blocked, scanned."),
-    TopicSpec(SNAPSHOTS, "sales_snapshot.avsc", "source performance key (namespace:value)",
+    TopicSpec(SNAPSHOTS, "sales_snapshot.avsc", "source performance key (namespace|value)",
               PARTITIONS, "delete", 400 * DAY_MS, "connectors",
               "Cumulative DIP-style sales snapshots; streams derive deltas."),
-    TopicSpec(PERFORMANCES, "performance.avsc", "source performance key (namespace:value)",
+    TopicSpec(PERFORMANCES, "performance.avsc", "source performance key (namespace|value)",
               PARTITIONS, "compact", -1, "connectors",
               "Performances from calendars (UiTdatabank, DIP, schema.org, iCal, vendors)."),
     TopicSpec(IDENTITY, "identity_link.avsc", "namespace|value", PARTITIONS, "compact", -1,
@@ -107,9 +111,14 @@ _FACTS = [
     TopicSpec(LASTMINUTE, "lastminute_offer.avsc", "canonical performance id", PARTITIONS,
               "compact", -1, "streams",
               "Last-minute offers; a tombstone withdraws one."),
-    TopicSpec(UNMATCHED, "ticket_event.avsc", "source performance key", PARTITIONS,
-              "delete", 400 * DAY_MS, "streams",
-              "Ticket facts parked because their performance is not known yet."),
+    TopicSpec(FACTS, None, "canonical performance id", PARTITIONS, "delete", 400 * DAY_MS,
+              "streams", "Raw facts (ticket events, snapshots, performances) re-keyed by canonical "
+              "performance id; original Confluent-wire Avro bytes, header cultuurbus.kind."),
+    TopicSpec(RELEASE, None, "source performance key", PARTITIONS, "delete", 7 * DAY_MS,
+              "streams", "Internal: asks the identity agent to release parked facts of a key."),
+    TopicSpec(UNMATCHED, None, "source performance key", PARTITIONS, "delete", 400 * DAY_MS,
+              "streams", "Copies of ticket facts and snapshots parked because their performance "
+              "is not known yet (original Confluent-wire Avro bytes)."),
     TopicSpec(CONNECT_POSITIONS, None, "connector name|source partition", 1, "compact", -1,
               "connectors", "Durable source positions (cursors) of connectors, JSON."),
 ]
@@ -119,7 +128,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     *(
         TopicSpec(dlq_of(t.name), None, t.key, 1, "delete", 30 * DAY_MS, t.owner,
                   f"Dead letters of {t.name}: original bytes, errors.* headers.")
-        for t in _FACTS if t.name != CONNECT_POSITIONS
+        for t in _FACTS if t.name not in (CONNECT_POSITIONS, RELEASE)
     ),
 )
 

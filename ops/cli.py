@@ -53,6 +53,10 @@ from connectors.cli import connector  # noqa: E402
 
 main.add_command(connector)
 
+from streams.cli import streams  # noqa: E402
+
+main.add_command(streams)
+
 
 # -- schemas ----------------------------------------------------------------------------
 @main.group()

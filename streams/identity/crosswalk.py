@@ -1,0 +1,74 @@
+"""The identity crosswalk: (namespace, value) -> canonical performance id.
+
+Rules (deterministic, so two workers reach the same answer without talking):
+- an identifier already in the crosswalk keeps its canonical id (links are sticky);
+- a fact whose identifiers are known resolves to the best canonical id among them
+  (priority dip > uit > vendor > others, then lexical); two different canonical ids
+  for one fact is a conflict: counted, logged, and the best one wins (no merge);
+- a calendar fact with no known identifier founds a performance whose canonical id is
+  the key of its best identifier.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["Crosswalk", "best_key", "priority"]
+
+
+def priority(key: str) -> tuple[int, str]:
+    ns = key.split("|", 1)[0]
+    rank = 0 if ns == "dip" else 1 if ns == "uit" else 2 if ns.startswith("vendor:") else 3
+    return rank, key
+
+
+def best_key(keys: Iterable[str]) -> str:
+    return min(keys, key=priority)
+
+
+def keys_of(fact: dict[str, Any]) -> list[str]:
+    """Every identifier key of a fact (its performance key first)."""
+    keys = [fact["performance_key"]]
+    for ident in fact.get("identifiers") or []:
+        k = f"{ident['namespace']}|{ident['value']}"
+        if k not in keys:
+            keys.append(k)
+    return keys
+
+
+class Crosswalk:
+    """The in-memory view every worker keeps of the compacted identity topic."""
+
+    def __init__(self) -> None:
+        self._links: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.conflicts = 0
+
+    def __len__(self) -> int:
+        return len(self._links)
+
+    def get(self, key: str) -> str | None:
+        return self._links.get(key)
+
+    def put(self, key: str, performance_id: str) -> None:
+        with self._lock:
+            self._links[key] = performance_id
+
+    def resolve(self, keys: Iterable[str]) -> str | None:
+        """The canonical id of a fact with these identifier keys, or None if unknown."""
+        found = {c for k in keys if (c := self._links.get(k)) is not None}
+        if not found:
+            return None
+        if len(found) > 1:
+            self.conflicts += 1
+        return best_key(found)
+
+    def learn(self, keys: list[str]) -> tuple[str, list[str]]:
+        """Canonical id for a calendar fact, and the keys that are new links."""
+        canonical = self.resolve(keys) or best_key(keys)
+        new = [k for k in keys if self._links.get(k) is None]
+        for k in new:
+            self.put(k, canonical)
+        return canonical, new

@@ -1,0 +1,50 @@
+"""The streams role's metrics, declared once, in the registry passed in."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from bus.metrics import LATENCY_BUCKETS
+
+__all__ = ["StreamsMetrics"]
+
+
+class StreamsMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter("cultuurbus_streams_events_processed",
+                              "Messages processed, per agent.", ["agent"], registry=registry)
+        self.duplicates = Counter("cultuurbus_streams_duplicates",
+                                  "Facts seen again (redelivery/replay) and not applied twice.",
+                                  ["agent"], registry=registry)
+        self.latency = Histogram(
+            "cultuurbus_streams_processing_latency_seconds",
+            "From the connector reading a fact (ingested_at) to its state being published.",
+            ["agent"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.fact_age = Histogram(
+            "cultuurbus_streams_fact_age_seconds",
+            "From a fact's event time to its state being published (includes source delay).",
+            ["agent"], buckets=(*LATENCY_BUCKETS, 300.0, 3600.0, 86400.0), registry=registry)
+        self.table_keys = Gauge("cultuurbus_streams_table_keys",
+                                "Performances held in a table on this worker.", ["table"],
+                                registry=registry)
+        self.unmatched = Gauge("cultuurbus_streams_unmatched_parked",
+                               "Facts parked because their performance is not known yet.",
+                               registry=registry)
+        self.unmatched_total = Counter("cultuurbus_streams_unmatched",
+                                       "Facts that had to be parked.", registry=registry)
+        self.released_total = Counter("cultuurbus_streams_released",
+                                      "Parked facts released after their performance arrived.",
+                                      registry=registry)
+        self.identity_links = Gauge("cultuurbus_streams_identity_links",
+                                    "Identifier links in this worker's crosswalk.", registry=registry)
+        self.identity_conflicts = Counter(
+            "cultuurbus_streams_identity_conflicts",
+            "Facts whose identifiers pointed at different performances.", registry=registry)
+        self.rebalances = Counter("cultuurbus_streams_rebalances", "Partition rebalances.",
+                                  registry=registry)
+        self.recovery_seconds = Gauge("cultuurbus_streams_last_recovery_seconds",
+                                      "Duration of the last table recovery after a rebalance.",
+                                      registry=registry)
+        self.decode_errors = Counter("cultuurbus_streams_dead_letters",
+                                     "Messages the worker could not decode (sent to the DLQ).",
+                                     ["topic"], registry=registry)
