@@ -108,6 +108,26 @@ class Identifier(AvroModel):
     namespace: str = Field(min_length=1)
     value: str = Field(min_length=1)
 
+    @property
+    def key(self) -> str:
+        """``namespace|value``: the performance key and crosswalk key of this identifier."""
+        return f"{self.namespace}|{self.value}"
+
+    @classmethod
+    def dip(cls, production_id: str, number: int | str) -> Identifier:
+        """A DIP performance: production id + performance number."""
+        return cls(namespace="dip", value=f"{production_id}|{number}")
+
+    @classmethod
+    def uit(cls, event_uuid: str, sub_event: int) -> Identifier:
+        """A UiTdatabank performance: event uuid + subEvent index."""
+        return cls(namespace="uit", value=f"{event_uuid}#{sub_event}")
+
+    @classmethod
+    def vendor(cls, system: str, account: str, local_id: str | int) -> Identifier:
+        """A ticketing vendor's own event/performance id."""
+        return cls(namespace=f"vendor:{system}:{account}", value=str(local_id))
+
 
 class Buyer(AvroModel):
     """A pseudonymised buyer; raw personal data has no field to go in."""
