@@ -23,7 +23,9 @@ __all__ = [
     "ConnectorSettings",
     "KafkaSettings",
     "RegistrySettings",
+    "GatewaySettings",
     "Settings",
+    "SinkSettings",
     "StreamsSettings",
     "load_settings",
 ]
@@ -93,6 +95,26 @@ class StreamsSettings(_Section):
     commit_interval_s: float = Field(default=1.0, gt=0)
 
 
+class SinkSettings(_Section):
+    """The ClickHouse sink."""
+
+    group_id: str = "cultuurbus-sink-clickhouse"
+    batch_max_rows: int = Field(default=5000, ge=1)
+    batch_max_seconds: float = Field(default=1.0, gt=0)
+    metrics_port: int = 9402
+    backoff_max_s: float = Field(default=30.0, gt=0)
+
+
+class GatewaySettings(_Section):
+    """The availability gateway (HTTP JSON, SSE, last-minute board)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8088
+    sse_buffer: int = Field(default=10_000, ge=100,
+                            description="Recent changes kept for SSE resume (Last-Event-ID).")
+    heartbeat_s: float = Field(default=15.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Every setting of every role."""
 
@@ -108,6 +130,8 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     connector: ConnectorSettings = ConnectorSettings()
     streams: StreamsSettings = StreamsSettings()
+    sink: SinkSettings = SinkSettings()
+    gateway: GatewaySettings = GatewaySettings()
     topic_prefix: str = Field(default="", description="Prepended to every topic name.")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
