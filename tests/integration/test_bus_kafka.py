@@ -50,8 +50,15 @@ def test_applying_the_catalog_again_changes_nothing_and_repairs_drift(topics: Se
     res = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=[
         ConfigEntry("cleanup.policy", "delete", incremental_operation=AlterConfigOpType.SET)])
     admin.incremental_alter_configs([res])[res].result(timeout=10)
+    # KRaft: the controller applies a config at once, the broker's view follows shortly.
+    deadline = time.monotonic() + 30
+    while _configs(topics, name)["cleanup.policy"] != "delete" and time.monotonic() < deadline:
+        time.sleep(0.5)
     changes = {c.topic: c for c in apply_catalog(admin, topics.topic_prefix)}
     assert changes[name].action == "updated"
+    deadline = time.monotonic() + 30
+    while _configs(topics, name)["cleanup.policy"] != "compact" and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert _configs(topics, name)["cleanup.policy"] == "compact"
 
 
