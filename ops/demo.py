@@ -46,9 +46,9 @@ def settings_for_stack(settings: Settings, stack: StackSettings) -> Settings:
 def _sample(n: int, seed: int = 7) -> tuple[Performance, list[TicketEvent]]:
     rnd = random.Random(seed)
     now = utcnow()
-    key = "vendor:eventix:demo:ev-1001"
-    ids = [Identifier(namespace="vendor:eventix:demo", value="ev-1001"),
-           Identifier(namespace="dip", value="NL-23-1234-5|1")]
+    vendor = Identifier.vendor("eventix", "demo", "ev-1001")
+    key = vendor.key
+    ids = [vendor, Identifier.dip("NL-23-1234-5", 1)]
     perf = Performance(
         fact_id=f"demo:perf:{uuid.uuid4()}", event_time=now, ingested_at=now,
         source_system="eventix", source_account="demo", performance_key=key, identifiers=ids,
@@ -59,13 +59,15 @@ def _sample(n: int, seed: int = 7) -> tuple[Performance, list[TicketEvent]]:
     )
     events = []
     for i in range(n):
+        ticket_type = rnd.choice(list(TicketType))
         kind = rnd.choices([TicketEventType.SOLD, TicketEventType.REFUNDED,
                             TicketEventType.RESERVED], weights=[8, 1, 1])[0]
         events.append(TicketEvent(
             fact_id=f"demo:{uuid.uuid4()}", event_type=kind, event_time=now, ingested_at=now,
             source_system="eventix", source_account="demo", performance_key=key,
             identifiers=ids, quantity=rnd.randint(1, 4),
-            ticket_type=rnd.choice(list(TicketType)), price_cents=rnd.choice([1500, 2450, 3200]),
+            ticket_type=ticket_type,
+            price_cents=0 if ticket_type is TicketType.FREE else rnd.choice([1500, 2450, 3200]),
             order_id=f"ord-{i}", channel="web",
         ))
     return perf, events
