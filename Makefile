@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint install fetch clean bench
+.PHONY: demo test test-fast lint install fetch browser clean bench
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: python3.11 not found; install Python 3.11" >&2; exit 1; }
@@ -32,9 +32,20 @@ lint: install
 	@echo "==> mypy"
 	@$(BIN)/mypy
 
+# Debian's Chromium and ChromeDriver for the board's browser test (the test skips
+# without them; CI runs as root and installs them).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> installing chromium and chromium-driver (Debian packages, first run only)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test will be skipped" >&2; \
+	  else echo "note: no chromium; the browser test will be skipped (apt-get install chromium chromium-driver)" >&2; fi; \
+	fi
+
 # Everything: lint, unit, integration (real Kafka, registry, ClickHouse), e2e, slow.
 # pytest exits 5 when it collects no test, which fails this target on purpose.
-test: install lint fetch
+test: install lint fetch browser
 	@echo "==> pytest"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 

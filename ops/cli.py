@@ -57,6 +57,10 @@ from streams.cli import streams  # noqa: E402
 
 main.add_command(streams)
 
+from sinks.gateway.cli import gateway  # noqa: E402
+
+main.add_command(gateway)
+
 
 # -- schemas ----------------------------------------------------------------------------
 @main.group()

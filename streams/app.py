@@ -112,6 +112,6 @@ def _web(ctx: StreamsContext) -> None:
     async def live(web: Any, request: Any) -> Any:
         return web.json({"live": True})
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app_: Any, revoked: Any, **kwargs: Any) -> None:
         m.rebalances.inc()

@@ -24,6 +24,8 @@ PERSONAL_KEYS = frozenset(k.replace("_", "").replace("-", "") for k in (
 ))
 _PERSON_CONTAINERS = frozenset(("customer", "buyer", "attendee", "profile", "contact",
                                 "visitor", "purchaser", "holder"))
+_PERSON_ONLY_KEYS = frozenset(("name", "postcode", "zipcode", "postalcode", "zip", "city"))
+_PAIR = re.compile(rb'"([A-Za-z0-9_\-]{1,64})"\s*:\s*"((?:[^"\\]|\\.)*)("|$)')
 _EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(rb"(?<![\w.])\+?\d[\d ()\-]{7,}\d(?![\w.])")
 REDACTED = "[redacted]"
@@ -39,7 +41,7 @@ def _scrub_obj(obj: Any, in_person: bool = False) -> tuple[Any, bool]:
         out = {}
         for k, v in obj.items():
             nk = _norm(str(k))
-            if nk in PERSONAL_KEYS or (in_person and nk == "name"):
+            if nk in PERSONAL_KEYS or (in_person and nk in _PERSON_ONLY_KEYS):
                 out[k] = REDACTED if v not in (None, "") else v
                 changed = changed or v not in (None, "")
             else:
@@ -55,6 +57,18 @@ def _scrub_obj(obj: Any, in_person: bool = False) -> tuple[Any, bool]:
     return obj, False
 
 
+def _mask_pairs(raw: bytes) -> bytes:
+    """Mask ``"personal_key": "value"`` pairs in text that is not valid JSON (a truncated
+    body), also when the value is cut off at the end."""
+
+    def repl(m: re.Match[bytes]) -> bytes:
+        if _norm(m.group(1).decode()) not in PERSONAL_KEYS or not m.group(2):
+            return m.group(0)
+        return b'"' + m.group(1) + b'": "' + REDACTED.encode() + b'"'
+
+    return _PAIR.sub(repl, raw)
+
+
 def _mask_text(raw: bytes) -> bytes:
     return _PHONE.sub(b"[redacted-phone]", _EMAIL.sub(b"[redacted-email]", raw))
 
@@ -64,7 +78,7 @@ def scrub(raw: bytes) -> tuple[bytes, bool]:
     try:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        masked = _mask_text(raw)
+        masked = _mask_text(_mask_pairs(raw))
         return masked, masked != raw
     cleaned, changed = _scrub_obj(obj)
     if not changed:

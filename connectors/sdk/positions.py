@@ -57,11 +57,12 @@ class PositionStore:
                     key = (msg.key() or b"").decode()
                     if key.startswith(prefix):
                         part = key[len(prefix):]
-                        if msg.value() is None:
+                        value = msg.value()
+                        if value is None:
                             out.pop(part, None)
                         else:
-                            out[part] = json.loads(msg.value())["position"]
-                    if msg.offset() >= hi - 1:
+                            out[part] = json.loads(value)["position"]
+                    if (msg.offset() or 0) >= hi - 1:
                         break
                 else:
                     raise RetriableError(f"timed out reading positions from {topic}")

@@ -74,7 +74,7 @@ class Publisher:
         return ser
 
     def _produce(self, topic: str, key: str | None, value: bytes | None,
-                 headers: list[tuple[str, bytes]] | None = None) -> cf.Future[Message]:
+                 headers: list[tuple[str, str | bytes | None]] | None = None) -> cf.Future[Message]:
         fut: cf.Future[Message] = cf.Future()
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
@@ -107,14 +107,15 @@ class Publisher:
                     item = DeadLetter(item.topic, item.value.model_dump_json().encode(), exc,
                                       stage="serialization", key=item.key)
                 else:
-                    hdrs = [(k, v.encode()) for k, v in item.headers.items()]
+                    hdrs: list[tuple[str, str | bytes | None]] = [
+                        (k, v.encode()) for k, v in item.headers.items()]
                     futures.append(self._produce(item.topic, item.key, value, hdrs or None))
                     continue
             raw, redacted = scrub(item.raw)
             headers = dlq_headers(topic=self._topic(item.topic), stage=item.stage,
                                   error=item.error, source=self.connector, where=item.where,
                                   redacted=redacted)
-            futures.append(self._produce(dlq_of(item.topic), item.key, raw, headers))
+            futures.append(self._produce(dlq_of(item.topic), item.key, raw, list(headers)))
             log.warning("dead letter", extra={"connector": self.connector, "topic": item.topic,
                                               "stage": item.stage, "error": str(item.error)[:300],
                                               "where": item.where})

@@ -69,8 +69,9 @@ class CrosswalkReader:
             if msg is None or msg.error():
                 continue
             self._apply(msg)
-            if msg.partition() in ends and msg.offset() >= ends[msg.partition()] - 1:
-                done.add(msg.partition())
+            part, offset = msg.partition() or 0, msg.offset() or 0
+            if part in ends and offset >= ends[part] - 1:
+                done.add(part)
         self.caught_up.set()
         log.info("crosswalk loaded", extra={"links": len(self.crosswalk)})
         self._thread = threading.Thread(target=self._tail, name="crosswalk", daemon=True)

@@ -1,0 +1,270 @@
+"""UiTdatabank event JSON-LD -> ``Performance`` facts: one per ``subEvent``.
+
+Calendar types:
+    single, multiple: every ``subEvent`` is one performance,
+        ``Identifier.uit(event_uuid, subEvent.id)``. (A ``single`` event has exactly
+        one subEvent in v3 JSON-LD; an older document without one gets index 0 from
+        the event's own ``startDate``/``endDate``.)
+    periodic, permanent: no discrete performances (opening hours over a period);
+        nothing is published, the event is counted as skipped with that reason.
+    workflowStatus DRAFT: not public yet; skipped ("draft").
+
+Status, per subEvent (its own ``status`` wins over the event's, which UiT derives
+from them):
+    workflowStatus DELETED or REJECTED       -> CANCELLED (the event is withdrawn
+                                                from publication: for a listener it is
+                                                off, whatever its status said)
+    status.type Unavailable                  -> CANCELLED
+    status.type TemporarilyUnavailable       -> POSTPONED
+    status.type Available + attendanceMode online -> MOVED_ONLINE
+    status.type Available                    -> SCHEDULED
+    A UiT document has no history, so "it changed to online" cannot be seen in one
+    document; UiT replaces the location of an online event by its nil "online"
+    place. In this sector an online performance is almost always a moved one, so
+    every online event reads MOVED_ONLINE (deterministic: the same document always
+    gives the same fact).
+
+Fields: ``name`` (``mainLanguage``, then nl, then any) -> title; the first
+``terms[]`` of domain ``eventtype`` -> genre (its label); ``location`` (``@id`` uuid,
+``name``, ``address.<lang>.postalCode/addressLocality/addressCountry``) -> venue;
+``subEvent[].bookingAvailability.capacity`` -> capacity; ``production.id`` ->
+production_id; ``bookingInfo.url`` -> url; ``bookingInfo.availabilityStarts`` ->
+on_sale_from; ``modified`` -> event_time. fact_id =
+``uitdatabank|<performance key>|<modified>``.
+
+Partner identifiers: UiT has no field for them, so partners put tagged labels
+(``labels`` or ``hiddenLabels``, syntax in ``connectors.calendar.common``) on the
+event, with ``@<subEvent index>`` to say which performance they belong to::
+
+    dip:NL-23-1234-5|3@0      vendor:ticketmatic:acme:10234@2
+
+A label without ``@index`` applies only when the event has a single subEvent;
+otherwise it is ambiguous and ignored (logged). ``sameAs`` is written by UiT itself
+(uitinvlaanderen.be pages) and carries no partner ids.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from bus.log import get_logger
+from connectors.calendar.common import country_code, parse_datetime, parse_tagged
+from connectors.sdk.errors import MappingError
+from schemas.models import Identifier, Performance, PerformanceStatus, Venue, utcnow
+
+__all__ = ["SOURCE_SYSTEM", "Mapped", "event_uuid", "map_event", "member_bytes"]
+
+log = get_logger(__name__)
+
+SOURCE_SYSTEM = "uitdatabank"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_STATUS = {
+    "Available": PerformanceStatus.SCHEDULED,
+    "TemporarilyUnavailable": PerformanceStatus.POSTPONED,
+    "Unavailable": PerformanceStatus.CANCELLED,
+}
+_WITHDRAWN = frozenset(("DELETED", "REJECTED"))
+_SKIPPED_CALENDARS = frozenset(("periodic", "permanent"))
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """What one UiT event became: performances, subEvents that failed, or a skip."""
+
+    event_uuid: str
+    modified: datetime
+    performances: list[Performance] = field(default_factory=list)
+    failures: list[tuple[str, MappingError]] = field(default_factory=list)
+    skipped: str | None = None
+
+
+def event_uuid(at_id: Any, field_name: str = "@id") -> str:
+    """The uuid at the end of a UiT ``@id`` URL (``.../event(s)/{uuid}``)."""
+    if isinstance(at_id, str):
+        tail = at_id.rstrip("/").rsplit("/", 1)[-1]
+        if _UUID.fullmatch(tail):
+            return tail.lower()
+    raise MappingError(f"{field_name} is not a UiT URL ending in a uuid: {at_id!r}",
+                       field=field_name)
+
+
+def _text(value: Any, lang: str) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, dict):
+        for key in (lang, "nl", *value.keys()):
+            v = value.get(key)
+            if isinstance(v, str) and v.strip():
+                return v.strip()
+    return None
+
+
+def _venue(location: Any, lang: str) -> Venue:
+    if not isinstance(location, dict):
+        raise MappingError("location is missing (search with embed=true)", field="location")
+    place = event_uuid(location.get("@id"), "location.@id")
+    name = _text(location.get("name"), lang)
+    if name is None:
+        raise MappingError("location.name is missing", field="location.name")
+    address = location.get("address")
+    if isinstance(address, dict) and not any(k in address for k in ("postalCode",
+                                                                    "addressLocality")):
+        address = address.get(lang) or address.get("nl") or next(
+            (v for v in address.values() if isinstance(v, dict)), None)
+    address = address if isinstance(address, dict) else {}
+    return Venue(id=place, name=name,
+                 city=_text(address.get("addressLocality"), lang),
+                 postcode=_text(address.get("postalCode"), lang),
+                 country=country_code(address.get("addressCountry"), "BE"))
+
+
+def _genre(terms: Any) -> str | None:
+    for term in terms if isinstance(terms, list) else []:
+        if isinstance(term, dict) and term.get("domain") == "eventtype":
+            label = term.get("label")
+            if isinstance(label, str) and label.strip():
+                return label.strip()
+    return None
+
+
+def _status(event: dict[str, Any], sub: dict[str, Any], where: str) -> PerformanceStatus:
+    if event.get("workflowStatus") in _WITHDRAWN:
+        return PerformanceStatus.CANCELLED
+    status = sub.get("status") or event.get("status") or {"type": "Available"}
+    kind = status.get("type") if isinstance(status, dict) else None
+    if kind not in _STATUS:
+        raise MappingError(f"{where}.status.type must be Available, TemporarilyUnavailable "
+                           f"or Unavailable, not {kind!r}", field=f"{where}.status.type")
+    mapped = _STATUS[kind]
+    if mapped is PerformanceStatus.SCHEDULED and event.get("attendanceMode") == "online":
+        return PerformanceStatus.MOVED_ONLINE
+    return mapped
+
+
+def _capacity(sub: dict[str, Any], event: dict[str, Any], single: bool, where: str) -> int | None:
+    for holder, path in ((sub, where), (event if single else {}, "bookingAvailability")):
+        ba = holder.get("bookingAvailability")
+        if isinstance(ba, dict) and ba.get("capacity") is not None:
+            cap = ba["capacity"]
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+                raise MappingError(f"{path}.bookingAvailability.capacity must be a "
+                                   f"non-negative integer, not {cap!r}",
+                                   field=f"{path}.bookingAvailability.capacity")
+            return cap
+    return None
+
+
+def _label_identifiers(event: dict[str, Any], n_subs: int, uuid: str) -> dict[int, list[Identifier]]:
+    out: dict[int, list[Identifier]] = {}
+    labels = [*(event.get("labels") or []), *(event.get("hiddenLabels") or [])]
+    for label in labels:
+        if not isinstance(label, str):
+            continue
+        text, index = label, None
+        head, sep, tail = label.rpartition("@")
+        if sep and tail.isdigit():
+            text, index = head, int(tail)
+        ident = parse_tagged(text)
+        if ident is None or ident.namespace == "uit":
+            continue
+        if index is None:
+            if n_subs != 1:
+                log.info("ignoring an identifier label without @<subEvent index> on an event "
+                         "with several subEvents", extra={"event": uuid, "label": label})
+                continue
+            index = 0
+        out.setdefault(index, []).append(ident)
+    return out
+
+
+def _sub_events(event: dict[str, Any]) -> list[dict[str, Any]]:
+    subs = event.get("subEvent")
+    if isinstance(subs, list) and subs:
+        if not all(isinstance(s, dict) for s in subs):
+            raise MappingError("subEvent must be a list of objects", field="subEvent")
+        return subs
+    if event.get("calendarType") == "single" and event.get("startDate"):
+        return [{"id": 0, "startDate": event.get("startDate"), "endDate": event.get("endDate")}]
+    raise MappingError("a single/multiple event needs subEvent[] with startDate",
+                       field="subEvent")
+
+
+def map_event(event: Any, *, account: str) -> Mapped:
+    """Map one search result member.
+
+    Raises:
+        MappingError: the event as a whole cannot be read (no @id, modified, name or
+            location); subEvents that fail alone are in ``Mapped.failures``.
+
+    """
+    if not isinstance(event, dict):
+        raise MappingError("search member is not a JSON object")
+    uuid = event_uuid(event.get("@id"))
+    modified = parse_datetime(event.get("modified"), "modified")
+    calendar = event.get("calendarType")
+    if event.get("workflowStatus") == "DRAFT":
+        return Mapped(uuid, modified, skipped="draft")
+    if calendar in _SKIPPED_CALENDARS:
+        return Mapped(uuid, modified, skipped=str(calendar))
+    if calendar not in ("single", "multiple", None):
+        raise MappingError(f"calendarType must be single, multiple, periodic or permanent, "
+                           f"not {calendar!r}", field="calendarType")
+    main = event.get("mainLanguage")
+    lang: str = main if isinstance(main, str) else "nl"
+    title = _text(event.get("name"), lang)
+    if title is None:
+        raise MappingError("name is missing (no text in mainLanguage or any language)",
+                           field="name")
+    venue = _venue(event.get("location"), lang)
+    genre = _genre(event.get("terms"))
+    production = event.get("production")
+    production_id = production.get("id") if isinstance(production, dict) else None
+    subs = _sub_events(event)
+    extra_ids = _label_identifiers(event, len(subs), uuid)
+    ingested = utcnow()
+    out = Mapped(uuid, modified)
+    for pos, sub in enumerate(subs):
+        idx = sub.get("id", pos)
+        where = f"subEvent[{pos}]"
+        try:
+            if isinstance(idx, bool) or not isinstance(idx, int) or idx < 0:
+                raise MappingError(f"{where}.id must be a non-negative integer, not {idx!r}",
+                                   field=f"{where}.id")
+            booking = sub.get("bookingInfo") or event.get("bookingInfo") or {}
+            booking = booking if isinstance(booking, dict) else {}
+            key = Identifier.uit(uuid, idx)
+            starts = booking.get("availabilityStarts")
+            out.performances.append(Performance(
+                fact_id=f"{SOURCE_SYSTEM}|{key.key}|{modified.isoformat()}",
+                event_time=modified, ingested_at=ingested, source_system=SOURCE_SYSTEM,
+                source_account=account, performance_key=key.key,
+                identifiers=[key, *extra_ids.get(idx, [])],
+                production_id=production_id if isinstance(production_id, str) else None,
+                title=title, genre=genre, venue=venue,
+                start=parse_datetime(sub.get("startDate"), f"{where}.startDate"),
+                end=(parse_datetime(sub["endDate"], f"{where}.endDate")
+                     if sub.get("endDate") else None),
+                capacity=_capacity(sub, event, len(subs) == 1, where),
+                status=_status(event, sub, where),
+                on_sale_from=(parse_datetime(starts, "bookingInfo.availabilityStarts")
+                              if starts else None),
+                url=booking.get("url") if isinstance(booking.get("url"), str) else None,
+            ))
+        except MappingError as exc:
+            out.failures.append((f"{uuid}#{idx}", exc))
+        except ValidationError as exc:
+            out.failures.append((f"{uuid}#{idx}", MappingError(
+                f"{where} does not make a valid Performance: {exc.errors()[0]['msg']}",
+                field=where)))
+    return out
+
+
+def member_bytes(member: Any) -> bytes:
+    """The member as JSON bytes, for a dead letter."""
+    return json.dumps(member, ensure_ascii=False).encode()

@@ -1,0 +1,120 @@
+"""``cultuurbus connector webhook``: run the ticketing webhook receiver."""
+
+from __future__ import annotations
+
+import click
+
+from bus.errors import ConfigError
+from bus.log import configure_logging, get_logger
+from bus.settings import Settings, load_settings
+from connectors.sdk.context import ConnectorContext
+from connectors.ticketing.webhook.app import create_app
+from connectors.ticketing.webhook.receiver import VENDORS
+from connectors.ticketing.webhook.server import WebhookServer
+from connectors.ticketing.webhook.settings import WebhookSettings
+from schemas.models import TicketType
+
+__all__ = ["command"]
+
+log = get_logger(__name__)
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, secret = value.partition("=")
+        if not sep or not key or not secret:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value.split('=')[0]!r}...",
+                                     param_hint=option)
+        out[key.strip()] = secret
+    return out
+
+
+def build_settings(secrets: tuple[str, ...] = (), tokens: tuple[str, ...] = (),
+                   ticket_types: tuple[str, ...] = (), strict: bool | None = None) -> WebhookSettings:
+    """Environment (``CULTUURBUS_WEBHOOK__*``) merged with command-line values (which win)."""
+    base = WebhookSettings()
+    cli_secrets = _pairs(secrets, "--secret")
+    for key in cli_secrets:
+        if key.split("/")[0] not in VENDORS:
+            raise click.BadParameter(f"unknown vendor in {key!r}; known: {', '.join(VENDORS)}",
+                                     param_hint="--secret")
+    types = {}
+    for name, kind in _pairs(ticket_types, "--ticket-type").items():
+        try:
+            types[name] = TicketType(kind.upper())
+        except ValueError:
+            raise click.BadParameter(f"{kind!r} is not one of NORMAL, DISCOUNT, FREE, OTHER",
+                                     param_hint="--ticket-type") from None
+    merged = base.model_dump()
+    merged["secrets"] = {**base.secrets, **cli_secrets}
+    merged["eventbrite_tokens"] = {**base.eventbrite_tokens, **_pairs(tokens, "--eventbrite-token")}
+    merged["ticket_types"] = {**base.ticket_types, **types}
+    if strict is not None:
+        merged["strict_ticket_types"] = strict
+    settings = WebhookSettings(**merged)
+    if not settings.secrets:
+        raise ConfigError("no webhook secrets configured: pass --secret VENDOR/ACCOUNT=SECRET or "
+                          "set CULTUURBUS_WEBHOOK__SECRETS='{\"eventix/acme\": \"...\"}'")
+    return settings
+
+
+_HELP = """Receive ticketing webhooks (Eventix/OpenTicket, Eventbrite, Stager) and publish them.
+
+Vendors POST to /webhooks/<vendor>/<account>. A delivery is answered 200 only after
+Kafka acknowledged its facts; 4xx names the problem and field (bad input is also
+dead-lettered); 503 with Retry-After when Kafka is down. OpenAPI docs at /docs;
+/healthz, /healthz/live and /metrics on the same port.
+
+\b
+Example:
+  CULTUURBUS_WEBHOOK__SECRETS='{"eventix/acme": "..."}' \\
+    cultuurbus connector webhook --port 8090
+"""
+
+
+@click.command("webhook", help=_HELP)
+@click.option("--host", default=None,
+              help="Interface to bind. [default: connector.http_host, 127.0.0.1]")
+@click.option("--port", type=int, default=None,
+              help="Port for webhooks, /healthz, /metrics and /docs. [default: connector.http_port, 8090]")
+@click.option("--secret", "secrets", multiple=True, metavar="VENDOR[/ACCOUNT]=SECRET",
+              help="HMAC-SHA256 key that signs deliveries (X-Signature: sha256=<hex>) of one "
+                   "account, or of every account of a vendor. Repeatable. Prefer "
+                   "CULTUURBUS_WEBHOOK__SECRETS (JSON) so keys stay out of the process list.")
+@click.option("--eventbrite-token", "tokens", multiple=True, metavar="ACCOUNT=TOKEN",
+              help="Eventbrite private token used to fetch each delivery's api_url "
+                   "(or CULTUURBUS_WEBHOOK__EVENTBRITE_TOKENS). Repeatable.")
+@click.option("--ticket-type", "ticket_types", multiple=True, metavar="NAME=TYPE",
+              help="Map a vendor ticket type name to NORMAL, DISCOUNT, FREE or OTHER, before the "
+                   "built-in keyword rules. Repeatable.")
+@click.option("--strict-ticket-types/--lenient-ticket-types", "strict", default=None,
+              help="Strict: refuse (422 + dead letter) ticket types no mapping knows. "
+                   "Lenient (default): count them as OTHER.")
+@click.option("--graceful-timeout", type=float, default=10.0, show_default=True,
+              help="Seconds requests in flight may take after SIGTERM.")
+def command(host: str | None, port: int | None, secrets: tuple[str, ...], tokens: tuple[str, ...],
+            ticket_types: tuple[str, ...], strict: bool | None, graceful_timeout: float) -> None:
+    """Run the webhook receiver (help text: ``_HELP``)."""
+    root = click.get_current_context().find_root().obj
+    if isinstance(root, Settings):
+        settings = root
+    else:  # run on its own (python -m ...): build settings and logging here
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
+    webhook = build_settings(secrets, tokens, ticket_types, strict)
+    host = host or settings.connector.http_host
+    port = settings.connector.http_port if port is None else port
+    ctx = ConnectorContext(settings, "webhook", serve_metrics=False).open()
+    try:
+        server = WebhookServer(create_app(ctx, webhook), host, port, graceful_s=graceful_timeout)
+        log.info("webhook receiver starting", extra={"host": host, "port": port,
+                                                     "accounts": sorted(webhook.secrets)})
+        server.run()
+    finally:
+        ctx.close()
+        log.info("webhook receiver stopped", extra={"host": host, "port": port})
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m connectors.ticketing.webhook.cli`
+    command()

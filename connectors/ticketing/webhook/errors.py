@@ -1,0 +1,48 @@
+"""Why a delivery is refused, each with the HTTP status the vendor gets.
+
+Mapping problems of an authenticated delivery are ``connectors.sdk.MappingError``
+(422 and a dead letter); a malformed body is ``MalformedBody`` (400 and a dead letter).
+"""
+
+from __future__ import annotations
+
+from bus.errors import BusError, RetriableError
+
+__all__ = ["BadSignature", "BodyTooLarge", "FetchFailed", "MalformedBody", "UnknownAccount",
+           "UnknownVendor", "WebhookError"]
+
+
+class WebhookError(BusError):
+    """A refused delivery: ``status`` is the HTTP answer, ``field`` what was wrong."""
+
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownVendor(WebhookError):
+    status = 404
+
+
+class UnknownAccount(WebhookError):
+    status = 404
+
+
+class BadSignature(WebhookError):
+    status = 401
+
+
+class BodyTooLarge(WebhookError):
+    status = 413
+
+
+class MalformedBody(WebhookError):
+    """The body is not JSON (or not UTF-8); it is dead-lettered as it came."""
+
+    status = 400
+
+
+class FetchFailed(RetriableError):
+    """The vendor API behind an ``api_url`` did not answer; the vendor should redeliver."""

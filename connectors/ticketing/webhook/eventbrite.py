@@ -1,0 +1,283 @@
+"""Eventbrite deliveries -> ticket facts and performances.
+
+A delivery carries no data, only what changed and where to read it::
+
+    {"config": {"action": "order.placed", "user_id": "...", "endpoint_url": "...",
+                "webhook_id": "..."},
+     "api_url": "https://www.eventbriteapi.com/v3/orders/1234567890/"}
+
+The receiver fetches ``api_url`` (orders with ``expand=attendees``, events with
+``expand=venue``) and maps the resource. One attendee is one ticket:
+
+======================  ==================================================  ============
+action                  attendees                                           fact
+======================  ==================================================  ============
+``order.placed``        every attendee of the order not cancelled/refunded  SOLD
+``order.updated``       every attendee: refunded / cancelled / else         REFUNDED /
+                                                                            CANCELLED /
+                                                                            SOLD
+``order.refunded``      attendees flagged refunded (all when none is)       REFUNDED
+``attendee.checked_in`` the attendee fetched                                SCANNED
+``event.updated``       (the event)                                         Performance
+======================  ==================================================  ============
+
+Fact ids come from the attendee id and the fact type, so ``order.updated`` repeating a
+sale yields the sale's own id (deduplicated downstream). Replays are recognised by the
+resource id, the action and the resource's ``changed`` time. Buyers are pseudonymised
+from the attendee's e-mail address (keyed HMAC), postcode area, country and birth year.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bus.topics import PERFORMANCES, TICKET_EVENTS
+from connectors.sdk.errors import MappingError
+from connectors.sdk.records import SourceRecord
+from connectors.ticketing.webhook.facts import Delivery, Mapped, MappingEnv, fact_id, parse
+from connectors.ticketing.webhook.fetch import EventbriteClient
+from schemas.models import (
+    Buyer,
+    Identifier,
+    Performance,
+    PerformanceStatus,
+    TicketEvent,
+    TicketEventType,
+    Venue,
+    utcnow,
+)
+
+__all__ = ["ACTIONS", "NAME", "EventbriteAttendee", "EventbriteDelivery", "EventbriteEvent",
+           "EventbriteOrder", "map_eventbrite"]
+
+NAME = "eventbrite"
+ACTIONS = ("order.placed", "order.updated", "order.refunded", "attendee.checked_in",
+           "event.updated")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class EventbriteConfig(_Model):
+    action: str = Field(min_length=1)
+    user_id: str | None = None
+    endpoint_url: str | None = None
+    webhook_id: str | None = None
+
+
+class EventbriteDelivery(_Model):
+    """Body of an Eventbrite delivery."""
+
+    config: EventbriteConfig
+    api_url: str = Field(min_length=1)
+
+
+class Money(_Model):
+    currency: str = "EUR"
+    value: int = Field(ge=0, description="Minor units (cents).")
+    major_value: str | None = None
+    display: str | None = None
+
+
+class Costs(_Model):
+    base_price: Money
+    gross: Money | None = None
+    eventbrite_fee: Money | None = None
+    payment_fee: Money | None = None
+    tax: Money | None = None
+
+
+class Address(_Model):
+    address_1: str | None = None
+    address_2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class Addresses(_Model):
+    home: Address | None = None
+
+
+class Profile(_Model):
+    """Read only to pseudonymise; none of these values reaches Kafka."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    name: str | None = None
+    email: str | None = None
+    cell_phone: str | None = None
+    birth_date: str | None = None
+    addresses: Addresses | None = None
+
+
+class EventbriteAttendee(_Model):
+    id: str = Field(min_length=1)
+    event_id: str = Field(min_length=1)
+    order_id: str = Field(min_length=1)
+    created: AwareDatetime
+    changed: AwareDatetime
+    ticket_class_id: str | None = None
+    ticket_class_name: str = Field(min_length=1)
+    quantity: int = Field(default=1, ge=1)
+    costs: Costs
+    profile: Profile | None = None
+    checked_in: bool = False
+    cancelled: bool = False
+    refunded: bool = False
+    status: str | None = None
+
+
+class EventbriteOrder(_Model):
+    id: str = Field(min_length=1)
+    event_id: str = Field(min_length=1)
+    status: str | None = None
+    created: AwareDatetime
+    changed: AwareDatetime
+    email: str | None = None
+    attendees: list[EventbriteAttendee] = Field(min_length=1)
+
+
+class MultipartText(_Model):
+    text: str = Field(min_length=1)
+
+
+class DateTimeTz(_Model):
+    timezone: str | None = None
+    utc: AwareDatetime
+
+
+class EventbriteVenue(_Model):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    address: Address | None = None
+
+
+class EventbriteEvent(_Model):
+    id: str = Field(min_length=1)
+    name: MultipartText
+    start: DateTimeTz
+    end: DateTimeTz | None = None
+    url: str | None = None
+    status: str | None = None
+    capacity: int | None = Field(default=None, ge=0)
+    changed: AwareDatetime
+    online_event: bool = False
+    venue: EventbriteVenue | None = None
+
+
+def _buyer(att: EventbriteAttendee, order_email: str | None, account: str,
+           env: MappingEnv) -> Buyer | None:
+    profile = att.profile or Profile()
+    email = (profile.email or order_email or "").strip().lower() or None
+    home = profile.addresses.home if profile.addresses else None
+    return env.pseudonymiser.buyer(f"{NAME}:{account}", email,
+                                   postcode=home.postal_code if home else None,
+                                   country=home.country if home else None,
+                                   birthdate=profile.birth_date)
+
+
+def _ticket(att: EventbriteAttendee, kind: TicketEventType, when: datetime, where: str,
+            account: str, env: MappingEnv, order_email: str | None = None) -> SourceRecord:
+    primary = Identifier.vendor(NAME, account, att.event_id)
+    price = att.costs.base_price
+    fact = TicketEvent(
+        fact_id=fact_id(NAME, account, att.id, kind.value), event_time=when,
+        ingested_at=utcnow(), source_system=NAME, source_account=account,
+        performance_key=primary.key, identifiers=[primary], event_type=kind,
+        quantity=att.quantity,
+        ticket_type=env.ticket_types(att.ticket_class_name, price.value,
+                                     field=f"{where}.ticket_class_name"),
+        price_cents=price.value, currency=price.currency.upper(), order_id=att.order_id,
+        ticket_ids=[att.id], channel=NAME, buyer=_buyer(att, order_email, account, env))
+    return SourceRecord(TICKET_EVENTS, primary.key, fact)
+
+
+def _order_records(action: str, order: EventbriteOrder, account: str,
+                   env: MappingEnv) -> list[SourceRecord]:
+    out = []
+    flagged = any(a.refunded for a in order.attendees)
+    for i, att in enumerate(order.attendees):
+        where = f"attendees[{i}]"
+        if action == "order.placed":
+            if att.cancelled or att.refunded:
+                continue
+            kind, when = TicketEventType.SOLD, att.created
+        elif action == "order.refunded":
+            if flagged and not att.refunded:
+                continue
+            kind, when = TicketEventType.REFUNDED, att.changed
+        elif att.refunded:
+            kind, when = TicketEventType.REFUNDED, att.changed
+        elif att.cancelled:
+            kind, when = TicketEventType.CANCELLED, att.changed
+        else:
+            kind, when = TicketEventType.SOLD, att.created
+        out.append(_ticket(att, kind, when, where, account, env, order.email))
+    return out
+
+
+def _performance(event: EventbriteEvent, account: str) -> SourceRecord:
+    primary = Identifier.vendor(NAME, account, event.id)
+    if event.venue is not None:
+        addr = event.venue.address or Address()
+        country = (addr.country or "NL").upper()
+        venue = Venue(id=f"{NAME}:{event.venue.id}", name=event.venue.name, city=addr.city,
+                      postcode=addr.postal_code,
+                      country=country if len(country) == 2 and country.isalpha() else "NL")
+    elif event.online_event:
+        venue = Venue(id=f"{NAME}:online", name="Online")
+    else:
+        raise MappingError("event has neither a venue nor online_event; fetch it with "
+                           "expand=venue", field="venue")
+    status = (PerformanceStatus.CANCELLED if (event.status or "").lower() in ("canceled", "cancelled")
+              else PerformanceStatus.SCHEDULED)
+    perf = Performance(
+        fact_id=fact_id(NAME, account, event.id, "performance", event.changed.isoformat()),
+        event_time=event.changed, ingested_at=utcnow(), source_system=NAME,
+        source_account=account, performance_key=primary.key, identifiers=[primary],
+        title=event.name.text, venue=venue, start=event.start.utc,
+        end=event.end.utc if event.end else None, capacity=event.capacity, status=status,
+        url=event.url)
+    return SourceRecord(PERFORMANCES, primary.key, perf)
+
+
+async def map_eventbrite(delivery: Delivery, payload: Any, env: MappingEnv,
+                         client: EventbriteClient) -> Mapped:
+    """Fetch what the delivery points to and map it.
+
+    Raises:
+        MappingError: bad envelope, unknown action, disallowed api_url, bad resource.
+        FetchFailed: the Eventbrite API did not answer (answer 503).
+
+    """
+    body: EventbriteDelivery = parse(EventbriteDelivery, payload)
+    action = body.config.action
+    if action not in ACTIONS:
+        raise MappingError(f"unsupported action {action!r} in config.action; this receiver "
+                           f"handles {', '.join(ACTIONS)}", field="config.action")
+    url = client.check_url(body.api_url)
+    account = delivery.account
+    if action.startswith("order."):
+        order: EventbriteOrder = parse(EventbriteOrder, await client.get(url, account, "attendees"),
+                                       "api_url")
+        records = _order_records(action, order, account, env)
+        rid, changed = order.id, order.changed
+    elif action == "attendee.checked_in":
+        att: EventbriteAttendee = parse(EventbriteAttendee, await client.get(url, account), "api_url")
+        if not att.checked_in:
+            raise MappingError("attendee.checked_in for an attendee whose checked_in is false",
+                               field="api_url.checked_in")
+        records = [_ticket(att, TicketEventType.SCANNED, att.changed, "api_url", account, env)]
+        rid, changed = att.id, att.changed
+    else:
+        event: EventbriteEvent = parse(EventbriteEvent, await client.get(url, account, "venue"),
+                                       "api_url")
+        records = [_performance(event, account)]
+        rid, changed = event.id, event.changed
+    return Mapped(records, f"{NAME}/{account}/{action}/{rid}/{changed.isoformat()}", action)

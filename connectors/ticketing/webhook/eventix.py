@@ -1,0 +1,189 @@
+"""Eventix / OpenTicket deliveries -> ticket facts.
+
+Headers (as OpenTicket sends them; ``X-Eventix-*`` spellings are accepted too):
+``OpenTicket-Trigger`` names the trigger, ``OpenTicket-Identifier`` is the webhook's
+nonce, ``OpenTicket-Dedupe-Key`` identifies the delivery (retries repeat it).
+
+Triggers handled (any other is refused with 422):
+
+=========================  =========================================  ==========
+trigger                    tickets                                    fact
+=========================  =========================================  ==========
+``order.paid``             every ticket of the order                  SOLD
+``order.cancelled``        every ticket of the order                  CANCELLED
+``order.refunded``         every ticket of the order                  REFUNDED
+``order.ticket.refunded``  the ticket named by ``model.guid``         REFUNDED
+``order.ticket.scanned``   the ticket named by ``model.guid``         SCANNED
+=========================  =========================================  ==========
+
+One fact per ticket; its id is derived from the ticket guid and the fact type, so a
+replay, or the same ticket reported by two triggers (order.refunded and
+order.ticket.refunded), always yields the same fact id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bus.topics import TICKET_EVENTS
+from connectors.sdk.errors import MappingError
+from connectors.sdk.records import SourceRecord
+from connectors.ticketing.webhook.facts import (
+    Delivery,
+    Mapped,
+    MappingEnv,
+    custom_identifiers,
+    fact_id,
+    parse,
+)
+from schemas.models import Identifier, TicketEvent, TicketEventType, utcnow
+
+__all__ = ["NAME", "TRIGGERS", "EventixDelivery", "map_eventix"]
+
+NAME = "eventix"
+TRIGGER_HEADERS = ("OpenTicket-Trigger", "X-Eventix-Trigger")
+NONCE_HEADERS = ("OpenTicket-Identifier", "X-Eventix-Nonce")
+DEDUPE_HEADERS = ("OpenTicket-Dedupe-Key", "X-Eventix-Dedupe-Key")
+
+TRIGGERS: dict[str, tuple[TicketEventType, bool]] = {  # trigger -> (fact type, ticket-level)
+    "order.paid": (TicketEventType.SOLD, False),
+    "order.cancelled": (TicketEventType.CANCELLED, False),
+    "order.refunded": (TicketEventType.REFUNDED, False),
+    "order.ticket.refunded": (TicketEventType.REFUNDED, True),
+    "order.ticket.scanned": (TicketEventType.SCANNED, True),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class EventixCustomer(_Model):
+    """Personal fields are read only to pseudonymise; none of them reaches Kafka."""
+
+    guid: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+    city: str | None = None
+    country: str | None = None
+    birthdate: str | None = None
+
+
+class EventixMetadata(_Model):
+    name: str
+    value: Any = None
+
+
+class EventixEvent(_Model):
+    guid: str = Field(min_length=1)
+    name: str | None = None
+    start: AwareDatetime | None = None
+    metadata: list[EventixMetadata] | dict[str, Any] = Field(default_factory=list)
+
+    def custom_fields(self) -> dict[str, Any]:
+        if isinstance(self.metadata, dict):
+            return dict(self.metadata)
+        return {m.name: m.value for m in self.metadata}
+
+
+class EventixTicket(_Model):
+    guid: str = Field(min_length=1)
+    event_id: str = Field(min_length=1)
+    ticket_id: str | None = None  # the ticket (type) this order ticket was sold as
+    ticket_name: str = Field(min_length=1)
+    price: int = Field(ge=0, description="Cents.")
+    barcode: str | None = None
+    status: str | None = None
+    scanned_at: AwareDatetime | None = None
+
+
+class EventixOrder(_Model):
+    guid: str = Field(min_length=1)
+    status: str | None = None
+    currency: str = "EUR"
+    purchase_channel: str | None = None
+    created_at: AwareDatetime | None = None
+    customer: EventixCustomer | None = None
+    events: list[EventixEvent] = Field(default_factory=list)
+    tickets: list[EventixTicket] = Field(min_length=1)
+
+
+class EventixSubject(_Model):
+    guid: str = Field(min_length=1)
+    type: Literal["order", "ticket"]
+
+
+class EventixDelivery(_Model):
+    """Body of an Eventix/OpenTicket delivery (OpenTicket envelope plus the order)."""
+
+    meta: dict[str, Any] = Field(default_factory=dict)
+    model: EventixSubject
+    type: str | None = None
+    time: AwareDatetime
+    order: EventixOrder
+
+
+def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
+    """The ticket facts of one Eventix delivery.
+
+    Raises:
+        MappingError: unknown trigger, missing/wrong field, unknown ticket type (strict).
+
+    """
+    trigger = delivery.header(*TRIGGER_HEADERS)
+    if not trigger:
+        raise MappingError(f"missing header {TRIGGER_HEADERS[0]}: it names the trigger, one of "
+                           f"{', '.join(sorted(TRIGGERS))}", field=f"headers.{TRIGGER_HEADERS[0]}")
+    if trigger not in TRIGGERS:
+        raise MappingError(f"unsupported trigger {trigger!r} in {TRIGGER_HEADERS[0]}; this "
+                           f"receiver handles {', '.join(sorted(TRIGGERS))}",
+                           field=f"headers.{TRIGGER_HEADERS[0]}")
+    event_type, ticket_level = TRIGGERS[trigger]
+    body: EventixDelivery = parse(EventixDelivery, payload)
+    order = body.order
+    tickets = list(enumerate(order.tickets))
+    if ticket_level and body.model.type == "ticket":
+        tickets = [(i, t) for i, t in tickets if t.guid == body.model.guid]
+        if not tickets:
+            raise MappingError(f"model.guid names a ticket that is not in order.tickets "
+                               f"(trigger {trigger})", field="model.guid")
+    account = delivery.account
+    events = {e.guid: e for e in order.events}
+    customer = order.customer
+    buyer = None
+    if customer is not None:
+        cid = customer.guid or (customer.email or "").strip().lower() or None
+        buyer = env.pseudonymiser.buyer(f"{NAME}:{account}", cid, postcode=customer.postcode,
+                                        country=customer.country or "NL",
+                                        birthdate=customer.birthdate)
+    ingested = utcnow()
+    records = []
+    for i, ticket in tickets:
+        where = f"order.tickets[{i}]"
+        primary = Identifier.vendor(NAME, account, ticket.event_id)
+        identifiers = [primary]
+        event = events.get(ticket.event_id)
+        if event is not None:
+            identifiers += custom_identifiers(event.custom_fields(), env.settings,
+                                              f"order.events[{ticket.event_id}].metadata")
+        when = (ticket.scanned_at if event_type is TicketEventType.SCANNED and ticket.scanned_at
+                else body.time)
+        fact = TicketEvent(
+            fact_id=fact_id(NAME, account, ticket.guid, event_type.value),
+            event_time=when, ingested_at=ingested, source_system=NAME, source_account=account,
+            performance_key=primary.key, identifiers=identifiers, event_type=event_type,
+            quantity=1,
+            ticket_type=env.ticket_types(ticket.ticket_name, ticket.price,
+                                         field=f"{where}.ticket_name"),
+            price_cents=ticket.price, currency=order.currency, order_id=order.guid,
+            ticket_ids=[ticket.guid], channel=order.purchase_channel, buyer=buyer)
+        records.append(SourceRecord(TICKET_EVENTS, primary.key, fact))
+    dedupe = delivery.header(*DEDUPE_HEADERS) or hashlib.sha256(delivery.body).hexdigest()
+    return Mapped(records, f"{NAME}/{account}/{dedupe}", trigger)

@@ -1,0 +1,227 @@
+"""What happens to one delivery, whatever the web framework: authenticate, read, map,
+publish, answer. Every outcome is an ``Answer``; nothing raises out of ``handle``.
+
+Order of checks: vendor known (404) -> account has a secret (404) -> body within the
+limit (413) -> signature (401) -> JSON (400 + dead letter) -> mapping (422 + dead
+letter; 503 when a vendor API must be fetched and does not answer) -> replay (200
+duplicate) -> Kafka acknowledges (200; 503 with Retry-After when it does not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+
+from bus.errors import DeliveryError, RetriableError
+from bus.log import get_logger
+from bus.topics import SNAPSHOTS, TICKET_EVENTS
+from connectors.sdk.context import ConnectorContext
+from connectors.sdk.errors import MappingError
+from connectors.sdk.records import DeadLetter
+from connectors.ticketing.webhook import eventbrite, eventix, stager
+from connectors.ticketing.webhook.body import read_body
+from connectors.ticketing.webhook.dedupe import DeliveryMemory
+from connectors.ticketing.webhook.errors import (
+    BadSignature,
+    MalformedBody,
+    UnknownAccount,
+    UnknownVendor,
+    WebhookError,
+)
+from connectors.ticketing.webhook.facts import Delivery, Mapped, MappingEnv
+from connectors.ticketing.webhook.fetch import EventbriteClient
+from connectors.ticketing.webhook.metrics import WebhookMetrics
+from connectors.ticketing.webhook.settings import WebhookSettings
+from connectors.ticketing.webhook.signing import SIGNATURE_HEADER, verify
+from connectors.ticketing.webhook.tickettypes import TicketTypeMapper
+from schemas.models import utcnow
+
+__all__ = ["VENDORS", "Answer", "Receiver"]
+
+log = get_logger(__name__)
+
+Mapper = Callable[[Delivery, Any, MappingEnv], Awaitable[Mapped]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP answer to a delivery."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Receiver:
+    """Lifecycle: built by ``create_app`` around an opened ``ConnectorContext``;
+    ``handle`` per request; ``aclose`` at shutdown (closes the Eventbrite client only,
+    the context belongs to the caller).
+    """
+
+    def __init__(self, ctx: ConnectorContext, settings: WebhookSettings,
+                 client: EventbriteClient) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.client = client
+        self.max_body = ctx.settings.connector.max_body_bytes
+        self.env = MappingEnv(settings, ctx.pseudonymiser,
+                              TicketTypeMapper(settings.ticket_types,
+                                               strict=settings.strict_ticket_types))
+        self.memory = DeliveryMemory(settings.dedupe_size, settings.dedupe_ttl_s)
+        self.metrics = WebhookMetrics.of(ctx.metrics_registry)
+
+        async def _eventix(d: Delivery, p: Any, e: MappingEnv) -> Mapped:
+            return eventix.map_eventix(d, p, e)
+
+        async def _stager(d: Delivery, p: Any, e: MappingEnv) -> Mapped:
+            return stager.map_stager(d, p, e)
+
+        async def _eventbrite(d: Delivery, p: Any, e: MappingEnv) -> Mapped:
+            return await eventbrite.map_eventbrite(d, p, e, self.client)
+
+        self.vendors: dict[str, tuple[Mapper, str]] = {  # name -> (mapping, dead-letter topic)
+            eventix.NAME: (_eventix, TICKET_EVENTS),
+            eventbrite.NAME: (_eventbrite, TICKET_EVENTS),
+            stager.NAME: (_stager, SNAPSHOTS),
+        }
+
+    async def handle(self, vendor: str, account: str, request: Request) -> Answer:
+        """Answer one delivery; never raises."""
+        t0 = time.monotonic()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        label = vendor if vendor in self.vendors else "unknown"
+        try:
+            answer = await self._handle(vendor, account, request, request_id)
+        except Exception:  # noqa: BLE001 - last line: log, answer 500, keep serving
+            log.exception("webhook handler failed", extra={"vendor": vendor, "account": account,
+                                                           "request_id": request_id})
+            answer = Answer(500, {"status": "error", "error": "internal error; the delivery was "
+                                  "not accepted, redeliver it", "request_id": request_id})
+        self.metrics.deliveries.labels(label, str(answer.body.get("status")), str(answer.status)).inc()
+        self.metrics.seconds.labels(label).observe(time.monotonic() - t0)
+        return answer
+
+    # -- steps --------------------------------------------------------------------------
+    def _authenticate(self, vendor: str, account: str) -> Any:
+        if vendor not in self.vendors:
+            raise UnknownVendor(f"unknown vendor {vendor!r}; known vendors: "
+                                f"{', '.join(sorted(self.vendors))}", field="vendor")
+        secret = self.settings.secret_for(vendor, account)
+        if secret is None:
+            raise UnknownAccount(f"no secret configured for {vendor}/{account}: add "
+                                 f"\"{vendor}/{account}\" to CULTUURBUS_WEBHOOK__SECRETS or pass "
+                                 f"--secret {vendor}/{account}=...", field="account")
+        return secret
+
+    async def _handle(self, vendor: str, account: str, request: Request,
+                      request_id: str) -> Answer:
+        try:
+            secret = self._authenticate(vendor, account)
+            body = await read_body(request, self.max_body)
+            problem = verify(secret, body, request.headers.get(SIGNATURE_HEADER))
+            if problem:
+                raise BadSignature(problem, field=f"headers.{SIGNATURE_HEADER}")
+        except WebhookError as exc:
+            self.ctx.metrics.records_failed.labels(self.ctx.name, type(exc).__name__).inc()
+            log.info("delivery refused", extra={"vendor": vendor, "account": account,
+                                                "status": exc.status, "error": str(exc),
+                                                "request_id": request_id})
+            return _rejected(exc.status, str(exc), exc.field, request_id)
+        self.ctx.metrics.records_in.labels(self.ctx.name).inc()
+        delivery = Delivery(vendor, account, _lower(request.headers), body, utcnow(), request_id)
+        mapper, dlq_topic = self.vendors[vendor]
+        try:
+            payload = _json(body)
+            mapped = await mapper(delivery, payload, self.env)
+        except (MalformedBody, MappingError) as exc:
+            status = 400 if isinstance(exc, MalformedBody) else 422
+            stage = "parse" if status == 400 else "mapping"
+            return await self._dead_letter(delivery, dlq_topic, exc, status, stage)
+        except ValidationError as exc:  # a fact the contract refuses (e.g. a bad currency)
+            first = exc.errors(include_url=False, include_input=False)[0]
+            path = ".".join(str(p) for p in first["loc"]) or "fact"
+            err = MappingError(f"the fact does not satisfy the contract at {path}: {first['msg']}",
+                               field=path)
+            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping")
+        except RetriableError as exc:  # FetchFailed
+            return _unavailable(str(exc), exc.retry_after, request_id)
+        if self.memory.seen(mapped.delivery_key):
+            log.info("duplicate delivery", extra={"vendor": vendor, "account": account,
+                                                  "what": mapped.what, "request_id": request_id})
+            return Answer(200, {"status": "duplicate", "what": mapped.what,
+                                "request_id": request_id})
+        try:
+            await self.ctx.publisher.publish_async(mapped.records)
+        except DeliveryError as exc:
+            return _unavailable(str(exc), exc.retry_after, request_id)
+        self.memory.remember(mapped.delivery_key)
+        ids = [r.value.fact_id for r in mapped.records]  # type: ignore[attr-defined]
+        log.info("delivery accepted", extra={"vendor": vendor, "account": account,
+                                             "what": mapped.what, "facts": len(ids),
+                                             "request_id": request_id})
+        return Answer(200, {"status": "accepted", "what": mapped.what, "facts": len(ids),
+                            "fact_ids": ids, "request_id": request_id})
+
+    async def _dead_letter(self, delivery: Delivery, topic: str, exc: Exception, status: int,
+                           stage: str) -> Answer:
+        """Dead-letter the original bytes (once per identical body), then answer ``status``."""
+        field_path = getattr(exc, "field", None)
+        key = "dlq/" + hashlib.sha256(
+            f"{delivery.vendor}/{delivery.account}/".encode() + delivery.body).hexdigest()
+        if not self.memory.seen(key):
+            # The SDK masks personal data in dead letters, also in bodies that do not parse.
+            letter = DeadLetter(topic, delivery.body, exc, stage=stage,
+                                where=f"{delivery.vendor}/{delivery.account} request "
+                                      f"{delivery.request_id}")
+            try:
+                await self.ctx.publisher.publish_async([letter])
+            except DeliveryError as err:  # not even the dead letter is safe: let them retry
+                return _unavailable(str(err), err.retry_after, delivery.request_id)
+            self.memory.remember(key)
+        log.warning("delivery rejected", extra={"vendor": delivery.vendor,
+                                                "account": delivery.account, "status": status,
+                                                "field": field_path, "error": str(exc)[:300],
+                                                "request_id": delivery.request_id})
+        answer = _rejected(status, str(exc), field_path, delivery.request_id)
+        answer.body["dead_lettered"] = True
+        return answer
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise MalformedBody("body is not UTF-8 JSON", field="body") from None
+    except ValueError as exc:
+        raise MalformedBody(f"body is not valid JSON: {getattr(exc, 'msg', 'unreadable')} "
+                            f"at line {getattr(exc, 'lineno', '?')} column "
+                            f"{getattr(exc, 'colno', '?')}", field="body") from None
+
+
+def _rejected(status: int, message: str, field_path: str | None, request_id: str) -> Answer:
+    return Answer(status, {"status": "rejected", "error": message, "field": field_path,
+                           "request_id": request_id})
+
+
+def _unavailable(message: str, retry_after: float, request_id: str) -> Answer:
+    seconds = max(1, int(round(retry_after)))
+    return Answer(503, {"status": "unavailable", "error": message, "request_id": request_id},
+                  {"Retry-After": str(seconds)})
+
+
+VENDORS = (eventbrite.NAME, eventix.NAME, stager.NAME)

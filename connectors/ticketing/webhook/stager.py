@@ -1,0 +1,143 @@
+"""Stager push-feed deliveries -> cumulative sales snapshots.
+
+Stager pushes an event's data to each publication channel when it changes; with the
+"Extended" permission level every ticket type carries ``total``, ``available``,
+``reserved`` and ``soldOut``. That is cumulative state, so it becomes one
+``SalesSnapshot`` on ``ticketing.snapshots`` (never ticket events):
+
+- tickets of a ticket type = ``total - available - reserved`` (revenue = tickets x price),
+  summed per contract ticket type;
+- reservations = sum of ``reserved`` (value = reserved x price);
+- capacity = sum of ``total``.
+
+Body (the event object as the push feed sends it, plus the channel and send time)::
+
+    {"trigger": "event.updated", "sentAt": "...",
+     "publicationChannel": {"id": "...", "name": "Website"},
+     "event": {"id": "...", "name": "...", "start": "...", "modified": "...",
+               "customFields": [{"key": "dip_id", "value": "NL-23-1234-5|3"}],
+               "ticketTypes": [{"id": "...", "name": "Regulier", "price": "27.50",
+                                "total": 300, "available": 120, "reserved": 10,
+                                "soldOut": false}]}}
+
+Every channel receives the whole event's counts, so the snapshot is the performance's,
+whichever channel delivered it. The fact id is derived from the event id, the change
+time and the counts, so a replay yields the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bus.topics import SNAPSHOTS
+from connectors.sdk.errors import MappingError
+from connectors.sdk.records import SourceRecord
+from connectors.ticketing.webhook.facts import (
+    Delivery,
+    Mapped,
+    MappingEnv,
+    custom_identifiers,
+    fact_id,
+    parse,
+    to_cents,
+)
+from schemas.models import Identifier, SalesSnapshot, SnapshotLine, TicketType, utcnow
+
+__all__ = ["NAME", "StagerDelivery", "map_stager"]
+
+NAME = "stager"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class StagerTicketType(_Model):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    price: Decimal = Field(ge=0, description="Euros.")
+    total: int = Field(ge=0)
+    available: int = Field(ge=0)
+    reserved: int = Field(default=0, ge=0)
+    soldOut: bool = False  # noqa: N815 - Stager's spelling
+    soldOutOverride: bool | None = None  # noqa: N815
+
+
+class StagerCustomField(_Model):
+    key: str
+    value: Any = None
+
+
+class StagerEvent(_Model):
+    id: str = Field(min_length=1)
+    name: str | None = None
+    start: AwareDatetime | None = None
+    modified: AwareDatetime | None = None
+    currency: str = "EUR"
+    customFields: list[StagerCustomField] = Field(default_factory=list)  # noqa: N815
+    ticketTypes: list[StagerTicketType] = Field(min_length=1)  # noqa: N815
+
+
+class StagerChannel(_Model):
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+
+class StagerDelivery(_Model):
+    """Body of a Stager push-feed delivery."""
+
+    trigger: str | None = None
+    sentAt: AwareDatetime  # noqa: N815
+    publicationChannel: StagerChannel  # noqa: N815
+    event: StagerEvent
+
+
+def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
+    """The sales snapshot of one Stager delivery.
+
+    Raises:
+        MappingError: missing/wrong field, negative count, more sold than exists,
+            unknown ticket type (strict).
+
+    """
+    body: StagerDelivery = parse(StagerDelivery, payload)
+    event = body.event
+    account = delivery.account
+    lines: dict[TicketType, list[int]] = {}
+    reservations = reservations_value = capacity = 0
+    for i, tt in enumerate(event.ticketTypes):
+        where = f"event.ticketTypes[{i}]"
+        sold = tt.total - tt.available - tt.reserved
+        if sold < 0:
+            raise MappingError(
+                f"negative quantity at {where}: available ({tt.available}) + reserved "
+                f"({tt.reserved}) exceed total ({tt.total})", field=f"{where}.total")
+        price = to_cents(tt.price, f"{where}.price")
+        kind = env.ticket_types(tt.name, price, field=f"{where}.name")
+        line = lines.setdefault(kind, [0, 0])
+        line[0] += sold
+        line[1] += sold * price
+        reservations += tt.reserved
+        reservations_value += tt.reserved * price
+        capacity += tt.total
+    primary = Identifier.vendor(NAME, account, event.id)
+    fields = {f.key: f.value for f in event.customFields}
+    identifiers = [primary, *custom_identifiers(fields, env.settings, "event.customFields")]
+    when = event.modified or body.sentAt
+    counts = json.dumps(sorted([k.value, *v] for k, v in lines.items())) + f"/{reservations}/{capacity}"
+    snapshot = SalesSnapshot(
+        fact_id=fact_id(NAME, account, event.id, when.isoformat(), counts),
+        event_time=when, ingested_at=utcnow(), source_system=NAME, source_account=account,
+        performance_key=primary.key, identifiers=identifiers,
+        lines=[SnapshotLine(ticket_type=k, tickets=v[0], revenue_cents=v[1])
+               for k, v in sorted(lines.items())],
+        reservations=reservations, reservations_value_cents=reservations_value,
+        capacity=capacity, currency=event.currency)
+    key = hashlib.sha256(f"{event.id}|{when.isoformat()}|{counts}".encode()).hexdigest()
+    return Mapped([SourceRecord(SNAPSHOTS, primary.key, snapshot)], f"{NAME}/{account}/{key}",
+                  body.trigger or "event.updated")

@@ -1,0 +1,271 @@
+"""The HTTP API of the gateway (FastAPI): JSON snapshots, SSE, the board, health, metrics.
+
+``create_app(parts)`` builds the ASGI app around a view; it does not start anything
+itself except through its lifespan (attach the broadcaster to the loop, start the
+loader; on shutdown end the streams and close the loader).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bus.metrics import Health
+from sinks.gateway.errors import BadParameterError
+from sinks.gateway.loader import ViewLoader
+from sinks.gateway.metrics import GatewayMetrics
+from sinks.gateway.shapes import (
+    parse_days,
+    parse_instant,
+    parse_limit,
+    parse_min,
+    parse_statuses,
+)
+from sinks.gateway.sse import Broadcaster, StreamFilter, event_stream, parse_last_event_id, parse_topics
+from sinks.gateway.view import AvailabilityQuery, LastMinuteQuery, View
+
+__all__ = ["BOARD_DIR", "GatewayParts", "create_app"]
+
+BOARD_DIR = Path(__file__).parent / "board"
+
+ID_HELP = ("Canonical performance id, URL-encoded: `|` as `%7C`, `#` as `%23`, `/` as `%2F` "
+           "(e.g. `dip|NL-23-1234-5|3` -> `dip%7CNL-23-1234-5%7C3`).")
+
+
+@dataclass
+class GatewayParts:
+    """What the app serves.
+
+    Attributes:
+        view: the local view.
+        broadcaster: SSE fan-out.
+        metrics: the gateway's metrics (their registry is served on ``/metrics``).
+        heartbeat_s: seconds between SSE heartbeat comments.
+        ready: set once the view has read every partition to its end.
+        loader: started by the app's lifespan and closed at shutdown, if given.
+        health: readiness checks served on ``/healthz``.
+        clock: now, as an aware datetime (tests pin it).
+        cors_origins: browser origins allowed to read the API cross-site (``*``: any).
+
+    """
+
+    view: View
+    broadcaster: Broadcaster
+    metrics: GatewayMetrics
+    heartbeat_s: float = 15.0
+    ready: threading.Event = field(default_factory=threading.Event)
+    loader: ViewLoader | None = None
+    health: Health = field(default_factory=Health)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    cors_origins: tuple[str, ...] = ()
+
+
+class _RequestMetrics:
+    """Pure ASGI middleware (does not buffer SSE): requests by route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                route = scope.get("route")
+                self.metrics.request_seconds.labels(getattr(route, "path", "unmatched")).observe(
+                    time.perf_counter() - t0)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            self.metrics.requests.labels(getattr(route, "path", "unmatched"), scope["method"],
+                                         str(status["code"])).inc()
+
+
+def _problem(status: int, error: str, message: str, parameter: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": error, "message": message}
+    if parameter is not None:
+        body["parameter"] = parameter
+    return JSONResponse(body, status_code=status)
+
+
+def _page(items: list[dict[str, Any]], total: int, seq: int) -> JSONResponse:
+    return JSONResponse({"items": items, "count": len(items), "total": total,
+                         "last_event_id": str(seq)}, headers={"X-Last-Event-ID": str(seq)})
+
+
+def create_app(parts: GatewayParts) -> FastAPI:
+    """The gateway's ASGI app (OpenAPI at ``/docs``, board at ``/board``)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        parts.broadcaster.attach(asyncio.get_running_loop())
+        if parts.loader is not None and not parts.loader.alive:
+            parts.loader.start()
+        try:
+            yield
+        finally:
+            parts.broadcaster.close()
+            if parts.loader is not None:
+                await asyncio.to_thread(parts.loader.close)
+
+    app = FastAPI(title="cultuurbus availability gateway", version="1",
+                  description="Live seat availability and last-minute offers of performances, "
+                              "from the bus's compacted topics. JSON snapshots carry "
+                              "`last_event_id`: open `/v1/stream?last_event_id=...` with it to get "
+                              "every change after the snapshot.", lifespan=lifespan)
+    if parts.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(parts.cors_origins),
+                           allow_methods=["GET"], allow_headers=["Last-Event-ID", "Accept"],
+                           expose_headers=["X-Last-Event-ID"])
+    app.add_middleware(_RequestMetrics, metrics=parts.metrics)
+    view = parts.view
+
+    @app.exception_handler(BadParameterError)
+    async def _bad_parameter(_: Request, exc: BadParameterError) -> JSONResponse:
+        return _problem(400, "bad_parameter", str(exc), exc.parameter)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header")]
+        name = ".".join(loc) or "request"
+        return _problem(400, "bad_parameter", f"{name}: {first.get('msg', 'invalid')}", name)
+
+    def _require_ready() -> None:
+        if not parts.ready.is_set():
+            raise HTTPException(503, "the view is still loading from Kafka; retry shortly",
+                                headers={"Retry-After": "1"})
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        resp = _problem(exc.status_code, "not_found" if exc.status_code == 404 else "unavailable"
+                        if exc.status_code == 503 else "error", str(exc.detail))
+        for k, v in (exc.headers or {}).items():
+            resp.headers[k] = v
+        return resp
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/board")
+
+    @app.get("/healthz", tags=["ops"], summary="Ready: 200 once the view is loaded, else 503")
+    async def healthz() -> JSONResponse:
+        report = parts.health.report()
+        return JSONResponse(report, status_code=200 if report["ready"] else 503)
+
+    @app.get("/healthz/live", tags=["ops"], summary="Live: 200 while the process runs")
+    async def live() -> JSONResponse:
+        return JSONResponse({"live": True})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(parts.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/v1/performances/{performance_id:path}/availability", tags=["availability"],
+             summary="Availability of one performance", description=ID_HELP)
+    async def one(performance_id: str) -> JSONResponse:
+        _require_ready()
+        doc, seq = view.availability(performance_id)
+        if doc is None:
+            raise HTTPException(404, f"no availability known for performance {performance_id!r}; "
+                                "use a canonical performance id, URL-encoded (| as %7C, # as %23)")
+        return JSONResponse(doc, headers={"X-Last-Event-ID": str(seq)})
+
+    @app.get("/v1/availability", tags=["availability"],
+             summary="Availability of many performances, sorted by start")
+    async def many(
+        status: Annotated[str | None, Query(description="AVAILABLE, LIMITED, SOLD_OUT, CANCELLED, "
+                                                        "POSTPONED, UNKNOWN; comma list")] = None,
+        region: Annotated[str | None, Query(description="Province, case-insensitive")] = None,
+        city: str | None = None,
+        genre: str | None = None,
+        start_from: Annotated[str | None, Query(alias="from", description=(
+            "Start at or after: YYYY-MM-DD (local midnight) or ISO date-time"))] = None,
+        start_to: Annotated[str | None, Query(alias="to", description=(
+            "Start before: ISO date-time, or YYYY-MM-DD (that whole day included)"))] = None,
+        limit: Annotated[int | None, Query(description="0..1000, default 100")] = None,
+    ) -> JSONResponse:
+        q = AvailabilityQuery(parse_statuses(status), region or None, city or None, genre or None,
+                              parse_instant(start_from, "from"),
+                              parse_instant(start_to, "to", end_of_day=True), parse_limit(limit))
+        if q.start_from and q.start_to and q.start_from >= q.start_to:
+            raise BadParameterError("to", "must be later than from")
+        _require_ready()
+        items, total, seq = view.query_availability(q)
+        return _page(items, total, seq)
+
+    @app.get("/v1/lastminute", tags=["lastminute"],
+             summary="Last-minute offers that have not started, sorted by start")
+    async def lastminute(
+        region: str | None = None,
+        city: str | None = None,
+        genre: str | None = None,
+        date: Annotated[str | None, Query(description=(
+            "YYYY-MM-DD, today or tomorrow (Europe/Amsterdam); comma list"))] = None,
+        min_remaining: Annotated[int | None, Query(description="At least this many seats left")] = None,
+        limit: Annotated[int | None, Query(description="0..1000, default 100")] = None,
+    ) -> JSONResponse:
+        now = parts.clock()
+        q = LastMinuteQuery(region or None, city or None, genre or None, parse_days(date, now),
+                            parse_min(min_remaining, "min_remaining"), parse_limit(limit), now)
+        _require_ready()
+        items, total, seq = view.query_lastminute(q)
+        return _page(items, total, seq)
+
+    @app.get("/v1/stream", tags=["stream"], summary="Server-Sent Events of changes", description=(
+        "Events `availability`, `availability-withdrawn`, `lastminute`, `lastminute-withdrawn` "
+        "(JSON data, `id:` = the gateway's sequence), `hello` on a fresh stream and `reset` when "
+        "the Last-Event-ID is no longer buffered (refetch the snapshot). Heartbeat comments keep "
+        "proxies open. Resume with the `Last-Event-ID` header or `?last_event_id=`."))
+    async def stream(
+        request: Request,
+        topics: Annotated[str | None, Query(description="availability, lastminute or both")] = None,
+        performance_id: str | None = None,
+        region: str | None = None,
+        last_event_id: str | None = None,
+        last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    ) -> EventSourceResponse:
+        filt = StreamFilter(parse_topics(topics), performance_id or None, region or None)
+        lid = parse_last_event_id(last_event_id_header, last_event_id)
+        _require_ready()
+        peer = f"{request.client.host}:{request.client.port}" if request.client else ""
+        shutdown = anyio.Event()  # sse-starlette sets it when the server shuts down
+        return EventSourceResponse(
+            event_stream(view, parts.broadcaster, filt, lid, peer, shutdown), ping=parts.heartbeat_s,
+            ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
+            send_timeout=max(10.0, 2 * parts.heartbeat_s), shutdown_event=shutdown,
+            shutdown_grace_period=2.0)
+
+    @app.get("/board", include_in_schema=False)
+    async def board() -> FileResponse:
+        return FileResponse(BOARD_DIR / "index.html", media_type="text/html; charset=utf-8",
+                            headers={"Cache-Control": "no-cache"})
+
+    app.mount("/board/static", StaticFiles(directory=BOARD_DIR), name="board-static")
+    return app

@@ -1,0 +1,156 @@
+"""The loader's record handling without a broker: decode, apply, dead-letter, readiness."""
+
+from __future__ import annotations
+
+import io
+import struct
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import fastavro
+from confluent_kafka import KafkaError
+from prometheus_client import CollectorRegistry
+
+from bus.serde import Registry
+from bus.settings import Settings
+from schemas import load_schema
+from sinks.gateway.loader import ViewLoader
+from sinks.gateway.metrics import GatewayMetrics
+from sinks.gateway.view import Change, View
+
+PREFIX = "u."
+AVAIL = PREFIX + "participation.availability"
+OFFERS = PREFIX + "participation.lastminute"
+SCHEMAS = {1: fastavro.parse_schema(load_schema("availability.avsc")),
+           2: fastavro.parse_schema(load_schema("lastminute_offer.avsc"))}
+
+
+class FakeRegistry:
+    def writer_schema(self, schema_id: int) -> Any:
+        return SCHEMAS[schema_id]
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def produce(self, topic: str, **kw: Any) -> None:
+        self.sent.append({"topic": topic, **kw})
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, timeout: float = 0) -> int:
+        return 0
+
+
+class FakeError:
+    def __init__(self, code: int) -> None:
+        self._code = code
+
+    def code(self) -> int:
+        return self._code
+
+    def fatal(self) -> bool:
+        return False
+
+    def str(self) -> str:
+        return f"code {self._code}"
+
+
+class FakeMessage:
+    def __init__(self, topic: str, key: bytes | None, value: bytes | None, partition: int = 0,
+                 offset: int = 0, error: FakeError | None = None) -> None:
+        self._t, self._k, self._v, self._p, self._o, self._e = topic, key, value, partition, offset, error
+
+    def error(self) -> FakeError | None:
+        return self._e
+
+    def topic(self) -> str:
+        return self._t
+
+    def key(self) -> bytes | None:
+        return self._k
+
+    def value(self) -> bytes | None:
+        return self._v
+
+    def partition(self) -> int:
+        return self._p
+
+    def offset(self) -> int:
+        return self._o
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_748_779_200_000)
+
+
+def encode(schema_id: int, rec: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    buf.write(struct.pack(">bI", 0, schema_id))
+    fastavro.schemaless_writer(buf, SCHEMAS[schema_id], rec)
+    return buf.getvalue()
+
+
+def availability(pid: str, remaining: int = 5) -> bytes:
+    return encode(1, {"performance_id": pid, "capacity": 10, "remaining": remaining, "status": "LIMITED",
+                      "updated_at": datetime(2025, 6, 1, tzinfo=UTC), "version": 1})
+
+
+def loader() -> tuple[ViewLoader, FakeProducer, list[Change], GatewayMetrics]:
+    metrics = GatewayMetrics(CollectorRegistry())
+    got: list[Change] = []
+    ld = ViewLoader(Settings(topic_prefix=PREFIX), View(100, seq_base=0), metrics, on_changes=got.extend,
+                    registry=cast(Registry, FakeRegistry()))
+    producer = FakeProducer()
+    ld._producer = producer  # type: ignore[assignment]
+    return ld, producer, got, metrics
+
+
+def test_decoded_record_is_applied_and_counted() -> None:
+    ld, producer, _, metrics = loader()
+    changes: list[Change] = []
+    ld._handle(FakeMessage(AVAIL, b"p1", availability("p1")), changes)  # type: ignore[arg-type]
+    assert [c.performance_id for c in changes] == ["p1"]
+    assert producer.sent == []
+    assert metrics.records.labels("participation.availability", "applied")._value.get() == 1
+
+
+def test_undecodable_record_is_dead_lettered_with_original_bytes_and_errors_headers() -> None:
+    ld, producer, _, metrics = loader()
+    changes: list[Change] = []
+    ld._handle(FakeMessage(AVAIL, b"p1", b"\x07garbage", partition=2, offset=41), changes)  # type: ignore[arg-type]
+    assert changes == []
+    [dead] = producer.sent
+    assert dead["topic"] == "u.participation.availability.dlq"
+    assert dead["value"] == b"\x07garbage" and dead["key"] == b"p1"
+    headers = dict(dead["headers"])
+    assert headers["errors.offset"] == b"41" and headers["errors.partition"] == b"2"
+    assert headers["errors.stage"] == b"gateway-decode"
+    assert b"magic byte" in headers["errors.exception.message"]
+    assert metrics.records.labels("participation.availability", "dead_letter")._value.get() == 1
+
+
+def test_key_that_differs_from_the_performance_id_is_dead_lettered() -> None:
+    ld, producer, _, _ = loader()
+    changes: list[Change] = []
+    ld._handle(FakeMessage(AVAIL, b"other", availability("p1")), changes)  # type: ignore[arg-type]
+    assert changes == [] and len(producer.sent) == 1
+    assert b"differs" in dict(producer.sent[0]["headers"])["errors.exception.message"]
+
+
+def test_tombstone_without_a_key_is_dead_lettered() -> None:
+    ld, producer, _, _ = loader()
+    ld._handle(FakeMessage(OFFERS, None, None), [])  # type: ignore[arg-type]
+    assert producer.sent[0]["topic"] == "u.participation.lastminute.dlq"
+
+
+def test_ready_once_every_partition_reported_its_end() -> None:
+    ld, _, _, metrics = loader()
+    ld._pending_eof = {(AVAIL, 0), (OFFERS, 0)}
+    eof = FakeError(KafkaError._PARTITION_EOF)
+    ld._handle(FakeMessage(AVAIL, None, None, error=eof), [])  # type: ignore[arg-type]
+    assert not ld.ready.is_set()
+    ld._handle(FakeMessage(OFFERS, None, None, error=eof), [])  # type: ignore[arg-type]
+    assert ld.ready.is_set()
+    assert metrics.ready._value.get() == 1
