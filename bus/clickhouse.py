@@ -4,6 +4,7 @@ engine (``chdb://PATH``), both through clickhouse-connect.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,7 +28,11 @@ def make_clickhouse_client(settings: ClickHouseSettings, *, create_database: boo
     url = settings.url
     scheme = urlparse(url).scheme
     if scheme == "chdb":
-        client = clickhouse_connect.get_client(dsn=url, **kwargs)
+        # chdb://relative/path would read as location "relative" + database "path":
+        # join host and path into one directory and make it absolute.
+        parsed = urlparse(url)
+        location = Path((parsed.netloc or "") + (parsed.path or "")).expanduser().absolute()
+        client = clickhouse_connect.get_client(interface="chdb", path=str(location), **kwargs)
     elif scheme in ("http", "https"):
         parsed = urlparse(url)
         try:

@@ -27,7 +27,8 @@ _PERSON_CONTAINERS = frozenset(("customer", "buyer", "attendee", "profile", "con
 _PERSON_ONLY_KEYS = frozenset(("name", "postcode", "zipcode", "postalcode", "zip", "city"))
 _PAIR = re.compile(rb'"([A-Za-z0-9_\-]{1,64})"\s*:\s*"((?:[^"\\]|\\.)*)("|$)')
 _EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(rb"(?<![\w.])\+?\d[\d ()\-]{7,}\d(?![\w.])")
+# Phone numbers start with + or 0 (NL/BE); ids like NL-25-4821-3 and dates are left alone.
+_PHONE = re.compile(rb"(?<![\w.\-:])(?:\+|00|0)\d[\d ()\-]{6,}\d(?![\w.\-:])")
 REDACTED = "[redacted]"
 
 
@@ -69,8 +70,15 @@ def _mask_pairs(raw: bytes) -> bytes:
     return _PAIR.sub(repl, raw)
 
 
+_DATE = re.compile(rb"^\d{1,4}[-/]\d{1,2}[-/]\d{1,4}$")
+
+
+def _phone(m: re.Match[bytes]) -> bytes:
+    return m.group(0) if _DATE.match(m.group(0)) else b"[redacted-phone]"
+
+
 def _mask_text(raw: bytes) -> bytes:
-    return _PHONE.sub(b"[redacted-phone]", _EMAIL.sub(b"[redacted-email]", raw))
+    return _PHONE.sub(_phone, _EMAIL.sub(b"[redacted-email]", raw))
 
 
 def scrub(raw: bytes) -> tuple[bytes, bool]:

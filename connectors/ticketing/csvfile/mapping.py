@@ -1,0 +1,193 @@
+"""One box-office row -> one ``TicketEvent`` (pure functions), and its privacy-safe bytes
+for a dead letter.
+
+``fact_id`` is ``boxoffice:<venue>:<order id>:<ticket id>:<action>``: the same sale,
+refund, cancellation or scan in any later export (or a second import of the same
+file) has the same id, so downstream counts it once. The performance key is the
+venue's event id (``vendor:boxoffice:<venue>|<event id>``); a DIP id column adds
+``Identifier.dip`` (and is the key when there is no event id).
+
+Amounts accept ``25.00``, ``25,00``, ``€ 1.234,50``; a negative amount is refused (a
+refund row carries the ticket's price and the action ``refund``). Dates accept ISO
+(``2025-03-01T20:15:00``, ``2025-03-01 20:15``) and Dutch day-first forms
+(``01-03-2025 20:15``, ``1/3/2025``); times without an offset are in ``tz``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from connectors.sdk.errors import MappingError
+from connectors.sdk.privacy import Pseudonymiser
+from connectors.ticketing.csvfile.columns import ACTIONS, PERSONAL, TICKET_TYPES, normalise
+from schemas.models import Identifier, TicketEvent, TicketEventType, TicketType, utcnow
+
+__all__ = ["SYSTEM", "RowEnv", "map_row", "parse_amount", "parse_when", "redacted_row"]
+
+SYSTEM = "boxoffice"
+_FORMATS = ("%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%d/%m/%Y %H:%M:%S",
+            "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y")
+_DIP = re.compile(r"^\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#\s]\s*([0-9]+)\s*$")
+_COUNTRIES = {"nl": "NL", "nederland": "NL", "netherlands": "NL", "the netherlands": "NL",
+              "be": "BE", "belgie": "BE", "belgië": "BE", "belgium": "BE", "belgique": "BE",
+              "de": "DE", "duitsland": "DE", "germany": "DE", "fr": "FR", "frankrijk": "FR",
+              "lu": "LU", "luxemburg": "LU"}
+
+
+@dataclass
+class RowEnv:
+    """What mapping a row needs besides the row.
+
+    Args:
+        venue: the venue/account the export comes from.
+        pseudonymiser: turns customers into buyers.
+        tz: zone of times without an offset.
+        currency: of every amount.
+        ticket_types: extra labels -> ticket type (normalised labels), before the built-ins.
+
+    """
+
+    venue: str
+    pseudonymiser: Pseudonymiser
+    tz: tzinfo
+    currency: str = "EUR"
+    ticket_types: dict[str, TicketType] = field(default_factory=dict)
+
+
+def parse_amount(text: str, path: str = "price") -> int:
+    """Cents of an amount written the Dutch or the English way; refuses negatives."""
+    s = text.strip().replace("€", "").replace("EUR", "").replace(" ", "").replace("\u00a0", "")
+    if not s:
+        return 0
+    negative = s.startswith("-") or (s.startswith("(") and s.endswith(")"))
+    s = s.strip("-()")
+    if "," in s and "." in s:  # the later one is the decimal separator
+        s = s.replace(".", "").replace(",", ".") if s.rfind(",") > s.rfind(".") else s.replace(",", "")
+    elif "," in s:
+        s = s.replace(",", ".")
+    try:
+        amount = Decimal(s)
+    except InvalidOperation:
+        raise MappingError(f"{path} {text.strip()[:20]!r} is not an amount", field=path) from None
+    if negative and amount != 0:
+        raise MappingError(f"{path} is negative ({text.strip()[:20]}); a refund row carries the "
+                           "ticket's price with action refund", field=path)
+    if not amount.is_finite():
+        raise MappingError(f"{path} is not a finite amount", field=path)
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _parse(s: str, path: str) -> datetime:
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(s)
+    except ValueError:
+        for fmt in _FORMATS:
+            try:
+                parsed = datetime.strptime(s, fmt)  # noqa: DTZ007 - zone added below
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        raise MappingError(f"{path} {s[:30]!r} is not a date (use 2025-03-01 20:15 or "
+                           "01-03-2025 20:15)", field=path)
+    return parsed
+
+
+def parse_when(text: str, tz: tzinfo, path: str) -> datetime:
+    """An ISO or Dutch day-first date(time); naive values are in ``tz``."""
+    s = text.strip()
+    if not s:
+        raise MappingError(f"{path} is empty", field=path)
+    parsed = _parse(s, path)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def _country(value: str) -> str | None:
+    v = value.strip().lower()
+    return _COUNTRIES.get(v) or (v.upper() if re.fullmatch(r"[a-z]{2}", v) else None)
+
+
+def redacted_row(values: list[str], columns: list[str | None], delimiter: str) -> bytes:
+    """The row re-written with personal columns masked; every field masked when the row
+    does not line up with the header (its columns cannot be told apart)."""
+    if len(values) != len(columns):
+        masked = ["[redacted]" if v else v for v in values]
+    else:
+        masked = ["[redacted]" if c in PERSONAL and v else v for v, c in zip(values, columns, strict=True)]
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerow(masked)
+    return out.getvalue().encode()
+
+
+def _get(row: dict[str, str], key: str) -> str:
+    return (row.get(key) or "").strip()
+
+
+def map_row(values: list[str], columns: list[str | None], env: RowEnv) -> TicketEvent:
+    """The ticket fact of one row.
+
+    Raises:
+        MappingError: naming the column (the caller dead-letters the row).
+
+    """
+    if len(values) != len(columns):
+        raise MappingError(f"row has {len(values)} fields but the header has {len(columns)}",
+                           field="row")
+    row = {c: v for c, v in zip(columns, values, strict=True) if c is not None}
+    ticket_id = _get(row, "ticket_id")
+    if not ticket_id:
+        raise MappingError("ticket_id is empty", field="ticket_id")
+    action_text = _get(row, "action")
+    kind = ACTIONS.get(normalise(action_text))
+    if kind is None:
+        raise MappingError(f"action {action_text[:20]!r} is not sale, refund, cancel or scan "
+                           "(or verkoop, retour, annulering, scan)", field="action")
+    when = parse_when(_get(row, "sold_at"), env.tz, "sold_at")
+    if _get(row, "performance_start"):
+        parse_when(_get(row, "performance_start"), env.tz, "performance_start")
+    cents = parse_amount(_get(row, "price"), "price")
+    label = normalise(_get(row, "ticket_type"))
+    ticket_type = env.ticket_types.get(label) or TICKET_TYPES.get(label) or (
+        TicketType.FREE if cents == 0 and kind is not TicketEventType.SCANNED else TicketType.OTHER)
+    identifiers: list[Identifier] = []
+    event_id = _get(row, "event_id")
+    if event_id:
+        identifiers.append(Identifier.vendor(SYSTEM, env.venue, event_id))
+    dip_text = _get(row, "dip_id")
+    if dip_text:
+        m = _DIP.match(dip_text)
+        if not m:
+            raise MappingError(f"dip_id {dip_text[:30]!r} is not '<production>|<number>' such as "
+                               "'NL-23-1234-5|3'", field="dip_id")
+        identifiers.append(Identifier.dip(m.group(1), int(m.group(2))))
+    if not identifiers:
+        raise MappingError("row names no performance: fill event_id or dip_id", field="event_id")
+    order_id = _get(row, "order_id") or None
+    buyer = env.pseudonymiser.buyer(f"{SYSTEM}:{env.venue}", _get(row, "customer_id") or None,
+                                    postcode=_get(row, "postcode") or None,
+                                    country=_country(_get(row, "country")),
+                                    birthdate=_birthdate(_get(row, "birthdate")))
+    extra: dict[str, Any] = {}
+    if _get(row, "currency"):
+        extra["currency"] = _get(row, "currency").upper()
+    return TicketEvent(
+        fact_id=f"{SYSTEM}:{env.venue}:{order_id or '-'}:{ticket_id}:{kind.value}",
+        event_time=when, ingested_at=utcnow(), source_system=SYSTEM, source_account=env.venue,
+        performance_key=identifiers[0].key, identifiers=identifiers, event_type=kind, quantity=1,
+        ticket_type=ticket_type, price_cents=cents, currency=extra.get("currency", env.currency),
+        order_id=order_id, ticket_ids=[ticket_id], channel=_get(row, "channel") or None,
+        buyer=buyer)
+
+
+def _birthdate(text: str) -> str | None:
+    """The ISO date of a birth date (read without any time zone shift)."""
+    return _parse(text, "birthdate").date().isoformat() if text else None

@@ -1,0 +1,140 @@
+"""The latest cumulative parts per performance, and the snapshot they make.
+
+DIP's calls each carry one part of a performance's numbers (tickets per type,
+reservations, blocked seats, capacity), but a ``SalesSnapshot`` carries them all. So a
+snapshot is the part the call carried merged with the latest other parts this
+connector accepted for the same performance.
+
+Those parts are kept in memory *and* durably in ``connect.positions`` (one entry per
+performance, key ``<connector>|dip|<production>|<number>``), read back at start-up:
+without that, the first reservations call after a restart would publish a snapshot
+without ticket lines, which downstream would read as every ticket refunded.
+
+Order of a call: merge -> publish the snapshot (Kafka acks) -> save the parts (Kafka
+acks) -> keep them in memory -> answer 2xx. If a step fails the call is answered 503
+and memory is untouched, so the client's retry merges the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from connectors.sdk.positions import PositionStore
+from schemas.models import Identifier, SalesSnapshot, SnapshotLine, TicketType, utcnow
+
+__all__ = ["PERFORMANCE_PREFIX", "Parts", "SnapshotBook", "build_snapshot"]
+
+PERFORMANCE_PREFIX = "dip|"
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What is known of one performance; ``None`` = never reported."""
+
+    lines: dict[str, tuple[int, int]] | None = None  # ticket type -> (tickets, cents)
+    reservations: tuple[int, int] | None = None  # (seats, value cents)
+    blocked: tuple[int, int] | None = None  # (seats, value cents)
+    capacity: int | None = None
+
+    def with_body(self, part: str, body: Any) -> Parts:
+        """These parts with the part a call carried replaced."""
+        if part == "tickets":
+            return replace(self, lines=body.lines())
+        if part == "reservations":
+            return replace(self, reservations=(body.reservations, body.value))
+        if part == "blocked-seats":
+            return replace(self, blocked=(body.blocked_seats, body.value))
+        if part == "capacity":
+            return replace(self, capacity=body.capacity)
+        raise ValueError(f"unknown part {part!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lines": {k: list(v) for k, v in self.lines.items()} if self.lines is not None else None,
+                "reservations": list(self.reservations) if self.reservations else None,
+                "blocked": list(self.blocked) if self.blocked else None,
+                "capacity": self.capacity}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Parts:
+        lines = data.get("lines")
+        res, blk = data.get("reservations"), data.get("blocked")
+        return cls(lines={k: (int(v[0]), int(v[1])) for k, v in lines.items()} if lines is not None else None,
+                   reservations=(int(res[0]), int(res[1])) if res else None,
+                   blocked=(int(blk[0]), int(blk[1])) if blk else None,
+                   capacity=data.get("capacity"))
+
+
+def build_snapshot(dip: Identifier, parts: Parts, *, fact_id: str, event_time: datetime,
+                   account: str, currency: str = "EUR") -> SalesSnapshot:
+    """The SalesSnapshot of a performance's parts (every ticket type once tickets are known)."""
+    lines = [SnapshotLine(ticket_type=TicketType(tt), tickets=t, revenue_cents=c)
+             for tt, (t, c) in (parts.lines or {}).items()]
+    res = parts.reservations or (0, 0)
+    blk = parts.blocked or (0, 0)
+    return SalesSnapshot(
+        fact_id=fact_id, event_time=event_time, ingested_at=utcnow(), source_system="dip",
+        source_account=account, performance_key=dip.key, identifiers=[dip], lines=lines,
+        reservations=res[0], reservations_value_cents=res[1], blocked_seats=blk[0],
+        blocked_value_cents=blk[1], capacity=parts.capacity, currency=currency)
+
+
+class SnapshotBook:
+    """Lifecycle: ``load()`` once before serving (retried on each call until it worked);
+    ``lock(key)`` around merge/publish/``save`` of one performance.
+
+    Args:
+        positions: the connector's position store; ``None`` keeps parts in memory only.
+        load_timeout_s: how long reading the stored parts may take.
+
+    """
+
+    def __init__(self, positions: PositionStore | None, load_timeout_s: float = 10.0) -> None:
+        self._positions = positions
+        self._timeout = load_timeout_s
+        self._parts: dict[str, Parts] = {}
+        self._loaded = positions is None
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def load(self) -> None:
+        """Read every stored performance's parts.
+
+        Raises:
+            RetriableError: Kafka could not be read.
+
+        """
+        if self._loaded or self._positions is None:
+            return
+        with self._guard:
+            if self._loaded:
+                return
+            stored = self._positions.load_all(timeout=self._timeout)
+            for part, value in stored.items():
+                if part.startswith(PERFORMANCE_PREFIX) and isinstance(value, dict):
+                    self._parts.setdefault(part, Parts.from_json(value))
+            self._loaded = True
+
+    def lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def get(self, key: str) -> Parts:
+        self.load()
+        return self._parts.get(key, Parts())
+
+    def save(self, key: str, parts: Parts) -> None:
+        """Store durably (waits for Kafka's ack), then in memory.
+
+        Raises:
+            RetriableError: not acknowledged; nothing changed in memory.
+
+        """
+        if self._positions is not None:
+            self._positions.save(key, parts.to_json())
+        self._parts[key] = parts
+
+    def known(self) -> int:
+        return len(self._parts)

@@ -1,0 +1,46 @@
+"""GET JSON from a DIP-style API, with failures the source runner understands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bus.errors import ConfigError
+from connectors.sdk.errors import Retry, SourceUnavailable
+
+__all__ = ["get_json"]
+
+
+def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = None,
+             what: str = "DIP") -> Any:
+    """The decoded JSON of ``GET url``.
+
+    Raises:
+        SourceUnavailable: no answer, a 5xx or a body that is not JSON (back off, retry).
+        Retry: 429, after the server's ``Retry-After``.
+        ConfigError: 401/403 (credentials) — no retry fixes that.
+
+    """
+    try:
+        resp = client.get(url, params=params)
+    except httpx.HTTPError as exc:
+        raise SourceUnavailable(f"cannot reach {what} at {url}: {type(exc).__name__} {exc}; "
+                                "retrying", retry_after=2.0) from exc
+    if resp.status_code == 429:
+        try:
+            after = float(resp.headers.get("Retry-After", 5))
+        except ValueError:
+            after = 5.0
+        raise Retry(f"{what} rate limit on {url}", retry_after=after)
+    if resp.status_code in (401, 403):
+        raise ConfigError(f"{what} refused the credentials ({resp.status_code}) for {url}: "
+                          "check --api-key (CULTUURBUS_DIP_API_KEY)")
+    if resp.status_code >= 400:
+        raise SourceUnavailable(f"{what} answered {resp.status_code} for {url}; retrying",
+                                retry_after=2.0)
+    try:
+        return resp.json()
+    except ValueError as exc:
+        raise SourceUnavailable(f"{what} answered {url} with a body that is not JSON; retrying",
+                                retry_after=2.0) from exc

@@ -1,0 +1,320 @@
+"""Ticketmatic eventstream items -> contract facts (pure functions).
+
+===========================  ============================================================
+item ``type``                facts
+===========================  ============================================================
+``order:confirmed``          one SOLD TicketEvent per ticket in ``data.tickets``
+``order:cancelled``          one CANCELLED per ticket listed (the tickets taken out)
+``order:refunded``           one REFUNDED per ticket listed
+``accesscontrol:scan``       SCANNED when ``accesscontrolstatus`` is 1 (entry); exits (2)
+                             and "not scanned" (0) are skipped
+``event:created|updated``    a Performance on ``calendar.performances`` (drafts skipped)
+``webshop:*``                skipped: user-tracking basket actions, not sales
+anything else                skipped (counted by type)
+===========================  ============================================================
+
+One fact per ticket (quantity 1), not one per ticket type: a Ticketmatic order may
+span events and price types, every ticket has its own id, price and price type, and a
+later cancel, refund or scan names single tickets, so per-ticket facts let each of
+those meet exactly the sale it undoes. ``fact_id`` is ``ticketmatic:<account>:<item
+id>:<ticket id>``: a replayed page gives the same ids. A scan's ``fact_id`` is
+``ticketmatic:<account>:scan:<order id>:<ticket id>`` instead, so a re-entry after an
+exit does not count a second visitor.
+
+The performance key is the vendor event (``vendor:ticketmatic:<account>|<eventid>``);
+an event's DIP id (custom field, default ``c_dipid``, value ``<production>|<number>``)
+becomes a second identifier, also on ticket facts once the event was seen.
+Customers are pseudonymised (customer id, postcode area, country, birth year); names,
+e-mail addresses and ticket holder names are never read into a fact.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from bus.topics import PERFORMANCES, TICKET_EVENTS
+from connectors.sdk.errors import MappingError
+from connectors.sdk.privacy import Pseudonymiser
+from connectors.sdk.records import SourceRecord
+from schemas.models import (
+    Buyer,
+    Identifier,
+    Performance,
+    PerformanceStatus,
+    TicketEvent,
+    TicketEventType,
+    TicketType,
+    Venue,
+    utcnow,
+)
+
+__all__ = ["ORDER_TYPES", "SYSTEM", "Mapped", "MappingEnv", "map_item", "parse_dip_id",
+           "redacted_item_bytes", "topic_of"]
+
+SYSTEM = "ticketmatic"
+ORDER_TYPES = {"order:confirmed": TicketEventType.SOLD,
+               "order:cancelled": TicketEventType.CANCELLED,
+               "order:refunded": TicketEventType.REFUNDED}
+EVENT_TYPES = frozenset({"event:created", "event:updated"})
+SCAN_TYPE = "accesscontrol:scan"
+DRAFT = 19001
+_DIP = re.compile(r"^\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#\s]\s*([0-9]+)\s*$")
+
+
+@dataclass
+class MappingEnv:
+    """What mapping needs besides the item.
+
+    Args:
+        account: the Ticketmatic account name.
+        pseudonymiser: turns customers into buyers.
+        pricetypes: Ticketmatic ``pricetypeid`` -> ticket type.
+        default_ticket_type: for price types not in ``pricetypes`` (a price of 0 is FREE).
+        dip_field: the event custom field holding the DIP id (``c_`` prefix included).
+        currency: of every price in the account.
+        dip_ids: event id -> DIP identifier, learned from event items.
+
+    """
+
+    account: str
+    pseudonymiser: Pseudonymiser
+    pricetypes: dict[str, TicketType] = field(default_factory=dict)
+    default_ticket_type: TicketType = TicketType.OTHER
+    dip_field: str = "c_dipid"
+    currency: str = "EUR"
+    dip_ids: dict[str, Identifier] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """Facts of one item, or why it has none; DIP ids it taught."""
+
+    records: list[SourceRecord]
+    skipped: str | None = None
+    dip_links: dict[str, Identifier] = field(default_factory=dict)
+
+
+def topic_of(item_type: Any) -> str:
+    """The topic an item's facts (and dead letters) belong to."""
+    return PERFORMANCES if item_type in EVENT_TYPES else TICKET_EVENTS
+
+
+# -- parsing helpers ---------------------------------------------------------------------
+def _ts(value: Any, path: str) -> datetime:
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError(f"{path} is missing or not a timestamp string", field=path)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise MappingError(f"{path} {value[:40]!r} is not an ISO-8601 timestamp", field=path) from None
+    if parsed.tzinfo is None:  # Ticketmatic object timestamps are UTC without an offset
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _id(value: Any, path: str) -> str:
+    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+        raise MappingError(f"{path} is missing", field=path)
+    if isinstance(value, int | str):
+        return str(value).strip()
+    raise MappingError(f"{path} must be an id (integer or string)", field=path)
+
+
+def _cents(value: Any, path: str) -> int:
+    if value is None or value == "":
+        return 0
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise MappingError(f"{path} {str(value)[:20]!r} is not a decimal amount", field=path) from None
+    if not amount.is_finite():
+        raise MappingError(f"{path} is not a finite amount", field=path)
+    if amount < 0:
+        raise MappingError(f"{path} is negative ({amount}); a refund is an order:refunded item "
+                           "with the ticket's price", field=path)
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, dict):  # a multi-language string
+        return next((v.strip() for v in value.values() if isinstance(v, str) and v.strip()), None)
+    return None
+
+
+def parse_dip_id(value: Any, path: str = "dip id") -> Identifier | None:
+    """``"NL-23-1234-5|3"`` (also ``/``, ``#`` or a space) -> ``Identifier.dip``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    m = _DIP.match(str(value))
+    if not m:
+        raise MappingError(f"{path} {str(value)[:40]!r} is not a DIP id '<production>|<number>' "
+                           "such as 'NL-23-1234-5|3'", field=path)
+    return Identifier.dip(m.group(1), int(m.group(2)))
+
+
+def redacted_item_bytes(item: Any) -> bytes:
+    """The item as JSON with customer details and ticket holder names withheld, for DLQs."""
+    def clean(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            out: dict[str, Any] = {}
+            for k, v in obj.items():
+                if k == "customer" and isinstance(v, dict):
+                    out[k] = {"id": v.get("id"), "withheld": "personal data"}
+                elif k in ("ticketname", "ticketholdername"):
+                    out[k] = "[redacted]" if v else v
+                else:
+                    out[k] = clean(v)
+            return out
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
+        return obj
+    return json.dumps(clean(item), ensure_ascii=False, default=str).encode()
+
+
+# -- facts -------------------------------------------------------------------------------
+def _identifiers(env: MappingEnv, eventid: str) -> tuple[Identifier, list[Identifier]]:
+    vendor = Identifier.vendor(SYSTEM, env.account, eventid)
+    dip = env.dip_ids.get(eventid)
+    return vendor, [vendor, dip] if dip else [vendor]
+
+
+def _ticket_type(env: MappingEnv, pricetypeid: Any, price_cents: int | None) -> TicketType:
+    if pricetypeid is not None and str(pricetypeid) in env.pricetypes:
+        return env.pricetypes[str(pricetypeid)]
+    return TicketType.FREE if price_cents == 0 else env.default_ticket_type
+
+
+def _buyer(env: MappingEnv, data: dict[str, Any]) -> Buyer | None:
+    raw = data.get("customer")
+    contact: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    customerid = data.get("customerid") or contact.get("id")
+    address = next((a for a in contact.get("addresses") or [] if isinstance(a, dict)), {})
+    return env.pseudonymiser.buyer(f"{SYSTEM}:{env.account}", customerid,
+                                   postcode=address.get("zip"), country=address.get("countrycode"),
+                                   birthdate=contact.get("birthdate"))
+
+
+def _order(item_id: str, ts: datetime, kind: TicketEventType, data: dict[str, Any],
+           env: MappingEnv) -> list[SourceRecord]:
+    orderid = _id(data.get("orderid"), "data.orderid")
+    tickets = data.get("tickets")
+    if not isinstance(tickets, list) or not tickets:
+        raise MappingError("order item has no tickets (data.tickets must be a non-empty list)",
+                           field="data.tickets")
+    buyer = _buyer(env, data)
+    channel = data.get("saleschannelid")
+    now = utcnow()
+    out = []
+    for n, ticket in enumerate(tickets):
+        path = f"data.tickets[{n}]"
+        if not isinstance(ticket, dict):
+            raise MappingError(f"{path} is not an object", field=path)
+        ticketid = _id(ticket.get("id"), f"{path}.id")
+        eventid = _id(ticket.get("eventid"), f"{path}.eventid")
+        cents = _cents(ticket.get("price"), f"{path}.price")
+        key, identifiers = _identifiers(env, eventid)
+        fact = TicketEvent(
+            fact_id=f"{SYSTEM}:{env.account}:{item_id}:{ticketid}", event_time=ts, ingested_at=now,
+            source_system=SYSTEM, source_account=env.account, performance_key=key.key,
+            identifiers=identifiers, event_type=kind, quantity=1,
+            ticket_type=_ticket_type(env, ticket.get("pricetypeid"), cents), price_cents=cents,
+            currency=env.currency, order_id=orderid, ticket_ids=[ticketid],
+            channel=f"saleschannel-{channel}" if channel is not None else None, buyer=buyer)
+        out.append(SourceRecord(TICKET_EVENTS, key.key, fact))
+    return out
+
+
+def _scan(ts: datetime, data: dict[str, Any], env: MappingEnv) -> Mapped:
+    status = data.get("accesscontrolstatus")
+    if status not in (0, 1, 2):
+        raise MappingError("data.accesscontrolstatus must be 0 (not scanned), 1 (entry) or 2 "
+                           "(exit)", field="data.accesscontrolstatus")
+    if status != 1:
+        return Mapped([], skipped="scan is not an entry")
+    ticketid = _id(data.get("id"), "data.id")
+    eventid = _id(data.get("eventid"), "data.eventid")
+    orderid = _id(data.get("orderid"), "data.orderid")
+    entered = data.get("accesscontrollastenteredts")
+    when = _ts(entered, "data.accesscontrollastenteredts") if entered else ts
+    key, identifiers = _identifiers(env, eventid)
+    fact = TicketEvent(
+        fact_id=f"{SYSTEM}:{env.account}:scan:{orderid}:{ticketid}", event_time=when,
+        ingested_at=utcnow(), source_system=SYSTEM, source_account=env.account,
+        performance_key=key.key, identifiers=identifiers, event_type=TicketEventType.SCANNED,
+        quantity=1, ticket_type=_ticket_type(env, data.get("pricetypeid"), None),
+        currency=env.currency, order_id=orderid, ticket_ids=[ticketid])
+    return Mapped([SourceRecord(TICKET_EVENTS, key.key, fact)])
+
+
+def _event(item_id: str, ts: datetime, data: dict[str, Any], env: MappingEnv) -> Mapped:
+    eventid = _id(data.get("id"), "data.id")
+    dip = parse_dip_id(data.get(env.dip_field), f"data.{env.dip_field}")
+    links = {eventid: dip} if dip else {}
+    if data.get("currentstatus") == DRAFT:
+        return Mapped([], skipped="draft event", dip_links=links)
+    title = _text(data.get("name"))
+    if title is None:
+        raise MappingError("data.name is missing: an event needs a name", field="data.name")
+    start = _ts(data.get("startts"), "data.startts")
+    end = _ts(data["endts"], "data.endts") if data.get("endts") else None
+    on_sale = _ts(data["salestartts"], "data.salestartts") if data.get("salestartts") else None
+    availability = data.get("availability") or []
+    if not isinstance(availability, list):
+        raise MappingError("data.availability must be a list of contingents",
+                           field="data.availability")
+    totals: list[int] = []
+    for c in availability:
+        total = c.get("total") if isinstance(c, dict) else None
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise MappingError("data.availability[].total must be a non-negative integer",
+                               field="data.availability.total")
+        totals.append(total)
+    locationid = data.get("locationid")
+    venue = Venue(id=f"{SYSTEM}:{env.account}:location:{locationid if locationid is not None else '?'}",
+                  name=_text(data.get("locationname")) or f"Ticketmatic location {locationid}")
+    vendor = Identifier.vendor(SYSTEM, env.account, eventid)
+    fact = Performance(
+        fact_id=f"{SYSTEM}:{env.account}:{item_id}:event:{eventid}", event_time=ts,
+        ingested_at=utcnow(), source_system=SYSTEM, source_account=env.account,
+        performance_key=vendor.key, identifiers=[vendor, dip] if dip else [vendor],
+        production_id=dip.value.split("|")[0] if dip else None, title=title, venue=venue,
+        start=start, end=end, capacity=sum(totals) if totals else None,
+        status=PerformanceStatus.SCHEDULED, on_sale_from=on_sale)
+    return Mapped([SourceRecord(PERFORMANCES, vendor.key, fact)], dip_links=links)
+
+
+def map_item(item: Any, env: MappingEnv) -> Mapped:
+    """The facts of one eventstream item.
+
+    Raises:
+        MappingError: the item cannot become facts (the caller dead-letters it).
+        pydantic.ValidationError: a fact the contract refuses.
+
+    """
+    if not isinstance(item, dict):
+        raise MappingError("eventstream item is not an object", field="item")
+    item_id = _id(item.get("id"), "id")
+    type_ = item.get("type")
+    if not isinstance(type_, str) or not type_:
+        raise MappingError("eventstream item has no type", field="type")
+    ts = _ts(item.get("ts"), "ts")
+    data = item.get("data")
+    if type_.startswith("webshop:"):
+        return Mapped([], skipped="webshop user-tracking action")
+    known = type_ in ORDER_TYPES or type_ in EVENT_TYPES or type_ == SCAN_TYPE
+    if not known:
+        return Mapped([], skipped="unknown item type")
+    if not isinstance(data, dict):
+        raise MappingError(f"{type_} item has no data object", field="data")
+    if type_ in ORDER_TYPES:
+        return Mapped(_order(item_id, ts, ORDER_TYPES[type_], data, env))
+    if type_ == SCAN_TYPE:
+        return _scan(ts, data, env)
+    return _event(item_id, ts, data, env)

@@ -1,0 +1,101 @@
+"""A batch of rows on its way to ClickHouse and the Kafka positions it covers.
+
+Pure bookkeeping, no I/O: rows per table, the first and last offset per partition,
+dead letters, and the deduplication token of each table's insert (derived from the
+topic/partition/offset ranges, so the same batch retried carries the same token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sinks.clickhouse.rows import Row
+
+__all__ = ["Batch", "DeadLetter"]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that cannot be written, with why; it goes to ``<topic>.dlq``."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, str | bytes | None]]
+    timestamp_ms: int
+    stage: str
+    error: Exception
+
+
+@dataclass
+class Batch:
+    """Rows per table plus the positions (topic, partition -> first, last offset) they cover."""
+
+    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    times: dict[str, list[datetime]] = field(default_factory=dict)
+    ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    dead: list[DeadLetter] = field(default_factory=list)
+    records: int = 0
+    started: float | None = None
+
+    def mark(self, topic: str, partition: int, offset: int) -> None:
+        """Count a consumed record (written, skipped or dead-lettered) at this position."""
+        if self.started is None:
+            self.started = time.monotonic()
+        first, _ = self.ranges.get((topic, partition), (offset, offset))
+        self.ranges[(topic, partition)] = (min(first, offset), offset)
+        self.records += 1
+
+    def add(self, row: Row) -> None:
+        self.rows.setdefault(row.table, []).append(row.values)
+        self.times.setdefault(row.table, []).append(row.event_time)
+
+    def add_dead(self, letter: DeadLetter) -> None:
+        self.dead.append(letter)
+
+    def __len__(self) -> int:
+        return self.records
+
+    def is_empty(self) -> bool:
+        return self.records == 0
+
+    def due(self, max_records: int, max_seconds: float, now: float | None = None) -> bool:
+        """Full, or its first record waited ``max_seconds``."""
+        if self.records == 0 or self.started is None:
+            return False
+        if self.records >= max_records:
+            return True
+        return (time.monotonic() if now is None else now) - self.started >= max_seconds
+
+    def columns(self, table: str) -> list[tuple[Any, ...]]:
+        """The table's rows transposed to columns (for a column-oriented insert)."""
+        return list(zip(*self.rows[table], strict=True))
+
+    def tables(self) -> list[str]:
+        return sorted(t for t, rows in self.rows.items() if rows)
+
+    def row_count(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+    def token(self, scope: str, table: str) -> str:
+        """Deduplication token of ``table``'s insert in this batch.
+
+        Derived from ``scope`` (the consumer group), the table and every
+        topic/partition/first-last offset range of the batch: a retry of the same batch
+        carries the same token, a different batch a different one.
+        """
+        parts = ";".join(f"{t}:{p}:{a}-{b}" for (t, p), (a, b) in sorted(self.ranges.items()))
+        digest = hashlib.sha256(f"{scope}|{table}|{parts}".encode()).hexdigest()
+        return f"{table}:{digest[:40]}"
+
+    def next_offsets(self) -> Iterable[tuple[str, int, int]]:
+        """(topic, partition, offset to commit = last + 1) for every partition covered."""
+        for (topic, partition), (_, last) in sorted(self.ranges.items()):
+            yield topic, partition, last + 1

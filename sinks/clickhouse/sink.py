@@ -1,0 +1,380 @@
+"""The ClickHouse sink: canonical facts and derived state from Kafka into ClickHouse.
+
+One consumer group reads ``participation.facts`` (raw facts keyed by canonical
+performance id), the derived topics and optionally ``participation.unmatched``. Rows
+gather in a :class:`Batch` bounded by rows and seconds; a flush inserts each table's
+rows (column-oriented, with a deduplication token per table per batch), sends dead
+letters, and only then stores and commits the offsets. ClickHouse down: the batch and
+the position are kept, partitions are paused and the insert retried with bounded
+exponential backoff. Every table is a replacing engine keyed by fact id or version, so
+a batch written again after a crash (insert confirmed, commit lost) is no double.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from bus.errors import ConfigError, RetriableError
+from bus.kafka import make_consumer, make_producer
+from bus.log import get_logger
+from bus.metrics import Health
+from bus.serde import Registry
+from bus.settings import Settings
+from sinks.clickhouse.batch import Batch, DeadLetter
+from sinks.clickhouse.connect import connect_clickhouse
+from sinks.clickhouse.decode import RecordDecoder, Skip
+from sinks.clickhouse.dlq import DeadLetterWriter
+from sinks.clickhouse.errors import MappingError, MigrationError
+from sinks.clickhouse.metrics import SinkMetrics
+from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.positions import Positions
+from sinks.clickhouse.rows import COLUMNS
+
+__all__ = ["ClickHouseSink", "backoff_delay"]
+
+log = get_logger("sinks.clickhouse")
+
+_INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+_CONSUME_MAX = 5000
+
+
+def _headers(msg: Message) -> list[tuple[str, str | bytes | None]]:
+    raw = msg.headers() or []
+    return list(raw.items()) if isinstance(raw, dict) else list(raw)
+
+
+def backoff_delay(attempt: int, cap: float, base: float = 0.5) -> float:
+    """Bounded exponential backoff with jitter: ``base * 2**(attempt-1)``, at most ``cap``."""
+    return min(cap, base * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.0)
+
+
+class ClickHouseSink:
+    """Writes the bus's facts and state to ClickHouse, exactly once in effect.
+
+    Lifecycle: ``setup()`` connects to ClickHouse (waiting while it is down), applies
+    migrations and subscribes; ``run()`` consumes and flushes until ``stop()``, then
+    flushes and commits the open batch and calls ``close()``; ``stop()`` only signals
+    (safe from a signal handler); ``close()`` releases the consumer, producer and client.
+
+    Args:
+        settings: all settings (kafka, registry, clickhouse, sink, topic_prefix).
+        registry: metrics registry (a fresh one per test).
+        health: readiness checks are added here (served by ``MetricsServer``).
+        with_unmatched: also record parked facts from ``participation.unmatched``.
+        apply_migrations: run pending migrations in ``setup()``.
+        pause_before_commit_s: test hook: sleep between a confirmed insert and the commit.
+
+    """
+
+    def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None,
+                 health: Health | None = None, with_unmatched: bool = True,
+                 apply_migrations: bool = True, pause_before_commit_s: float = 0.0) -> None:
+        self.settings = settings
+        self.metrics = SinkMetrics(registry or CollectorRegistry())
+        self.health = health or Health()
+        self.group_id = settings.sink.group_id
+        self.with_unmatched = with_unmatched
+        self.apply_migrations = apply_migrations
+        self.pause_before_commit_s = pause_before_commit_s
+        self.client: Any = None
+        self._consumer: Consumer | None = None
+        self._positions: Positions | None = None
+        self._dlq: DeadLetterWriter | None = None
+        self._decoder: RecordDecoder | None = None
+        self._batch = Batch()
+        self._stopping = threading.Event()
+        self._flushing = False
+        self._revoked = False
+        self._clickhouse_ok = False
+        self._seen: dict[str, int] = {}
+        self.health.add_check("clickhouse", lambda: self._clickhouse_ok)
+        self.health.add_check("running", lambda: not self._stopping.is_set())
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def setup(self) -> None:
+        """Connect (waiting for ClickHouse), migrate, subscribe.
+
+        Raises:
+            MigrationError: the database schema disagrees with the migration files.
+            ConfigError: a setting is wrong.
+            RetriableError: stopped before ClickHouse came up.
+
+        """
+        self.client = self._connect()
+        s = self.settings
+        self._decoder = RecordDecoder(Registry(s.registry), s.topic_prefix)
+        self._dlq = DeadLetterWriter(make_producer(s.kafka), self.group_id)
+        # eager "range" assignment: a revoke takes every partition, so an abandoned batch
+        # is always re-read from the committed offsets by whoever gets them next
+        self._consumer = make_consumer(s.kafka, self.group_id, partition_assignment_strategy="range")
+        self._positions = Positions(self._consumer, self.metrics, self._short)
+        topics = self._decoder.topics(self.with_unmatched)
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                 on_lost=self._on_lost)
+        log.info("sink subscribed", extra={"topics": topics, "group_id": self.group_id})
+
+    def run(self) -> None:
+        """Consume, batch and flush until :meth:`stop`; then flush, commit and close."""
+        assert self._consumer is not None, "call setup() first"
+        try:
+            while not self._stopping.is_set():
+                self._step()
+            self._flush(final=True)
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.close()
+            finally:
+                self._consumer = self._positions = None
+        if self._dlq is not None:
+            self._dlq.close()
+            self._dlq = None
+        if self.client is not None:
+            try:
+                self.client.close()
+            finally:
+                self.client = None
+
+    # -- the loop ----------------------------------------------------------------------
+    def _step(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        s = self.settings.sink
+        batch = self._batch
+        wait = s.batch_max_seconds
+        if batch.started is not None:
+            wait = s.batch_max_seconds - (time.monotonic() - batch.started)
+        room = max(1, min(_CONSUME_MAX, s.batch_max_rows - len(batch)))
+        messages = consumer.consume(num_messages=room, timeout=min(0.5, max(0.01, wait)))
+        for i, msg in enumerate(messages):
+            try:
+                self._handle(msg)
+            except RetriableError as exc:  # the registry is away: not the record's fault
+                self._count_seen()
+                self._pos().rewind(messages[i:])
+                self._flush()
+                delay = min(exc.retry_after * 2, s.backoff_max_s)
+                log.warning("cannot decode now; waiting", extra={"error": str(exc), "wait_s": delay})
+                self.metrics.backoff_seconds.inc(delay)
+                self._stopping.wait(delay)
+                return
+        self._count_seen()
+        if self._batch.due(s.batch_max_rows, s.batch_max_seconds):
+            self._flush()
+        self._pos().update_lag()
+
+    def _count_seen(self) -> None:
+        for topic, n in self._seen.items():
+            self.metrics.records_in.labels(topic).inc(n)
+        self._seen.clear()
+
+    def _handle(self, msg: Message) -> None:
+        err = msg.error()
+        if err is not None:
+            if err.fatal():
+                raise KafkaException(err)
+            if err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error", extra={"error": str(err)})
+            return
+        decoder = self._decoder
+        assert decoder is not None
+        topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+        short = decoder.unprefixed(topic)
+        _, ts = msg.timestamp()
+        try:
+            out = decoder.decode(topic, msg.key(), msg.value(), partition, offset, ts)
+        except RetriableError:
+            raise
+        except Exception as exc:  # bad input: dead-letter it, never crash, never drop silently
+            stage = "transform" if isinstance(exc, MappingError) else "deserialize"
+            self._batch.add_dead(DeadLetter(topic, partition, offset, msg.key(), msg.value(),
+                                            _headers(msg), ts, stage, exc))
+            self._batch.mark(topic, partition, offset)
+            log.warning("record refused; sent to the dead-letter topic",
+                        extra={"topic": topic, "partition": partition, "offset": offset,
+                               "stage": stage, "error": str(exc)[:300]})
+            self._seen[short] = self._seen.get(short, 0) + 1
+            return
+        self._seen[short] = self._seen.get(short, 0) + 1
+        self._batch.mark(topic, partition, offset)
+        if isinstance(out, Skip):
+            self.metrics.skipped.labels(short, out.reason).inc()
+            return
+        self._batch.add(out)
+
+    # -- flushing ----------------------------------------------------------------------
+    def _flush(self, *, final: bool = False, in_revoke: bool = False) -> bool:
+        """Write the open batch and commit its offsets; False if it had to be abandoned
+        (stop or rebalance while ClickHouse was down): then nothing was committed and
+        Kafka re-delivers those records.
+        """
+        batch = self._batch
+        if batch.is_empty():
+            return True
+        self._batch = Batch()
+        started = time.perf_counter()
+        written: set[str] = set()
+        attempt = 0
+        paused: list[TopicPartition] = []
+        self._flushing, self._revoked = True, False
+        try:
+            while True:
+                try:
+                    self.write(batch, written)
+                    break
+                except Exception as exc:
+                    attempt += 1
+                    ending = final or in_revoke or self._stopping.is_set()
+                    if self._revoked or (ending and attempt >= 3):
+                        log.warning("batch abandoned uncommitted; Kafka will deliver it again",
+                                    extra={"records": len(batch), "error": str(exc)[:300]})
+                        return False
+                    delay = backoff_delay(attempt, self.settings.sink.backoff_max_s)
+                    log.warning("write failed; retrying", exc_info=attempt == 1,
+                                extra={"attempt": attempt, "wait_s": round(delay, 2),
+                                       "records": len(batch), "error": str(exc)[:300]})
+                    if not paused and not in_revoke:
+                        paused = self._pos().pause()
+                    self._wait(min(delay, 1.0) if ending else delay, keep_polling=not in_revoke)
+        finally:
+            self._flushing = False
+            if paused and not self._revoked and self._positions is not None:
+                self._positions.resume(paused)
+        if self.pause_before_commit_s > 0:
+            log.warning("test hook: pausing between insert and commit",
+                        extra={"seconds": self.pause_before_commit_s})
+            time.sleep(self.pause_before_commit_s)
+        self._pos().commit(batch)
+        self.metrics.batch_rows.observe(batch.row_count())
+        self.metrics.flush_seconds.observe(time.perf_counter() - started)
+        return True
+
+    def write(self, batch: Batch, written: set[str] | None = None) -> None:
+        """One attempt at inserting every table of ``batch`` not in ``written`` (updated as
+        tables succeed), then sending its dead letters. Offsets are not touched: writing
+        the same batch again is harmless (same deduplication tokens, replacing engines).
+
+        Raises:
+            Exception: whatever the ClickHouse client or the DLQ producer raised.
+
+        """
+        written = set() if written is None else written
+        m = self.metrics
+        for table in batch.tables():
+            if table in written:
+                continue
+            t0 = time.perf_counter()
+            try:
+                self.client.insert(table, batch.columns(table), column_names=list(COLUMNS[table]),
+                                   column_oriented=True,
+                                   settings={**_INSERT_SETTINGS,
+                                             "insert_deduplication_token": batch.token(self.group_id,
+                                                                                       table)})
+            except Exception:
+                m.insert_failures.labels(table).inc()
+                self._clickhouse_ok = False
+                m.clickhouse_up.set(0)
+                raise
+            m.insert_seconds.labels(table).observe(time.perf_counter() - t0)
+            written.add(table)
+            rows = batch.rows[table]
+            m.rows_written.labels(table).inc(len(rows))
+            now = time.time()
+            age = m.event_age.labels(table)
+            for t in batch.times[table]:
+                age.observe(now - t.timestamp())
+        self._clickhouse_ok = True
+        m.clickhouse_up.set(1)
+        if batch.dead:
+            assert self._dlq is not None
+            self._dlq.send(batch.dead)
+            for d in batch.dead:
+                m.dlq.labels(self._short(d.topic), d.stage).inc()
+            batch.dead = []
+
+    def _wait(self, seconds: float, keep_polling: bool) -> bool:
+        """Wait while partitions are paused, polling so the group keeps us; False when
+        stopped or revoked meanwhile. Any record polled is rewound so it comes again.
+        """
+        self.metrics.backoff_seconds.inc(seconds)
+        deadline = time.monotonic() + seconds
+        stray: list[Message] = []
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stopping.is_set() or self._revoked:
+                break
+            if keep_polling and self._consumer is not None:
+                msg = self._consumer.poll(min(0.5, left))
+                if msg is not None and msg.error() is None:
+                    stray.append(msg)
+            else:
+                self._stopping.wait(min(0.5, left))
+        if stray and not self._revoked and self._positions is not None:
+            self._positions.rewind(stray)
+        return not (self._stopping.is_set() or self._revoked)
+
+    # -- rebalancing -------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._pos().assigned = {(tp.topic, tp.partition) for tp in partitions}
+        self.metrics.assigned.set(len(partitions))
+        log.info("partitions assigned", extra={"count": len(partitions)})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("partitions revoked", extra={"count": len(partitions), "open": len(self._batch)})
+        self.metrics.assigned.set(0)
+        if self._flushing:
+            self._revoked = True  # the flush in progress abandons its batch
+        else:
+            self._flush(in_revoke=True)
+        self._batch = Batch()
+        self._pos().assigned = set()
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.warning("partitions lost; the open batch is dropped uncommitted",
+                    extra={"count": len(partitions), "open": len(self._batch)})
+        self.metrics.assigned.set(0)
+        self._revoked = self._flushing
+        self._batch = Batch()
+        self._pos().assigned = set()
+
+    # -- helpers -----------------------------------------------------------------------
+    def _pos(self) -> Positions:
+        assert self._positions is not None, "call setup() first"
+        return self._positions
+
+    def _short(self, topic: str) -> str:
+        return self._decoder.unprefixed(topic) if self._decoder else topic
+
+    def _connect(self) -> Any:
+        attempt = 0
+        while True:
+            try:
+                client = connect_clickhouse(self.settings.clickhouse)
+                if self.apply_migrations:
+                    migrate(client)
+                self._clickhouse_ok = True
+                self.metrics.clickhouse_up.set(1)
+                return client
+            except (ConfigError, MigrationError):
+                raise
+            except Exception as exc:
+                attempt += 1
+                self.metrics.clickhouse_up.set(0)
+                delay = backoff_delay(attempt, self.settings.sink.backoff_max_s)
+                log.warning("ClickHouse not reachable; waiting", extra={
+                    "url": self.settings.clickhouse.url, "attempt": attempt,
+                    "wait_s": round(delay, 2), "error": str(exc)[:300]})
+                self.metrics.backoff_seconds.inc(delay)
+                if self._stopping.wait(delay):
+                    raise RetriableError("stopped while waiting for ClickHouse") from exc

@@ -1,0 +1,182 @@
+"""The DIP-compatible receiver over HTTP, with Kafka played by a recording publisher."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+
+from bus.errors import DeliveryError
+from bus.metrics import Health
+from bus.settings import Settings
+from bus.topics import SNAPSHOTS
+from connectors.sdk.metrics import ConnectorMetrics
+from connectors.sdk.records import DeadLetter, SourceRecord
+from connectors.ticketing.dip import DipReceiver, SnapshotBook, create_app
+from schemas.models import SalesSnapshot, TicketType
+
+BASE = "/productions/NL-23-1234-5/performances/3"
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.items: list[SourceRecord | DeadLetter] = []
+        self.down = False
+
+    def publish(self, items: Sequence[SourceRecord | DeadLetter], timeout: float | None = None) -> None:
+        if self.down:
+            raise DeliveryError("1 of 1 records not acknowledged by Kafka (test)", retry_after=2.0)
+        self.items.extend(items)
+
+    def snapshots(self) -> list[SalesSnapshot]:
+        return [i.value for i in self.items if isinstance(i, SourceRecord)]  # type: ignore[misc]
+
+    def letters(self) -> list[DeadLetter]:
+        return [i for i in self.items if isinstance(i, DeadLetter)]
+
+
+def _ctx(publisher: RecordingPublisher) -> Any:
+    registry = CollectorRegistry()
+    return SimpleNamespace(settings=Settings(), name="dip", metrics_registry=registry,
+                           metrics=ConnectorMetrics(registry), publisher=publisher,
+                           health=Health())
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def client(publisher: RecordingPublisher) -> TestClient:
+    receiver = DipReceiver(_ctx(publisher), "theater-utrecht", SnapshotBook(None))
+    return TestClient(create_app(receiver))
+
+
+TICKETS = {"normal": {"tickets": 120, "recette": 360000}, "discount": {"tickets": 30, "recette": 60000},
+           "free": {"tickets": 4, "recette": 0}, "updated": "2025-02-01T10:00:00+01:00"}
+
+
+def test_a_tickets_call_publishes_a_snapshot_keyed_by_the_dip_performance(
+        client: TestClient, publisher: RecordingPublisher) -> None:
+    resp = client.put(f"{BASE}/tickets/cumulative", json=TICKETS)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "accepted"
+    [record] = [i for i in publisher.items if isinstance(i, SourceRecord)]
+    assert record.topic == SNAPSHOTS and record.key == "dip|NL-23-1234-5|3"
+    snap = record.value
+    assert isinstance(snap, SalesSnapshot)
+    lines = {line.ticket_type: (line.tickets, line.revenue_cents) for line in snap.lines}
+    assert lines == {TicketType.NORMAL: (120, 360000), TicketType.DISCOUNT: (30, 60000),
+                     TicketType.FREE: (4, 0), TicketType.OTHER: (0, 0)}
+    assert snap.performance_key == "dip|NL-23-1234-5|3"
+    assert snap.source_account == "theater-utrecht"
+    assert snap.event_time.isoformat() == "2025-02-01T09:00:00+00:00"
+
+
+def test_a_later_call_carries_the_parts_seen_before(client: TestClient,
+                                                   publisher: RecordingPublisher) -> None:
+    client.put(f"{BASE}/tickets/cumulative", json=TICKETS)
+    client.put(f"{BASE}/capacity", json={"capacity": 850})
+    resp = client.put(f"{BASE}/reservations/cumulative", json={"reservations": 12, "value": 36000})
+    assert resp.status_code == 200
+    client.put(f"{BASE}/blocked-seats/cumulative", json={"blockedSeats": 6, "value": 0})
+    last = publisher.snapshots()[-1]
+    assert last.capacity == 850
+    assert (last.reservations, last.reservations_value_cents) == (12, 36000)
+    assert last.blocked_seats == 6
+    assert sum(line.tickets for line in last.lines) == 154
+    assert resp.json()["tickets"]["normal"] == {"tickets": 120, "recette": 360000}
+
+
+def test_a_snapshot_going_backwards_is_accepted_as_a_refund(client: TestClient,
+                                                           publisher: RecordingPublisher) -> None:
+    client.put(f"{BASE}/tickets/cumulative", json=TICKETS)
+    fewer = {"normal": {"tickets": 118, "recette": 354000}}
+    resp = client.put(f"{BASE}/tickets/cumulative", json=fewer)
+    assert resp.status_code == 200
+    normal = [line for line in publisher.snapshots()[-1].lines if line.ticket_type == TicketType.NORMAL]
+    assert normal[0].tickets == 118
+
+
+def test_a_performance_never_reported_has_no_ticket_lines(client: TestClient,
+                                                         publisher: RecordingPublisher) -> None:
+    client.put(f"{BASE}/capacity", json={"capacity": 400})
+    snap = publisher.snapshots()[0]
+    assert snap.lines == [] and snap.capacity == 400
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("tickets/cumulative", {"normal": {"tickets": -3, "recette": 0}}, "normal.tickets"),
+    ("tickets/cumulative", {"normal": {"tickets": 3, "recette": 12.5}}, "normal.recette"),
+    ("tickets/cumulative", {"normal": {"recette": 100}}, "normal.tickets"),
+    ("tickets/cumulative", {"vip": {"tickets": 3}}, "body"),
+    ("tickets/cumulative", {"normal": {"tickets": 3}, "updated": "2025-02-01 10:00"}, "updated"),
+    ("reservations/cumulative", {"value": 10}, "reservations"),
+    ("blocked-seats/cumulative", {"blockedSeats": "four"}, "blockedSeats"),
+    ("capacity", {"capacity": -1}, "capacity"),
+])
+def test_bad_input_is_422_naming_the_field_and_dead_lettered(
+        client: TestClient, publisher: RecordingPublisher, path: str, body: dict, field: str) -> None:
+    resp = client.put(f"{BASE}/{path}", json=body)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["field"] == field
+    assert resp.json()["dead_lettered"] is True
+    [letter] = publisher.letters()
+    assert letter.topic == SNAPSHOTS
+    assert json.loads(letter.raw) == body
+    assert path.split("/")[0] in (letter.where or "")
+    assert publisher.snapshots() == []
+
+
+def test_a_body_that_is_not_json_is_400_and_dead_lettered(client: TestClient,
+                                                         publisher: RecordingPublisher) -> None:
+    resp = client.put(f"{BASE}/tickets/cumulative", content=b"normal=120")
+    assert resp.status_code == 400
+    assert publisher.letters()[0].raw == b"normal=120"
+
+
+def test_a_bad_performance_number_is_422(client: TestClient) -> None:
+    resp = client.put("/productions/NL-23-1234-5/performances/three/capacity", json={"capacity": 1})
+    assert resp.status_code == 422 and resp.json()["field"] == "path.number"
+
+
+def test_kafka_down_is_503_with_retry_after_and_nothing_is_remembered(
+        client: TestClient, publisher: RecordingPublisher) -> None:
+    client.put(f"{BASE}/capacity", json={"capacity": 850})
+    publisher.down = True
+    resp = client.put(f"{BASE}/capacity", json={"capacity": 900})
+    assert resp.status_code == 503
+    assert int(resp.headers["Retry-After"]) >= 1
+    publisher.down = False
+    assert client.get(f"{BASE}/cumulative").json()["capacity"] == 850
+
+
+def test_a_receiver_with_a_token_refuses_calls_without_it(publisher: RecordingPublisher) -> None:
+    receiver = DipReceiver(_ctx(publisher), "t", SnapshotBook(None), token=SecretStr("s3cret"))
+    client = TestClient(create_app(receiver))
+    assert client.put(f"{BASE}/capacity", json={"capacity": 1}).status_code == 401
+    ok = client.put(f"{BASE}/capacity", json={"capacity": 1},
+                    headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+
+
+def test_a_replayed_call_with_the_same_updated_has_the_same_fact_id(
+        client: TestClient, publisher: RecordingPublisher) -> None:
+    client.put(f"{BASE}/tickets/cumulative", json=TICKETS)
+    client.put(f"{BASE}/tickets/cumulative", json=TICKETS)
+    first, second = publisher.snapshots()
+    assert first.fact_id == second.fact_id
+
+
+def test_the_openapi_documents_the_four_calls(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for suffix in ("tickets/cumulative", "reservations/cumulative", "blocked-seats/cumulative",
+                   "capacity"):
+        assert "put" in paths[f"/productions/{{production}}/performances/{{number}}/{suffix}"]
