@@ -53,11 +53,19 @@ from connectors.cli import connector  # noqa: E402
 
 main.add_command(connector)
 
+from connectors.simulator.cli import simulate  # noqa: E402
+
+main.add_command(simulate)
+
 from streams.cli import streams  # noqa: E402
 
 main.add_command(streams)
 
+from sinks.clickhouse.cli import report, sink  # noqa: E402
 from sinks.gateway.cli import gateway  # noqa: E402
+
+main.add_command(sink)
+main.add_command(report)
 
 main.add_command(gateway)
 
@@ -151,15 +159,31 @@ def topics_list(ctx: click.Context) -> None:
 
 # -- demo -------------------------------------------------------------------------------
 @main.command()
-@click.option("--events", default=20, show_default=True, help="Ticket events to send.")
-@click.option("--keep-stack/--stop-stack", default=True, show_default=True,
-              help="Leave the local stack running afterwards.")
+@click.option("--minutes", default=3.0, show_default=True, help="How long to watch before it ends.")
+@click.option("--forever", is_flag=True, help="Run until Ctrl-C.")
+@click.option("--short", is_flag=True,
+              help="A small season delivered at full speed; ends once the bus matches the truth (CI).")
+@click.option("--seed", default=42, show_default=True, help="Simulator seed (same seed, same season).")
+@click.option("--performances", default=60, show_default=True, help="Performances in the season.")
+@click.option("--pace", default=40.0, show_default=True, help="Facts per second the simulator sends.")
+@click.option("--keep-stack", is_flag=True, help="Leave the local stack running afterwards.")
+@click.option("--no-prometheus", is_flag=True, help="Do not build or start Prometheus.")
 @click.pass_context
-def demo(ctx: click.Context, events: int, keep_stack: bool) -> None:
-    """Bring the local stack up and move real Avro events through Kafka."""
-    from ops.demo import run_demo
+def demo(ctx: click.Context, minutes: float, forever: bool, short: bool, seed: int, performances: int,
+         pace: float, keep_stack: bool, no_prometheus: bool) -> None:
+    """Watch a season sell: stack, roles, simulator and a live availability table.
 
-    run_demo(_settings(ctx), events=events, keep_stack=keep_stack)
+    Starts the local stack (a stack that was already running is left running), the
+    streams worker, the ClickHouse sink and the gateway as their own processes, plays
+    the simulator's season through the real connectors, shows availability live, then
+    stops what it started and compares the result with the simulator's ground truth.
+    """
+    from ops.demo import DemoOptions, run_demo
+
+    code = run_demo(_settings(ctx), DemoOptions(
+        minutes=minutes, forever=forever, short=short, seed=seed, performances=performances, pace=pace,
+        keep_stack=keep_stack, prometheus=not no_prometheus))
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -1,37 +1,45 @@
-"""``cultuurbus demo``: the local stack, the contract and real Avro events through Kafka.
+"""``cultuurbus demo``: the whole bus on this machine, watching a season sell.
 
-Later issues grow this into the whole pipeline; for now it shows the foundation working:
-stack up, schemas registered, topics applied, a performance and a handful of ticket
-facts produced with the project's serde, then consumed back in a consumer group.
+Brings the local stack up (Kafka, schema registry, ClickHouse, Prometheus when it can
+be built), applies topics and schemas, starts the roles as their own processes (a
+streams worker, the ClickHouse sink, the gateway), plays the simulator's season
+through the real connectors at a watchable pace, and shows a live table of
+performances read from the availability topic. It ends by itself (or runs on with
+``--forever``), stops what it started and prints a summary that compares the bus's
+final availability with the simulator's ground truth.
 """
 
 from __future__ import annotations
 
-import random
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import click
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
-from bus.kafka import make_admin, make_consumer, make_producer
-from bus.serde import AvroDeserializer, AvroSerializer, Registry
+from bus.kafka import make_admin, make_consumer
+from bus.serde import AvroDeserializer, Registry, subject_for
 from bus.settings import Settings
-from bus.topics import PERFORMANCES, TICKET_EVENTS, apply_catalog
+from bus.topics import AVAILABILITY, CATALOG, LASTMINUTE, apply_catalog
 from ops.stack.manager import StackManager
 from ops.stack.settings import StackSettings
 from schemas import load_schema
-from schemas.models import (
-    Identifier,
-    Performance,
-    TicketEvent,
-    TicketEventType,
-    TicketType,
-    Venue,
-    utcnow,
-)
 
-__all__ = ["run_demo", "settings_for_stack"]
+__all__ = ["DemoOptions", "run_demo", "settings_for_stack"]
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def settings_for_stack(settings: Settings, stack: StackSettings) -> Settings:
@@ -43,118 +51,251 @@ def settings_for_stack(settings: Settings, stack: StackSettings) -> Settings:
     })
 
 
-def _sample(n: int, seed: int = 7) -> tuple[Performance, list[TicketEvent]]:
-    rnd = random.Random(seed)
-    now = utcnow()
-    vendor = Identifier.vendor("eventix", "demo", "ev-1001")
-    key = vendor.key
-    ids = [vendor, Identifier.dip("NL-23-1234-5", 1)]
-    perf = Performance(
-        fact_id=f"demo:perf:{uuid.uuid4()}", event_time=now, ingested_at=now,
-        source_system="eventix", source_account="demo", performance_key=key, identifiers=ids,
-        production_id="NL-23-1234-5", title="De Gebroeders Karamazov", genre="toneel",
-        venue=Venue(id="dip-theater-42", name="Stadsschouwburg Utrecht", city="Utrecht",
-                    postcode="3511 EH", country="NL", region="Utrecht"),
-        hall="Grote zaal", start=now + timedelta(days=1), capacity=120,
-    )
-    events = []
-    for i in range(n):
-        ticket_type = rnd.choice(list(TicketType))
-        kind = rnd.choices([TicketEventType.SOLD, TicketEventType.REFUNDED,
-                            TicketEventType.RESERVED], weights=[8, 1, 1])[0]
-        events.append(TicketEvent(
-            fact_id=f"demo:{uuid.uuid4()}", event_type=kind, event_time=now, ingested_at=now,
-            source_system="eventix", source_account="demo", performance_key=key,
-            identifiers=ids, quantity=rnd.randint(1, 4),
-            ticket_type=ticket_type,
-            price_cents=0 if ticket_type is TicketType.FREE else rnd.choice([1500, 2450, 3200]),
-            order_id=f"ord-{i}", channel="web",
-        ))
-    return perf, events
+@dataclass(frozen=True)
+class DemoOptions:
+    minutes: float = 3.0
+    forever: bool = False
+    short: bool = False
+    seed: int = 42
+    performances: int = 60
+    pace: float = 40.0
+    keep_stack: bool = False
+    prometheus: bool = True
 
 
-def run_demo(settings: Settings, events: int = 20, keep_stack: bool = True) -> None:
-    stack_settings = StackSettings()
-    manager = StackManager(stack_settings)
-    click.secho("1/4 local stack", bold=True)
-    t0 = time.monotonic()
-    manager.up()
-    click.echo(f"    up in {time.monotonic() - t0:.1f}s")
-    for s in manager.status():
-        click.echo(f"    {s.name:11} {s.version:10} {s.address:40} "
-                   f"{'healthy' if s.healthy else 'DOWN'}")
-    settings = settings_for_stack(settings, stack_settings)
-    try:
-        click.secho("2/4 topics and schemas", bold=True)
-        admin = make_admin(settings.kafka)
-        changes = apply_catalog(admin, settings.topic_prefix, settings.kafka.replication_factor)
-        click.echo(f"    {sum(c.action == 'created' for c in changes)} topics created, "
-                   f"{len(changes)} in the catalog")
-        registry = Registry(settings.registry)
-        topic_ev = settings.topic_prefix + TICKET_EVENTS
-        topic_perf = settings.topic_prefix + PERFORMANCES
-        ser_ev = AvroSerializer(registry, topic_ev, "ticket_event.avsc")
-        ser_perf = AvroSerializer(registry, topic_perf, "performance.avsc")
-        click.echo(f"    {ser_ev.subject} id={ser_ev.schema_id}; "
-                   f"{ser_perf.subject} id={ser_perf.schema_id}")
+@dataclass
+class Role:
+    name: str
+    argv: list[str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
 
-        click.secho(f"3/4 producing 1 performance and {events} ticket facts", bold=True)
-        perf, facts = _sample(events)
-        producer = make_producer(settings.kafka)
-        acked: list[tuple[int, int]] = []
+    def start(self, env: dict[str, str]) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "ops.cli", *self.argv], env=env, cwd=REPO,
+                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-        def on_delivery(err, msg) -> None:  # type: ignore[no-untyped-def]
-            if err is None:
-                acked.append((msg.partition(), msg.offset()))
-            else:
-                click.echo(f"    delivery failed: {err}", err=True)
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
-        producer.produce(topic_perf, key=perf.performance_key, value=ser_perf(perf),
-                         on_delivery=on_delivery)
-        for f in facts:
-            producer.produce(topic_ev, key=f.performance_key, value=ser_ev(f),
-                             on_delivery=on_delivery)
-        producer.flush(30)
-        click.echo(f"    {len(acked)}/{events + 1} acknowledged by Kafka (acks=all, idempotent)")
-
-        click.secho("4/4 consuming them back in a consumer group", bold=True)
-        group = f"cultuurbus-demo-{uuid.uuid4().hex[:8]}"
-        consumer = make_consumer(settings.kafka, group)
-        consumer.subscribe([topic_ev])
-        de = AvroDeserializer(registry, load_schema("ticket_event.avsc"))
-        wanted = {f.fact_id for f in facts}
-        seen = 0
-        deadline = time.monotonic() + 30
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            while wanted and time.monotonic() < deadline:
-                msg = consumer.poll(1.0)
-                if msg is None:
-                    continue
-                if msg.error():
-                    click.echo(f"    consumer error: {msg.error()}", err=True)
-                    continue
-                rec = de(msg.value())
-                assert rec is not None
-                if rec["fact_id"] in wanted:
-                    wanted.discard(rec["fact_id"])
-                    seen += 1
-                    click.echo(f"    p{msg.partition()}@{msg.offset():<5} {rec['event_type']:11} "
-                               f"x{rec['quantity']} {rec['ticket_type']:8} "
-                               f"{rec['price_cents'] / 100:6.2f} {rec['currency']} "
-                               f"{rec['performance_key']}")
-                consumer.store_offsets(msg)
-            consumer.commit(asynchronous=False)
-        finally:
-            consumer.close()
-        net = sum(f.quantity if f.event_type is TicketEventType.SOLD else
-                  -f.quantity if f.event_type is TicketEventType.REFUNDED else 0 for f in facts)
-        click.secho(f"done: {seen}/{events} facts read back through Kafka in group {group}; "
-                    f"net tickets sold for '{perf.title}': {net}",
-                    fg="green" if seen == events else "red")
-        if seen != events:
-            raise SystemExit(1)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@dataclass
+class Board:
+    """The availability and offers the demo has read, for the live table."""
+
+    availability: dict[str, dict[str, Any]] = field(default_factory=dict)
+    offers: set[str] = field(default_factory=set)
+    changes: int = 0
+
+    def table(self, elapsed: float, sim_running: bool, limit: int = 18) -> Table:
+        state = "selling" if sim_running else "season delivered"
+        t = Table(title=f"cultuurbus — live availability ({state}, {elapsed:0.0f}s, "
+                        f"{self.changes} changes, {len(self.offers)} last-minute offers)",
+                  title_justify="left")
+        for col, kw in (("start", {}), ("performance", {"max_width": 34}), ("venue", {"max_width": 24}),
+                        ("cap", {"justify": "right"}), ("sold", {"justify": "right"}),
+                        ("left", {"justify": "right"}), ("status", {})):
+            t.add_column(col, **kw)
+        now = datetime.now(UTC)
+        rows = sorted(self.availability.values(),
+                      key=lambda a: (a["start"] is None or a["start"] < now, a["start"] or now))
+        colour = {"SOLD_OUT": "red", "LIMITED": "yellow", "AVAILABLE": "green", "CANCELLED": "magenta",
+                  "POSTPONED": "cyan"}
+        for a in rows[:limit]:
+            start = a["start"].astimezone().strftime("%a %d %b %H:%M") if a["start"] else "?"
+            lm = " *" if a["performance_id"] in self.offers else ""
+            t.add_row(start, (a["title"] or a["performance_id"]) + lm, a["venue_name"] or "",
+                      str(a["capacity"] if a["capacity"] is not None else "?"), str(a["sold"]),
+                      str(a["remaining"] if a["remaining"] is not None else "?"),
+                      f"[{colour.get(a['status'], 'white')}]{a['status']}[/]")
+        t.caption = "* = last-minute offer (starts within 48 h, seats left)"
+        return t
+
+
+class _Reader:
+    """Follows the availability and last-minute topics from the beginning."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.board = Board()
+        reg = Registry(settings.registry)
+        self._av = AvroDeserializer(reg, load_schema("availability.avsc"))
+        self._names = {settings.topic_prefix + AVAILABILITY: "av", settings.topic_prefix + LASTMINUTE: "lm"}
+        self._c = make_consumer(settings.kafka, f"demo-{uuid.uuid4().hex[:8]}",
+                                isolation_level="read_uncommitted")
+        parts = []
+        for name in self._names:
+            meta = self._c.list_topics(name, timeout=10).topics[name]
+            parts += [TopicPartition(name, p, OFFSET_BEGINNING) for p in meta.partitions]
+        self._c.assign(parts)
+
+    def poll(self, budget_s: float = 0.3) -> None:
+        end = time.monotonic() + budget_s
+        while time.monotonic() < end:
+            msg = self._c.poll(0.05)
+            if msg is None or msg.error():
+                continue
+            key = (msg.key() or b"").decode()
+            if self._names[msg.topic()] == "lm":
+                (self.board.offers.add if msg.value() is not None else self.board.offers.discard)(key)
+                continue
+            if msg.value() is None:
+                continue
+            rec = self._av(msg.value())
+            if rec is not None:
+                self.board.availability[key] = rec
+                self.board.changes += 1
+
+    def close(self) -> None:
+        self._c.close()
+
+
+def _env(settings: Settings, stack: StackSettings, state: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUURBUS_")}
+    env.update({
+        "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "CULTUURBUS_REGISTRY__URL": settings.registry.url,
+        "CULTUURBUS_CLICKHOUSE__URL": settings.clickhouse.url,
+        "CULTUURBUS_TOPIC_PREFIX": settings.topic_prefix,
+        "CULTUURBUS_STREAMS__DATA_DIR": str(state / "streams"),
+        "CULTUURBUS_STREAMS__LASTMINUTE_TICK_S": "2",
+        "CULTUURBUS_LOG_FORMAT": "json",
+        "CULTUURBUS_STACK_DIR": str(stack.dir),
+        "PYTHONPATH": str(REPO),
+    })
+    return env
+
+
+def _compare(truth: dict[str, Any], board: Board) -> tuple[int, list[str]]:
+    ok, bad = 0, []
+    for pid, want in truth.get("performances", {}).items():
+        have = board.availability.get(pid)
+        if have and (have["sold"], have["remaining"], have["status"]) == (
+                want["sold"], want["remaining"], want["availability"]):
+            ok += 1
+        else:
+            got = None if have is None else (have["sold"], have["remaining"], have["status"])
+            bad.append(f"{pid}: bus {got} truth {(want['sold'], want['remaining'], want['availability'])}")
+    return ok, bad
+
+
+def run_demo(settings: Settings, options: DemoOptions) -> int:
+    """Run the demo; returns the process exit code (0 when the bus matched the truth)."""
+    console = Console()
+    stack = StackSettings()
+    manager = StackManager(stack)
+    already = all(s.healthy for s in manager.status())
+    console.rule("[bold]1/4 local stack")
+    manager.up()
+    prom = None
+    if options.prometheus:
+        prom = _start_prometheus(stack, settings, console)
+    settings = settings_for_stack(settings, stack)
+    state = Path(stack.dir) / "demo"
+    roles: list[Role] = []
+    sim: Role | None = None
+    reader: _Reader | None = None
+    truth_path = state / "ground_truth.json"
+    try:
+        console.rule("[bold]2/4 topics and schemas")
+        changes = apply_catalog(make_admin(settings.kafka), settings.topic_prefix,
+                                settings.kafka.replication_factor)
+        console.print(f"{sum(c.action == 'created' for c in changes)} topics created, "
+                      f"{len(CATALOG)} in the catalog")
+        reg = Registry(settings.registry)
+        for t in CATALOG:
+            if t.value_schema:
+                reg.register(subject_for(settings.topic_prefix + t.name), load_schema(t.value_schema))
+        console.rule("[bold]3/4 roles")
+        env = _env(settings, stack, state)
+        logs = state / "logs"
+        roles = [Role("streams", ["streams", "worker", "--name", "demo"], logs / "streams.log"),
+                 Role("sink", ["sink", "clickhouse"], logs / "sink.log"),
+                 Role("gateway", ["gateway"], logs / "gateway.log")]
+        for r in roles:
+            r.start(env)
+        gw = f"http://{settings.gateway.host}:{settings.gateway.port}"
+        console.print(f"streams worker   metrics http://127.0.0.1:{settings.streams.web_port}/metrics")
+        console.print(f"ClickHouse sink  metrics http://127.0.0.1:{settings.sink.metrics_port}/metrics")
+        console.print(f"gateway          {gw}/v1/lastminute   board {gw}/board   API {gw}/docs")
+        if prom is not None:
+            console.print(f"Prometheus       http://127.0.0.1:{prom.port}   (dashboards: ops/grafana/)")
+        console.print("reports          cultuurbus report sales | audience | benchmark")
+        console.print(f"logs             {logs}/")
+        size = ["--performances", "24", "--venues", "6", "--productions", "8"] if options.short else \
+            ["--performances", str(options.performances)]
+        pace = ["--fast"] if options.short else ["--pace", str(options.pace)]
+        sim = Role("simulator", ["simulate", "--seed", str(options.seed), *size, *pace,
+                                 "--truth", str(truth_path), "--no-progress"], logs / "simulator.log")
+        time.sleep(3)
+        sim.start(env)
+        console.rule("[bold]4/4 the season sells (Ctrl-C ends the demo)")
+        reader = _Reader(settings)
+        t0 = time.monotonic()
+        deadline = t0 + options.minutes * 60
+        truth: dict[str, Any] = {}
+        try:
+            with Live(reader.board.table(0, True), console=console, refresh_per_second=2,
+                      transient=False) as live:
+                while True:
+                    reader.poll()
+                    live.update(reader.board.table(time.monotonic() - t0, sim.alive()))
+                    for r in roles:
+                        if not r.alive():
+                            raise click.ClickException(f"{r.name} stopped; see {r.log}")
+                    if not sim.alive() and not truth:
+                        if sim.proc is not None and sim.proc.returncode != 0:
+                            raise click.ClickException(f"simulator failed; see {sim.log}")
+                        truth = json.loads(truth_path.read_text())
+                    settled = truth and _compare(truth, reader.board)[0] == len(truth["performances"])
+                    if options.short and settled:
+                        break
+                    if not options.forever and time.monotonic() > deadline:
+                        break
+        except KeyboardInterrupt:
+            console.print("interrupted")
+        if not truth and truth_path.exists():
+            truth = json.loads(truth_path.read_text())
+        ok, bad = _compare(truth, reader.board) if truth else (0, ["no ground truth (simulator not done)"])
+        console.rule("[bold]summary")
+        total = len(truth.get("performances", {}))
+        console.print(f"{reader.board.changes} availability changes read; "
+                      f"{len(reader.board.availability)} performances; {len(reader.board.offers)} offers")
+        console.print(f"{ok}/{total} performances match the simulator's ground truth ({truth_path})")
+        for line in bad[:10]:
+            console.print(f"  [red]{line}[/]")
+        return 0 if total and ok == total else 1
     finally:
-        if not keep_stack:
+        if reader is not None:
+            reader.close()
+        for r in [*([sim] if sim else []), *reversed(roles)]:
+            r.stop()
+        if prom is not None:
+            prom.stop()
+        if not options.keep_stack and not already:
             manager.down()
         else:
-            click.echo("stack left running: `cultuurbus stack status`, `cultuurbus stack down`")
+            console.print("stack left running: `cultuurbus stack status`, `cultuurbus stack down`")
+
+
+def _start_prometheus(stack: StackSettings, settings: Settings, console: Console) -> Any:
+    """A Prometheus scraping the demo's roles, or None (with a note) when it cannot run."""
+    try:
+        from ops.prometheus.server import demo_prometheus
+    except ImportError:
+        return None
+    try:
+        return demo_prometheus(stack, settings)
+    except Exception as exc:  # noqa: BLE001 - the demo goes on without Prometheus
+        console.print(f"[yellow]Prometheus not started: {exc}[/]")
+        return None

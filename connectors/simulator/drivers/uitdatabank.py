@@ -1,0 +1,96 @@
+"""UiTdatabank: every Flemish performance on the fake Search API, polled by the real
+``UitdatabankSource`` until it caught up.
+
+One UiT event per (production, venue), one ``subEvent`` per performance (index =
+the performance's ``uit_index``), with capacity in ``bookingAvailability`` and status
+``Unavailable`` (cancelled) / ``TemporarilyUnavailable`` (postponed). Labels tag each
+subEvent with the ticketing vendor's id (``vendor:<system>:<account>:<id>@<index>``)
+so vendor-only ticket facts can be tied. ``modified`` = the newest
+``render.calendar_modified`` of its subEvents.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.calendar.uitdatabank.source import UitdatabankSource
+from connectors.simulator.drivers.base import Driver, Unit, drain
+from connectors.simulator.drivers.render import calendar_modified, iso, tags_of
+from connectors.simulator.model import UITDATABANK, SimPerformance
+from connectors.testing.uitdatabank import IO, FakeUitdatabank, uit_event
+
+__all__ = ["UitdatabankDriver"]
+
+_API_KEY = "simulator-uit-key"
+_EVENTTYPES = {"dans": ("0.54.0.0.0", "Dansvoorstelling"), "klassiek": ("0.50.4.0.0", "Concert"),
+               "jazz": ("0.50.4.0.0", "Concert")}
+_THEATRE = ("0.55.0.0.0", "Theatervoorstelling")
+_SUB_STATUS = {"SCHEDULED": "Available", "CANCELLED": "Unavailable",
+               "POSTPONED": "TemporarilyUnavailable"}
+
+
+class UitdatabankDriver(Driver):
+    kind = UITDATABANK
+    connector = "uitdatabank"
+    phase = "calendar"
+
+    def units(self) -> list[Unit]:
+        groups: dict[str, list[SimPerformance]] = defaultdict(list)
+        for p in self.env.season.performances:
+            if p.uit_event is not None:
+                groups[p.uit_event].append(p)
+        return [Unit(perfs[0].canonical_id, len(perfs), self._event(uuid, perfs))
+                for uuid, perfs in sorted(groups.items())]
+
+    def _event(self, uuid: str, perfs: list[SimPerformance]) -> dict[str, Any]:
+        season = self.env.season
+        perfs = sorted(perfs, key=lambda p: p.uit_index or 0)
+        prod = season.production(perfs[0].production_id)
+        venue = season.venue(perfs[0].venue)
+        modified = max(calendar_modified(p, self.kind) for p in perfs)
+        labels = [f"{tag}@{p.uit_index}" for p in perfs for tag in tags_of(p)[1:]]
+        ev = uit_event(0, starts=[p.start for p in perfs], modified=modified, title=prod.title,
+                       capacities=[p.capacity for p in perfs],
+                       remaining=[p.capacity for p in perfs],
+                       sub_statuses=[_SUB_STATUS[p.status] for p in perfs],
+                       labels=labels, on_sale=min(p.on_sale for p in perfs))
+        ev["@id"] = f"{IO}/event/{uuid}"
+        for sub, p in zip(ev["subEvent"], perfs, strict=True):
+            sub["endDate"] = iso(p.end)
+        ev["endDate"] = iso(max(p.end for p in perfs))
+        ev["location"].update({
+            "@id": f"{IO}/place/{venue.uit_place_uuid}", "name": {"nl": venue.name},
+            "address": {"nl": {"addressCountry": "BE", "addressLocality": venue.city,
+                               "postalCode": venue.zipcode, "streetAddress": "Kunstlaan 1"}}})
+        ev["organizer"] = {"@id": f"{IO}/organizers/{venue.uit_place_uuid}",
+                           "name": {"nl": venue.name}}
+        type_id, label = _EVENTTYPES.get(prod.genre, _THEATRE)
+        ev["terms"][0] = {"id": type_id, "label": label, "domain": "eventtype"}
+        ev["production"] = {"id": prod.id, "title": prod.title, "otherEvents": []}
+        ev["bookingInfo"]["url"] = f"{venue.url}/tickets/{uuid}"
+        ev["sameAs"] = [f"http://www.uitinvlaanderen.be/agenda/e/{prod.id.lower()}/{uuid}"]
+        return ev
+
+    def start(self) -> None:
+        self.fake = FakeUitdatabank(api_key=_API_KEY).start()
+
+    def deliver(self, units: Sequence[Unit]) -> None:
+        for u in units:
+            self.env.pacer.wait(u.facts)
+            self.fake.add(u.payload)
+        self.stats.units += len(units)
+        source = UitdatabankSource(self.fake.url, api_key=_API_KEY, account="uitdatabank-sim",
+                                   settle_s=0, connector=self.env.connector_name(self.connector))
+        ctx = self.env.context(self.connector)
+        try:
+            drain(self.env, ctx, source, self.stats)
+        finally:
+            source.close()
+            ctx.close()
+
+    def close(self) -> None:
+        fake = getattr(self, "fake", None)
+        if fake is not None:
+            fake.close()

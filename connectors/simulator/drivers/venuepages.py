@@ -1,0 +1,145 @@
+"""The venues' own calendars: schema.org JSON-LD agenda pages and iCal feeds, served
+by one fake web site and read by the real ``SchemaOrgSource`` / ``IcalSource``.
+
+Every item carries the canonical id and the ticketing vendor's id as tagged
+identifiers (schema.org ``identifier``; iCal ``X-CULTUURBUS-ID``). Their modification
+times follow ``render.calendar_modified``. iCal cannot say "postponed": a postponed
+performance stays CONFIRMED there.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from connectors.calendar.ical.source import IcalSource
+from connectors.calendar.schemaorg.source import SchemaOrgSource
+from connectors.sdk.runner import PollingSource
+from connectors.simulator.drivers.base import Driver, Env, Unit, drain
+from connectors.simulator.drivers.render import calendar_modified, iso, local_iso, tags_of
+from connectors.simulator.model import ICAL, SCHEMAORG, SimPerformance, VenueSpec
+from connectors.simulator.season import LOCAL_TZ
+from connectors.testing.calendars import FakeCalendarSite, ical_feed, schemaorg_page, theater_event, vevent
+
+__all__ = ["IcalDriver", "SchemaOrgDriver"]
+
+_SCHEMA_STATUS = {"SCHEDULED": "EventScheduled", "CANCELLED": "EventCancelled",
+                  "POSTPONED": "EventPostponed"}
+_ICAL_STATUS = {"SCHEDULED": "CONFIRMED", "CANCELLED": "CANCELLED", "POSTPONED": "CONFIRMED"}
+
+
+def _site(env: Env) -> FakeCalendarSite:
+    site = env.shared.get("calendar-site")
+    if site is None:
+        site = env.shared["calendar-site"] = FakeCalendarSite().start()
+    assert isinstance(site, FakeCalendarSite)
+    return site
+
+
+def _by_venue(env: Env, feed: str) -> dict[str, list[SimPerformance]]:
+    out: dict[str, list[SimPerformance]] = defaultdict(list)
+    for p in env.season.performances:
+        if feed in env.season.venue(p.venue).calendar_feeds:
+            out[p.venue].append(p)
+    return {k: sorted(v, key=lambda p: (p.start, p.canonical_id)) for k, v in sorted(out.items())}
+
+
+def _ical_utc(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _ical_local(t: datetime) -> str:
+    return t.astimezone(LOCAL_TZ).strftime("%Y%m%dT%H%M%S")
+
+
+class _PageDriver(Driver):
+    phase = "calendar"
+    feed = ""
+
+    def _document(self, venue: VenueSpec, perfs: list[SimPerformance]) -> tuple[str, str, str]:
+        """(path, body, content type) of the venue's document."""
+        raise NotImplementedError
+
+    def _source(self, venue: VenueSpec, url: str) -> PollingSource:
+        raise NotImplementedError
+
+    def units(self) -> list[Unit]:
+        season = self.env.season
+        return [Unit(perfs[0].canonical_id, len(perfs), (season.venue(key), perfs))
+                for key, perfs in _by_venue(self.env, self.feed).items()]
+
+    def deliver(self, units: Sequence[Unit]) -> None:
+        site = _site(self.env)
+        ctx = self.env.context(self.connector)
+        try:
+            for u in units:
+                venue, perfs = u.payload
+                self.env.pacer.wait(u.facts)
+                path, body, ctype = self._document(venue, perfs)
+                url = site.put(path, body, ctype, last_modified=self.env.season.now)
+                source = self._source(venue, url)
+                try:
+                    drain(self.env, ctx, source, self.stats)
+                finally:
+                    source.close()  # type: ignore[attr-defined]
+                self.stats.units += 1
+        finally:
+            ctx.close()
+
+    def close(self) -> None:
+        site = self.env.shared.pop("calendar-site", None)
+        if site is not None:
+            site.close()
+
+
+class SchemaOrgDriver(_PageDriver):
+    kind = SCHEMAORG
+    connector = "schemaorg"
+    feed = SCHEMAORG
+
+    def _document(self, venue: VenueSpec, perfs: list[SimPerformance]) -> tuple[str, str, str]:
+        season = self.env.season
+        nodes = []
+        for p in perfs:
+            title = season.production(p.production_id).title
+            nodes.append(theater_event(
+                title, local_iso(p.start), end=local_iso(p.end),
+                event_id=f"{venue.url}/agenda/{p.canonical_id.replace('|', '-')}",
+                status=_SCHEMA_STATUS[p.status], venue=venue.name, street="Schouwburgplein 1",
+                postcode=venue.zipcode, city=venue.city, country=venue.country,
+                capacity=p.capacity, offer_url=f"{venue.url}/tickets/{p.vendor_id or p.dip_number}",
+                valid_from=local_iso(p.on_sale), identifier=tags_of(p),
+                modified=iso(calendar_modified(p, self.kind))))
+        return (f"/{venue.key}/agenda.html", schemaorg_page(nodes, title=f"Agenda {venue.name}"),
+                "text/html; charset=utf-8")
+
+    def _source(self, venue: VenueSpec, url: str) -> PollingSource:
+        return SchemaOrgSource(url, account=venue.key, country=venue.country)
+
+
+class IcalDriver(_PageDriver):
+    kind = ICAL
+    connector = "ical"
+    feed = ICAL
+
+    def _document(self, venue: VenueSpec, perfs: list[SimPerformance]) -> tuple[str, str, str]:
+        season = self.env.season
+        events = []
+        for p in perfs:
+            events.append(vevent(
+                f"{p.canonical_id.replace('|', '-')}@{venue.key}", _ical_local(p.start),
+                summary=season.production(p.production_id).title,
+                end=_ical_local(p.end), status=_ICAL_STATUS[p.status],
+                location=p.hall, url=f"{venue.url}/agenda/{p.canonical_id.replace('|', '-')}",
+                last_modified=_ical_utc(calendar_modified(p, self.kind)),
+                extra=[f"X-CULTUURBUS-ID:{tag}" for tag in tags_of(p)]))
+        return (f"/{venue.key}/agenda.ics", ical_feed(events, name=venue.name),
+                "text/calendar; charset=utf-8")
+
+    def _source(self, venue: VenueSpec, url: str) -> PollingSource:
+        now = self.env.season.now
+        return IcalSource(url, name=venue.key, venue_name=venue.name, venue_id=venue.key,
+                          venue_city=venue.city, venue_postcode=venue.zipcode,
+                          venue_country=venue.country, horizon_days=60, lookback_days=60,
+                          clock=lambda: now)

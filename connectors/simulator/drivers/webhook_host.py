@@ -1,0 +1,107 @@
+"""The webhook receiver the push drivers deliver to, and how they POST.
+
+In process by default: the real receiver app (``create_app``) served by its
+``WebhookServer`` on a free loopback port, with one signing secret for every vendor,
+and the fake Eventbrite API it fetches ``api_url`` from. With ``env.webhook_url`` the
+deliveries go to an external receiver instead; it must know ``env.webhook_secret`` for
+eventix, eventbrite and stager, a token for the fake Eventbrite API and allow its host.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from connectors.sdk.context import ConnectorContext
+from connectors.simulator.drivers.base import Env, SimulationError
+from connectors.testing.webhooks import FakeEventbriteApi, SignedRequest
+from connectors.ticketing.webhook.app import create_app
+from connectors.ticketing.webhook.server import WebhookServer
+from connectors.ticketing.webhook.settings import WebhookSettings
+
+__all__ = ["WebhookHost", "webhook_host"]
+
+_ATTEMPTS = 8
+
+
+class WebhookHost:
+    """Lifecycle: ``start()`` once (first push driver), ``post`` from any thread,
+    ``close()`` at the end of the run (stops the server, flushes the producer)."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.eventbrite = FakeEventbriteApi()
+        self._ctx: ConnectorContext | None = None
+        self._server: WebhookServer | None = None
+        self._client: httpx.Client | None = None
+        self.base_url = ""
+
+    def start(self) -> WebhookHost:
+        if self._client is not None:
+            return self
+        self.eventbrite.start()
+        if self.env.webhook_url:
+            self.base_url = self.env.webhook_url.rstrip("/")
+        else:
+            secret = SecretStr(self.env.webhook_secret)
+            settings = WebhookSettings(
+                secrets={"eventix": secret, "eventbrite": secret, "stager": secret},
+                eventbrite_tokens={"*": SecretStr(self.eventbrite.token)},
+                eventbrite_api_hosts=(self.eventbrite.host,))
+            self._ctx = self.env.context("webhook")
+            self._server = WebhookServer(create_app(self._ctx, settings), "127.0.0.1", 0).start()
+            self.base_url = self._server.url
+        n = max(4, self.env.workers * 2)
+        self._client = httpx.Client(base_url=self.base_url, timeout=60.0,
+                                    limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+        return self
+
+    def post(self, req: SignedRequest) -> int:
+        """POST one delivery; the facts Kafka acknowledged (0 for a duplicate).
+
+        503 and 5xx are retried (bounded, honouring Retry-After); other answers raise.
+
+        Raises:
+            SimulationError: refused (4xx) or never accepted.
+
+        """
+        assert self._client is not None, "start() first"
+        problem = ""
+        for _ in range(_ATTEMPTS):
+            try:
+                resp = self._client.post(req.path, content=req.body, headers=req.headers)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                time.sleep(0.5)
+                continue
+            if resp.status_code < 300:
+                body: dict[str, Any] = resp.json()
+                return int(body.get("facts") or 0)
+            if resp.status_code >= 500:
+                problem = f"HTTP {resp.status_code}: {resp.text[:200]}"
+                time.sleep(min(float(resp.headers.get("Retry-After", "1")), 5.0))
+                continue
+            raise SimulationError(f"POST {req.path} refused with HTTP {resp.status_code}: "
+                                  f"{resp.text[:300]}")
+        raise SimulationError(f"POST {req.path} not accepted after {_ATTEMPTS} attempts ({problem})")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._server is not None:
+            self._server.stop()
+        if self._ctx is not None:
+            self._ctx.close()
+        self.eventbrite.close()
+
+
+def webhook_host(env: Env) -> WebhookHost:
+    """The run's shared webhook host (started on first use)."""
+    host = env.shared.get("webhook")
+    if host is None:
+        host = env.shared["webhook"] = WebhookHost(env)
+    assert isinstance(host, WebhookHost)
+    return host.start()

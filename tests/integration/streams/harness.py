@@ -1,0 +1,157 @@
+"""Running real stream workers against the real broker, and reading their results."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+from bus.kafka import make_admin, make_consumer, make_producer
+from bus.serde import AvroDeserializer, Registry
+from bus.settings import Settings
+from bus.topics import apply_catalog
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fresh(settings: Settings, tag: str) -> Settings:
+    """The same stack under a new topic prefix with the catalog applied."""
+    prefix = f"{tag}{uuid.uuid4().hex[:6]}."
+    s = settings.model_copy(update={"topic_prefix": prefix})
+    apply_catalog(make_admin(s.kafka), prefix)
+    return s
+
+
+def env_for(settings: Settings, data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUURBUS_")}
+    env.update({
+        "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "CULTUURBUS_REGISTRY__URL": settings.registry.url,
+        "CULTUURBUS_TOPIC_PREFIX": settings.topic_prefix,
+        "CULTUURBUS_STREAMS__DATA_DIR": str(data_dir),
+        "CULTUURBUS_STREAMS__LASTMINUTE_TICK_S": "1",
+        "CULTUURBUS_LOG_FORMAT": "text",
+        "PYTHONPATH": str(REPO),
+    })
+    return env
+
+
+@dataclass
+class Worker:
+    name: str
+    settings: Settings
+    data_dir: Path
+    log: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ops.cli", "streams", "worker", "--name", self.name,
+             "--web-port", str(self.port), "--loglevel", "warning"],
+            env=env_for(self.settings, self.data_dir), stdout=out, stderr=subprocess.STDOUT,
+            cwd=REPO, start_new_session=True)
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class Raw:
+    topic: str  # unprefixed
+    partition: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] | None
+
+
+def read_raw(settings: Settings, topics: Iterable[str], timeout: float = 60) -> list[Raw]:
+    """Every record of the given (unprefixed) topics, in partition order."""
+    c = make_consumer(settings.kafka, f"raw-{uuid.uuid4().hex[:6]}", isolation_level="read_uncommitted")
+    out: list[Raw] = []
+    try:
+        for topic in topics:
+            name = settings.topic_prefix + topic
+            parts = c.list_topics(name, timeout=10).topics[name].partitions
+            for p in parts:
+                lo, hi = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                if hi <= lo:
+                    continue
+                c.assign([TopicPartition(name, p, OFFSET_BEGINNING)])
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    m = c.poll(0.5)
+                    if m is None or m.error():
+                        continue
+                    out.append(Raw(topic, p, m.key(), m.value(), m.headers()))
+                    if m.offset() >= hi - 1:
+                        break
+                else:
+                    raise AssertionError(f"timed out reading {name}[{p}]")
+    finally:
+        c.close()
+    return out
+
+
+def replay(settings: Settings, records: Iterable[Raw]) -> int:
+    """Produce records as they are (same key, bytes, headers) under ``settings``' prefix."""
+    p = make_producer(settings.kafka)
+    n = 0
+    for r in records:
+        p.produce(settings.topic_prefix + r.topic, key=r.key, value=r.value, headers=r.headers)
+        n += 1
+        if n % 2000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+    return n
+
+
+def latest(settings: Settings, topic: str, reader_schema: str, timeout: float = 60) -> dict[str, Any]:
+    """The latest value per key of a compacted topic (None for a tombstone)."""
+    de = AvroDeserializer(Registry(settings.registry), reader_schema)
+    out: dict[str, Any] = {}
+    for r in read_raw(settings, [topic], timeout):
+        out[(r.key or b"").decode()] = de(r.value) if r.value is not None else None
+    return out
+
+
+def wait_until(check: Any, timeout: float, interval: float = 2.0) -> Any:
+    """Call ``check()`` until it returns a truthy value or the time is up; return the last value."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = check()
+    return value

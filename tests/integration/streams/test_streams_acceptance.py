@@ -1,0 +1,153 @@
+"""Acceptance: the streams workers' final state equals the simulator's ground truth,
+against the real broker — also with two workers, after kill -9, with the calendar
+arriving last, and after replaying everything again."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bus.settings import Settings
+from bus.topics import ATTENDANCE, AVAILABILITY, SALES
+
+from .conftest import Season
+from .harness import Worker, latest, replay, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+SETTLE_S = 180
+
+
+def availability_diff(settings: Settings, truth: dict[str, Any]) -> list[str]:
+    got = latest(settings, AVAILABILITY, "availability.avsc")
+    diffs = []
+    for pid, want in truth["performances"].items():
+        have = got.get(pid)
+        if have is None:
+            diffs.append(f"{pid}: no availability")
+            continue
+        for field, truth_field in (("capacity", "capacity"), ("sold", "sold"), ("reserved", "reserved"),
+                                   ("blocked", "blocked"), ("remaining", "remaining"),
+                                   ("refunded", "refunded"), ("status", "availability")):
+            if have[field] != want[truth_field]:
+                diffs.append(f"{pid}: {field} {have[field]!r} != truth {want[truth_field]!r}")
+    return diffs
+
+
+def attendance_diff(settings: Settings, truth: dict[str, Any]) -> list[str]:
+    got = latest(settings, ATTENDANCE, "attendance.avsc")
+    diffs = []
+    for pid, want in truth["performances"].items():
+        if not want.get("scans_reported", True):
+            continue
+        have = got.get(pid) or {"scanned": 0, "no_shows": None}
+        if have["scanned"] != want["scanned"]:
+            diffs.append(f"{pid}: scanned {have['scanned']} != {want['scanned']}")
+        if want["started"] and have["no_shows"] != want["no_shows"]:
+            diffs.append(f"{pid}: no_shows {have['no_shows']} != {want['no_shows']}")
+    return diffs
+
+
+def sales_diff(settings: Settings, truth: dict[str, Any]) -> list[str]:
+    got = latest(settings, SALES, "sales_window.avsc")
+    per: dict[tuple[str, str], list[int]] = {}
+    for rec in got.values():
+        if rec and rec["granularity"] == "DAY":
+            acc = per.setdefault((rec["performance_id"], rec["ticket_type"]), [0, 0])
+            acc[0] += rec["tickets"]
+            acc[1] += rec["revenue_cents"]
+    diffs = []
+    for pid, want in truth["performances"].items():
+        for tt, tickets in want["tickets"].items():
+            have = per.get((pid, tt), [0, 0])
+            if have[0] != tickets or have[1] != want["revenue_cents"][tt]:
+                diffs.append(f"{pid} {tt}: {have} != {[tickets, want['revenue_cents'][tt]]}")
+    return diffs
+
+
+def settle(settings: Settings, truth: dict[str, Any]) -> list[str]:
+    """Wait (bounded) until availability matches, then return every remaining difference."""
+    wait_until(lambda: not availability_diff(settings, truth), SETTLE_S, interval=3)
+    time.sleep(2)  # attendance/sales agents run beside availability; let them finish too
+    return availability_diff(settings, truth) + attendance_diff(settings, truth) + sales_diff(settings, truth)
+
+
+def start(settings: Settings, workdir: Path, *names: str) -> list[Worker]:
+    return [Worker(n, settings, workdir / "state", workdir / f"{n}.log").start() for n in names]
+
+
+def stop(workers: list[Worker]) -> None:
+    for w in workers:
+        w.stop()
+
+
+def test_final_state_equals_the_ground_truth(season: Season, streams_settings: Settings,
+                                             workdir: Path) -> None:
+    assert len(season.truth["performances"]) >= 20
+    replay(streams_settings, season.calendar + season.tickets)
+    workers = start(streams_settings, workdir, "w1")
+    try:
+        assert settle(streams_settings, season.truth) == []
+    finally:
+        stop(workers)
+
+
+def test_calendar_arriving_after_the_tickets_parks_and_then_releases_them(
+        season: Season, streams_settings: Settings, workdir: Path) -> None:
+    workers = start(streams_settings, workdir, "w1")
+    try:
+        replay(streams_settings, season.tickets)
+        time.sleep(5)
+        parked = latest(streams_settings, AVAILABILITY, "availability.avsc")
+        assert parked == {}, "no performance is known yet, so nothing may be counted"
+        replay(streams_settings, season.calendar)
+        assert settle(streams_settings, season.truth) == []
+    finally:
+        stop(workers)
+
+
+def test_two_workers_share_the_partitions_and_agree_with_the_truth(
+        season: Season, streams_settings: Settings, workdir: Path) -> None:
+    replay(streams_settings, season.calendar)
+    workers = start(streams_settings, workdir, "w1", "w2")
+    try:
+        time.sleep(3)
+        replay(streams_settings, season.tickets)
+        assert settle(streams_settings, season.truth) == []
+        assert all(w.alive() for w in workers)
+    finally:
+        stop(workers)
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_and_restart_changes_nothing(season: Season, streams_settings: Settings,
+                                                          workdir: Path) -> None:
+    replay(streams_settings, season.calendar)
+    (w1,) = start(streams_settings, workdir, "w1")
+    try:
+        half = len(season.tickets) // 2
+        replay(streams_settings, season.tickets[:half])
+        time.sleep(random.Random(1).uniform(1.0, 3.0))
+        replay(streams_settings, season.tickets[half:])
+        w1.kill9()  # mid-stream: tables, offsets and outputs in whatever state
+        (w1,) = start(streams_settings, workdir, "w1")
+        assert settle(streams_settings, season.truth) == []
+    finally:
+        w1.stop()
+
+
+def test_replaying_every_fact_from_the_start_changes_nothing(season: Season, streams_settings: Settings,
+                                                             workdir: Path) -> None:
+    replay(streams_settings, season.calendar + season.tickets)
+    workers = start(streams_settings, workdir, "w1")
+    try:
+        assert settle(streams_settings, season.truth) == []
+        replay(streams_settings, season.calendar + season.tickets)  # every fact delivered again
+        time.sleep(10)
+        assert settle(streams_settings, season.truth) == []
+    finally:
+        stop(workers)
