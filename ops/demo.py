@@ -161,16 +161,20 @@ class _Reader:
 
 
 def _env(settings: Settings, stack: StackSettings, state: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUURBUS_")}
+    env = dict(os.environ)  # other CULTUURBUS_* settings (ports, secrets) pass through
     env.update({
         "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "CULTUURBUS_REGISTRY__URL": settings.registry.url,
         "CULTUURBUS_CLICKHOUSE__URL": settings.clickhouse.url,
         "CULTUURBUS_TOPIC_PREFIX": settings.topic_prefix,
-        "CULTUURBUS_STREAMS__DATA_DIR": str(state / "streams"),
+        # Worker state belongs to one set of topics: keep it apart per topic prefix.
+        "CULTUURBUS_STREAMS__DATA_DIR": str(state / "streams" / (settings.topic_prefix.strip(".") or "default")),
         "CULTUURBUS_STREAMS__LASTMINUTE_TICK_S": "2",
         "CULTUURBUS_LOG_FORMAT": "json",
         "CULTUURBUS_STACK_DIR": str(stack.dir),
+        "CULTUURBUS_SINK__METRICS_PORT": str(settings.sink.metrics_port),
+        "CULTUURBUS_GATEWAY__PORT": str(settings.gateway.port),
+        "CULTUURBUS_STREAMS__WEB_PORT": str(settings.streams.web_port),
         "PYTHONPATH": str(REPO),
     })
     return env
