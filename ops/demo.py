@@ -168,7 +168,8 @@ def _env(settings: Settings, stack: StackSettings, state: Path) -> dict[str, str
         "CULTUURBUS_CLICKHOUSE__URL": settings.clickhouse.url,
         "CULTUURBUS_TOPIC_PREFIX": settings.topic_prefix,
         # Worker state belongs to one set of topics: keep it apart per topic prefix.
-        "CULTUURBUS_STREAMS__DATA_DIR": str(state / "streams" / (settings.topic_prefix.strip(".") or "default")),
+        "CULTUURBUS_STREAMS__DATA_DIR": str(
+            state / "streams" / (settings.topic_prefix.strip(".") or "default")),
         "CULTUURBUS_STREAMS__LASTMINUTE_TICK_S": "2",
         "CULTUURBUS_LOG_FORMAT": "json",
         "CULTUURBUS_STACK_DIR": str(stack.dir),

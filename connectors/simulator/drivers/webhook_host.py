@@ -2,7 +2,9 @@
 
 In process by default: the real receiver app (``create_app``) served by its
 ``WebhookServer`` on a free loopback port, with one signing secret for every vendor,
-and the fake Eventbrite API it fetches ``api_url`` from. With ``env.webhook_url`` the
+strict ticket types (the simulator's one unusual name mapped to OTHER, so a shape
+drift is refused rather than silently counted as OTHER), and the fake Eventbrite API
+it fetches ``api_url`` from. With ``env.webhook_url`` the
 deliveries go to an external receiver instead; it must know ``env.webhook_secret`` for
 eventix, eventbrite and stager, a token for the fake Eventbrite API and allow its host.
 """
@@ -17,10 +19,12 @@ from pydantic import SecretStr
 
 from connectors.sdk.context import ConnectorContext
 from connectors.simulator.drivers.base import Env, SimulationError
+from connectors.simulator.drivers.render import TICKET_NAMES
 from connectors.testing.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.ticketing.webhook.app import create_app
 from connectors.ticketing.webhook.server import WebhookServer
 from connectors.ticketing.webhook.settings import WebhookSettings
+from schemas.models import TicketType
 
 __all__ = ["WebhookHost", "webhook_host"]
 
@@ -50,7 +54,8 @@ class WebhookHost:
             settings = WebhookSettings(
                 secrets={"eventix": secret, "eventbrite": secret, "stager": secret},
                 eventbrite_tokens={"*": SecretStr(self.eventbrite.token)},
-                eventbrite_api_hosts=(self.eventbrite.host,))
+                eventbrite_api_hosts=(self.eventbrite.host,),
+                ticket_types={TICKET_NAMES["OTHER"]: TicketType.OTHER}, strict_ticket_types=True)
             self._ctx = self.env.context("webhook")
             self._server = WebhookServer(create_app(self._ctx, settings), "127.0.0.1", 0).start()
             self.base_url = self._server.url

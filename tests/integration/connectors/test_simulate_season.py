@@ -88,7 +88,7 @@ def test_vendor_only_ticket_facts_are_tied_through_calendar_identifiers(played: 
     assert vendor_only
     keyed_by_vendor = [e for e in observed.facts[TICKET_EVENTS]
                        if e["performance_key"].startswith("vendor:")
-                       and all(not i["namespace"] in ("dip", "uit") for i in e["identifiers"])]
+                       and all(i["namespace"] not in ("dip", "uit") for i in e["identifiers"])]
     assert keyed_by_vendor  # the crosswalk has real work to do
     numbers, _ = recompute(observed)
     for cid in vendor_only:
