@@ -78,13 +78,14 @@ def _summary(report: SimulationReport, truth_path: Path, truth_facts: dict[str, 
               help="Concurrent deliveries per push source (one performance stays in order).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=1), default=600.0,
               show_default=True, help="Bound on each wait for a connector to catch up.")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show a progress bar of facts acknowledged (tqdm, on stderr).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar of facts acknowledged (tqdm, on stderr). "
+                   "[default: when stderr is a terminal]")
 @click.pass_context
 def simulate(ctx: click.Context, seed: int, venues: int, productions: int,
                      performances: int, truth_path: Path, now_text: str | None, pace: float | None,
                      fast: bool, calendar_last: bool, webhook_url: str | None, webhook_secret: str,
-                     kinds: tuple[str, ...], workers: int, timeout_s: float, progress: bool) -> None:
+                     kinds: tuple[str, ...], workers: int, timeout_s: float, progress: bool | None) -> None:
     """Play a realistic season through the real connector paths into Kafka.
 
     Builds a seeded season (venues in NL and Flanders, touring productions, performances
@@ -126,8 +127,9 @@ def simulate(ctx: click.Context, seed: int, venues: int, productions: int,
 
     def on_total(total: int) -> None:
         nonlocal bar
-        bar = tqdm(total=total, unit="fact", desc="facts acknowledged", disable=not progress,
-                   file=sys.stderr, dynamic_ncols=True)
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = tqdm(total=total, unit="fact", desc="facts acknowledged", disable=not show,
+                   file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
     def advance(n: int) -> None:
         if bar is not None and n:

@@ -42,21 +42,32 @@ class SimulationReport:
         return sum(s.facts for s in self.stats)
 
     def by_connector(self) -> dict[str, tuple[int, float]]:
-        """Connector kind -> (facts, facts per second while it was delivering)."""
-        out: dict[str, tuple[int, float]] = {}
+        """Connector kind -> (facts, facts per second while it was delivering).
+
+        Drivers of one connector kind deliver at once within a phase (e.g. Eventix,
+        Eventbrite and Stager all to the webhook receiver), so its time is the span from
+        the first start to the last end, summed over phases.
+        """
+        spans: dict[tuple[str, str], tuple[float, float]] = {}
+        facts: dict[str, int] = {}
         for s in self.stats:
-            facts, secs = out.get(s.connector, (0, 0.0))
-            out[s.connector] = (facts + s.facts, secs + s.seconds)
-        return {k: (f, f / secs if secs else 0.0) for k, (f, secs) in out.items()}
+            key = (s.connector, s.phase)
+            lo, hi = spans.get(key, (s.started, s.started + s.seconds))
+            spans[key] = (min(lo, s.started), max(hi, s.started + s.seconds))
+            facts[s.connector] = facts.get(s.connector, 0) + s.facts
+        secs: dict[str, float] = {}
+        for (connector, _), (lo, hi) in spans.items():
+            secs[connector] = secs.get(connector, 0.0) + hi - lo
+        return {k: (f, f / secs[k] if secs[k] else 0.0) for k, f in facts.items()}
 
 
 def _run_phase(drivers: Sequence[tuple[Driver, list[Unit]]], errors: list[str]) -> None:
     def one(driver: Driver, units: list[Unit]) -> None:
         try:
             driver.start()
-            t0 = time.monotonic()
+            driver.stats.started = time.monotonic()
             driver.deliver(units)
-            driver.stats.seconds = time.monotonic() - t0
+            driver.stats.seconds = time.monotonic() - driver.stats.started
         except Exception as exc:  # noqa: BLE001 - reported, the other drivers go on
             log.exception("driver failed", extra={"kind": driver.kind})
             errors.append(f"{driver.kind}: {exc}")

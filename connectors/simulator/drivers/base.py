@@ -108,6 +108,8 @@ class DriverStats:
     facts: int = 0
     refused: int = 0
     seconds: float = 0.0
+    phase: str = ""
+    started: float = 0.0  # time.monotonic() when deliver began
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, facts: int, refused: int = 0) -> None:
@@ -130,7 +132,7 @@ class Driver(ABC):
 
     def __init__(self, env: Env) -> None:
         self.env = env
-        self.stats = DriverStats(self.kind, self.connector)
+        self.stats = DriverStats(self.kind, self.connector, phase=self.phase)
 
     @abstractmethod
     def units(self) -> list[Unit]:
