@@ -97,8 +97,18 @@ class Registry:
 
         """
         s = Schema(json.dumps(schema), "AVRO")
-        schema_id = int(self._call(f"registering {subject}", self._client.register_schema,
-                                   subject, s))
+        try:
+            schema_id = int(self._call(f"registering {subject}", self._client.register_schema,
+                                       subject, s))
+        except SchemaIncompatibleError as incompatible:
+            # Two processes registering a new subject at once: some registries (Apicurio)
+            # answer 409 "already exists" to the loser. If the schema is there, use it.
+            try:
+                found = self._client.lookup_schema(subject, s)
+            except Exception:  # noqa: BLE001 - not there: it really is incompatible
+                raise incompatible from None
+            schema_id = int(found.schema_id)  # type: ignore[arg-type]
+
         with self._lock:
             self._by_id.setdefault(schema_id, fastavro.parse_schema(dict(schema)))
         return schema_id
