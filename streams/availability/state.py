@@ -104,7 +104,9 @@ def apply_calendar(state: State, perf: dict[str, Any]) -> bool:
     if state["cal_time"] is not None and t is not None and t <= state["cal_time"]:
         return False
     venue = perf.get("venue") or {}
-    state.update(cal_time=t, capacity=perf.get("capacity"), status=str(perf.get("status", "SCHEDULED")),
+    # A calendar that knows no capacity (iCal) does not erase the one another source gave.
+    capacity = perf.get("capacity") if perf.get("capacity") is not None else state["capacity"]
+    state.update(cal_time=t, capacity=capacity, status=str(perf.get("status", "SCHEDULED")),
                  title=perf.get("title"), venue_name=venue.get("name"), city=venue.get("city"),
                  region=venue.get("region"), genre=perf.get("genre"), start=_ms(perf.get("start")),
                  url=perf.get("url"))

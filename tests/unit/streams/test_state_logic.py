@@ -177,3 +177,8 @@ def test_random_streams_with_redelivery_match_a_straight_count() -> None:
         seen.add(f["fact_id"])
         av.apply_ticket(st, f)
     assert av.totals(st)["sold"] == expected_sold
+
+
+def test_a_newer_calendar_without_capacity_keeps_the_known_capacity() -> None:
+    st = apply_all([("perf", perf(1, capacity=300)), ("perf", perf(5, capacity=None))])
+    assert record(st)["capacity"] == 300
