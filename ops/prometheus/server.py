@@ -250,3 +250,15 @@ class PrometheusServer:
         if response.status_code != 200:
             raise PrometheusError(f"prometheus rejected {self.config_file}: "
                                   f"{response.text.strip()}; read {self.log_file}")
+
+
+def demo_prometheus(stack: Any, settings: Any, port: int = 9090) -> PrometheusServer:
+    """A Prometheus for ``cultuurbus demo``: scrapes the demo's roles on their configured
+    ports, under ``<stack dir>/prometheus``. Builds Prometheus on first use (minutes)."""
+    targets = {
+        "streams": [f"{LOOPBACK}:{settings.streams.web_port}"],
+        "sink": [f"{LOOPBACK}:{settings.sink.metrics_port}"],
+        "gateway": [f"{settings.gateway.host}:{settings.gateway.port}"],
+    }
+    server = PrometheusServer(Path(stack.dir) / "prometheus", port, targets)
+    return server.start()
