@@ -162,6 +162,20 @@ def _wait(futures: dict, what: str, timeout: float) -> dict:  # type: ignore[typ
     return out
 
 
+def _await_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """Wait (bounded) until every partition of new topics has a leader: a client that
+    asks a fresh topic for its offsets too early gets NOT_LEADER_FOR_PARTITION."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(timeout=timeout)
+        if all(n in meta.topics and meta.topics[n].error is None and meta.topics[n].partitions
+               and all(p.leader >= 0 for p in meta.topics[n].partitions.values()) for n in names):
+            return
+        time.sleep(0.2)
+
+
 def apply_catalog(admin: AdminClient, prefix: str = "", replication_factor: int = 1,
                   catalog: Iterable[TopicSpec] = CATALOG, timeout: float = 30.0) -> list[TopicChange]:
     """Create missing topics and bring configs of existing ones in line; idempotent.
@@ -187,6 +201,8 @@ def apply_catalog(admin: AdminClient, prefix: str = "", replication_factor: int 
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise RetriableError(f"creating topic {name}: {exc}") from exc
                 changes.append(TopicChange(name, "unchanged", "created concurrently"))
+    if missing:
+        _await_leaders(admin, [s.name for s in missing], timeout)
     existing = [s for s in specs if s.name in meta.topics]
     if not existing:
         return changes

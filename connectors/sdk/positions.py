@@ -25,6 +25,19 @@ __all__ = ["PositionStore"]
 from bus.topics import CONNECT_POSITIONS
 
 
+def _watermarks(consumer: Any, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+    """Watermarks, retried while a fresh topic's partition has no leader yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            lo, hi = consumer.get_watermark_offsets(tp, timeout=timeout)
+            return int(lo), int(hi)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 class PositionStore:
     def __init__(self, publisher: Publisher, connector: str) -> None:
         self._publisher = publisher
@@ -44,7 +57,7 @@ class PositionStore:
         out: dict[str, dict[str, Any]] = {}
         prefix = f"{self.connector}|"
         try:
-            lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
+            lo, hi = _watermarks(consumer, TopicPartition(topic, 0), timeout)
             if hi > lo:
                 consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
                 deadline = time.monotonic() + timeout
