@@ -22,7 +22,6 @@ from bus.kafka import make_admin
 from bus.serde import Registry
 from bus.settings import Settings
 from bus.topics import CATALOG, PARTITIONS
-from streams import attendance, availability, identity, lastminute, sales
 from streams.attendance import agents as attendance_agents
 from streams.availability import agents as availability_agents
 from streams.codec import FactCodec
@@ -36,7 +35,6 @@ from streams.sales import agents as sales_agents
 __all__ = ["DOMAINS", "create_app", "check_copartitioning"]
 
 DOMAINS = (identity_agents, availability_agents, attendance_agents, sales_agents, lastminute_agents)
-_ = (attendance, availability, identity, lastminute, sales)
 
 
 def check_copartitioning(settings: Settings) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import signal
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -105,4 +104,3 @@ class SourceRunner:
                 self._sleep(self.poll_interval_s)
         log.info("runner stopped", extra={"source": self.source.source_partition,
                                           "pages": self.pages, "published": self.published})
-        time.sleep(0)
