@@ -45,9 +45,16 @@ browser:
 
 # Everything: lint, unit, integration (real Kafka, registry, ClickHouse), e2e, slow.
 # pytest exits 5 when it collects no test, which fails this target on purpose.
+# The whole run is also kept in .stack/test.log; its verdict is printed again last, so
+# it is the tail of the output even if a client library writes after pytest's summary.
 test: install lint fetch browser
 	@echo "==> pytest"
-	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@mkdir -p .stack
+	@set -o pipefail; $(BIN)/python -m pytest -rfE $(PYTEST_ARGS) 2>&1 | tee .stack/test.log; \
+	  status=$$?; echo "==> verdict (full log: .stack/test.log)"; \
+	  grep -E '^(FAILED|ERROR) ' .stack/test.log | head -40; \
+	  grep -E '^=+ .*(passed|failed|error|no tests ran).* =+$$' .stack/test.log | tail -1; \
+	  exit $$status
 
 # Local loop: skips the slow fault tests (CI runs them).
 test-fast: install

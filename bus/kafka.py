@@ -4,6 +4,7 @@ librdkafka's dotted keys from settings; no raw config dicts travel elsewhere.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -15,6 +16,12 @@ from bus.settings import KafkaSettings
 __all__ = ["librdkafka_config", "make_admin", "make_consumer", "make_producer"]
 
 ConfigValue = str | int | float | bool
+
+# librdkafka's own log lines ("Connect to ... failed", broker state changes) go through
+# Python logging instead of straight to stderr, so they carry our structured format, can
+# be filtered by level, and do not drown a process's output while a broker is away.
+# They are served when the client is polled (every role polls).
+KAFKA_LOGGER = logging.getLogger("cultuurbus.kafka")
 
 
 def librdkafka_config(kafka: KafkaSettings, **extra: ConfigValue) -> dict[str, ConfigValue]:
@@ -43,8 +50,9 @@ def librdkafka_config(kafka: KafkaSettings, **extra: ConfigValue) -> dict[str, C
 
 
 def _build(cls: type, conf: Mapping[str, ConfigValue], what: str):  # type: ignore[no-untyped-def]
+    full: dict[str, object] = {**conf, "logger": KAFKA_LOGGER}
     try:
-        return cls(dict(conf))
+        return cls(full)
     except (KafkaException, ValueError, TypeError) as exc:
         raise ConfigError(f"invalid {what} configuration: {exc}; check the librdkafka "
                           "property names and values you passed") from exc

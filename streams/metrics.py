@@ -45,6 +45,14 @@ class StreamsMetrics:
         self.recovery_seconds = Gauge("cultuurbus_streams_last_recovery_seconds",
                                       "Duration of the last table recovery after a rebalance.",
                                       registry=registry)
+        self.tickets = Counter(
+            "cultuurbus_streams_tickets",
+            "Tickets applied to availability, by what happened (SOLD, REFUNDED, RESERVED, ...) "
+            "and sales channel; each fact counted once.", ["kind", "channel"], registry=registry)
+        self.performances = Gauge(
+            "cultuurbus_streams_performances",
+            "Performances this worker holds, by availability status as last published.",
+            ["status"], registry=registry)
         self.decode_errors = Counter("cultuurbus_streams_dead_letters",
                                      "Messages the worker could not decode (sent to the DLQ).",
                                      ["topic"], registry=registry)

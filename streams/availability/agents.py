@@ -20,10 +20,19 @@ def register(ctx: StreamsContext) -> None:
     table = ctx.table(
         "availability", help="Availability state per canonical performance (s:) and applied fact ids (f:).")
     store = IdempotentTable(table, av.new_state)
+    statuses: dict[str, str] = {}  # pid -> last published status, for the status gauge
+    for status in av.STATUSES:
+        m.performances.labels(status)
 
     async def publish(pid: str, st: dict[str, Any]) -> None:
         rec = av.availability_record(pid, st, limited_threshold=threshold, now_ms=now_ms())
         await ctx.send(AVAILABILITY, pid, ctx.codec.encode(AVAILABILITY, "availability.avsc", rec))
+        old, new = statuses.get(pid), rec["status"]
+        if old != new:
+            statuses[pid] = new
+            if old is not None:
+                m.performances.labels(old).dec()
+            m.performances.labels(new).inc()
 
     @app.agent(ctx.topic(FACTS), name="availability")
     async def availability(stream: Any) -> None:
@@ -46,6 +55,8 @@ def register(ctx: StreamsContext) -> None:
                 continue
             if kind == "ticket":
                 changed = av.apply_ticket(st, rec)
+                m.tickets.labels(rec["event_type"], rec.get("channel") or "unknown").inc(
+                    rec.get("quantity") or 1)
             elif kind == "snapshot":
                 changed = av.apply_snapshot(st, rec)
             else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["apply_calendar", "apply_snapshot", "apply_ticket", "availability_record",
+__all__ = ["STATUSES", "apply_calendar", "apply_snapshot", "apply_ticket", "availability_record",
            "new_state", "status_of", "totals"]
 
 State = dict[str, Any]
@@ -131,6 +131,9 @@ def totals(state: State) -> dict[str, int]:
 
 def capacity_of(state: State) -> int | None:
     return state["capacity"] if state["capacity"] is not None else state["snap_capacity"]
+
+
+STATUSES = ("AVAILABLE", "LIMITED", "SOLD_OUT", "CANCELLED", "POSTPONED", "UNKNOWN")
 
 
 def status_of(state: State, remaining: int | None, limited_threshold: int) -> str:
