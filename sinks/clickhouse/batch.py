@@ -11,7 +11,6 @@ import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sinks.clickhouse.rows import Row
@@ -39,7 +38,7 @@ class Batch:
     """Rows per table plus the positions (topic, partition -> first, last offset) they cover."""
 
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-    times: dict[str, list[datetime]] = field(default_factory=dict)
+    times: dict[str, list[int]] = field(default_factory=dict)  # event times, epoch ms
     ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
     records: int = 0

@@ -34,7 +34,9 @@ class SinkMetrics:
         self.insert_failures = Counter(name("insert_failures"), "Failed insert attempts (retried).",
                                        ["table"], registry=registry)
         self.event_age = Histogram(name("event_age_seconds"), "Now minus the record's event time "
-                                   "(facts) or updated_at (derived state) when written.",
+                                   "(facts) or updated_at (derived state) when written; sampled: "
+                                   "the oldest and at most 100 evenly spaced rows per table "
+                                   "per batch.",
                                    ["table"], buckets=AGE_BUCKETS, registry=registry)
         self.dlq = Counter(name("dlq_records"), "Records sent to a dead-letter topic.",
                            ["topic", "stage"], registry=registry)

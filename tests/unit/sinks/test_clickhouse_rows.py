@@ -27,6 +27,7 @@ from sinks.clickhouse.sink import backoff_delay
 from sinks.clickhouse.testing import buyer_hash, make_dataset
 
 T0 = datetime(2025, 3, 1, 20, tzinfo=UTC)
+T0_MS = 1_740_859_200_000  # T0 in epoch milliseconds
 
 
 def _ticket(**over: object) -> dict:
@@ -50,7 +51,14 @@ def test_ticket_fact_becomes_one_row_under_its_canonical_id_without_order_or_tic
     assert (values["postcode_area"], values["country"], values["birth_year"]) == ("1012", "NL", 1980)
     assert (values["kafka_partition"], values["kafka_offset"]) == (3, 77)
     assert "o-9" not in row.values and ["t1", "t2"] not in row.values
-    assert row.event_time == T0
+    assert row.event_time == T0_MS
+    assert (values["event_time"], values["ingested_at"]) == (T0_MS, T0_MS)  # DateTime64(3) ticks
+
+
+def test_timestamps_decoded_as_epoch_milliseconds_are_written_as_they_are() -> None:
+    row = ticket_row(_ticket(event_time=T0_MS, ingested_at=T0_MS + 5), Source("p", 0, 0))
+    values = dict(zip(COLUMNS["ticket_facts"], row.values, strict=True))
+    assert (values["event_time"], values["ingested_at"]) == (T0_MS, T0_MS + 5)
 
 
 def test_ticket_fact_without_buyer_or_channel_gets_empty_buyer_fields_and_unknown_channel() -> None:
@@ -97,7 +105,7 @@ def test_lastminute_tombstone_withdraws_the_offer_at_the_record_time() -> None:
     row = lastminute_row(None, Source("p1", 1, 9, timestamp_ms=1_740_000_000_000))
     values = dict(zip(COLUMNS["lastminute_offers"], row.values, strict=True))
     assert values["performance_id"] == "p1" and values["withdrawn"] == 1
-    assert values["updated_at"] == datetime.fromtimestamp(1_740_000_000, UTC)
+    assert values["updated_at"] == 1_740_000_000_000
     assert values["kafka_offset"] == 9
 
 
