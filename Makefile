@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Downloads the Kafka broker jars and the Apicurio registry from Maven Central
-# (first run only; later runs reuse .stack/downloads).
+# Downloads the Kafka broker jars and the Apicurio registry from Maven Central and builds
+# Prometheus from the Go module proxy (first run only; later runs reuse .stack/downloads
+# and the Go caches), so no test waits on a download or a build.
 fetch: install
-	@$(BIN)/cultuurbus stack fetch
+	@$(BIN)/cultuurbus stack fetch --with-prometheus
 
 demo: install
 	@$(BIN)/cultuurbus demo

@@ -47,7 +47,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "urllib3"):
+    for noisy in ("httpx", "httpx2", "httpcore", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -159,25 +159,48 @@ def topics_list(ctx: click.Context) -> None:
 
 # -- demo -------------------------------------------------------------------------------
 @main.command()
-@click.option("--minutes", default=3.0, show_default=True, help="How long to watch before it ends.")
-@click.option("--forever", is_flag=True, help="Run until Ctrl-C.")
+@click.option("--minutes", default=3.0, show_default=True,
+              help="How long the demo runs before it ends by itself.")
+@click.option("--forever", is_flag=True, help="Run until Ctrl-C instead of ending after --minutes.")
 @click.option("--short", is_flag=True,
-              help="A small season delivered at full speed; ends once the bus matches the truth (CI).")
+              help="A small season (24 performances) delivered at full speed; ends as soon as the "
+                   "bus matches the ground truth (what CI runs).")
 @click.option("--seed", default=42, show_default=True, help="Simulator seed (same seed, same season).")
 @click.option("--performances", default=60, show_default=True, help="Performances in the season.")
-@click.option("--pace", default=40.0, show_default=True, help="Facts per second the simulator sends.")
-@click.option("--keep-stack", is_flag=True, help="Leave the local stack running afterwards.")
-@click.option("--no-prometheus", is_flag=True, help="Do not build or start Prometheus.")
+@click.option("--pace", type=click.FloatRange(min=0.1), default=None,
+              help="Facts per second the simulator sends. [default: the pace that delivers the "
+                   "season within 70% of --minutes, so the demo can compare it with the ground "
+                   "truth before it ends; 40 with --forever]")
+@click.option("--keep-stack", is_flag=True,
+              help="Leave the local stack running afterwards (a stack that was already running is "
+                   "always left running).")
+@click.option("--no-prometheus", is_flag=True,
+              help="Do not build or start Prometheus and the consumer-lag exporter.")
 @click.pass_context
 def demo(ctx: click.Context, minutes: float, forever: bool, short: bool, seed: int, performances: int,
-         pace: float, keep_stack: bool, no_prometheus: bool) -> None:
-    """Watch a season sell: stack, roles, simulator and a live availability table.
+         pace: float | None, keep_stack: bool, no_prometheus: bool) -> None:
+    """Watch a season sell: stack, roles, simulator, live table, then the reports.
 
-    Starts the local stack (a stack that was already running is left running), the
-    streams worker, the ClickHouse sink and the gateway as their own processes, plays
-    the simulator's season through the real connectors, shows availability live, then
-    stops what it started and compares the result with the simulator's ground truth.
-    """
+    \b
+    1. starts the local stack (Kafka, registry, ClickHouse) and Prometheus with the
+       consumer-lag exporter (built from the Go module proxy on first use);
+    2. creates the topics and registers the schemas;
+    3. starts the streams worker, the ClickHouse sink, the gateway and the webhook
+       receiver as their own processes, and points Prometheus at them;
+    4. plays the simulator's season through the real connectors and shows a live table
+       of performances (sold, seats left, status) from the availability topic.
+
+    It ends by itself after --minutes (or runs on with --forever), compares the bus's
+    final availability with the simulator's ground truth, prints the sales and audience
+    monitors from ClickHouse once the sink has caught up, and stops what it started (a
+    stack that was already running is left running). Exit code 1 when availability or
+    ClickHouse's sales differ from the ground truth, or a role failed.
+
+    Ports come from the settings: the stack's CULTUURBUS_STACK_* (e.g.
+    CULTUURBUS_STACK_PROMETHEUS_PORT) and the roles' (CULTUURBUS_GATEWAY__PORT,
+    CULTUURBUS_STREAMS__WEB_PORT, CULTUURBUS_SINK__METRICS_PORT,
+    CULTUURBUS_CONNECTOR__HTTP_PORT).
+    """  # noqa: D301 - click's \b (no rewrap) needs a real backspace
     from ops.demo import DemoOptions, run_demo
 
     code = run_demo(_settings(ctx), DemoOptions(

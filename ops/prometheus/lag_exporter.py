@@ -144,27 +144,43 @@ class LagExporter:
         return ends
 
     def _timestamps(self, wanted: set[tuple[str, int, int]]) -> dict[tuple[str, int, int], float]:
-        """Timestamp (s) of the first message at or after each (topic, partition, offset)."""
-        missing = wanted - self._stamps.keys()
+        """Timestamp (s) of the first message at or after each (topic, partition, offset).
+
+        Several groups can be behind on one partition at different offsets: those are
+        read in rounds, one offset per partition each (an assignment names a partition
+        once).
+        """
+        missing = sorted(wanted - self._stamps.keys())
         consumer = self._consumer
-        if missing and consumer is not None:
-            consumer.assign([TopicPartition(t, p, o) for t, p, o in sorted(missing)])
-            by_tp = {(t, p): (t, p, o) for t, p, o in missing}
-            deadline = time.monotonic() + self.timeout_s
-            while by_tp and time.monotonic() < deadline:
-                for msg in consumer.consume(num_messages=500, timeout=0.5):
-                    topic, partition = msg.topic(), msg.partition()
-                    if topic is None or partition is None:
-                        continue  # a client-level error event: the deadline bounds the wait
-                    key = by_tp.pop((topic, partition), None)
-                    if key is None:
-                        continue
-                    if msg.error() is None:  # else end of partition: nothing to date
-                        _, stamp = msg.timestamp()
-                        if stamp > 0:
-                            self._stamps[key] = stamp / 1000
-                    consumer.pause([TopicPartition(topic, partition)])
-            consumer.unassign()
+        deadline = time.monotonic() + self.timeout_s
+        while missing and consumer is not None and time.monotonic() < deadline:
+            by_tp: dict[tuple[str, int], tuple[str, int, int]] = {}
+            later: list[tuple[str, int, int]] = []
+            for key in missing:
+                if (key[0], key[1]) in by_tp:
+                    later.append(key)
+                else:
+                    by_tp[(key[0], key[1])] = key
+            assigned = [TopicPartition(t, p, o) for t, p, o in by_tp.values()]
+            consumer.assign(assigned)
+            try:
+                while by_tp and time.monotonic() < deadline:
+                    for msg in consumer.consume(num_messages=500, timeout=0.5):
+                        topic, partition = msg.topic(), msg.partition()
+                        if topic is None or partition is None:
+                            continue  # a client-level error event: the deadline bounds the wait
+                        found = by_tp.pop((topic, partition), None)
+                        if found is None:
+                            continue
+                        if msg.error() is None:  # else end of partition: nothing to date
+                            _, stamp = msg.timestamp()
+                            if stamp > 0:
+                                self._stamps[found] = stamp / 1000
+                        consumer.pause([TopicPartition(topic, partition)])
+            finally:
+                consumer.resume([TopicPartition(tp.topic, tp.partition) for tp in assigned])
+                consumer.unassign()
+            missing = later
         self._stamps = {k: v for k, v in self._stamps.items() if k in wanted}
         return self._stamps
 
@@ -200,9 +216,14 @@ class LagExporter:
         return self.reading
 
     def run(self) -> None:
-        """Refresh every ``interval_s`` until ``stop()``."""
+        """Refresh every ``interval_s`` until ``stop()``; a failed refresh marks the
+        exporter down and is retried at the next interval, never ends the loop."""
         while not self._stopping.is_set():
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as exc:  # noqa: BLE001 - an exporter must outlive a bad reading
+                self.healthy = False
+                log.exception("consumer lag reading failed", extra={"error": str(exc)})
             self._stopping.wait(self.interval_s)
 
     def stop(self) -> None:

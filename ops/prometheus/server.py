@@ -3,49 +3,63 @@
 API (all a caller needs)::
 
     server = PrometheusServer(dir, port, {"connector": ["127.0.0.1:9400"], "streams": [...]})
-    server.start()            # build once if needed, write prometheus.yml, spawn, wait ready
-    server.healthy()          # GET /-/ready answers 200
-    server.query("up")        # {"resultType": "vector", "result": [...]}; raises on bad PromQL
-    server.reload({...})      # new targets: rewrite prometheus.yml, POST /-/reload
-    server.stop()             # SIGTERM the recorded pid (SIGKILL after a grace period)
+    server.start()             # build once if needed, write the config, spawn, wait ready
+    server.healthy()           # GET /-/ready answers 200
+    server.query("up")         # {"resultType": "vector", "result": [...]}; raises on bad PromQL
+    server.query_range(q, start, end, step)   # a matrix, as a Grafana graph reads it
+    server.set_targets({...})  # scrape other endpoints: rewrites target files, no restart
+    server.active_targets()    # what Prometheus scrapes now, with health and last error
+    server.stop()              # SIGTERM the recorded pid (SIGKILL after a grace period)
 
 Lifecycle: ``start()`` runs once per start and is idempotent (a server already running
-from the same ``dir`` is reloaded with the new targets instead); ``stop()`` may be
-called from any process, because the pid is kept in ``<dir>/prometheus.pid`` and the
-process runs in its own session, outliving the command that started it (what
-``cultuurbus stack up --with-prometheus`` needs).
+from the same ``dir`` gets the new targets instead); ``stop()`` may be called from any
+process, because the pid is kept in ``<dir>/prometheus.pid`` and the process runs in
+its own session, outliving the command that started it.
 
 Files under ``dir``: ``prometheus.yml`` (generated: one job per role, ``connector``,
-``streams``, ``sink``, ``gateway``, scraped every 2 s, plus the rule files),
-``data/`` (TSDB), ``prometheus.log``, ``prometheus.pid``. It listens on
-``127.0.0.1:<port>`` only, with ``--web.enable-lifecycle`` for reloads.
+``streams``, ``sink``, ``gateway``, plus ``kafka`` for the consumer-lag exporter and any
+other job given, scraped every 2 s, plus the rule files), ``targets/<job>.json`` (the
+``file_sd`` target files Prometheus watches: rewriting one changes what is scraped
+within seconds, without a restart or reload), ``data/`` (TSDB), ``prometheus.log``,
+``prometheus.pid``. It listens on ``127.0.0.1:<port>`` only, with
+``--web.enable-lifecycle`` for reloads.
 
 Rule files are every ``*.yml`` in ``rules_dir`` except ``tests*.yml`` (promtool unit
 tests live beside the rules they test).
 
-Consumer lag comes from ``python -m ops.prometheus.lag_exporter`` (port 9409 by
-default): add it as ``targets["kafka"] = ["127.0.0.1:9409"]``; any job name beyond the
-four roles gets its own job. To run Prometheus as a stack ``Service`` instead, use
-``ensure_built()``, ``write_config()`` and ``command()`` and let the manager spawn it.
+The local stack runs this server as a service (``cultuurbus stack up --with-prometheus``,
+see :mod:`ops.stack.prometheus`), using ``ensure_built()``, ``write_config()`` and
+``command()`` and letting the stack manager spawn it.
 
 The binary has no web UI (see ``ops.prometheus.build``): use the API or Grafana.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ops.prometheus.build import PrometheusBinaries, build
-from ops.prometheus.config import RULES_DIR, SCRAPE_INTERVAL, render_config
+from ops.prometheus.build import PrometheusBinaries, build, find_binaries
+from ops.prometheus.config import (
+    JOBS,
+    PROMETHEUS_VERSION,
+    RULES_DIR,
+    SCRAPE_INTERVAL,
+    check_targets,
+    render_config,
+    render_targets,
+)
 from ops.prometheus.errors import PrometheusError, PrometheusQueryError, PrometheusStartError
 from ops.stack.process import inspect_pid_file, is_alive, port_is_free, spawn_detached, terminate
 
-__all__ = ["PrometheusServer", "rule_files"]
+__all__ = ["PrometheusServer", "ScrapeTarget", "rule_files"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -56,27 +70,55 @@ def rule_files(rules_dir: Path) -> list[Path]:
                   if not path.name.startswith("tests"))
 
 
-def _check_targets(targets: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    checked: dict[str, list[str]] = {}
-    for job, addresses in targets.items():
-        if isinstance(addresses, str):
-            raise PrometheusError(f"targets[{job!r}] must be a list of host:port, not a string")
-        for address in addresses:
-            host, _, port = address.rpartition(":")
-            if not host or not port.isdigit() or "/" in address:
-                raise PrometheusError(f"targets[{job!r}]: {address!r} is not host:port, "
-                                      "e.g. 127.0.0.1:9400")
-        checked[job] = list(addresses)
-    return checked
+def _checked(targets: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    try:
+        return check_targets(targets)
+    except ValueError as exc:
+        raise PrometheusError(str(exc)) from None
+
+
+def _unix(stamp: Any) -> float:
+    """An RFC 3339 time from the API as Unix seconds; 0 when absent (Go's zero time)."""
+    try:
+        return max(datetime.fromisoformat(str(stamp)).timestamp(), 0.0)
+    except ValueError:
+        return 0.0
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    scratch = path.with_name(path.name + ".tmp")
+    scratch.write_text(text)
+    scratch.replace(path)  # atomic: Prometheus never reads half a file
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One active target as ``/api/v1/targets`` reports it.
+
+    Attributes:
+        job: The scrape job (role).
+        instance: ``host:port``.
+        health: ``up``, ``down`` or ``unknown`` (not scraped yet).
+        last_error: Why the last scrape failed, empty when it worked.
+        last_scrape: Unix time of the last scrape, 0 before the first.
+
+    """
+
+    job: str
+    instance: str
+    health: str
+    last_error: str
+    last_scrape: float = 0.0
 
 
 class PrometheusServer:
     """One Prometheus process rooted in ``dir``.
 
     Args:
-        dir: Holds the config, the TSDB, the log and the pid file.
+        dir: Holds the config, the target files, the TSDB, the log and the pid file.
         port: Loopback port of the web/API listener.
-        targets: ``host:port`` metrics endpoints per job (role).
+        targets: ``host:port`` metrics endpoints per job (role); jobs not given keep
+            their target file (or get an empty one).
         rules_dir: Directory of rule files; ``None`` loads no rules.
         binaries: Prebuilt binaries; by default they are built (once) into ``cache_dir``.
         cache_dir: Build cache, default ``.stack/downloads/prometheus/<version>``.
@@ -89,7 +131,7 @@ class PrometheusServer:
         self,
         dir: Path,  # noqa: A002 - the name the stack manager uses
         port: int,
-        targets: Mapping[str, Sequence[str]],
+        targets: Mapping[str, Sequence[str]] | None = None,
         rules_dir: Path | None = RULES_DIR,
         *,
         binaries: PrometheusBinaries | None = None,
@@ -99,7 +141,7 @@ class PrometheusServer:
     ) -> None:
         self.dir = dir.resolve()
         self.port = port
-        self.targets = _check_targets(targets)
+        self.targets = _checked(targets or {})
         self.rules_dir = rules_dir
         self.binaries = binaries
         self.cache_dir = cache_dir
@@ -116,6 +158,11 @@ class PrometheusServer:
         return self.dir / "prometheus.yml"
 
     @property
+    def targets_dir(self) -> Path:
+        """``<dir>/targets``: one ``<job>.json`` per scrape job."""
+        return self.dir / "targets"
+
+    @property
     def log_file(self) -> Path:
         return self.dir / "prometheus.log"
 
@@ -123,21 +170,83 @@ class PrometheusServer:
     def pid_file(self) -> Path:
         return self.dir / "prometheus.pid"
 
+    def installed(self) -> PrometheusBinaries | None:
+        """The binaries when built already (never builds)."""
+        if self.binaries is None and self.cache_dir is not None:
+            self.binaries = find_binaries(self.cache_dir, PROMETHEUS_VERSION)
+        return self.binaries
+
     def ensure_built(self, echo: Callable[[str], None] = print) -> PrometheusBinaries:
         """The binaries, built on first use (see :func:`ops.prometheus.build.build`)."""
         if self.binaries is None:
             self.binaries = build(self.cache_dir, echo=echo)
         return self.binaries
 
+    # -- configuration -------------------------------------------------------------
+    def configured_jobs(self) -> list[str]:
+        """The jobs of the written ``prometheus.yml`` (none before ``write_config()``)."""
+        try:
+            config = json.loads(self.config_file.read_text())
+        except (OSError, ValueError):
+            return []
+        return [str(job["job_name"]) for job in config.get("scrape_configs", [])]
+
+    def read_targets(self) -> dict[str, list[str]]:
+        """The targets per job as the target files say now."""
+        found: dict[str, list[str]] = {}
+        for path in sorted(self.targets_dir.glob("*.json")):
+            try:
+                groups = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            found[path.stem] = [address for group in groups for address in group.get("targets", [])]
+        return found
+
+    def _write_targets(self, job: str, addresses: Sequence[str]) -> None:
+        self.targets_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.targets_dir / f"{job}.json", render_targets(job, addresses))
+
     def write_config(self) -> Path:
-        """Write ``prometheus.yml`` for the current targets; returns its path."""
+        """Write ``prometheus.yml`` and the target files of ``targets``; returns the config.
+
+        Jobs of :data:`ops.prometheus.config.JOBS` without a target file get an empty one.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
+        for job, addresses in self.targets.items():
+            self._write_targets(job, addresses)
+        for job in JOBS:
+            if not (self.targets_dir / f"{job}.json").exists():
+                self._write_targets(job, [])
+        jobs = sorted(set(self.read_targets()) | set(self.targets))
         rules = rule_files(self.rules_dir) if self.rules_dir is not None else []
-        text = render_config(self.targets, rules, scrape_interval=self.scrape_interval)
-        scratch = self.config_file.with_suffix(".yml.tmp")
-        scratch.write_text(text)
-        scratch.replace(self.config_file)  # atomic: a reload never reads half a file
+        _write_atomically(self.config_file, render_config(
+            self.targets_dir, rules, jobs=jobs, scrape_interval=self.scrape_interval))
         return self.config_file
+
+    def set_targets(self, targets: Mapping[str, Sequence[str]], *, replace: bool = False) -> None:
+        """Scrape ``targets`` from now on (within seconds), without a restart.
+
+        Rewrites the target files of the jobs given; with ``replace`` every other job's
+        file is emptied. A job the configuration lacks is added to it and a running
+        server reloads.
+
+        Raises:
+            PrometheusError: An address is not ``host:port``, or Prometheus rejected
+                the new configuration.
+
+        """
+        checked = _checked(targets)
+        current = self.read_targets()
+        if replace:
+            checked = {**dict.fromkeys(current, []), **checked}
+        for job, addresses in checked.items():
+            self._write_targets(job, addresses)
+        self.targets = {**current, **checked}
+        configured = set(self.configured_jobs())
+        if configured and set(checked) - configured:
+            self.write_config()
+            if self.healthy():  # running (here or as a stack service): load the new job
+                self._post_reload()
 
     def command(self) -> list[str]:
         """The argv of the server process."""
@@ -152,6 +261,7 @@ class PrometheusServer:
             "--log.level=info",
         ]
 
+    # -- lifecycle -----------------------------------------------------------------
     def running_pid(self) -> int | None:
         """Pid of our Prometheus when it runs (checked against ``dir``), else ``None``."""
         state = inspect_pid_file(self.pid_file, marker=str(self.dir))
@@ -198,12 +308,56 @@ class PrometheusServer:
         self.pid_file.unlink(missing_ok=True)
         return outcome
 
+    def reload(self, targets: Mapping[str, Sequence[str]]) -> None:
+        """Scrape exactly ``targets`` from now on: rewrite the config and target files
+        and ``POST /-/reload`` (which also re-reads the rule files).
+
+        Raises:
+            PrometheusError: An address is not ``host:port``, Prometheus rejected the new
+                configuration (its message included) or did not answer.
+
+        """
+        self.set_targets(targets, replace=True)
+        self.write_config()
+        self._post_reload()
+
+    def _post_reload(self) -> None:
+        try:
+            response = httpx.post(f"{self.url}/-/reload", timeout=30.0)
+        except httpx.HTTPError as exc:
+            raise PrometheusError(f"prometheus at {self.url} did not answer the reload: {exc}; "
+                                  "is it running? (start() it first)") from exc
+        if response.status_code != 200:
+            raise PrometheusError(f"prometheus rejected {self.config_file}: "
+                                  f"{response.text.strip()}; read {self.log_file}")
+
+    # -- the HTTP API ----------------------------------------------------------------
     def healthy(self) -> bool:
         """``/-/ready`` answers 200 (the TSDB is open and the config loaded). Never raises."""
         try:
             return httpx.get(f"{self.url}/-/ready", timeout=2.0).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def version(self) -> str | None:
+        """The version the server reports (``/api/v1/status/buildinfo``); never raises."""
+        try:
+            body = httpx.get(f"{self.url}/api/v1/status/buildinfo", timeout=2.0).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        version = body.get("data", {}).get("version") if isinstance(body, dict) else None
+        return str(version) if version else None
+
+    def _api(self, path: str, form: dict[str, str], what: str) -> dict[str, Any]:
+        try:
+            response = httpx.post(f"{self.url}{path}", data=form, timeout=15.0)
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PrometheusQueryError(what, f"no answer from {self.url}: {exc}") from exc
+        if body.get("status") != "success":
+            raise PrometheusQueryError(what, f"{body.get('errorType')}: {body.get('error')}")
+        data: dict[str, Any] = body["data"]
+        return data
 
     def query(self, promql: str, at: float | None = None) -> dict[str, Any]:
         """Evaluate an instant query through ``/api/v1/query``.
@@ -222,43 +376,36 @@ class PrometheusServer:
         form = {"query": promql}
         if at is not None:
             form["time"] = f"{at:.3f}"
-        try:
-            response = httpx.post(f"{self.url}/api/v1/query", data=form, timeout=10.0)
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise PrometheusQueryError(promql, f"no answer from {self.url}: {exc}") from exc
-        if body.get("status") != "success":
-            raise PrometheusQueryError(promql, f"{body.get('errorType')}: {body.get('error')}")
-        data: dict[str, Any] = body["data"]
-        return data
+        return self._api("/api/v1/query", form, promql)
 
-    def reload(self, targets: Mapping[str, Sequence[str]]) -> None:
-        """Scrape ``targets`` from now on: rewrite the config and ``POST /-/reload``.
+    def query_range(self, promql: str, start: float, end: float, step: float) -> dict[str, Any]:
+        """Evaluate a range query through ``/api/v1/query_range``, as a graph panel does.
+
+        Returns:
+            The API's ``data``: ``{"resultType": "matrix", "result": [{"metric", "values"}]}``.
 
         Raises:
-            PrometheusError: Prometheus rejected the new configuration (its message
-                included) or did not answer.
+            PrometheusQueryError: Invalid PromQL, an evaluation error, or no answer.
 
         """
-        self.targets = _check_targets(targets)
-        self.write_config()
+        form = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        return self._api("/api/v1/query_range", form, promql)
+
+    def active_targets(self) -> list[ScrapeTarget]:
+        """The targets Prometheus scrapes now: ``job``, ``instance``, ``health``, ``last_error``.
+
+        Raises:
+            PrometheusQueryError: Prometheus did not answer.
+
+        """
         try:
-            response = httpx.post(f"{self.url}/-/reload", timeout=30.0)
-        except httpx.HTTPError as exc:
-            raise PrometheusError(f"prometheus at {self.url} did not answer the reload: {exc}; "
-                                  "is it running? (start() it first)") from exc
-        if response.status_code != 200:
-            raise PrometheusError(f"prometheus rejected {self.config_file}: "
-                                  f"{response.text.strip()}; read {self.log_file}")
-
-
-def demo_prometheus(stack: Any, settings: Any, port: int = 9090) -> PrometheusServer:
-    """A Prometheus for ``cultuurbus demo``: scrapes the demo's roles on their configured
-    ports, under ``<stack dir>/prometheus``. Builds Prometheus on first use (minutes)."""
-    targets = {
-        "streams": [f"{LOOPBACK}:{settings.streams.web_port}"],
-        "sink": [f"{LOOPBACK}:{settings.sink.metrics_port}"],
-        "gateway": [f"{settings.gateway.host}:{settings.gateway.port}"],
-    }
-    server = PrometheusServer(Path(stack.dir) / "prometheus", port, targets)
-    return server.start()
+            body = httpx.get(f"{self.url}/api/v1/targets", params={"state": "active"},
+                             timeout=10.0).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PrometheusQueryError("targets", f"no answer from {self.url}: {exc}") from exc
+        return [ScrapeTarget(job=str(t.get("labels", {}).get("job", "")),
+                             instance=str(t.get("labels", {}).get("instance", "")),
+                             health=str(t.get("health", "unknown")),
+                             last_error=str(t.get("lastError", "")),
+                             last_scrape=_unix(t.get("lastScrape")))
+                for t in body.get("data", {}).get("activeTargets", [])]

@@ -1,9 +1,10 @@
-"""Local service stack: Kafka 4 (KRaft), schema registry, ClickHouse on loopback.
+"""Local service stack: Kafka 4 (KRaft), schema registry, ClickHouse on loopback, and
+on request Prometheus with the consumer-lag exporter (``--with-prometheus``).
 
-Use :class:`StackManager` from code and ``cultuurbus stack up|down|status`` from a
-shell. The manager and services are imported lazily so that the ClickHouse
-server process (``python -m ops.stack.clickhouse_server``) loads chdb before any
-other native library.
+Use :class:`StackManager` from code and ``cultuurbus stack up|down|status|targets`` from
+a shell; :mod:`ops.stack.pipeline` runs the bus's roles against it. The manager and
+services are imported lazily so that the ClickHouse server process
+(``python -m ops.stack.clickhouse_server``) loads chdb before any other native library.
 """
 
 from __future__ import annotations

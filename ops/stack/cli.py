@@ -1,9 +1,11 @@
-"""``cultuurbus stack``: bring the local Kafka, schema registry and ClickHouse up and down."""
+"""``cultuurbus stack``: bring the local Kafka, schema registry and ClickHouse (and, when
+asked, Prometheus) up and down, and choose what Prometheus scrapes."""
 
 from __future__ import annotations
 
 import click
 
+from bus.settings import Settings
 from ops.stack.errors import StackError
 from ops.stack.manager import SERVICE_NAMES, StackManager
 from ops.stack.service import ServiceStatus
@@ -15,7 +17,8 @@ __all__ = ["stack"]
 def _manager(ctx: click.Context) -> StackManager:
     # The top-level CLI may put a StackSettings on the context; else read the environment.
     settings = ctx.find_object(StackSettings) or StackSettings()
-    return StackManager(settings)
+    root = ctx.find_root().obj
+    return StackManager(settings, bus=root if isinstance(root, Settings) else None)
 
 
 def _parse_only(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[str] | None:
@@ -31,9 +34,19 @@ def _parse_only(_ctx: click.Context, _param: click.Parameter, value: str | None)
     return names
 
 
+_WITH_PROMETHEUS = click.option(
+    "--with-prometheus", is_flag=True,
+    help="Also Prometheus (built from the Go module proxy on first use, minutes) and the "
+         "consumer-lag exporter; `up` remembers it until `stack down`.")
+
+
 @click.group("stack")
 def stack() -> None:
-    """Local services: Kafka (KRaft), schema registry, ClickHouse, all on 127.0.0.1."""
+    """Local services: Kafka (KRaft), schema registry, ClickHouse, all on 127.0.0.1.
+
+    With `up --with-prometheus` also Prometheus, scraping the roles at their configured
+    ports (see `stack targets`), and the consumer-lag exporter.
+    """
 
 
 @stack.command("up")
@@ -43,22 +56,25 @@ def stack() -> None:
     metavar="NAMES",
     help=f"Comma-separated subset of {','.join(SERVICE_NAMES)}.",
 )
+@_WITH_PROMETHEUS
 @click.pass_context
-def up(ctx: click.Context, only: list[str] | None) -> None:
+def up(ctx: click.Context, only: list[str] | None, with_prometheus: bool) -> None:
     """Start the services (idempotent) and wait until they answer."""
     try:
-        _manager(ctx).up(only)
+        _manager(ctx).up(only, with_prometheus=with_prometheus)
     except StackError as exc:
         click.echo(f"stack up failed: {exc}", err=True)
         ctx.exit(1)
 
 
 @stack.command("fetch")
+@click.option("--with-prometheus", is_flag=True,
+              help="Also build Prometheus from the Go module proxy (first run only, minutes).")
 @click.pass_context
-def fetch(ctx: click.Context) -> None:
+def fetch(ctx: click.Context, with_prometheus: bool) -> None:
     """Download the broker jars and the registry distribution (first run only)."""
     try:
-        _manager(ctx).fetch()
+        _manager(ctx).fetch(with_prometheus=with_prometheus)
     except StackError as exc:
         click.echo(f"stack fetch failed: {exc}", err=True)
         ctx.exit(1)
@@ -67,7 +83,7 @@ def fetch(ctx: click.Context) -> None:
 @stack.command("down")
 @click.pass_context
 def down(ctx: click.Context) -> None:
-    """Stop the services this stack started (idempotent)."""
+    """Stop the services this stack started (idempotent); forgets --with-prometheus."""
     try:
         _manager(ctx).down()
     except StackError as exc:
@@ -102,3 +118,60 @@ def status(ctx: click.Context) -> None:
     click.echo(render_table(rows))
     if not all(row.healthy for row in rows):
         ctx.exit(1)
+
+
+def _parse_set(_ctx: click.Context, _param: click.Parameter,
+               values: tuple[str, ...]) -> dict[str, list[str]]:
+    targets: dict[str, list[str]] = {}
+    for value in values:
+        job, sep, addresses = value.partition("=")
+        if not sep or not job.strip():
+            raise click.BadParameter(f"expected ROLE=HOST:PORT[,HOST:PORT...], got {value!r}")
+        targets.setdefault(job.strip(), []).extend(a.strip() for a in addresses.split(",") if a.strip())
+    return targets
+
+
+@stack.command("targets")
+@click.option("--set", "updates", multiple=True, callback=_parse_set, metavar="ROLE=HOST:PORT,...",
+              help="Scrape these endpoints for ROLE (connector, streams, sink, gateway, kafka for "
+                   "the lag exporter, or a new job) instead of its current ones; an empty list "
+                   "(ROLE=) stops scraping it. Repeatable.")
+@click.option("--reset", is_flag=True,
+              help="Back to the roles' configured ports (bus settings) and the lag exporter.")
+@click.pass_context
+def targets(ctx: click.Context, updates: dict[str, list[str]], reset: bool) -> None:
+    """Show (and change) what Prometheus scrapes, per role, with each endpoint's health.
+
+    Changes take effect within seconds, without restarting Prometheus. Example:
+
+    \b
+      cultuurbus stack targets --set connector=127.0.0.1:8090,127.0.0.1:9401
+    """  # noqa: D301 - click's \b (no rewrap) needs a real backspace
+    manager = _manager(ctx)
+    service = manager.prometheus
+    try:
+        if reset:
+            service.reset_targets()
+        if updates:
+            service.set_targets(updates)
+    except StackError as exc:
+        click.echo(f"stack targets failed: {exc}", err=True)
+        ctx.exit(1)
+    files = service.targets()
+    if not files:
+        click.echo("no target files yet: start Prometheus with `cultuurbus stack up --with-prometheus`")
+        return
+    health = {(t.job, t.instance): t for t in service.scraped()}
+    rows = []
+    for job, addresses in sorted(files.items()):
+        for address in addresses or ["-"]:
+            t = health.get((job, address))
+            state = "-" if address == "-" else (
+                "(prometheus not running)" if not health else
+                "pending" if t is None else
+                t.health + (f": {t.last_error.rsplit(': ', 1)[-1]}" if t.last_error else ""))
+            rows.append((job, address, state))
+    header = ("ROLE", "TARGET", "SCRAPE")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(2)]
+    for row in [header, *rows]:
+        click.echo(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}".rstrip())

@@ -2,16 +2,24 @@
 
 Every piece of state lives under ``settings.dir``::
 
-    <dir>/kafka.pid, registry.pid, clickhouse.pid
+    <dir>/kafka.pid, registry.pid, clickhouse.pid (prometheus.pid, lag-exporter.pid)
     <dir>/logs/<service>.log
-    <dir>/kafka/, <dir>/registry/, <dir>/clickhouse/
+    <dir>/kafka/, <dir>/registry/, <dir>/clickhouse/ (<dir>/prometheus/)
+    <dir>/<service>.enabled     an optional service was asked for (until `down`)
     <dir>/downloads/            (unless settings.downloads_dir points elsewhere)
+
+The core services (Kafka, registry, ClickHouse) always run. The monitoring services
+(Prometheus and the consumer-lag exporter) run only when asked, with
+``up(with_prometheus=True)`` or by naming them; the stack then remembers them, so a
+later ``up``, ``status`` and ``down`` include them, until a full ``down`` forgets them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,13 +27,21 @@ from ops.stack.clickhouse import ClickHouseService
 from ops.stack.errors import PortInUseError, ServiceStartError, StackError
 from ops.stack.kafka import KafkaService
 from ops.stack.process import inspect_pid_file, is_alive, port_is_free, spawn_detached, terminate
+from ops.stack.prometheus import LagExporterService, PrometheusService
 from ops.stack.registry import RegistryService
 from ops.stack.service import Echo, Probe, Service, ServiceStatus
 from ops.stack.settings import LOOPBACK, StackSettings
 
-__all__ = ["SERVICE_NAMES", "StackManager"]
+if TYPE_CHECKING:
+    from bus.settings import Settings
 
-SERVICE_NAMES: tuple[str, ...] = ("kafka", "registry", "clickhouse")
+__all__ = ["CORE_SERVICES", "MONITORING_SERVICES", "SERVICE_NAMES", "StackManager"]
+
+#: Always part of the stack.
+CORE_SERVICES: tuple[str, ...] = ("kafka", "registry", "clickhouse")
+#: Part of the stack when asked for (``--with-prometheus``), then until ``down``.
+MONITORING_SERVICES: tuple[str, ...] = ("prometheus", "lag-exporter")
+SERVICE_NAMES: tuple[str, ...] = CORE_SERVICES + MONITORING_SERVICES
 
 
 class StackManager:
@@ -34,22 +50,35 @@ class StackManager:
     Args:
         settings: Where the stack lives and which ports it binds.
         echo: Where progress lines go; ``click.echo`` by default.
+        bus: Bus settings whose role ports give Prometheus's default targets; read
+            from the environment when needed and not given.
 
     """
 
-    def __init__(self, settings: StackSettings, *, echo: Echo | None = None) -> None:
+    def __init__(self, settings: StackSettings, *, echo: Echo | None = None,
+                 bus: Settings | None = None) -> None:
         self.settings = settings
         self.root = settings.dir.resolve()
         downloads = settings.downloads.resolve()
         self.echo: Echo = echo if echo is not None else click.echo
-        self.services: dict[str, Service] = {
-            cls.name: cls(settings, self.root, downloads)
-            for cls in (KafkaService, RegistryService, ClickHouseService)
-        }
+        self.prometheus = PrometheusService(settings, self.root, downloads, bus)
+        services: list[Service] = [cls(settings, self.root, downloads)
+                                   for cls in (KafkaService, RegistryService, ClickHouseService)]
+        services += [self.prometheus, LagExporterService(settings, self.root, downloads)]
+        self.services: dict[str, Service] = {svc.name: svc for svc in services}
+
+    def _enabled_file(self, name: str) -> Path:
+        return self.root / f"{name}.enabled"
+
+    def enabled(self, name: str) -> bool:
+        """Whether a service is part of the stack now: a core one, an optional one that
+        was asked for, or one whose pid file says it was started."""
+        return (name in CORE_SERVICES or self._enabled_file(name).exists()
+                or self.services[name].pid_file.exists())
 
     def _select(self, only: Iterable[str] | None) -> list[Service]:
         if only is None:
-            return list(self.services.values())
+            return [svc for name, svc in self.services.items() if self.enabled(name)]
         wanted = list(only)
         unknown = [name for name in wanted if name not in self.services]
         if unknown:
@@ -58,34 +87,50 @@ class StackManager:
             )
         return [svc for name, svc in self.services.items() if name in wanted]
 
-    def fetch(self, only: Iterable[str] | None = None) -> None:
-        """Download what the selected services need (broker jars, registry), once.
+    def _wanted(self, only: Iterable[str] | None, with_prometheus: bool) -> list[str] | None:
+        """``only`` plus the monitoring services when asked (``None``: the enabled set)."""
+        if not with_prometheus:
+            return None if only is None else list(only)
+        if only is None:
+            return [name for name in self.services if self.enabled(name) or name in MONITORING_SERVICES]
+        return list(dict.fromkeys([*only, *MONITORING_SERVICES]))
+
+    def fetch(self, only: Iterable[str] | None = None, *, with_prometheus: bool = False) -> None:
+        """Download what the selected services need (broker jars, registry; with
+        ``with_prometheus`` the Prometheus build), once.
 
         Raises:
             MissingToolError: ``mvn`` is not installed and something is missing.
-            StackError: Maven could not resolve a pom.
+            StackError: Maven could not resolve a pom, or Go could not build Prometheus.
 
         """
-        for svc in self._select(only):
+        for svc in self._select(self._wanted(only, with_prometheus)):
             svc.fetch(self.echo)
             self.echo(f"{svc.name}: ready ({svc.installed_version() or 'nothing to fetch'})")
 
-    def up(self, only: Iterable[str] | None = None) -> None:
-        """Start the selected services (all by default) and wait until healthy.
+    def up(self, only: Iterable[str] | None = None, *, with_prometheus: bool = False) -> None:
+        """Start the selected services (by default the core ones and the monitoring ones
+        asked for earlier) and wait until healthy.
 
-        A service that is already running and healthy is left alone. Services are
+        ``with_prometheus`` adds Prometheus and the lag exporter and remembers them
+        until ``down()``; naming a monitoring service in ``only`` remembers it too. A
+        service that is already running and healthy is left alone. Services are
         spawned one after another and then awaited together.
 
         Raises:
-            MissingToolError: ``java`` (or, on first run, ``mvn``) is not installed.
+            MissingToolError: ``java`` (or, on first run, ``mvn``/``go``) is not installed.
             PortInUseError: A port is taken by a process this stack did not start.
             ServiceStartError: A service did not become healthy; names its log.
             StackError: Several services failed; the message lists each.
 
         """
         self.root.mkdir(parents=True, exist_ok=True)
+        selected = self._select(self._wanted(only, with_prometheus))
+        for svc in selected:
+            if svc.name in MONITORING_SERVICES:
+                self._enabled_file(svc.name).touch()
         waiting: list[tuple[Service, int]] = []
-        for svc in self._select(only):
+        for svc in selected:
             state = inspect_pid_file(svc.pid_file, svc.marker)
             if state.alive and state.pid is not None:
                 if svc.probe().healthy:
@@ -146,12 +191,14 @@ class StackManager:
         )
 
     def down(self, only: Iterable[str] | None = None) -> None:
-        """Stop the selected services (all by default), last started first.
+        """Stop the selected services (all that run by default), last started first.
 
         SIGTERM to the recorded pid, a bounded wait, SIGKILL as a last resort; pid
-        files are removed. Stopping a stopped stack is fine.
+        files are removed and the stopped monitoring services forgotten (the next
+        ``up`` starts them only when asked again). Stopping a stopped stack is fine.
         """
         for svc in reversed(self._select(only)):
+            self._enabled_file(svc.name).unlink(missing_ok=True)
             state = inspect_pid_file(svc.pid_file, svc.marker)
             if state.alive and state.pid is not None:
                 outcome = terminate(state.pid, grace_s=svc.stop_grace_s, marker=svc.marker)
@@ -168,7 +215,8 @@ class StackManager:
             svc.pid_file.unlink(missing_ok=True)
 
     def status(self, only: Sequence[str] | None = None) -> list[ServiceStatus]:
-        """Report each selected service honestly: running and answering, or why not."""
+        """Report each selected service (by default the core ones and the monitoring
+        ones asked for) honestly: running and answering, or why not."""
         return [self._status_of(svc) for svc in self._select(only)]
 
     def _status_of(self, svc: Service) -> ServiceStatus:

@@ -1,4 +1,5 @@
-"""Settings of the local service stack (Kafka, schema registry, ClickHouse).
+"""Settings of the local service stack (Kafka, schema registry, ClickHouse, and on
+request Prometheus with the consumer-lag exporter).
 
 Read once at the entry point (the ``cultuurbus stack`` CLI or a test fixture) and
 passed down; every field can be set from the environment with the
@@ -28,6 +29,9 @@ class StackSettings(BaseSettings):
         registry_port: HTTP port of the schema registry.
         clickhouse_http_port: ClickHouse HTTP interface (clickhouse-connect talks here).
         clickhouse_tcp_port: ClickHouse native TCP interface.
+        prometheus_port: Prometheus web/API listener (``stack up --with-prometheus``).
+        lag_exporter_port: ``/metrics`` of the consumer-lag exporter that runs with
+            Prometheus (``python -m ops.prometheus.lag_exporter``).
         downloads_dir: Cache of broker jars and the registry distribution; defaults
             to ``<dir>/downloads``. Point several stacks at one cache to download once.
 
@@ -43,6 +47,8 @@ class StackSettings(BaseSettings):
     registry_port: int = 8081
     clickhouse_http_port: int = 8123
     clickhouse_tcp_port: int = 9000
+    prometheus_port: int = 9090
+    lag_exporter_port: int = 9409
     downloads_dir: Path | None = None
 
     @property
@@ -64,3 +70,13 @@ class StackSettings(BaseSettings):
     def clickhouse_url(self) -> str:
         """Base URL of the ClickHouse HTTP interface."""
         return f"http://{LOOPBACK}:{self.clickhouse_http_port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        """Base URL of Prometheus (Grafana's datasource points here)."""
+        return f"http://{LOOPBACK}:{self.prometheus_port}"
+
+    @property
+    def lag_exporter_address(self) -> str:
+        """``host:port`` Prometheus scrapes the consumer-lag exporter at."""
+        return f"{LOOPBACK}:{self.lag_exporter_port}"

@@ -36,14 +36,16 @@ def free_ports(count: int) -> list[int]:
 
 def isolated_settings(stack_dir: Path, downloads_dir: Path | None = None) -> StackSettings:
     """Settings for a stack in ``stack_dir`` on fresh free ports with a small broker heap."""
-    kafka, controller, registry, ch_http, ch_tcp = free_ports(5)
+    kafka, controller, registry, ch_http, ch_tcp, prometheus, lag = free_ports(7)
     return StackSettings(
         dir=stack_dir,
         kafka_port=kafka,
         kafka_controller_port=controller,
-        kafka_heap="512m",
+        kafka_heap="1g",
         registry_port=registry,
         clickhouse_http_port=ch_http,
         clickhouse_tcp_port=ch_tcp,
+        prometheus_port=prometheus,
+        lag_exporter_port=lag,
         downloads_dir=downloads_dir,
     )

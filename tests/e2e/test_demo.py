@@ -1,21 +1,29 @@
-"""`cultuurbus demo --short` runs to its end against the real stack and the bus's final
-availability matches the simulator's ground truth."""
+"""`cultuurbus demo --short` runs to its end against the real stack: the bus's final
+availability matches the simulator's ground truth, the sales and audience monitors print
+ClickHouse's figures for the season, and what the demo started is stopped again."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from ops.stack.manager import CORE_SERVICES, StackManager
+from ops.stack.process import port_is_free
+from ops.stack.settings import StackSettings
 from tests.integration.streams.harness import REPO, free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(900)]
 
 
-def test_short_demo_runs_to_its_end_and_matches_the_truth(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def demo(stack: StackSettings) -> tuple[str, dict]:  # type: ignore[type-arg]
+    """The output of one short demo with Prometheus, and the ground truth it wrote."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUURBUS_")}
     env.update({
         "CULTUURBUS_STACK_DIR": str(stack.dir),
@@ -24,17 +32,58 @@ def test_short_demo_runs_to_its_end_and_matches_the_truth(stack, tmp_path: Path)
         "CULTUURBUS_STACK_REGISTRY_PORT": str(stack.registry_port),
         "CULTUURBUS_STACK_CLICKHOUSE_HTTP_PORT": str(stack.clickhouse_http_port),
         "CULTUURBUS_STACK_CLICKHOUSE_TCP_PORT": str(stack.clickhouse_tcp_port),
+        "CULTUURBUS_STACK_PROMETHEUS_PORT": str(stack.prometheus_port),
+        "CULTUURBUS_STACK_LAG_EXPORTER_PORT": str(stack.lag_exporter_port),
         "CULTUURBUS_STACK_DOWNLOADS_DIR": str(stack.downloads),
         "CULTUURBUS_TOPIC_PREFIX": f"demo{os.getpid()}.",
+        "CULTUURBUS_CLICKHOUSE__DATABASE": f"demo{os.getpid()}",
         "CULTUURBUS_GATEWAY__PORT": str(free_port()),
         "CULTUURBUS_SINK__METRICS_PORT": str(free_port()),
         "CULTUURBUS_STREAMS__WEB_PORT": str(free_port()),
+        "CULTUURBUS_CONNECTOR__HTTP_PORT": str(free_port()),
         "PYTHONPATH": str(REPO),
     })
-    proc = subprocess.run([sys.executable, "-m", "ops.cli", "demo", "--short", "--minutes", "6",
-                           "--no-prometheus"], env=env, cwd=REPO, capture_output=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "ops.cli", "demo", "--short", "--minutes", "6"],
+                          env=env, cwd=REPO, capture_output=True, timeout=840)
     out = proc.stdout.decode()
-    assert proc.returncode == 0, out[-3000:] + proc.stderr.decode()[-3000:]
+    assert proc.returncode == 0, out[-4000:] + proc.stderr.decode()[-3000:]
+    truth = json.loads((Path(stack.dir) / "demo" / "ground_truth.json").read_text())
+    return out, truth
+
+
+def test_short_demo_runs_to_its_end_and_matches_the_truth(demo: tuple[str, dict]) -> None:  # type: ignore[type-arg]
+    out, _ = demo
     assert "24/24 performances match the simulator's ground truth" in out
-    # The stack was running before the demo: the demo must leave it running.
+
+
+def test_the_demo_prints_the_sales_monitor_with_the_truths_tickets(demo: tuple[str, dict]) -> None:  # type: ignore[type-arg]
+    out, truth = demo
+    sold = truth["totals"]["sold"]
+    assert sold > 0
+    assert "sales monitor" in out
+    assert f"{sold} tickets sold in ClickHouse for the season's 24 performances" in out
+    assert "matches the ground truth" in out
+    for table in ("occupancy", "revenue per ticket type", "sales curve"):
+        assert table in out
+    revenue = re.search(r"revenue EUR ([\d,]+\.\d\d)", out)
+    assert revenue is not None and float(revenue.group(1).replace(",", "")) > 0
+
+
+def test_the_demo_prints_the_audience_monitor(demo: tuple[str, dict]) -> None:  # type: ignore[type-arg]
+    out, _ = demo
+    assert "audience monitor" in out
+    assert re.search(r"first-time\s*│\s*\d+", out), out[-3000:]
+    assert "reach" in out and "visit frequency" in out
+
+
+def test_the_demo_ran_prometheus_and_stopped_what_it_started(demo: tuple[str, dict],  # type: ignore[type-arg]
+                                                            stack: StackSettings) -> None:
+    out, _ = demo
+    assert f"Prometheus       {stack.prometheus_url}" in out
+    # The stack was running before the demo: the demo leaves it running, and stops the
+    # Prometheus and lag exporter it started.
     assert "stack left running" in out
+    rows = StackManager(stack, echo=lambda _: None).status()
+    assert {row.name for row in rows} == set(CORE_SERVICES)
+    assert all(row.healthy for row in rows)
+    assert port_is_free("127.0.0.1", stack.prometheus_port)

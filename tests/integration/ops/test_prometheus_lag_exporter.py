@@ -41,7 +41,8 @@ def commit_when_the_coordinator_is_there(consumer: Consumer, offsets: list[Topic
 @pytest.fixture(scope="module")
 def lagging(bus_settings: Settings) -> dict[str, str]:
     """A 2-partition topic of 10 messages per partition; group ``behind`` committed 4 of
-    partition 0 and none of partition 1, group ``caught-up`` committed everything."""
+    partition 0 and none of partition 1, group ``further-behind`` 2 of partition 0,
+    group ``caught-up`` committed everything."""
     kafka = bus_settings.kafka
     topic = f"{bus_settings.topic_prefix}lagtest.{uuid.uuid4().hex[:6]}"
     admin = make_admin(kafka)
@@ -54,20 +55,21 @@ def lagging(bus_settings: Settings) -> dict[str, str]:
                              timestamp=old_ms + i)
     assert producer.flush(30) == 0
     behind = f"lagtest-behind-{uuid.uuid4().hex[:6]}"
+    further = f"lagtest-further-behind-{uuid.uuid4().hex[:6]}"
     caught_up = f"lagtest-caught-up-{uuid.uuid4().hex[:6]}"
-    for group, offsets in ((behind, {0: 4}), (caught_up, {0: 10, 1: 10})):
+    for group, offsets in ((behind, {0: 4}), (further, {0: 2}), (caught_up, {0: 10, 1: 10})):
         consumer = make_consumer(kafka, group)
         try:
             commit_when_the_coordinator_is_there(
                 consumer, [TopicPartition(topic, p, o) for p, o in offsets.items()])
         finally:
             consumer.close()
-    return {"topic": topic, "behind": behind, "caught_up": caught_up}
+    return {"topic": topic, "behind": behind, "further": further, "caught_up": caught_up}
 
 
 @pytest.fixture()
 def exporter(bus_settings: Settings, lagging: dict[str, str]) -> Iterator[LagExporter]:
-    wanted = {lagging["behind"], lagging["caught_up"]}
+    wanted = {lagging["behind"], lagging["further"], lagging["caught_up"]}
     lag = LagExporter(bus_settings.kafka, CollectorRegistry(), include=wanted.__contains__)
     lag.setup()
     try:
@@ -95,6 +97,17 @@ def test_lag_in_seconds_is_the_age_of_the_first_unconsumed_message(exporter: Lag
     assert reading.seconds[(lagging["caught_up"], lagging["topic"])] == 0.0
     again = exporter.refresh()  # timestamps come from the cache now, and still age
     assert again.seconds[(lagging["behind"], lagging["topic"])] >= age
+
+
+def test_two_groups_behind_on_one_partition_at_different_offsets_both_get_their_age(
+        exporter: LagExporter, lagging: dict[str, str]) -> None:
+    reading = exporter.refresh()
+    topic = lagging["topic"]
+    assert exporter.healthy
+    assert reading.records[(lagging["further"], topic, 0)] == 8
+    assert reading.records[(lagging["behind"], topic, 0)] == 6
+    for group in ("behind", "further"):
+        assert OLD_S - 5 < reading.seconds[(lagging[group], topic)] < OLD_S + 120
 
 
 def test_the_exporter_serves_its_reading_on_metrics(exporter: LagExporter,

@@ -1,10 +1,11 @@
-"""Every Grafana panel query, run through a real Prometheus scraping the roles' endpoints.
+"""Every Grafana panel query, run through a real Prometheus scraping the roles' endpoints:
+the fast variant, in seconds, without Kafka.
 
-For now the roles' metric containers run in this process, one ``MetricsServer`` per
-role on a fresh registry, fed by a thread that counts and observes like a busy bus;
-the lag exporter serves a reading set here instead of one taken from Kafka (its own
-test reads a real broker). The whole demo pipeline can replace them later: only
-``roles()`` changes.
+The roles' metric containers run in this process, one ``MetricsServer`` per role on a
+fresh registry, fed by a thread that counts and observes like a busy bus (every metric
+moves, so every query must return data); the lag exporter serves a reading set here
+instead of one taken from Kafka (its own test reads a real broker). The same checks on
+the real demo pipeline are tests/e2e/test_dashboards_live.py.
 """
 
 from __future__ import annotations
@@ -93,6 +94,11 @@ class Roles:
         s.rebalances.inc()
         s.recovery_seconds.set(r.uniform(0.1, 2))
         s.decode_errors.labels("participation.facts").inc()
+        for kind in ("SOLD", "REFUNDED", "CANCELLED", "RESERVED", "RESERVATION_RELEASED", "BLOCKED",
+                     "UNBLOCKED", "SCANNED"):
+            s.tickets.labels(kind, r.choice(("web", "box_office"))).inc(r.randint(1, 4))
+        for status in ("AVAILABLE", "LIMITED", "SOLD_OUT", "CANCELLED", "POSTPONED"):
+            s.performances.labels(status).set(r.randint(0, 30))
         k = self.sink
         k.records_in.labels("participation.facts").inc(8)
         for table in ("ticket_facts", "availability_state"):
