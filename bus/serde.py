@@ -19,6 +19,7 @@ from typing import Any
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError as _SRError
+from fastavro.read import SchemaResolutionError
 
 from bus.errors import SchemaIncompatibleError, SchemaRegistryError, SerializationError
 from bus.settings import RegistrySettings
@@ -213,6 +214,13 @@ class AvroDeserializer:
         buf.seek(_HEADER.size)
         try:
             return fastavro.schemaless_reader(buf, writer, self._reader)  # type: ignore[return-value]
+        except SchemaResolutionError as exc:
+            name = writer.get("name") if isinstance(writer, Mapping) else writer
+            raise SerializationError(
+                f"schema id {schema_id} ({name}) does not resolve to this topic's schema "
+                f"({self._reader.get('name') if isinstance(self._reader, Mapping) else ''}); "
+                "the record was produced for another topic or with an incompatible schema"
+            ) from exc
         except (EOFError, ValueError, TypeError, IndexError, StopIteration) as exc:
             raise SerializationError(
                 f"cannot decode {len(data)} bytes with schema id {schema_id}: {exc}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import fastavro
+from fastavro.read import SchemaResolutionError
 
 from bus.errors import SchemaRegistryError, SerializationError
 from bus.serde import Registry, decode_header
@@ -96,6 +97,9 @@ class _Reader:
         buf.seek(_HEADER_SIZE)
         try:
             return fastavro.schemaless_reader(buf, plan[0], plan[1])  # type: ignore[return-value]
+        except SchemaResolutionError as exc:
+            raise SerializationError(f"schema id {schema_id} does not resolve to the reader schema "
+                                     f"of this topic: {str(exc)[:200]}") from exc
         except (EOFError, ValueError, TypeError, IndexError, StopIteration) as exc:
             raise SerializationError(
                 f"cannot decode {len(value)} bytes with schema id {schema_id}: {exc}") from exc

@@ -59,6 +59,15 @@ def test_garbage_bytes_get_a_clear_error(registry: Registry) -> None:
         de(b"\x00\x01")
 
 
+def test_a_record_of_another_schema_is_a_clear_serialization_error(registry: Registry) -> None:
+    """E.g. a ticket event produced onto the availability topic: the reader names both
+    schemas instead of raising fastavro's own exception (which would stop a consumer)."""
+    ser = AvroSerializer(registry, f"serde-{uuid.uuid4().hex[:6]}", "ticket_event.avsc")
+    de = AvroDeserializer(registry, "availability.avsc")
+    with pytest.raises(SerializationError, match=r"TicketEvent.*does not resolve.*Availability"):
+        de(ser(_event()))
+
+
 def test_incompatible_schema_change_is_rejected_by_the_registry(registry: Registry) -> None:
     subject = f"compat-{uuid.uuid4().hex[:6]}-value"
     schema = load_schema("attendance.avsc")
