@@ -62,6 +62,7 @@ test-fast: install
 	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: install fetch
+	@$(BIN)/python -m pip install -q -e '.[bench]'
 	@$(BIN)/python -m bench
 
 clean:

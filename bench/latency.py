@@ -1,0 +1,192 @@
+"""Latency at fixed offered loads: ticket events sent at a paced rate with ``event_time``
+= send time, through the running pipeline (webhook-less: straight onto the ticketing
+topic, as a connector would put them), and seen at three places a user looks:
+
+- the availability topic: a subscriber's receive time - the record's ``last_fact_time``;
+- ClickHouse: ``written_at`` (set by the server at insert) - ``event_time`` of the row;
+- the gateway's SSE stream: the client's receive time - the event's ``last_fact_time``.
+
+All on one machine and one clock. Each load lasts a fixed time; the backlog is drained
+(bounded) before the next one.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from bench.data import Dataset, ticket_record
+from bench.env import Bench
+from bench.kafkaio import bulk_producer, schema_id
+from bench.options import Sizes
+from bench.watch import AvailabilityWatch
+from bus.serde import AvroSerializer
+from bus.settings import Settings
+from bus.topics import AVAILABILITY, TICKET_EVENTS
+from sinks.clickhouse.connect import connect_clickhouse
+from sinks.gateway.client import stream_events
+
+__all__ = ["measure_latency", "percentiles"]
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p95, p99, max (and the count) of ``values``, rounded to 0.1."""
+    if not values:
+        return {"n": 0}
+    v = sorted(values)
+
+    def at(q: float) -> float:
+        return round(v[min(len(v) - 1, int(q * len(v)))], 1)
+
+    return {"n": len(v), "p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": round(v[-1], 1)}
+
+
+class _Sse:
+    """An SSE client of the gateway in a thread, noting each availability's latency."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.latencies: list[tuple[int, float]] = []  # (last_fact_time ms, latency ms)
+        self._http = httpx.Client(base_url=url, timeout=httpx.Timeout(10.0, read=None))
+        self._stop = threading.Event()
+        self.error: str | None = None
+        start = self._http.get("/v1/availability", params={"limit": 0}).json()["last_event_id"]
+        self._thread = threading.Thread(target=self._run, args=(start,), name="sse", daemon=True)
+        self._thread.start()
+
+    def _run(self, last_id: str) -> None:
+        try:
+            for e in stream_events(self._http, topics="availability", last_event_id=last_id):
+                now = time.time()
+                if e.event != "availability":
+                    continue
+                lft = e.json().get("last_fact_time")
+                if lft:
+                    t = datetime.fromisoformat(lft.replace("Z", "+00:00")).timestamp()
+                    self.latencies.append((int(t * 1000), 1000 * (now - t)))
+                if self._stop.is_set():
+                    return
+        except Exception as exc:  # noqa: BLE001 - closing the client ends the stream
+            if not self._stop.is_set():
+                self.error = f"{type(exc).__name__}: {exc}"
+
+    def close(self) -> None:
+        self._stop.set()
+        self._http.close()
+        self._thread.join(5)
+
+
+class _Tracker:
+    """Availability records seen by the watch: latencies, and which performances still
+    wait for the newest fact sent to them (the drain condition)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: dict[str, int] = {}
+        self.latencies: list[tuple[int, float]] = []  # (last_fact_time ms, latency ms)
+
+    def sent(self, pid: str, ms: int) -> None:
+        with self.lock:
+            self.pending[pid] = max(self.pending.get(pid, 0), ms)
+
+    def on_record(self, pid: str, rec: dict[str, Any], recv: float) -> None:
+        lft = rec.get("last_fact_time")
+        if lft is None:
+            return
+        ms = lft if isinstance(lft, int) else int(lft.timestamp() * 1000)
+        with self.lock:
+            self.latencies.append((ms, 1000 * recv - ms))
+            if pid in self.pending and ms >= self.pending[pid]:
+                del self.pending[pid]
+
+    def between(self, lo: int, hi: int) -> list[float]:
+        with self.lock:
+            return [lat for t, lat in self.latencies if lo <= t <= hi]
+
+
+def _phase(s: Settings, ds: Dataset, rate: int, seconds: float, ser: AvroSerializer, track: _Tracker,
+           cap: float) -> dict[str, Any]:
+    """Send ``rate`` events/s for ``seconds``, then drain (bounded); returns send stats."""
+    producer = bulk_producer(s, linger_ms=1)
+    topic = s.topic_prefix + TICKET_EVENTS
+    rng = random.Random(rate)
+    pids = [p["performance_key"] for p in ds.performances]
+    tag = f"lat{rate}-{uuid.uuid4().hex[:6]}"
+    n = int(rate * seconds)
+    t0 = time.time()
+    sent = 0
+    while sent < n:
+        due = min(n, int((time.time() - t0) * rate) + 1)
+        while sent < due:
+            pid = rng.choice(pids)
+            now_ms = int(time.time() * 1000)
+            rec = ticket_record(pid, f"e-lat-{pid[-6:]}", sent, "SOLD", 1, now_ms, rng)
+            rec["fact_id"] = f"{tag}-{sent}"
+            producer.produce(topic, ser(rec), pid.encode())
+            track.sent(pid, now_ms)
+            sent += 1
+        producer.poll(0)
+        time.sleep(0.002)
+    send_s = time.time() - t0
+    producer.flush(30)
+    deadline = time.monotonic() + cap  # drain: every performance touched shows its newest fact
+    while track.pending and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return {"offered_eps": rate, "sent": n, "send_eps": round(n / send_s, 1), "tag": tag,
+            "start_ms": int(t0 * 1000), "end_ms": int(time.time() * 1000), "drained": not track.pending}
+
+
+def _clickhouse(s: Settings, tag: str, n: int, cap: float) -> dict[str, float]:
+    client = connect_clickhouse(s.clickhouse)
+    try:
+        deadline = time.monotonic() + cap
+        while time.monotonic() < deadline:
+            got = client.query("SELECT count() FROM ticket_facts WHERE startsWith(fact_id, {tag:String})",
+                               parameters={"tag": tag + "-"}).result_rows[0][0]
+            if got >= n:
+                break
+            time.sleep(0.2)
+        rows = client.query(
+            "SELECT dateDiff('millisecond', event_time, written_at) FROM ticket_facts "
+            "WHERE startsWith(fact_id, {tag:String})", parameters={"tag": tag + "-"}).result_rows
+        return percentiles([float(r[0]) for r in rows])
+    finally:
+        client.close()
+
+
+def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, sizes: Sizes) -> dict[str, Any]:
+    """Fact -> availability topic / ClickHouse / SSE latency at each offered load."""
+    track = _Tracker()
+    watch = AvailabilityWatch(s, s.topic_prefix + AVAILABILITY, bench.registry,
+                               on_record=track.on_record).start()
+    schema_id(bench.registry, s.topic_prefix + TICKET_EVENTS, "ticket_event.avsc")
+    ser = AvroSerializer(bench.registry, s.topic_prefix + TICKET_EVENTS, "ticket_event.avsc")
+    sse = _Sse(gateway_url)
+    out: dict[str, Any] = {}
+    try:
+        for rate in sizes.rates:
+            phase = _phase(s, ds, rate, sizes.latency_seconds, ser, track, cap=min(sizes.max_wait_s, 60.0))
+            lo, hi = phase["start_ms"], phase["end_ms"]
+            av = track.between(lo, hi)
+            sse_lat = [lat for t, lat in list(sse.latencies) if lo <= t <= hi]
+            phase["availability"] = percentiles(av)
+            phase["clickhouse"] = _clickhouse(s, phase.pop("tag"), phase["sent"], min(sizes.max_wait_s, 30.0))
+            phase["sse"] = percentiles(sse_lat)
+            out[str(rate)] = phase
+            bench.say(f"latency at {rate}/s (sent {phase['send_eps']:,.0f}/s): fact->availability "
+                      f"p50 {phase['availability'].get('p50')} p99 {phase['availability'].get('p99')} ms; "
+                      f"->ClickHouse p99 {phase['clickhouse'].get('p99')} ms; "
+                      f"->SSE p99 {phase['sse'].get('p99')} ms"
+                      + ("" if phase["drained"] else " (backlog not drained)"))
+    finally:
+        sse.close()
+        watch.close()
+    if sse.error:
+        out["sse_error"] = sse.error
+    return out

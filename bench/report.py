@@ -1,0 +1,247 @@
+"""Results: the parts' raw numbers folded into the JSON the issue asks for (``machine``,
+``ceilings``, ``pipeline``, ``latency_ms``, ``peers``, ``ratios``, ``rss_mb``, plus
+``scaling``, ``profile``, ``goals`` and every part's ``details``), and its Markdown table.
+
+A run of some parts only (``--only``) updates those parts in the existing results and
+keeps the others, so the ratios always use the newest number of each side.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.roles import REPO
+
+__all__ = ["GOALS", "fold", "machine_info", "markdown"]
+
+#: The goals of issue #7: (key, what, target, higher is better).
+GOALS = (
+    ("ratios.streams_vs_consume_ceiling", "streams worker / raw consume ceiling", 0.25, True),
+    ("ratios.streams_vs_quix", "streams worker / Quix Streams peer", 1.5, True),
+    ("latency_ms.availability_p99_at_1000", "p99 fact -> availability at 1,000/s (ms)", 100.0, False),
+    ("ratios.sink_vs_insert_ceiling", "ClickHouse sink / raw insert ceiling", 0.40, True),
+)
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores, memory, load, Python and OS of this machine."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {"cpu_model": cpu, "cores": os.cpu_count() or 0, "memory_gb": round(mem_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}",
+            "load_1m": os.getloadavg()[0]}
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD").strip() or None,
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip())}
+
+
+def _r(x: float, nd: int = 1) -> float:
+    return round(float(x), nd)
+
+
+def _get(d: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(d, dict) or part not in d:
+            return None
+        d = d[part]
+    return d
+
+
+def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The results document: ``prev`` (an earlier run's) updated with ``parts``."""
+    r: dict[str, Any] = dict(prev or {})
+    for key in ("ceilings", "pipeline", "latency_ms", "peers", "ratios", "rss_mb", "profile", "details"):
+        r[key] = dict(r.get(key) or {})
+    r.update({k: v for k, v in meta.items() if k != "parts"})
+    r["parts_run"] = meta["parts"]
+    r["runs"] = [*(r.get("runs") or [])[-9:], {k: meta[k] for k in ("generated_at", "mode", "parts", "wall_s",
+                                                                     "load_1m_start", "load_1m_end")}]
+    details = r["details"]
+    rss: dict[str, dict[str, float]] = r["rss_mb"]
+    for name, raw in parts.items():
+        details[name] = raw
+    c = parts.get("ceilings")
+    if c and "error" not in c:
+        r["ceilings"] = {k: _r(c[k]) for k in ("kafka_produce_eps", "kafka_consume_eps",
+                                               "fastavro_encode_rps", "fastavro_decode_rps",
+                                               "clickhouse_insert_rps")}
+    p = r["pipeline"]
+    conn = parts.get("connectors")
+    if conn and "error" not in conn:
+        p["connector_webhook_eps"] = _r(conn["webhook"]["eps"])
+        p["connector_poller_eps"] = _r(conn["poller"]["eps"])
+        rss["webhook_receiver"] = {"load": conn["webhook"]["rss_mb"]}
+    st = parts.get("streams")
+    if st and "error" not in st:
+        p["streams_eps_1w"] = _r(st["1w"]["eps"])
+        p["streams_eps_2w"] = _r(st["2w"]["eps"])
+        if "profile" in st["1w"]:
+            r["profile"]["streams_worker"] = st["1w"]["profile"]
+    sk = parts.get("sink")
+    if sk and "error" not in sk:
+        p["sink_rps"] = _r(sk["rps"])
+        r["ceilings"]["clickhouse_insert_same_rows_rps"] = _r(sk["raw_insert_same_rows"]["rps"])
+        if "profile" in sk:
+            r["profile"]["sink"] = sk["profile"]
+    pe = parts.get("peers")
+    if pe and "error" not in pe:
+        r["peers"] = {"quix_eps": _r(pe["quix"]["eps"]), "plain_loop_eps": _r(pe["plain_loop"]["eps"])}
+        for peer in ("quix", "plain_loop"):
+            rss[f"{peer}_peer"] = {str(pe[peer]["calendar"]["performances"]): pe[peer]["rss_mb"]}
+    sc = parts.get("scale")
+    if sc and not isinstance(sc, dict):
+        r["scaling"] = [{k: (_r(v) if isinstance(v, float) else v) for k, v in size.items() if k != "latency"}
+                        for size in sc]
+        base = next((x for x in sc if (x["performances"], x["events"]) == meta.get("streams_size")), sc[0])
+        p["e2e_eps"] = _r(base["e2e_eps"])
+        for size in sc:
+            for role, mb in size["rss_mb"].items():
+                rss.setdefault(role, {})[str(size["performances"])] = mb
+            if "latency" in size:
+                r["latency_ms"] = _latency_keys(size["latency"])
+                details["latency"] = size["latency"]
+    r["ratios"] = _ratios(r)
+    r["goals"] = [{"goal": what, "key": key, "value": _get(r, key), "target": target,
+                   "met": None if _get(r, key) is None else
+                   (_get(r, key) >= target if higher else _get(r, key) <= target)}
+                  for key, what, target, higher in GOALS]
+    return r
+
+
+def _latency_keys(lat: dict[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for rate, phase in lat.items():
+        if not isinstance(phase, dict):
+            continue
+        for where in ("availability", "clickhouse", "sse"):
+            for q in ("p50", "p95", "p99", "max"):
+                if q in phase.get(where, {}):
+                    out[f"{where}_{q}_at_{rate}"] = phase[where][q]
+    return out
+
+
+def _ratios(r: dict[str, Any]) -> dict[str, float]:
+    p, c, peers = r["pipeline"], r["ceilings"], r["peers"]
+    pairs = {
+        "streams_vs_consume_ceiling": (p.get("streams_eps_1w"), c.get("kafka_consume_eps")),
+        "streams_vs_quix": (p.get("streams_eps_1w"), peers.get("quix_eps")),
+        "streams_vs_plain_loop": (p.get("streams_eps_1w"), peers.get("plain_loop_eps")),
+        # the sink against a raw insert of the very rows it wrote (its mix of tables), when measured
+        "sink_vs_insert_ceiling": (p.get("sink_rps"), c.get("clickhouse_insert_same_rows_rps")
+                                   or c.get("clickhouse_insert_rps")),
+        "sink_vs_ticket_insert_ceiling": (p.get("sink_rps"), c.get("clickhouse_insert_rps")),
+        "streams_2w_vs_1w": (p.get("streams_eps_2w"), p.get("streams_eps_1w")),
+        "e2e_vs_streams": (p.get("e2e_eps"), p.get("streams_eps_1w")),
+        "webhook_vs_produce_ceiling": (p.get("connector_webhook_eps"), c.get("kafka_produce_eps")),
+    }
+    return {k: float(f"{a / b:.4g}") for k, (a, b) in pairs.items() if a and b}
+
+
+def _n(x: Any, unit: str = "") -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float) and x < 10:
+        return f"{x:.3g}{unit}"
+    return f"{x:,.0f}{unit}"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The short Markdown report of a results document."""
+    m, c, p, lat, peers, ra = (r.get(k) or {} for k in ("machine", "ceilings", "pipeline", "latency_ms",
+                                                         "peers", "ratios"))
+    runs = r.get("runs") or []
+    earlier = "" if len(runs) < 2 else (" Parts not in this run keep the numbers of earlier runs: "
+                                        + "; ".join(f"{x['generated_at']} ({', '.join(x['parts'])})"
+                                                    for x in runs[:-1]) + ".")
+    lines = [f"# cultuurbus benchmarks ({r.get('mode', '?')} run, {r.get('generated_at', '?')})", "",
+             f"Machine: {m.get('cpu_model')}, {m.get('cores')} cores, {m.get('memory_gb')} GB; load (1 min) "
+             f"{r.get('load_1m_start', '?')} at start, {r.get('load_1m_end', '?')} at end. Wall time "
+             f"{r.get('wall_s', '?')} s. Commit {str((r.get('git') or {}).get('commit'))[:10]}"
+             f"{' (dirty)' if (r.get('git') or {}).get('dirty') else ''}. `{r.get('command', '')}`."
+             + earlier, "",
+             "| measure | value | ceiling / peer | ratio |", "|---|---:|---:|---:|",
+             f"| streams worker, 1 worker (events/s) | {_n(p.get('streams_eps_1w'))} | raw consume "
+             f"{_n(c.get('kafka_consume_eps'))} | {_n(ra.get('streams_vs_consume_ceiling'))} |",
+             f"| streams worker, 2 workers (events/s) | {_n(p.get('streams_eps_2w'))} | 1 worker | "
+             f"{_n(ra.get('streams_2w_vs_1w'))} |",
+             f"| Quix Streams peer (events/s) | {_n(peers.get('quix_eps'))} | ours / Quix | "
+             f"{_n(ra.get('streams_vs_quix'))} |",
+             f"| plain confluent-kafka loop (events/s) | {_n(peers.get('plain_loop_eps'))} | ours / plain | "
+             f"{_n(ra.get('streams_vs_plain_loop'))} |",
+             f"| ClickHouse sink (rows/s) | {_n(p.get('sink_rps'))} | raw insert, same rows "
+             f"{_n(c.get('clickhouse_insert_same_rows_rps'))} | {_n(ra.get('sink_vs_insert_ceiling'))} |",
+             f"| raw insert of ticket-fact rows (rows/s) | {_n(c.get('clickhouse_insert_rps'))} | "
+             f"sink / it | {_n(ra.get('sink_vs_ticket_insert_ceiling'))} |",
+             f"| end to end, worker + sink + gateway (events/s) | {_n(p.get('e2e_eps'))} | 1 worker alone | "
+             f"{_n(ra.get('e2e_vs_streams'))} |",
+             f"| webhook receiver (facts/s) | {_n(p.get('connector_webhook_eps'))} | raw produce "
+             f"{_n(c.get('kafka_produce_eps'))} | {_n(ra.get('webhook_vs_produce_ceiling'))} |",
+             f"| eventstream poller (facts/s) | {_n(p.get('connector_poller_eps'))} | | |",
+             f"| fastavro decode / encode (records/s) | {_n(c.get('fastavro_decode_rps'))} / "
+             f"{_n(c.get('fastavro_encode_rps'))} | | |",
+             f"| raw Kafka produce (records/s) | {_n(c.get('kafka_produce_eps'))} | | |", ""]
+    lines += ["| goal (issue #7) | value | target | met |", "|---|---:|---:|:-:|"]
+    for g in r.get("goals", []):
+        met = "–" if g["met"] is None else ("yes" if g["met"] else "no")
+        lines.append(f"| {g['goal']} | {_n(g['value'])} | {g['target']} | {met} |")
+    rates = sorted({int(k.rsplit("_", 1)[1]) for k in lat})
+    if rates:
+        lines += ["", "Latency from a fact's event time (ms): p50 / p95 / p99 / max", "",
+                  "| offered events/s | -> availability topic | -> ClickHouse row | -> SSE client |",
+                  "|---:|---|---|---|"]
+        for rate in rates:
+            cells = [" / ".join(_n(lat.get(f"{w}_{q}_at_{rate}")) for q in ("p50", "p95", "p99", "max"))
+                     for w in ("availability", "clickhouse", "sse")]
+            lines.append(f"| {rate:,} | " + " | ".join(cells) + " |")
+    if r.get("scaling"):
+        lines += ["", "Whole pipeline by size (worker + sink + gateway together; RSS = peak, MB)", "",
+                  "| performances | ticket events | calendar/s | streams events/s | end to end events/s | "
+                  "RSS worker | RSS sink | RSS gateway |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for s in r["scaling"]:
+            rs = s["rss_mb"]
+            lines.append(f"| {s['performances']:,} | {s['events']:,} | {_n(s['calendar_pps'])} | "
+                         f"{_n(s['streams_eps'])} | {_n(s['e2e_eps'])} | {rs['streams_worker']} | "
+                         f"{rs['sink']} | {rs['gateway']} |")
+    for role, prof in (r.get("profile") or {}).items():
+        if "own" not in prof:
+            lines += ["", f"Profile of the {role}: {prof.get('error')}"]
+            continue
+        lines += ["", f"Hot spots of the {role.replace('_', ' ')} (py-spy --gil, {prof['samples']} samples): "
+                      "own time of the leaf Python frame, then total time in the bus's own functions", ""]
+        lines += [f"{i}. {h['function']} — {h['percent']}% own" for i, h in enumerate(prof["own"], 1)]
+        lines += [f"- {h['function']} — {h['percent']}% total" for h in prof["total"]]
+    errors = {k: v["error"] for k, v in (r.get("details") or {}).items()
+              if isinstance(v, dict) and "error" in v}
+    if errors:
+        lines += ["", "Parts that failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items())]
+    return "\n".join(lines) + "\n"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,159 @@
+"""ClickHouse sink throughput: the real ``cultuurbus sink clickhouse`` catching up on every
+topic it reads (raw facts and the derived state the streams wrote), alone on the
+machine; timed from its first record read to its last commit; profiled with py-spy.
+Then the ceiling for exactly these rows: a raw clickhouse-connect insert of them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.env import Bench
+from bench.feed import wait_budget
+from bench.kafkaio import Offsets, bench_consumer, high_watermark
+from bench.options import Sizes
+from bench.profile import Profiler
+from bench.roles import Role, running, wait_for
+from bus.kafka import make_consumer
+from bus.serde import Registry
+from bus.settings import Settings
+from bus.topics import FACTS, UNMATCHED
+from sinks.clickhouse.connect import connect_clickhouse
+from sinks.clickhouse.decode import DERIVED_TOPICS, RecordDecoder
+from sinks.clickhouse.migrate import migrate
+from sinks.clickhouse.rows import COLUMNS, Row
+
+__all__ = ["SinkProbe", "measure_sink"]
+
+
+class SinkProbe:
+    """Reads a running sink's progress: its metrics, and its committed offsets."""
+
+    def __init__(self, s: Settings, role: Role) -> None:
+        self.role = role
+        self.topics = [s.topic_prefix + t for t in (FACTS, *DERIVED_TOPICS, UNMATCHED)]
+        self._group = make_consumer(s.kafka, s.sink.group_id)  # never subscribes: reads commits only
+        self._parts: list[TopicPartition] = []
+        probe = bench_consumer(s)
+        for t in self.topics:
+            meta = probe.list_topics(t, timeout=10).topics[t]
+            self._parts += [TopicPartition(t, p) for p in meta.partitions]
+        probe.close()
+        self._ends = {t: Offsets(s, t) for t in self.topics}
+
+    def metric(self, name: str) -> float:
+        """Sum over labels of one counter of the sink (0 while unreachable)."""
+        try:
+            text = httpx.get(f"{self.role.url}/metrics", timeout=2.0).text
+        except httpx.HTTPError:
+            return 0.0
+        total = 0.0
+        for fam in text_string_to_metric_families(text):
+            for sample in fam.samples:
+                if sample.name == name:
+                    total += sample.value
+        return total
+
+    def records_on_topics(self) -> int:
+        return sum(o.total() for o in self._ends.values())
+
+    def committed(self) -> int:
+        got = self._group.committed(self._parts, timeout=10)
+        return sum(max(tp.offset, 0) for tp in got)
+
+    def close(self) -> None:
+        self._group.close()
+        for o in self._ends.values():
+            o.close()
+
+
+def _same_rows_insert(s: Settings, topics: list[str]) -> dict[str, Any]:
+    """A raw clickhouse-connect insert of the very rows the sink wrote: every record of its
+    topics decoded with the sink's own decoder (not timed), then inserted column-oriented,
+    ``sink.batch_max_rows`` rows per insert per table, into a fresh database (timed)."""
+    decoder = RecordDecoder(Registry(s.registry), s.topic_prefix)
+    consumer = bench_consumer(s, fetch_wait_max_ms=100)
+    parts = []
+    for t in topics:
+        meta = consumer.list_topics(t, timeout=10).topics[t]
+        parts += [TopicPartition(t, p, OFFSET_BEGINNING) for p in meta.partitions]
+    want = sum(high_watermark(consumer, tp.topic, tp.partition) for tp in parts)
+    consumer.assign(parts)
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    got, deadline = 0, time.monotonic() + 120
+    while got < want and time.monotonic() < deadline:
+        for msg in consumer.consume(10_000, 0.5):
+            if msg.error() is not None:
+                continue
+            got += 1
+            out = decoder.decode(msg.topic() or "", msg.key(), msg.value(), msg.partition() or 0,
+                                 msg.offset() or 0, msg.timestamp()[1])
+            if isinstance(out, Row):
+                rows.setdefault(out.table, []).append(out.values)
+    consumer.close()
+    raw = s.clickhouse.model_copy(update={"database": s.clickhouse.database + "_raw"})
+    client = connect_clickhouse(raw)
+    try:
+        migrate(client)
+        batch, total = s.sink.batch_max_rows, sum(len(r) for r in rows.values())
+        t0 = time.perf_counter()
+        for table, values in rows.items():
+            for i in range(0, len(values), batch):
+                client.insert(table, list(zip(*values[i:i + batch], strict=True)),
+                              column_names=list(COLUMNS[table]), column_oriented=True)
+        seconds = time.perf_counter() - t0
+        client.command(f"DROP DATABASE IF EXISTS `{raw.database}`")
+    finally:
+        client.close()
+    return {"rows": total, "tables": {t: len(r) for t, r in rows.items()}, "seconds": round(seconds, 2),
+            "rps": total / seconds}
+
+
+def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]:
+    """Rows/s of the sink catching up on ``filled``'s topics (a streams run's prefix)."""
+    s = filled.model_copy(update={
+        "clickhouse": filled.clickhouse.model_copy(update={"database": filled.clickhouse.database + "_sink"}),
+        "sink": filled.sink.model_copy(update={"group_id": filled.sink.group_id + "-rate"}),
+    })
+    with running(bench.sink(s), timeout=90) as (sink,):
+        probe = SinkProbe(s, sink)
+        probe_topics = probe.topics
+        try:
+            total = probe.records_on_topics()
+            wait_for(lambda: probe.metric("cultuurbus_sink_records_in_total") > 0, 60, "sink's first record",
+                     0.02, (sink,))
+            t0 = time.time()
+            profiler = Profiler(sink.pid, min(15.0, max(2.0, total / 20_000)),
+                                bench.state / "profile-sink.txt").start() if sizes.profile else None
+            budget = wait_budget(total, sizes.max_wait_s, 1000.0)
+            try:
+                wait_for(lambda: probe.committed() >= total, budget, "sink commits", 0.1, (sink,))
+                done = True
+            except TimeoutError:
+                done = False
+            t1 = time.time()
+            rows = probe.metric("cultuurbus_sink_rows_written_total")
+            records = probe.metric("cultuurbus_sink_records_in_total")
+            out: dict[str, Any] = {
+                "records_on_topics": total, "records_in": records, "rows_written": rows,
+                "seconds": round(t1 - t0, 2), "rps": rows / (t1 - t0), "records_per_s": records / (t1 - t0),
+                "complete": done, "rss_mb": sink.peak_rss_mb(),
+                "insert_seconds": probe.metric("cultuurbus_sink_insert_seconds_sum"),
+                "flush_seconds": probe.metric("cultuurbus_sink_flush_seconds_sum"),
+                "batches": probe.metric("cultuurbus_sink_batch_rows_count"),
+            }
+            if profiler is not None:
+                profiler.stop()
+                out["profile"] = profiler.result()
+        finally:
+            probe.close()
+    state = "" if out["complete"] else " (cut short)"
+    bench.say(f"sink: {out['rows_written']:,.0f} rows from {total:,} records in {out['seconds']:.1f} s = "
+              f"{out['rps']:,.0f} rows/s{state}")
+    raw = out["raw_insert_same_rows"] = _same_rows_insert(s, probe_topics)
+    bench.say(f"sink: raw insert of the same {raw['rows']:,} rows = {raw['rps']:,.0f} rows/s")
+    return out
