@@ -1,16 +1,22 @@
-"""The streams app: one Faust app, agents per concern, run by ``cultuurbus streams worker``.
+"""The streams app: one Faust app, run by ``cultuurbus streams worker``.
 
-Domain modules are listed here explicitly. Several workers share the partitions of the
+Domain modules are listed here explicitly. Identity re-keys facts (two agents); one facts
+agent reads the re-keyed facts and applies each, decoded once, to the fact domains
+(availability, attendance, sales; last-minute follows availability in process). Every
+agent takes its topic in batches. Several workers share the partitions of the
 co-partitioned topics (every keyed topic has the same partition count, checked at start).
 
-Guarantee: effectively-once results. Faust runs at-least-once; every stateful agent
-applies a fact at most once by its fact id (see ``streams.store``), so redelivery,
-replay from the start and crashes (kill -9) never double count. Order of arrival does
-not matter (see each domain's ``state`` module).
+Guarantee: effectively-once results. Faust runs at-least-once; every state value applies
+a fact at most once, by the fact's first delivery and the offset each value has reached
+(see ``streams.store``), so redelivery, replay from the start and crashes (kill -9)
+never double count. Order of arrival does not matter (see each domain's ``state``
+module). Records are published after each batch (an agent waits at most
+``BATCH_WITHIN_S`` to fill one), once per key per batch, with the state after the batch.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +28,12 @@ from bus.kafka import make_admin
 from bus.serde import Registry
 from bus.settings import Settings
 from bus.topics import CATALOG, PARTITIONS
+from streams import tuning
 from streams.attendance import agents as attendance_agents
 from streams.availability import agents as availability_agents
 from streams.codec import FactCodec
 from streams.context import StreamsContext
+from streams.facts import agents as facts_agents
 from streams.identity import agents as identity_agents
 from streams.identity.crosswalk import Crosswalk
 from streams.lastminute import agents as lastminute_agents
@@ -34,7 +42,12 @@ from streams.sales import agents as sales_agents
 
 __all__ = ["DOMAINS", "create_app", "check_copartitioning"]
 
-DOMAINS = (identity_agents, availability_agents, attendance_agents, sales_agents, lastminute_agents)
+#: In this order: the fact domains register with the context before the facts agent that feeds them.
+DOMAINS = (identity_agents, availability_agents, attendance_agents, sales_agents, lastminute_agents,
+           facts_agents)
+
+#: Largest record batch the outbox builds for one topic partition (``streams.outbox``).
+PRODUCER_BATCH_BYTES = 1024 * 1024
 
 
 def check_copartitioning(settings: Settings) -> None:
@@ -72,6 +85,8 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
         broker_commit_interval=s.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        producer_max_request_size=8 * PRODUCER_BATCH_BYTES,
         web_enabled=True,
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
@@ -80,7 +95,10 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
         key_serializer="raw",
         value_serializer="raw",
         stream_wait_empty=False,
+        Monitor=tuning.QuietMonitor,
     )
+    tuning.tune(app)
+
     reg = registry or CollectorRegistry()
     ctx = StreamsContext(app=app, settings=settings,
                          codec=FactCodec(Registry(settings.registry), settings.topic_prefix),
@@ -110,6 +128,14 @@ def _web(ctx: StreamsContext) -> None:
     async def live(web: Any, request: Any) -> Any:
         return web.json({"live": True})
 
+    rebalancing_since: list[float] = []
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app_: Any, revoked: Any, **kwargs: Any) -> None:
         m.rebalances.inc()
+        rebalancing_since[:] = [time.monotonic()]
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+    async def on_rebalanced(app_: Any, **kwargs: Any) -> None:
+        if rebalancing_since:
+            m.recovery_seconds.set(time.monotonic() - rebalancing_since.pop())

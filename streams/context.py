@@ -1,26 +1,41 @@
 """What every domain module of the streams app is given: the Faust app, the settings,
-the codec, metrics, the crosswalk and the topics (by unprefixed catalog name)."""
+the codec, metrics, the crosswalk and the topics (by unprefixed catalog name); and the
+few Faust details the batched agents need (table partition of an event, bulk sends)."""
 
 from __future__ import annotations
 
 import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from faust.streams import _current_event
 from prometheus_client import CollectorRegistry
 
 from bus.log import get_logger
 from bus.settings import Settings
-from bus.topics import dlq_of
+from bus.topics import PARTITIONS, dlq_of, spec
 from streams.codec import KIND_HEADER, FactCodec
 from streams.identity.crosswalk import Crosswalk
 from streams.metrics import StreamsMetrics
+from streams.outbox import Outbox
+from streams.store import RawTable
 
-__all__ = ["StreamsContext", "header", "now_ms", "to_ms"]
+__all__ = ["BATCH_MAX", "BATCH_WITHIN_S", "Out", "StreamsContext", "batches", "header", "in_partition_of",
+           "now_ms", "to_ms"]
 
 log = get_logger("streams")
+
+#: Most facts an agent takes at once: state is read and written once per key per batch.
+BATCH_MAX = 1000
+#: Longest an agent waits to fill a batch; bounds the latency batching adds.
+BATCH_WITHIN_S = 0.005
+
+#: A record to publish: (unprefixed topic, key, value or None for a tombstone, kind header).
+Out = tuple[str, str, bytes | None, str | None]
 
 
 def now_ms() -> int:
@@ -42,6 +57,27 @@ def header(event: Any, name: str) -> str | None:
     return None
 
 
+def in_partition_of(event: Any) -> None:
+    """Make table reads and writes that follow use ``event``'s partition.
+
+    Faust ties a table access to the event being processed; a batch from
+    ``take_events`` has no such event (faust-streaming issue #497), so the agent names
+    the event of the key it is about to touch. Every key of one performance lives in
+    the partition of its facts, so any of its events will do.
+    """
+    _current_event.set(weakref.ref(event))
+
+
+async def batches(stream: Any) -> AsyncIterator[list[Any]]:
+    """The stream's events in batches of up to BATCH_MAX, waiting at most BATCH_WITHIN_S.
+
+    Offsets of a batch are acknowledged only after the caller is done with it (and
+    committed only after the producer flushed what it sent): at-least-once.
+    """
+    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        yield list(events)
+
+
 @dataclass
 class StreamsContext:
     app: faust.App
@@ -50,15 +86,33 @@ class StreamsContext:
     metrics: StreamsMetrics
     registry: CollectorRegistry
     crosswalk: Crosswalk
+    #: Fact handlers (availability, attendance, sales), in the order they see a batch.
+    fact_domains: list[Any] = field(default_factory=list)
+    #: Called with (performance id, Availability record, outbox) whenever availability is
+    #: published, and with outbox None for every performance held after a recovery.
+    availability_listeners: list[Callable[[str, dict[str, Any], list[Out] | None], None]] = \
+        field(default_factory=list)
     _topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    _partitions: dict[str, int] = field(default_factory=dict)
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.app)
 
     def table(self, name: str, help: str) -> Any:  # noqa: A002 - Faust's word
         """A JSON-valued RocksDB table with a changelog, co-partitioned with the facts."""
-        from bus.topics import PARTITIONS
-
         return self.app.Table(name, default=None, partitions=PARTITIONS, help=help,
                               schema=faust.Schema(key_type=str, key_serializer="json",
                                                   value_serializer="json"))
+
+    def raw_table(self, name: str, help: str) -> RawTable:  # noqa: A002 - Faust's word
+        """A bytes-valued RocksDB table with a changelog, co-partitioned with the facts,
+        written through the outbox (see ``streams.store``)."""
+        table = self.app.Table(name, default=None, partitions=PARTITIONS, help=help,
+                               key_type=bytes, value_type=bytes,
+                               schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
+                                                   value_serializer="raw"))
+        return RawTable(table, self.outbox)
 
     def name(self, topic: str) -> str:
         return self.settings.topic_prefix + topic
@@ -73,14 +127,22 @@ class StreamsContext:
             self._topics[key] = t
         return t
 
-    async def send(self, topic: str, key: str, value: bytes | None,
-                   kind: str | None = None) -> None:
-        headers = [(KIND_HEADER, kind.encode())] if kind else None
-        if value is None:  # a tombstone must reach Kafka as a real null value
-            await self.app.producer.send(self.name(topic), key.encode(), None, partition=None,
-                                         timestamp=None, headers=None)
-            return
-        await self.topic(topic).send(key=key.encode(), value=value, headers=headers)
+    async def send(self, topic: str, key: str, value: bytes | None, kind: str | None = None) -> None:
+        """Publish one record (a None value is a tombstone)."""
+        await self.send_all([(topic, key, value, kind)])
+
+    async def send_all(self, records: Iterable[Out]) -> None:
+        """Publish records (and the table writes queued so far) in bulk through the app's
+        producer; the next offset commit waits until the broker has them."""
+        outbox = self.outbox
+        for topic, key, value, kind in records:
+            raw_key = key.encode()
+            partitions = self._partitions.get(topic)
+            if partitions is None:
+                partitions = self._partitions[topic] = spec(topic).partitions
+            outbox.add(self.settings.topic_prefix + topic, outbox.partition(raw_key, partitions), raw_key,
+                       value, [(KIND_HEADER, kind.encode())] if kind else None)
+        await outbox.flush()
 
     async def dead_letter(self, event: Any, error: Exception, agent: str) -> None:
         """Send an undecodable message to its topic's DLQ with the error; never crash."""
@@ -101,11 +163,14 @@ class StreamsContext:
         log.warning("dead letter", extra={"agent": agent, "topic": topic,
                                           "offset": event.message.offset, "error": str(error)[:300]})
 
-    def observe(self, agent: str, fact: dict[str, Any]) -> None:
+    def observe(self, agent: str, facts: Iterable[dict[str, Any]]) -> None:
+        """Latency and age of facts whose state was just published."""
         now = time.time()
-        ing = to_ms(fact.get("ingested_at"))
-        if ing is not None:
-            self.metrics.latency.labels(agent).observe(max(now - ing / 1000, 0.0))
-        et = to_ms(fact.get("event_time"))
-        if et is not None:
-            self.metrics.fact_age.labels(agent).observe(max(now - et / 1000, 0.0))
+        latency, age = self.metrics.latency_of(agent), self.metrics.fact_age_of(agent)
+        for fact in facts:
+            ing = to_ms(fact.get("ingested_at"))
+            if ing is not None:
+                latency.observe(max(now - ing / 1000, 0.0))
+            et = to_ms(fact.get("event_time"))
+            if et is not None:
+                age.observe(max(now - et / 1000, 0.0))

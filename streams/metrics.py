@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bus.metrics import LATENCY_BUCKETS
@@ -56,3 +58,33 @@ class StreamsMetrics:
         self.decode_errors = Counter("cultuurbus_streams_dead_letters",
                                      "Messages the worker could not decode (sent to the DLQ).",
                                      ["topic"], registry=registry)
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once (the lookup costs more than the update)."""
+        key = (metric._name, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def events_of(self, agent: str) -> Any:
+        return self._child(self.events, agent)
+
+    def duplicates_of(self, agent: str) -> Any:
+        return self._child(self.duplicates, agent)
+
+    def latency_of(self, agent: str) -> Any:
+        return self._child(self.latency, agent)
+
+    def fact_age_of(self, agent: str) -> Any:
+        return self._child(self.fact_age, agent)
+
+    def tickets_of(self, kind: str, channel: str) -> Any:
+        return self._child(self.tickets, kind, channel)
+
+    def performances_of(self, status: str) -> Any:
+        return self._child(self.performances, status)
+
+    def table_keys_of(self, table: str) -> Any:
+        return self._child(self.table_keys, table)

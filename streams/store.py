@@ -1,57 +1,132 @@
-"""Idempotent state on a Faust table, whatever Faust's commit or exactly-once bugs do.
+"""Idempotent state on Faust tables, whatever Faust's commit or exactly-once bugs do.
 
-One table per agent holds both the state of each key (``s:<key>``) and a marker per
-applied fact (``f:<fact id>``). For one fact the state is written first, carrying the
-fact id in a small ring of recent ids, then the marker; both go to the same changelog
-partition, in order. After a crash the replayed fact is found either in the ring (the
-state made it, the marker maybe not) or by its marker, or nowhere (nothing made it):
-it is applied exactly once in every case. A ring hit also re-writes the state and
-re-publishes it, so a state write that reached the local store but not the changelog
-(or an output lost in the crash) is repaired.
+The state agents read ``participation.facts``: every fact of one performance is in one
+partition, and Kafka delivers a partition in order, again after a crash. Two records
+make applying facts exact (effectively once), with no multi-key transaction:
+
+1. **First delivery wins.** ``facts-seen`` maps a fact id to the offset (on
+   participation.facts) of its first delivery. Another delivery of the same fact at
+   another offset (a source topic replayed, a connector resending, the identity agent
+   forwarding twice around a crash) is a duplicate and changes nothing.
+2. **Each value knows how far it got.** Every state value carries ``o``, the highest
+   facts offset applied to it. A first delivery is applied to a value only when its
+   offset is higher. After a crash the partition is delivered again from the last
+   committed offset, and each value is brought forward by exactly the deliveries it
+   misses, whichever of its sibling values or markers made it to the changelog.
+
+A first delivery that a value already holds (offset <= ``o``: a redelivery after a
+crash) re-publishes the value's record, which repairs an output lost in the crash.
+
+Why this holds: a first delivery whose effects are not all in the state was not
+committed (Faust commits only after the producer flushed every changelog and output
+write of the batch), so it is delivered again, before any later duplicate of it. Local
+RocksDB state that ran ahead of the changelogs at a kill -9 is discarded at the next
+start (``streams.worker``), so the state after a crash is always a prefix of each
+changelog partition, in the order the agent wrote it.
+
+Values are compact JSON bytes in raw-serialized tables (Faust's JSON codec costs more
+than the state logic). Offsets are per partition of participation.facts, so that topic
+must never be recreated under a running state.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["IdempotentTable", "Seen"]
+from faust.streams import current_event
 
-RING = 64
+from streams.outbox import Outbox
+
+__all__ = ["FirstDelivery", "JsonTable", "RawTable", "dumps", "loads"]
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+loads = json.loads
 
 
-class Seen:
-    NEW = "new"
-    RECENT = "recent"  # in the ring: possibly a replay right after a crash
-    OLD = "old"
+def dumps(value: Any) -> bytes:
+    return _dumps(value).encode()
 
 
-class IdempotentTable:
-    def __init__(self, table: Any, new_state: Any) -> None:
+class RawTable:
+    """A raw (bytes -> bytes) Faust table read directly from its store and written through
+    the outbox: the local RocksDB write at once, the changelog write with the batch.
+    Reads and writes go to the partition of the event named last with
+    ``streams.context.in_partition_of``."""
+
+    def __init__(self, table: Any, outbox: Outbox) -> None:
         self.table = table
-        self._new = new_state
-        self.keys = 0
+        self.outbox = outbox
 
-    def state(self, key: str) -> dict[str, Any]:
-        st = self.table.get(f"s:{key}")
-        if st is None:
-            self.keys += 1
-            st = self._new()
-            st["ring"] = []
-        return st  # type: ignore[no-any-return]
+    def get(self, key: bytes) -> bytes | None:
+        return self.table.data.get(key)  # type: ignore[no-any-return]
 
-    def seen(self, state: dict[str, Any], fact_id: str) -> str:
-        if fact_id in state["ring"]:
-            return Seen.RECENT
-        if self.table.get(f"f:{fact_id}") is not None:
-            return Seen.OLD
-        return Seen.NEW
+    def put(self, key: bytes, value: bytes) -> None:
+        event = current_event()
+        if event is None:
+            raise RuntimeError("table write outside of a batch: call in_partition_of(event) first")
+        self.table.data[key] = value
+        self.outbox.changelog(self.table, event.message.partition, key, value)
 
-    def commit(self, key: str, state: dict[str, Any], fact_id: str | None) -> None:
-        if fact_id is not None:
-            ring = state["ring"]
-            ring.append(fact_id)
-            if len(ring) > RING:
-                del ring[: len(ring) - RING]
-        self.table[f"s:{key}"] = state
-        if fact_id is not None:
-            self.table[f"f:{fact_id}"] = 1
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        for key, raw in self.table.data.items():
+            if raw is not None:
+                yield key, raw
+
+    def on_recover(self, callback: Any) -> None:
+        self.table.on_recover(callback)
+
+
+class JsonTable:
+    """A raw table seen as ``str -> JSON value``."""
+
+    def __init__(self, raw: RawTable) -> None:
+        self.raw = raw
+
+    def get(self, key: str) -> Any:
+        value = self.raw.get(key.encode())
+        return None if value is None else loads(value)
+
+    def put(self, key: str, value: Any) -> None:
+        self.raw.put(key.encode(), dumps(value))
+
+    def items(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        """Every ``(key, value)`` of the partitions this worker holds (for rebuilding indexes
+        after recovery; not for the hot path)."""
+        want = prefix.encode()
+        for key, value in self.raw.items():
+            if key.startswith(want):
+                yield key.decode(), loads(value)
+
+    def on_recover(self, callback: Any) -> None:
+        self.raw.on_recover(callback)
+
+
+class FirstDelivery:
+    """Which delivery of a fact is its first: ``facts-seen`` (fact id -> offset)."""
+
+    def __init__(self, table: RawTable) -> None:
+        self.table = table
+        self._new: dict[str, int] = {}
+
+    def is_first(self, fact_id: str, offset: int) -> bool:
+        """True for the first delivery of a fact, also when it is delivered again at the
+        same offset (after a crash); False for a duplicate at another offset."""
+        seen = self._new.get(fact_id)
+        if seen is None:
+            raw = self.table.get(fact_id.encode())
+            if raw is None:
+                self._new[fact_id] = offset
+                return True
+            seen = int(raw)
+        return seen == offset
+
+    def save(self) -> int:
+        """Write the markers of first deliveries seen since the last save (call in the
+        partition of their facts, after their effects are written); returns how many."""
+        n = len(self._new)
+        for fact_id, offset in self._new.items():
+            self.table.put(fact_id.encode(), b"%d" % offset)
+        self._new.clear()
+        return n

@@ -1,12 +1,28 @@
 """Running a worker: load the crosswalk, then hand over to Faust's worker (signals,
-graceful shutdown, table recovery)."""
+graceful shutdown, table recovery).
+
+A worker that did not stop cleanly (kill -9, a crash) may have local RocksDB state ahead
+of its changelogs; Faust would keep that state and replay only part of the changelog
+over it. So a worker marks its state directory while it runs (a locked ``RUNNING`` file,
+removed on a clean stop), and when it finds the mark at start it discards its local
+tables and recovers them from the changelogs alone (the way Kafka Streams treats a state
+store after an unclean shutdown; the price is a full restore after a crash). See
+``streams.store``.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import gc
 import logging
+import shutil
+from pathlib import Path
+from typing import IO
 
 import faust
 
+from bus.errors import ConfigError
+from bus.log import get_logger
 from bus.serde import Registry
 from bus.settings import Settings
 from streams.app import check_copartitioning, create_app
@@ -14,16 +30,73 @@ from streams.identity.reader import CrosswalkReader
 
 __all__ = ["run_worker"]
 
+log = get_logger(__name__)
+RUNNING = "RUNNING"
+
+class _Worker(faust.Worker):
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        # No terminal spinner: to spin on every log record Faust sets the root logger to
+        # DEBUG, so every library builds a record for each debug line it skips (~6% of
+        # the worker's CPU under load, measured with py-spy).
+        self.spinner = None
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        # What exists now (Faust, aiokafka, the app: ~180k objects) lives as long as the
+        # worker. Out of the collector's way, a full collection no longer stops the
+        # event loop for ~100 ms every few seconds (the worker's p99 latency, measured).
+        gc.freeze()
+
+
+def claim(mark: Path) -> IO[str]:
+    """Hold ``mark`` (exclusively, for the life of the process) while this worker runs.
+
+    Raises:
+        ConfigError: another live worker holds it: same name and state directory.
+
+    """
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    handle = mark.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise ConfigError(f"a worker already runs on {mark.parent}: give this one another --name "
+                          "(each worker keeps its own state)") from exc
+    return handle
+
+def discard_unclean_state(tabledir: Path, mark: Path) -> bool:
+    """Remove the local tables when ``mark`` says the last run did not stop cleanly."""
+    if not mark.exists():
+        return False
+    if tabledir.exists():
+        shutil.rmtree(tabledir)
+    log.warning("unclean shutdown: local tables discarded, recovering them from the changelogs",
+                extra={"tabledir": str(tabledir)})
+    return True
 
 def run_worker(settings: Settings, *, worker: str = "w1", web_port: int | None = None,
                loglevel: str = "info") -> None:
     """Block running one worker until SIGTERM/SIGINT."""
     check_copartitioning(settings)
     ctx = create_app(settings, worker=worker, web_port=web_port)
+    mark = Path(settings.streams.data_dir) / worker / RUNNING
+    unclean = mark.exists()
+    held = claim(mark)
+    if unclean:
+        discard_unclean_state(Path(ctx.app.conf.tabledir), mark)
     reader = CrosswalkReader(settings, ctx.crosswalk, Registry(settings.registry))
     reader.start()
     logging.getLogger("faust").setLevel(loglevel.upper())
+    clean = False
     try:
-        faust.Worker(ctx.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        _Worker(ctx.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        clean = True
+    except SystemExit as exc:
+        clean = exc.code in (0, None)
+        raise
     finally:
         reader.stop()
+        if clean:
+            mark.unlink(missing_ok=True)
+        held.close()

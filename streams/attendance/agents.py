@@ -1,67 +1,107 @@
-"""Attendance: door scans, sold and no-shows per performance."""
+"""Attendance: door scans, sold and no-shows per performance.
+
+Applied by the facts agent (``streams.facts``), one read and one write per performance
+per batch. A timer publishes a performance once when it starts, so no-shows become known;
+it looks only at the starts this worker is still waiting for (kept in memory, rebuilt
+from the table after every rebalance), never at the whole table.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bus.errors import BusError
-from bus.topics import ATTENDANCE, FACTS
+from bus.topics import ATTENDANCE
 from streams.attendance import state as at
-from streams.context import StreamsContext, now_ms
-from streams.store import IdempotentTable, Seen
+from streams.context import Out, StreamsContext, now_ms
+from streams.facts.batch import Fact
+from streams.store import JsonTable
 
-__all__ = ["register"]
+__all__ = ["AttendanceDomain", "register"]
+
+AGENT = "attendance"
 
 
-def register(ctx: StreamsContext) -> None:
-    app = ctx.app
-    m = ctx.metrics
-    table = ctx.table(
-        "attendance", help="Attendance state per canonical performance (s:) and applied fact ids (f:).")
-    store = IdempotentTable(table, at.new_state)
-    published_after_start: set[str] = set()
+class AttendanceDomain:
+    """Attendance state per canonical performance (``s:<id>``), see ``streams.store``."""
 
-    async def publish(pid: str, st: dict[str, Any]) -> None:
+    agent = AGENT
+
+    def __init__(self, ctx: StreamsContext) -> None:
+        self.ctx = ctx
+        self.table = JsonTable(ctx.raw_table(
+            "attendance-state", help="Attendance state per canonical performance (s:<id>), "
+                                     "with the last facts offset applied (o)."))
+        self.keys = 0
+        self._keys_gauge = ctx.metrics.table_keys_of("attendance")
+        self.waiting: dict[str, int] = {}  # pid -> start, not yet published after its start
+        self.published_after_start: set[str] = set()
+        self.table.on_recover(self._recovered)
+
+    async def _recovered(self) -> None:
+        self.keys = 0
+        self.waiting.clear()
+        for key, st in self.table.items("s:"):
+            self.keys += 1
+            self._wait_for_start(key[2:], st)
+        self._keys_gauge.set(self.keys)
+
+    def _wait_for_start(self, pid: str, st: dict[str, Any]) -> None:
+        if st.get("start") is not None and pid not in self.published_after_start:
+            self.waiting[pid] = st["start"]
+        else:
+            self.waiting.pop(pid, None)
+
+    def record(self, pid: str, st: dict[str, Any]) -> Out:
         rec = at.attendance_record(pid, st, now_ms())
-        await ctx.send(ATTENDANCE, pid, ctx.codec.encode(ATTENDANCE, "attendance.avsc", rec))
         if rec["no_shows"] is not None:
-            published_after_start.add(pid)
+            self.published_after_start.add(pid)
+            self.waiting.pop(pid, None)
+        return ATTENDANCE, pid, self.ctx.codec.encode(ATTENDANCE, "attendance.avsc", rec), None
 
-    @app.agent(ctx.topic(FACTS), name="attendance")
-    async def attendance(stream: Any) -> None:
-        """Count scans and net sales once per fact; publish attendance on change."""
-        async for event in stream.events():
-            m.events.labels("attendance").inc()
-            pid = event.key.decode()
-            try:
-                kind, rec = ctx.codec.decode(event.value)
-            except BusError as exc:
-                await ctx.dead_letter(event, exc, "attendance")
+    def apply(self, pid: str, facts: list[Fact], out: list[Out]) -> None:
+        """Count scans and net sales of a batch's first deliveries; publish on change."""
+        key = "s:" + pid
+        st = self.table.get(key)
+        if st is None:
+            st = at.new_state()
+            st["o"] = -1
+            self.keys += 1
+            self._keys_gauge.set(self.keys)
+        applied = []
+        publish = False
+        for f in facts:
+            if f.kind == "snapshot":
                 continue
-            if kind == "snapshot":
+            if f.offset <= st["o"]:
+                publish = True  # a redelivery after a crash: publish again in case it was lost
                 continue
-            st = store.state(pid)
-            seen = store.seen(st, rec["fact_id"])
-            if seen != Seen.NEW:
-                m.duplicates.labels("attendance").inc()
-                if seen == Seen.RECENT:
-                    store.commit(pid, st, None)
-                    await publish(pid, st)
-                continue
-            changed = at.apply(st, kind, rec)
-            store.commit(pid, st, rec["fact_id"])
-            m.table_keys.labels("attendance").set(store.keys)
-            if changed and (kind == "ticket" or st["scanned"]):
-                await publish(pid, st)
-                ctx.observe("attendance", rec)
+            if at.apply(st, f.kind, f.rec):
+                st["o"] = f.offset
+                applied.append(f.rec)
+                publish = publish or f.kind == "ticket" or bool(st["scanned"])
+        if applied:
+            self.table.put(key, st)
+            self._wait_for_start(pid, st)
+        if publish:
+            out.append(self.record(pid, st))
+            self.ctx.observe(AGENT, applied)
 
-    @app.timer(interval=ctx.settings.streams.lastminute_tick_s)
-    async def no_shows_after_start() -> None:
+    async def tick(self) -> None:
         """Publish attendance once when a performance starts, so no-shows become known."""
         now = now_ms()
-        for key, st in list(table.items()):
-            if not str(key).startswith("s:") or st is None:
+        due = [pid for pid, start in self.waiting.items() if start <= now]
+        out = []
+        for pid in due:
+            st = self.table.get("s:" + pid)
+            if st is None:
+                self.waiting.pop(pid, None)
                 continue
-            pid = str(key)[2:]
-            if st.get("start") is not None and st["start"] <= now and pid not in published_after_start:
-                await publish(pid, st)
+            out.append(self.record(pid, st))
+        await self.ctx.send_all(out)
+
+
+def register(ctx: StreamsContext) -> Any:
+    domain = AttendanceDomain(ctx)
+    ctx.fact_domains.append(domain)
+    ctx.app.timer(interval=ctx.settings.streams.lastminute_tick_s, name="attendance-no-shows")(domain.tick)
+    return domain

@@ -1,68 +1,104 @@
-"""Availability: live seats per performance, published on every change."""
+"""Availability: live seats per performance, published after every batch that changes them.
+
+Applied by the facts agent (``streams.facts``), which decodes each fact once for every
+domain. One state read and one write per performance per batch; the Availability record
+goes out once per performance per batch with the state after the whole batch (several
+facts for one performance within ~10 ms become one record; ``version`` counts facts).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bus.errors import BusError
-from bus.topics import AVAILABILITY, FACTS
+from bus.topics import AVAILABILITY
 from streams.availability import state as av
-from streams.context import StreamsContext, now_ms
-from streams.store import IdempotentTable, Seen
+from streams.context import Out, StreamsContext, now_ms
+from streams.facts.batch import Fact
+from streams.store import JsonTable
 
-__all__ = ["register"]
+__all__ = ["AvailabilityDomain", "register"]
+
+AGENT = "availability"
 
 
-def register(ctx: StreamsContext) -> None:
-    app = ctx.app
-    m = ctx.metrics
-    threshold = ctx.settings.streams.limited_threshold
-    table = ctx.table(
-        "availability", help="Availability state per canonical performance (s:) and applied fact ids (f:).")
-    store = IdempotentTable(table, av.new_state)
-    statuses: dict[str, str] = {}  # pid -> last published status, for the status gauge
-    for status in av.STATUSES:
-        m.performances.labels(status)
+class AvailabilityDomain:
+    """Availability state per canonical performance (``s:<id>``), see ``streams.store``."""
 
-    async def publish(pid: str, st: dict[str, Any]) -> None:
-        rec = av.availability_record(pid, st, limited_threshold=threshold, now_ms=now_ms())
-        await ctx.send(AVAILABILITY, pid, ctx.codec.encode(AVAILABILITY, "availability.avsc", rec))
-        old, new = statuses.get(pid), rec["status"]
+    agent = AGENT
+
+    def __init__(self, ctx: StreamsContext) -> None:
+        self.ctx = ctx
+        m = ctx.metrics
+        self.threshold = ctx.settings.streams.limited_threshold
+        self.table = JsonTable(ctx.raw_table(
+            "availability-state", help="Availability state per canonical performance (s:<id>), "
+                                       "with the last facts offset applied (o)."))
+        self.statuses: dict[str, str] = {}  # pid -> last published status, for the status gauge
+        self.keys = 0
+        self._keys_gauge = m.table_keys_of("availability")
+        for status in av.STATUSES:
+            m.performances_of(status)
+        self.table.on_recover(self._recovered)
+
+    async def _recovered(self) -> None:
+        """After a rebalance: count the states held and tell listeners (last-minute) about them."""
+        self.keys = 0
+        for key, st in self.table.items("s:"):
+            self.keys += 1
+            rec = av.availability_record(key[2:], st, limited_threshold=self.threshold, now_ms=now_ms())
+            self._status(key[2:], rec["status"])
+            for listener in self.ctx.availability_listeners:
+                listener(key[2:], rec, None)  # remembered; decided on the next tick
+        self._keys_gauge.set(self.keys)
+
+    def _status(self, pid: str, new: str) -> None:
+        old = self.statuses.get(pid)
         if old != new:
-            statuses[pid] = new
+            self.statuses[pid] = new
             if old is not None:
-                m.performances.labels(old).dec()
-            m.performances.labels(new).inc()
+                self.ctx.metrics.performances_of(old).dec()
+            self.ctx.metrics.performances_of(new).inc()
 
-    @app.agent(ctx.topic(FACTS), name="availability")
-    async def availability(stream: Any) -> None:
-        """Apply each fact once to its performance's availability and publish the change."""
-        async for event in stream.events():
-            m.events.labels("availability").inc()
-            pid = event.key.decode()
-            try:
-                kind, rec = ctx.codec.decode(event.value)
-            except BusError as exc:
-                await ctx.dead_letter(event, exc, "availability")
+    def apply(self, pid: str, facts: list[Fact], out: list[Out]) -> None:
+        """Apply a batch's first deliveries for one performance; publish if it changed."""
+        key = "s:" + pid
+        st = self.table.get(key)
+        if st is None:
+            st = av.new_state()
+            st["o"] = -1
+            self.keys += 1
+            self._keys_gauge.set(self.keys)
+        applied = []
+        replayed = False
+        tickets = self.ctx.metrics.tickets_of
+        for f in facts:
+            if f.offset <= st["o"]:
+                replayed = True
                 continue
-            st = store.state(pid)
-            seen = store.seen(st, rec["fact_id"])
-            if seen != Seen.NEW:
-                m.duplicates.labels("availability").inc()
-                if seen == Seen.RECENT:
-                    store.commit(pid, st, None)
-                    await publish(pid, st)
-                continue
-            if kind == "ticket":
+            rec = f.rec
+            if f.kind == "ticket":
                 changed = av.apply_ticket(st, rec)
-                m.tickets.labels(rec["event_type"], rec.get("channel") or "unknown").inc(
-                    rec.get("quantity") or 1)
-            elif kind == "snapshot":
+                tickets(rec["event_type"], rec.get("channel") or "unknown").inc(rec.get("quantity") or 1)
+            elif f.kind == "snapshot":
                 changed = av.apply_snapshot(st, rec)
             else:
                 changed = av.apply_calendar(st, rec)
-            store.commit(pid, st, rec["fact_id"])
-            m.table_keys.labels("availability").set(store.keys)
             if changed:
-                await publish(pid, st)
-                ctx.observe("availability", rec)
+                st["o"] = f.offset
+                applied.append(rec)
+        if applied:
+            self.table.put(key, st)
+        if applied or replayed:
+            rec = av.availability_record(pid, st, limited_threshold=self.threshold, now_ms=now_ms())
+            out.append((AVAILABILITY, pid, self.ctx.codec.encode(AVAILABILITY, "availability.avsc", rec),
+                        None))
+            self._status(pid, rec["status"])
+            for listener in self.ctx.availability_listeners:
+                listener(pid, rec, out)
+            self.ctx.observe(AGENT, applied)
+
+
+def register(ctx: StreamsContext) -> Any:
+    domain = AvailabilityDomain(ctx)
+    ctx.fact_domains.append(domain)
+    return domain

@@ -1,6 +1,12 @@
 """Identity: re-key every fact to its canonical performance id, learn the crosswalk from
 calendar facts, park ticket facts of unknown performances and release them in order
-when the calendar brings the performance."""
+when the calendar brings the performance.
+
+Both agents take their topics in batches (``streams.context.batches``) and forward the
+original bytes in arrival order, after the batch. Which source keys are parked is kept
+in memory (rebuilt from the parked table after every rebalance), so the common path, a
+fact of a known performance, never reads the table.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 
 from bus.errors import BusError
 from bus.topics import FACTS, IDENTITY, PERFORMANCES, RELEASE, SNAPSHOTS, TICKET_EVENTS, UNMATCHED
-from streams.context import StreamsContext, log, to_ms
+from streams.context import Out, StreamsContext, batches, in_partition_of, log
 from streams.identity.crosswalk import keys_of
 
 __all__ = ["register"]
@@ -22,85 +28,107 @@ def register(ctx: StreamsContext) -> None:
     m = ctx.metrics
     parked = ctx.table("identity-parked", help="Facts parked per source performance key until the calendar "
                             "brings their performance; released in arrival order.")
+    waiting: dict[str, tuple[list[str], int]] = {}  # parked source key -> (identifier keys, facts)
     requested: dict[str, float] = {}
+    route_events, learn_events = m.events_of("identity-route"), m.events_of("identity-learn")
 
-    async def forward(canonical: str, kind: str, raw: bytes) -> None:
-        await ctx.send(FACTS, canonical, raw, kind)
+    @parked.on_recover
+    async def parked_recovered() -> None:
+        waiting.clear()
+        for key, entry in parked.items():
+            if entry is not None:
+                waiting[key] = (entry["keys"], len(entry["items"]))
 
-    async def release(key: str, entry: dict[str, Any], canonical: str) -> None:
+    def release(key: str, entry: dict[str, Any], canonical: str, out: list[Out]) -> None:
         for kind, b64, _fact_id in entry["items"]:
-            await forward(canonical, kind, base64.b64decode(b64))
+            out.append((FACTS, canonical, base64.b64decode(b64), kind))
         m.released_total.inc(len(entry["items"]))
         del parked[key]
+        waiting.pop(key, None)
         requested.pop(key, None)
         log.info("released parked facts", extra={"performance_key": key, "performance_id": canonical,
                                                  "count": len(entry["items"])})
+
+    def park(event: Any, key: str, kind: str, rec: dict[str, Any], keys: list[str], out: list[Out]) -> None:
+        entry = parked.get(key) or {"keys": [], "items": []}
+        entry["keys"] = sorted(set(entry["keys"]) | set(keys))
+        if all(item[2] != rec["fact_id"] for item in entry["items"]):
+            entry["items"].append([kind, base64.b64encode(event.value).decode(), rec["fact_id"]])
+            m.unmatched_total.inc()
+            out.append((UNMATCHED, key, event.value, kind))
+        parked[key] = entry
+        waiting[key] = (entry["keys"], len(entry["items"]))
 
     @app.agent(ctx.topic(TICKET_EVENTS, SNAPSHOTS, RELEASE), name="identity-route")
     async def route(stream: Any) -> None:
         """Re-key ticket facts and snapshots to the canonical performance id, or park them."""
         release_topic = ctx.name(RELEASE)
-        async for event in stream.events():
-            m.events.labels("identity-route").inc()
-            key = event.key.decode() if event.key else ""
-            entry = parked.get(key) if key else None
-            if event.message.topic == release_topic:
-                if entry and (canonical := cw.resolve(entry["keys"])):
-                    await release(key, entry, canonical)
-                continue
-            try:
-                kind, rec = ctx.codec.decode(event.value)
-            except BusError as exc:
-                await ctx.dead_letter(event, exc, "identity-route")
-                continue
-            key = key or rec["performance_key"]
-            keys = keys_of(rec)
-            canonical = cw.resolve(keys)
-            if canonical is None:
-                entry = entry or {"keys": [], "items": []}
-                entry["keys"] = sorted(set(entry["keys"]) | set(keys))
-                if all(item[2] != rec["fact_id"] for item in entry["items"]):
-                    entry["items"].append([kind, base64.b64encode(event.value).decode(), rec["fact_id"]])
-                    m.unmatched_total.inc()
-                    await ctx.send(UNMATCHED, key, event.value, kind)
-                parked[key] = entry
-                continue
-            if entry:
-                await release(key, entry, canonical)
-            await forward(canonical, kind, event.value)
+        decode = ctx.codec.decode
+        async for events in batches(stream):
+            route_events.inc(len(events))
+            out: list[Out] = []
+            for event in events:
+                key = event.key.decode() if event.key else ""
+                if event.message.topic == release_topic:
+                    if key in waiting:
+                        in_partition_of(event)
+                        entry = parked.get(key)
+                        if entry and (canonical := cw.resolve(entry["keys"])):
+                            release(key, entry, canonical, out)
+                    continue
+                try:
+                    kind, rec = decode(event.value)
+                except BusError as exc:
+                    await ctx.dead_letter(event, exc, "identity-route")
+                    continue
+                key = key or rec["performance_key"]
+                keys = keys_of(rec)
+                canonical = cw.resolve(keys)
+                if canonical is None:
+                    in_partition_of(event)
+                    park(event, key, kind, rec, keys, out)
+                    continue
+                if key in waiting:
+                    in_partition_of(event)
+                    entry = parked.get(key)
+                    if entry:
+                        release(key, entry, canonical, out)
+                out.append((FACTS, canonical, event.value, kind))
+            await ctx.send_all(out)
 
     @app.agent(ctx.topic(PERFORMANCES), name="identity-learn")
     async def learn(stream: Any) -> None:
         """Learn identifier links from calendar facts and re-key them to the canonical id."""
-        async for event in stream.events():
-            m.events.labels("identity-learn").inc()
-            try:
-                kind, rec = ctx.codec.decode(event.value)
-            except BusError as exc:
-                await ctx.dead_letter(event, exc, "identity-learn")
-                continue
-            keys = keys_of(rec)
-            canonical, new = cw.learn(keys)
-            for k in new:
-                ns, value = k.split("|", 1)
-                link = {"namespace": ns, "value": value, "performance_id": canonical,
-                        "learned_from": rec["fact_id"], "event_time": to_ms(rec["event_time"])}
-                await ctx.send(IDENTITY, k, ctx.codec.encode(IDENTITY, "identity_link.avsc", link))
+        decode = ctx.codec.decode
+        async for events in batches(stream):
+            learn_events.inc(len(events))
+            out: list[Out] = []
+            for event in events:
+                try:
+                    kind, rec = decode(event.value)
+                except BusError as exc:
+                    await ctx.dead_letter(event, exc, "identity-learn")
+                    continue
+                canonical, new = cw.learn(keys_of(rec))
+                for k in new:
+                    ns, value = k.split("|", 1)
+                    link = {"namespace": ns, "value": value, "performance_id": canonical,
+                            "learned_from": rec["fact_id"], "event_time": rec["event_time"]}
+                    out.append((IDENTITY, k, ctx.codec.encode(IDENTITY, "identity_link.avsc", link), None))
+                out.append((FACTS, canonical, event.value, kind))
             m.identity_links.set(len(cw))
             m.identity_conflicts.inc(cw.conflicts)
             cw.conflicts = 0
-            await forward(canonical, kind, event.value)
+            await ctx.send_all(out)
 
     @app.timer(interval=ctx.settings.streams.release_tick_s)
     async def release_parked() -> None:
         """Ask for the release of parked keys whose performance is now known."""
         now = time.monotonic()
         count = 0
-        for key, entry in list(parked.items()):
-            if entry is None:
-                continue
-            count += len(entry["items"])
-            if cw.resolve(entry["keys"]) and now - requested.get(key, 0.0) > 5.0:
+        for key, (keys, n) in list(waiting.items()):
+            count += n
+            if cw.resolve(keys) and now - requested.get(key, 0.0) > 5.0:
                 requested[key] = now
                 await ctx.send(RELEASE, key, b"")
         m.unmatched.set(count)

@@ -1,78 +1,116 @@
 """Sales: tickets and revenue per performance per hour and day, ticket type and channel.
 
-Each window's table value holds the contribution of every fact in it, keyed by fact id,
-so applying a fact twice (redelivery, replay, a crash between two window writes)
-changes nothing. Snapshot deltas are written before the held snapshot moves on.
+Applied by the facts agent (``streams.facts``). Each window value holds its totals and the
+last facts offset applied to it (``o``, see ``streams.store``), so a fact is added to a
+window once whatever else made it to the changelog before a crash. Windows are written
+before the held snapshot of their source moves on (same table, same partition, in that
+order), so the deltas of a snapshot are never lost. One write and one record per window
+per batch.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bus.errors import BusError
-from bus.topics import FACTS, SALES
-from streams.context import StreamsContext, now_ms, to_ms
+from bus.topics import SALES
+from streams.context import Out, StreamsContext, now_ms
+from streams.facts.batch import Fact
 from streams.sales import state as sa
+from streams.store import JsonTable
 
-__all__ = ["register"]
+__all__ = ["SalesDomain", "register"]
+
+AGENT = "sales"
 
 
-def register(ctx: StreamsContext) -> None:
-    app = ctx.app
-    m = ctx.metrics
-    table = ctx.table(
-        "sales", help="Sales windows (w:), held snapshots (h:) and starts (p:) per performance.")
+class SalesDomain:
+    """Windows (``w:<window key>``), held snapshots (``h:<id>|<source>``) and starts (``p:<id>``)."""
 
-    async def add(pid: str, fact_id: str, time_ms: int, deltas: list[sa.Delta]) -> bool:
-        start = table.get(f"p:{pid}")
-        changed = False
-        for tt, channel, tickets, revenue in deltas:
-            for gran, wstart in sa.windows_of(time_ms):
-                wk = sa.window_key(pid, gran, wstart, tt, channel)
-                w = table.get(f"w:{wk}") or {"facts": {}}
-                if fact_id in w["facts"]:
-                    continue
-                w["facts"][fact_id] = [tickets, revenue]
-                table[f"w:{wk}"] = w
-                changed = True
-                rec = {"performance_id": pid, "granularity": gran, "window_start": wstart,
-                       "ticket_type": tt, "channel": channel,
-                       "tickets": sum(v[0] for v in w["facts"].values()),
-                       "revenue_cents": sum(v[1] for v in w["facts"].values()),
-                       "days_before_show": None if start is None else (start - wstart) // sa.DAY_MS,
-                       "updated_at": now_ms()}
-                await ctx.send(SALES, wk, ctx.codec.encode(SALES, "sales_window.avsc", rec))
-        return changed
+    agent = AGENT
 
-    @app.agent(ctx.topic(FACTS), name="sales")
-    async def sales(stream: Any) -> None:
-        """Add each sale/refund (or snapshot delta) once to its hour and day windows."""
-        async for event in stream.events():
-            m.events.labels("sales").inc()
-            pid = event.key.decode()
-            try:
-                kind, rec = ctx.codec.decode(event.value)
-            except BusError as exc:
-                await ctx.dead_letter(event, exc, "sales")
+    def __init__(self, ctx: StreamsContext) -> None:
+        self.ctx = ctx
+        self.table = JsonTable(ctx.raw_table(
+            "sales-state", help="Sales windows (w:), held snapshots (h:) and starts (p:) per "
+                                "performance, each with the last facts offset applied (o)."))
+
+    def apply(self, pid: str, facts: list[Fact], out: list[Out]) -> None:
+        """Add a batch's sales and refunds (or snapshot deltas) to their hour and day windows."""
+        table = self.table
+        windows: dict[str, dict[str, Any]] = {}
+        dirty: dict[str, dict[str, Any]] = {}  # written: windows first, then held, then start
+        republish: set[str] = set()
+        held_keys: list[str] = []
+        start: dict[str, Any] | None = None
+        start_dirty = False
+        applied = []
+        for f in facts:
+            rec = f.rec
+            if f.kind == "performance":
+                if start is None:
+                    start = table.get("p:" + pid) or {"start": None, "o": -1}
+                if f.offset > start["o"] and start["start"] != rec["start"]:
+                    start.update(start=rec["start"], o=f.offset)
+                    start_dirty = True
                 continue
-            t = to_ms(rec["event_time"])
-            assert t is not None
-            if kind == "performance":
-                held = table.get(f"p:{pid}")
-                start = to_ms(rec["start"])
-                if held != start:
-                    table[f"p:{pid}"] = start
-                continue
-            if kind == "ticket":
+            if f.kind == "ticket":
                 deltas = sa.ticket_deltas(rec)
-                if deltas and not await add(pid, rec["fact_id"], t, deltas):
-                    m.duplicates.labels("sales").inc()
             else:
                 hkey = f"h:{pid}|{rec['source_system']}/{rec['source_account']}"
-                deltas, hold = sa.snapshot_deltas(table.get(hkey), rec)
+                held = dirty.get(hkey) or table.get(hkey)
+                if held is not None and f.offset <= held.get("o", -1):
+                    continue  # this snapshot's deltas are in the windows already
+                deltas, hold = sa.snapshot_deltas(held, rec)
                 if hold is None:
-                    m.duplicates.labels("sales").inc()
-                    continue
-                await add(pid, rec["fact_id"], t, deltas)
-                table[hkey] = hold
-            ctx.observe("sales", rec)
+                    continue  # older than the one held
+                hold["o"] = f.offset
+                dirty[hkey] = hold
+                if hkey not in held_keys:
+                    held_keys.append(hkey)
+            if not deltas:
+                continue
+            time_ms = rec["event_time"]
+            for tt, channel, tickets, revenue in deltas:
+                for gran, wstart in sa.windows_of(time_ms):
+                    wk = sa.window_key(pid, gran, wstart, tt, channel)
+                    w = windows.get(wk)
+                    if w is None:
+                        w = windows[wk] = table.get("w:" + wk) or {
+                            "g": gran, "s": wstart, "tt": tt, "ch": channel, "t": 0, "r": 0, "o": -1}
+                    if f.offset <= w["o"]:
+                        republish.add(wk)  # a redelivery after a crash: publish again
+                        continue
+                    w["t"] += tickets
+                    w["r"] += revenue
+                    w["o"] = f.offset
+                    dirty["w:" + wk] = w
+            applied.append(rec)
+        for key, value in dirty.items():
+            if key.startswith("w:"):
+                table.put(key, value)
+        for key in held_keys:
+            table.put(key, dirty[key])
+        if start_dirty:
+            assert start is not None
+            table.put("p:" + pid, start)
+        published = [wk for wk in windows if "w:" + wk in dirty or wk in republish]
+        if not published:
+            return
+        if start is None:
+            start = table.get("p:" + pid) or {"start": None}
+        show = start["start"]
+        now = now_ms()
+        for wk in published:
+            w = windows[wk]
+            rec = {"performance_id": pid, "granularity": w["g"], "window_start": w["s"],
+                   "ticket_type": w["tt"], "channel": w["ch"], "tickets": w["t"], "revenue_cents": w["r"],
+                   "days_before_show": None if show is None else (show - w["s"]) // sa.DAY_MS,
+                   "updated_at": now}
+            out.append((SALES, wk, self.ctx.codec.encode(SALES, "sales_window.avsc", rec), None))
+        self.ctx.observe(AGENT, applied)
+
+
+def register(ctx: StreamsContext) -> Any:
+    domain = SalesDomain(ctx)
+    ctx.fact_domains.append(domain)
+    return domain

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from bus.kafka import make_admin, make_consumer, make_producer
 from bus.serde import AvroDeserializer, Registry
@@ -97,6 +97,24 @@ class Raw:
     headers: list[tuple[str, bytes]] | None
 
 
+_TRANSIENT = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TIMED_OUT,
+              KafkaError._TRANSPORT}
+
+
+def watermarks(consumer: Any, name: str, partition: int) -> tuple[int, int]:
+    """Low and high watermark of a partition; a busy single broker answers NOT_LEADER now
+    and then (retriable, the leader is there a moment later), so ask again a few times."""
+    for attempt in range(10):
+        try:
+            lo, hi = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
+            return int(lo), int(hi)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _TRANSIENT or attempt == 9:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
 def read_raw(settings: Settings, topics: Iterable[str], timeout: float = 60) -> list[Raw]:
     """Every record of the given (unprefixed) topics, in partition order."""
     c = make_consumer(settings.kafka, f"raw-{uuid.uuid4().hex[:6]}", isolation_level="read_uncommitted")
@@ -106,7 +124,7 @@ def read_raw(settings: Settings, topics: Iterable[str], timeout: float = 60) -> 
             name = settings.topic_prefix + topic
             parts = c.list_topics(name, timeout=10).topics[name].partitions
             for p in parts:
-                lo, hi = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                lo, hi = watermarks(c, name, p)
                 if hi <= lo:
                     continue
                 c.assign([TopicPartition(name, p, OFFSET_BEGINNING)])
