@@ -64,8 +64,11 @@ def read_topic(settings: Settings, topic: str, timeout: float = 60.0) -> list[An
             if msg is None:
                 continue
             assert msg.error() is None, msg.error()
+            end = ends.get(msg.partition())
+            if end is None or msg.offset() >= end:
+                continue  # produced after we looked (the connector may still be running)
             out.append(msg)
-            if msg.offset() >= ends[msg.partition()] - 1:
+            if msg.offset() >= end - 1:
                 ends.pop(msg.partition())
         assert not ends, f"{name} not read to its end within {timeout}s"
         return out
