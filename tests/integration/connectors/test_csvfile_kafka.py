@@ -4,7 +4,6 @@ the CLI summary, throughput."""
 from __future__ import annotations
 
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from bus.kafka import make_consumer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import CONNECT_POSITIONS, TICKET_EVENTS, dlq_of
 from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.csvfile import CsvImporter, RowEnv
 from connectors.ticketing.csvfile.cli import command
+from tests.integration.connectors.readback import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -41,44 +39,6 @@ def row(n: int, action: str | None = None, price: str | None = None, when: str |
             f"{action or ACTIONS[n % len(ACTIONS)]};{'CJP' if n % 6 == 0 else 'Normaal'};"
             f"{price or '27,50'};{when or '03-02-2025 14:30'};web;K-{n % 50};{postcode};"
             f"{'BE' if postcode == '2000' else 'NL'};{born};{name};{email}\n")
-
-
-def _ends(consumer: Any, name: str, timeout: float = 30.0) -> dict[int, int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            ends = {}
-            for p in consumer.list_topics(name, timeout=10).topics[name].partitions:
-                lo, hi = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-                if hi > lo:
-                    ends[p] = hi
-            return ends
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def read_topic(settings: Settings, topic: str, timeout: float = 60.0) -> list[Any]:
-    """Every message on a (prefixed) topic, from the beginning to the end."""
-    name = settings.topic_prefix + topic
-    consumer = make_consumer(settings.kafka, f"test-read-{uuid.uuid4().hex[:8]}")
-    try:
-        ends = _ends(consumer, name)
-        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in ends])
-        out, deadline = [], time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            assert msg.error() is None, msg.error()
-            out.append(msg)
-            if msg.offset() >= ends[msg.partition()] - 1:
-                ends.pop(msg.partition())
-        assert not ends, f"{name} not read to its end within {timeout}s"
-        return out
-    finally:
-        consumer.close()
 
 
 def facts(settings: Settings, registry: Registry, venue: str) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,10 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from bus.kafka import make_consumer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, dlq_of
@@ -22,46 +19,9 @@ from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
 from connectors.testing.dip import FakeDip, dip_performance, dip_production
 from connectors.ticketing.dip import DipCalendarSource, DipReceiver, HttpServer, SnapshotBook, create_app
+from tests.integration.connectors.readback import read_topic
 
 pytestmark = pytest.mark.integration
-
-
-def _ends(consumer: Any, name: str, timeout: float = 30.0) -> dict[int, int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            ends = {}
-            for p in consumer.list_topics(name, timeout=10).topics[name].partitions:
-                lo, hi = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-                if hi > lo:
-                    ends[p] = hi
-            return ends
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def read_topic(settings: Settings, topic: str, timeout: float = 60.0) -> list[Any]:
-    """Every message on a (prefixed) topic, from the beginning to the end."""
-    name = settings.topic_prefix + topic
-    consumer = make_consumer(settings.kafka, f"test-read-{uuid.uuid4().hex[:8]}")
-    try:
-        ends = _ends(consumer, name)
-        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in ends])
-        out, deadline = [], time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            assert msg.error() is None, msg.error()
-            out.append(msg)
-            if msg.offset() >= ends[msg.partition()] - 1:
-                ends.pop(msg.partition())
-        assert not ends, f"{name} not read to its end within {timeout}s"
-        return out
-    finally:
-        consumer.close()
 
 
 def snapshots(settings: Settings, registry: Registry, key: str) -> list[dict[str, Any]]:

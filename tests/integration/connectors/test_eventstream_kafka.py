@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from bus.kafka import make_consumer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, TICKET_EVENTS
@@ -28,52 +26,10 @@ from connectors.sdk.runner import SourceRunner
 from connectors.testing.ticketmatic import CUSTOMERS, FakeTicketmatic, generate_feed
 from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource
 from connectors.ticketing.eventstream.mapping import MappingEnv, map_item
+from tests.integration.connectors.readback import read_topic
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _ends(consumer: Any, name: str, timeout: float = 30.0) -> dict[int, int]:
-    """High watermark of each non-empty partition (retried: new topics elect leaders)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            parts = consumer.list_topics(name, timeout=10).topics[name].partitions
-            ends = {}
-            for p in parts:
-                lo, hi = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-                if hi > lo:
-                    ends[p] = hi
-            return ends
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-
-
-def read_topic(settings: Settings, topic: str, timeout: float = 60.0) -> list[Any]:
-    """Every message on a (prefixed) topic, read from the beginning to the end."""
-    name = settings.topic_prefix + topic
-    consumer = make_consumer(settings.kafka, f"test-read-{uuid.uuid4().hex[:8]}")
-    try:
-        ends = _ends(consumer, name)
-        consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in ends])
-        out, deadline = [], time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                continue
-            assert msg.error() is None, msg.error()
-            end = ends.get(msg.partition())
-            if end is None or msg.offset() >= end:
-                continue  # produced after we looked (the connector may still be running)
-            out.append(msg)
-            if msg.offset() >= end - 1:
-                ends.pop(msg.partition())
-        assert not ends, f"{name} not read to its end within {timeout}s"
-        return out
-    finally:
-        consumer.close()
 
 
 def facts(settings: Settings, registry: Registry, topic: str, account: str) -> list[dict[str, Any]]:
