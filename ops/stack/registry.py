@@ -69,7 +69,10 @@ class RegistryService(Service):
         if (self.dist_dir / MARKER).exists():
             return
         archive_dir = self.downloads / f"apicurio-registry-{self.version}.archive"
-        fetch_dependencies(POM, archive_dir, what=self.name, echo=echo)
+        # The 3.0.9 distribution's parent pom is missing on Maven Central, so the
+        # archive is fetched on its own, without reading its pom.
+        fetch_dependencies(POM, archive_dir, what=self.name, echo=echo,
+                           artifact=f"io.apicurio:apicurio-registry-app:{self.version}:tar.gz:all")
         archives = sorted(archive_dir.glob("*.tar.gz"))
         if not archives:
             raise StackError(f"{self.name}: Maven fetched no .tar.gz into {archive_dir}; check {POM}")
@@ -89,7 +92,7 @@ class RegistryService(Service):
         quarkus = self.dist_dir / "quarkus-app" / "quarkus-run.jar"  # 3.1.5 and later
         if quarkus.exists():
             return quarkus
-        runners = sorted(self.dist_dir.glob("*-runner.jar"))  # 2.x
+        runners = sorted(self.dist_dir.glob("*-runner.jar"))  # 2.x and 3.0.x
         if not runners:
             raise StackError(
                 f"{self.name}: no runner jar in {self.dist_dir}; remove that directory "

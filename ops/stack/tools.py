@@ -55,6 +55,9 @@ def is_fetched(pom: Path, target: Path) -> bool:
     return marker.is_file() and marker.read_text().strip() == _pom_digest(pom)
 
 
+_DEPENDENCY_PLUGIN_GET = "org.apache.maven.plugins:maven-dependency-plugin:2.8"
+
+
 def fetch_dependencies(
     pom: Path,
     target: Path,
@@ -62,6 +65,7 @@ def fetch_dependencies(
     what: str,
     echo: Callable[[str], None],
     timeout_s: float = 1800.0,
+    artifact: str | None = None,
 ) -> Path:
     """Copy the dependencies of ``pom`` into ``target`` with Maven, once.
 
@@ -74,6 +78,10 @@ def fetch_dependencies(
         what: Service name used in progress messages.
         echo: Where progress messages go.
         timeout_s: Upper bound for the Maven run.
+        artifact: Fetch only this one artifact (``group:artifact:version:type:classifier``)
+            without reading its pom (``dependency:get -Dtransitive=false``), for
+            distributions whose parent pom is not on Maven Central (Apicurio 3.0.9).
+            ``pom`` still pins the version and keys the marker.
 
     Returns:
         ``target``.
@@ -90,15 +98,14 @@ def fetch_dependencies(
     scratch = target.with_name(target.name + ".partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    argv = [
-        mvn,
-        "-q",
-        "-B",
-        "-f",
-        str(pom),
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={scratch}",
-    ]
+    if artifact is None:
+        argv = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                f"-DoutputDirectory={scratch}"]
+    else:
+        # 2.8 is the last dependency plugin whose `get` resolves an artifact without its
+        # pom descriptor when transitive=false; 3.x reads the pom (and so its parent).
+        argv = [mvn, "-q", "-B", f"{_DEPENDENCY_PLUGIN_GET}:get", f"-Dartifact={artifact}",
+                "-Dtransitive=false", f"-Ddest={scratch}/"]
     try:
         done = subprocess.run(  # noqa: S603 - fixed argv
             argv, capture_output=True, text=True, timeout=timeout_s, check=False
