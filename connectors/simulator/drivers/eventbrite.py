@@ -6,8 +6,9 @@ flagged refunded, ``order.refunded``; CANCELLED -> attendees flagged cancelled,
 ``order.updated``; SCANNED -> the attendee checked in, ``attendee.checked_in``. One
 attendee is one ticket. Eventbrite events have no custom fields, so its facts carry
 only the vendor event id; calendars (UiT labels, schema.org identifiers, iCal tags)
-link it to the canonical id. Deliveries keep event-time order: the receiver reads the
-current state, so a refund delivered before its sale would hide the sale.
+link it to the canonical id. The receiver maps the order as fetched: a refund or
+cancellation also yields the sale it undoes (same fact id as the sale's own), so each
+such delivery is acknowledged with two facts per ticket.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = ["EventbriteDriver"]
 
 _ACTIONS = {"SOLD": "order.placed", "REFUNDED": "order.refunded", "CANCELLED": "order.updated",
             "SCANNED": "attendee.checked_in"}
+_UNDO = ("REFUNDED", "CANCELLED")
 
 
 def _attendee_id(ticket_id: str) -> str:
@@ -49,7 +51,9 @@ class EventbriteDriver(Driver):
         self._lock = threading.Lock()
 
     def units(self) -> list[Unit]:
-        return [Unit(h.performance, h.quantity, h)
+        # a refund or cancellation repeats the sale it undoes (same fact id, deduplicated
+        # downstream), so the receiver acknowledges two facts per ticket
+        return [Unit(h.performance, h.quantity * (2 if h.event_type in _UNDO else 1), h)
                 for h in in_delivery_order(self.env.season, self.kind)]
 
     def _apply(self, host: WebhookHost, h: TicketHappening) -> str:

@@ -10,21 +10,26 @@ The receiver fetches ``api_url`` (orders with ``expand=attendees``, events with
 ``expand=venue``) and maps the resource. One attendee is one ticket:
 
 ======================  ==================================================  ============
-action                  attendees                                           fact
+action                  attendees                                           facts
 ======================  ==================================================  ============
-``order.placed``        every attendee of the order not cancelled/refunded  SOLD
-``order.updated``       every attendee: refunded / cancelled / else         REFUNDED /
-                                                                            CANCELLED /
-                                                                            SOLD
-``order.refunded``      attendees flagged refunded (all when none is)       REFUNDED
+``order.placed``        every attendee of the order                         SOLD
+                        and, for one flagged refunded / cancelled, also     + REFUNDED /
+                                                                            CANCELLED
+``order.updated``       as ``order.placed``                                 as above
+``order.refunded``      attendees flagged refunded (all when none is)       SOLD +
+                                                                            REFUNDED
 ``attendee.checked_in`` the attendee fetched                                SCANNED
 ``event.updated``       (the event)                                         Performance
 ======================  ==================================================  ============
 
-Fact ids come from the attendee id and the fact type, so ``order.updated`` repeating a
-sale yields the sale's own id (deduplicated downstream). Replays are recognised by the
-resource id, the action and the resource's ``changed`` time. Buyers are pseudonymised
-from the attendee's e-mail address (keyed HMAC), postcode area, country and birth year.
+Every order action maps the order as it is when fetched, whatever the order of the
+deliveries: a refunded or cancelled attendee yields its sale (at ``created``) and its
+refund or cancellation (at ``changed``), so an order refunded before ``order.placed``
+was fetched still nets to zero. Fact ids come from the attendee id and the fact type,
+so a fact repeated by a later action (or a replay) keeps its id and is deduplicated
+downstream. Replays are recognised by the resource id, the action and the resource's
+``changed`` time. Buyers are pseudonymised from the attendee's e-mail address (keyed
+HMAC), postcode area, country and birth year.
 """
 
 from __future__ import annotations
@@ -200,25 +205,25 @@ def _ticket(att: EventbriteAttendee, kind: TicketEventType, when: datetime, wher
 
 def _order_records(action: str, order: EventbriteOrder, account: str,
                    env: MappingEnv) -> list[SourceRecord]:
+    """The sale of each attendee concerned and, when undone, its refund or cancellation.
+
+    The result depends only on the action and the fetched order, never on which
+    deliveries came before: an attendee already refunded when ``order.placed`` is
+    fetched yields SOLD and REFUNDED, as ``order.refunded`` does for it.
+    """
     out = []
-    flagged = any(a.refunded for a in order.attendees)
+    all_refunded = action == "order.refunded" and not any(a.refunded for a in order.attendees)
     for i, att in enumerate(order.attendees):
+        refunded = att.refunded or all_refunded
+        if action == "order.refunded" and not refunded:
+            continue
         where = f"attendees[{i}]"
-        if action == "order.placed":
-            if att.cancelled or att.refunded:
-                continue
-            kind, when = TicketEventType.SOLD, att.created
-        elif action == "order.refunded":
-            if flagged and not att.refunded:
-                continue
-            kind, when = TicketEventType.REFUNDED, att.changed
-        elif att.refunded:
-            kind, when = TicketEventType.REFUNDED, att.changed
-        elif att.cancelled:
-            kind, when = TicketEventType.CANCELLED, att.changed
-        else:
-            kind, when = TicketEventType.SOLD, att.created
-        out.append(_ticket(att, kind, when, where, account, env, order.email))
+        out.append(_ticket(att, TicketEventType.SOLD, att.created, where, account, env,
+                           order.email))
+        undone = (TicketEventType.REFUNDED if refunded
+                  else TicketEventType.CANCELLED if att.cancelled else None)
+        if undone is not None:
+            out.append(_ticket(att, undone, att.changed, where, account, env, order.email))
     return out
 
 

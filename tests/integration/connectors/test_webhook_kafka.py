@@ -168,6 +168,55 @@ def test_an_eventbrite_order_is_fetched_and_its_attendees_published(
     assert sorted(r.value["ticket_ids"][0] for r in got) == [f"{order_id}-{i}" for i in range(3)]
 
 
+def _net_sold(records: list[Record]) -> int:
+    """Tickets sold by the distinct facts (what a consumer deduplicating by fact id counts)."""
+    sign = {"SOLD": 1, "REFUNDED": -1, "CANCELLED": -1}
+    distinct = {r.value["fact_id"]: r.value for r in records if r.value}
+    return sum(sign.get(v["event_type"], 0) * v["quantity"] for v in distinct.values())
+
+
+def test_an_eventbrite_order_refunded_before_its_placed_delivery_was_fetched_nets_to_zero(
+        http: httpx.Client, api: FakeEventbriteApi, webhook_settings: WebhookSettings,
+        topics: Settings, registry: Registry) -> None:
+    event_id, order_id = uuid.uuid4().hex[:10], uuid.uuid4().hex[:10]
+    attendees = [f"{order_id}-{i}" for i in range(2)]
+    # refunded between Eventbrite's order.placed delivery and our fetch of its api_url
+    refunded = [eventbrite_attendee(attendee_id=a, event_id=event_id, order_id=order_id,
+                                    refunded=True, changed="2025-03-06T08:00:00Z")
+                for a in attendees]
+    url = api.put_order(eventbrite_order(order_id=order_id, event_id=event_id, status="refunded",
+                                         changed="2025-03-06T08:00:00Z", attendees=refunded))
+    deliveries = [eventbrite_delivery("acme", SECRET, action, url)
+                  for action in ("order.placed", "order.refunded")]
+    answers = [post(http, d) for d in deliveries]
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert [a.json()["status"] for a in answers] == ["accepted", "accepted"]
+
+    def on_topic() -> list[Record]:
+        return [r for r in read_topic(topics, registry, TICKET_EVENTS)
+                if r.value and r.value["ticket_ids"][0] in attendees]
+
+    first = on_topic()
+    assert sorted((r.value["ticket_ids"][0], r.value["event_type"]) for r in first) == sorted(
+        [(a, kind) for a in attendees for kind in ("SOLD", "REFUNDED")] * 2)
+    assert _net_sold(first) == 0
+    ids = {r.value["fact_id"] for r in first}
+    assert len(ids) == 4  # each attendee's sale and refund, whichever delivery carried it
+
+    # both again, to a receiver that no longer remembers them: published again, same ids
+    with ConnectorContext(topics, "webhook", serve_metrics=False) as context:
+        srv = WebhookServer(create_app(context, webhook_settings), "127.0.0.1", 0).start()
+        try:
+            with httpx.Client(base_url=srv.url, timeout=30) as c:
+                again = [post(c, d).json() for d in deliveries]
+        finally:
+            srv.stop()
+    assert [a["status"] for a in again] == ["accepted", "accepted"]
+    second = on_topic()
+    assert len(second) == 2 * len(first)
+    assert {r.value["fact_id"] for r in second} == ids and _net_sold(second) == 0
+
+
 def test_an_eventbrite_event_update_is_a_performance_on_the_calendar_topic(
         http: httpx.Client, api: FakeEventbriteApi, topics: Settings, registry: Registry) -> None:
     event_id = uuid.uuid4().hex[:10]

@@ -225,15 +225,68 @@ def test_an_eventbrite_order_placed_is_fetched_with_attendees_and_sold_per_atten
     assert facts[0].buyer.birth_year == 1961
 
 
+def _kinds(facts: list[TicketEvent]) -> list[tuple[str, TicketEventType]]:
+    return [(f.ticket_ids[0], f.event_type) for f in facts]
+
+
+def _net_sold(facts: list[TicketEvent]) -> int:
+    """Tickets sold by the distinct facts (what a consumer deduplicating by fact id counts)."""
+    sign = {TicketEventType.SOLD: 1, TicketEventType.REFUNDED: -1, TicketEventType.CANCELLED: -1}
+    distinct = {f.fact_id: f for f in facts}
+    return sum(sign.get(f.event_type, 0) * f.quantity for f in distinct.values())
+
+
 def test_an_eventbrite_order_update_maps_refunded_and_cancelled_attendees(api: FakeEventbriteApi) -> None:
-    order = _order(3)
+    order = _order(3, changed="2025-03-07T09:30:00Z")
     order["attendees"][1]["refunded"] = True
     order["attendees"][2]["cancelled"] = True
     placed = _eventbrite(api, "order.placed", api.put_order(_order(3)))
     updated = _eventbrite(api, "order.updated", api.put_order(order))
-    assert [f.event_type for f in updated] == [TicketEventType.SOLD, TicketEventType.REFUNDED,
-                                               TicketEventType.CANCELLED]
-    assert updated[0].fact_id == placed[0].fact_id  # the unchanged sale is the same fact
+    assert _kinds(updated) == [("550", TicketEventType.SOLD), ("551", TicketEventType.SOLD),
+                               ("551", TicketEventType.REFUNDED), ("552", TicketEventType.SOLD),
+                               ("552", TicketEventType.CANCELLED)]
+    sales = [f for f in updated if f.event_type is TicketEventType.SOLD]
+    assert [f.fact_id for f in sales] == [f.fact_id for f in placed]  # the sales, once more
+    assert all(f.event_time.isoformat() == "2025-03-05T17:58:12+00:00" for f in sales)
+    undone = [f for f in updated if f.event_type is not TicketEventType.SOLD]
+    assert all(f.event_time.isoformat() == "2025-03-07T09:30:00+00:00" for f in undone)
+    assert _net_sold(placed + updated) == 1
+
+
+def test_an_order_refunded_before_order_placed_was_fetched_yields_the_sale_and_the_refund(
+        api: FakeEventbriteApi) -> None:
+    url = api.put_order(_order(2, refunded=True, changed="2025-03-06T08:00:00Z"))
+    placed = _eventbrite(api, "order.placed", url)
+    assert _kinds(placed) == [("550", TicketEventType.SOLD), ("550", TicketEventType.REFUNDED),
+                              ("551", TicketEventType.SOLD), ("551", TicketEventType.REFUNDED)]
+    assert _net_sold(placed) == 0
+
+
+def test_order_refunded_yields_the_sale_and_the_refund_of_the_flagged_attendees_only(
+        api: FakeEventbriteApi) -> None:
+    order = _order(3)
+    order["attendees"][0]["refunded"] = True
+    refunded = _eventbrite(api, "order.refunded", api.put_order(order))
+    assert _kinds(refunded) == [("550", TicketEventType.SOLD), ("550", TicketEventType.REFUNDED)]
+
+
+def test_order_refunded_with_no_attendee_flagged_refunds_every_attendee(
+        api: FakeEventbriteApi) -> None:
+    refunded = _eventbrite(api, "order.refunded", api.put_order(_order(2)))
+    assert _kinds(refunded) == [("550", TicketEventType.SOLD), ("550", TicketEventType.REFUNDED),
+                                ("551", TicketEventType.SOLD), ("551", TicketEventType.REFUNDED)]
+
+
+@pytest.mark.parametrize("actions", [("order.placed", "order.refunded"),
+                                     ("order.refunded", "order.placed"),
+                                     ("order.updated", "order.refunded", "order.placed")])
+def test_a_refunded_order_nets_to_zero_sold_whatever_the_order_of_the_deliveries(
+        api: FakeEventbriteApi, actions: tuple[str, ...]) -> None:
+    url = api.put_order(_order(2, refunded=True))
+    runs = [_eventbrite(api, action, url) for action in actions]
+    facts = [f for run in runs for f in run]
+    assert _net_sold(facts) == 0
+    assert all({f.fact_id for f in run} == {f.fact_id for f in runs[0]} for run in runs)
 
 
 def test_an_eventbrite_check_in_is_a_scan_of_that_attendee(api: FakeEventbriteApi) -> None:
