@@ -15,7 +15,17 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+    ResourcePatternType,
+    ResourceType,
+)
 
 from ops.stack.cli import stack as stack_cli
 from ops.stack.errors import MissingToolError
@@ -271,6 +281,25 @@ def test_kafka_refuses_to_auto_create_topics(stack: StackSettings) -> None:
     producer.flush(10)
 
     assert errors, "a record to a missing topic was accepted"
+
+
+def test_kafka_has_an_authorizer_that_stores_and_removes_acls(stack: StackSettings) -> None:
+    """ACL-capable: a later SASL/SCRAM profile grants per-principal rights on this broker."""
+    admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+    topic = f"acl.test.{uuid.uuid4().hex[:6]}"
+    principal = f"User:vendor-{uuid.uuid4().hex[:6]}"
+    binding = AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, "*",
+                         AclOperation.WRITE, AclPermissionType.ALLOW)
+    match = AclBindingFilter(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, None,
+                             AclOperation.ANY, AclPermissionType.ANY)
+    try:
+        admin.create_acls([binding])[binding].result(timeout=15)
+        found = admin.describe_acls(match).result(timeout=15)
+        assert [(b.name, b.principal, b.operation) for b in found] == [(topic, principal, AclOperation.WRITE)]
+    finally:
+        removed = admin.delete_acls([match])[match].result(timeout=15)
+    assert len(removed) == 1
+    assert admin.describe_acls(match).result(timeout=15) == []
 
 
 # --- ClickHouse ---------------------------------------------------------------------
