@@ -32,6 +32,7 @@ from bench.roles import REPO
 from bench.scale import dataset_cache, measure_scale
 from bench.sink import measure_sink
 from bench.streams import measure_streams
+from bench.walls import measure_walls
 
 __all__ = ["main"]
 
@@ -75,6 +76,8 @@ def run(sizes: Sizes, parts: tuple[str, ...], out: Path, use_env_stack: bool, ke
         if "connectors" in parts:
             results["connectors"] = _part(bench, "connectors", lambda: measure_connectors(bench, ds, sizes),
                                           failed)
+        if "walls" in parts:
+            results["walls"] = _part(bench, "walls", lambda: measure_walls(bench, ds, sizes), failed)
         filled = None
         if "streams" in parts or "sink" in parts:
             got = _part(bench, "streams", lambda: measure_streams(bench, datasets, sizes), failed)

@@ -32,7 +32,7 @@ from bus.topics import AVAILABILITY, TICKET_EVENTS
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.gateway.client import stream_events
 
-__all__ = ["measure_latency", "percentiles"]
+__all__ = ["measure_latency", "measure_worker_latency", "percentiles"]
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -190,3 +190,26 @@ def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, si
     if sse.error:
         out["sse_error"] = sse.error
     return out
+
+
+def measure_worker_latency(bench: Bench, s: Settings, ds: Dataset, sizes: Sizes, rate: int = 1000
+                           ) -> dict[str, Any]:
+    """Fact -> availability topic at ``rate`` events/s with the streams worker alone on
+    the machine (no sink, no gateway): the issue's "p99 fact -> availability" as the
+    worker itself delivers it, next to the whole pipeline's number from
+    :func:`measure_latency`, where the sink and the gateway share the two cores."""
+    track = _Tracker()
+    watch = AvailabilityWatch(s, s.topic_prefix + AVAILABILITY, bench.registry,
+                              on_record=track.on_record).start()
+    schema_id(bench.registry, s.topic_prefix + TICKET_EVENTS, "ticket_event.avsc")
+    ser = AvroSerializer(bench.registry, s.topic_prefix + TICKET_EVENTS, "ticket_event.avsc")
+    try:
+        phase = _phase(s, ds, rate, sizes.latency_seconds, ser, track, cap=min(sizes.max_wait_s, 60.0))
+    finally:
+        watch.close()
+    phase.pop("tag")
+    phase["availability"] = percentiles(track.between(phase["start_ms"], phase["end_ms"]))
+    bench.say(f"latency, worker alone, at {rate}/s (sent {phase['send_eps']:,.0f}/s): fact->availability "
+              f"p50 {phase['availability'].get('p50')} p99 {phase['availability'].get('p99')} ms"
+              + ("" if phase["drained"] else " (backlog not drained)"))
+    return phase

@@ -1,4 +1,4 @@
-"""Sizes of a bench run: the full run (``make bench``, about ten minutes on a quiet
+"""Sizes of a bench run: the full run (``make bench``, about twelve minutes on a quiet
 two-core machine) and the smoke run (``--smoke``, tiny sizes, for the test suite)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 __all__ = ["FULL", "PARTS", "SMOKE", "Sizes", "parse_scale"]
 
 #: Parts in the order they run; ``--only`` picks some.
-PARTS = ("ceilings", "connectors", "streams", "sink", "peers", "scale", "latency")
+PARTS = ("ceilings", "connectors", "walls", "streams", "sink", "peers", "scale", "latency")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class Sizes:
         webhook_seconds: how long the load generator posts deliveries.
         webhook_concurrency: deliveries in flight at once.
         poller_items: eventstream items the poller reads from the fake Ticketmatic.
+        connector_records: about how many facts each other connector kind publishes (DIP,
+            CSV, calendars, Eventbrite and Stager deliveries).
+        wall_events: records each runtime contender of the walls part reads.
         scale: (performances, ticket events) of each whole-pipeline size; peak RSS of
             every role is read per size.
         rates: offered loads (events/s) of the latency part; 1000 is always measured.
@@ -37,6 +40,8 @@ class Sizes:
     webhook_seconds: float = 12.0
     webhook_concurrency: int = 32
     poller_items: int = 10_000
+    connector_records: int = 3_000
+    wall_events: int = 60_000
     scale: tuple[tuple[int, int], ...] = ((1_000, 30_000), (10_000, 30_000), (100_000, 20_000))
     rates: tuple[int, ...] = (500, 1000, 2000)
     latency_seconds: float = 15.0
@@ -49,8 +54,8 @@ class Sizes:
 
 FULL = Sizes()
 SMOKE = Sizes(ceiling_events=3_000, perfs=30, events=400, webhook_seconds=2.0, webhook_concurrency=8,
-              poller_items=300, scale=((60, 300),), rates=(1000,), latency_seconds=1.0,
-              max_wait_s=45.0, profile=True)
+              poller_items=300, connector_records=60, wall_events=5_000, scale=((60, 300),), rates=(1000,),
+              latency_seconds=1.0, max_wait_s=45.0, profile=True)
 
 
 def parse_scale(text: str) -> tuple[tuple[int, int], ...]:

@@ -1,6 +1,7 @@
 """Results: the parts' raw numbers folded into the JSON the issue asks for (``machine``,
-``ceilings``, ``pipeline``, ``latency_ms``, ``peers``, ``ratios``, ``rss_mb``, plus
-``scaling``, ``profile``, ``goals`` and every part's ``details``), and its Markdown table.
+``ceilings``, ``pipeline`` (with ``connectors_eps`` per connector kind), ``latency_ms``,
+``peers``, ``ratios``, ``rss_mb``, plus ``walls`` (what the Faust runtime alone costs),
+``scaling``, ``profile``, ``goals`` and every part's ``details``), and its Markdown tables.
 
 A run of some parts only (``--only``) updates those parts in the existing results and
 keeps the others, so the ratios always use the newest number of each side.
@@ -24,6 +25,8 @@ GOALS = (
     ("ratios.streams_vs_consume_ceiling", "streams worker / raw consume ceiling", 0.25, True),
     ("ratios.streams_vs_quix", "streams worker / Quix Streams peer", 1.5, True),
     ("latency_ms.availability_p99_at_1000", "p99 fact -> availability at 1,000/s (ms)", 100.0, False),
+    ("latency_ms_worker_alone.availability_p99_at_1000",
+     "p99 fact -> availability at 1,000/s, worker alone (ms)", 100.0, False),
     ("ratios.sink_vs_insert_ceiling", "ClickHouse sink / raw insert ceiling", 0.40, True),
 )
 
@@ -76,7 +79,8 @@ def _get(d: dict[str, Any], dotted: str) -> Any:
 def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     """The results document: ``prev`` (an earlier run's) updated with ``parts``."""
     r: dict[str, Any] = dict(prev or {})
-    for key in ("ceilings", "pipeline", "latency_ms", "peers", "ratios", "rss_mb", "profile", "details"):
+    for key in ("ceilings", "pipeline", "latency_ms", "latency_ms_worker_alone", "peers", "ratios", "rss_mb",
+                "profile", "details", "walls"):
         r[key] = dict(r.get(key) or {})
     r.update({k: v for k, v in meta.items() if k != "parts"})
     r["parts_run"] = meta["parts"]
@@ -96,13 +100,22 @@ def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any
     if conn and "error" not in conn:
         p["connector_webhook_eps"] = _r(conn["webhook"]["eps"])
         p["connector_poller_eps"] = _r(conn["poller"]["eps"])
+        p["connectors_eps"] = {kind: _r(eps) for kind, eps in (conn.get("eps") or {}).items()}
         rss["webhook_receiver"] = {"load": conn["webhook"]["rss_mb"]}
+        if "rss_mb" in (conn.get("dip_receiver") or {}):
+            rss["dip_receiver"] = {"load": conn["dip_receiver"]["rss_mb"]}
+    wa = parts.get("walls")
+    if wa and "error" not in wa:
+        r["walls"] = {name: {"eps": _r(v["eps"]), "eps_per_cpu_s": _r(v["eps_per_cpu_s"])}
+                      for name, v in wa.items() if isinstance(v, dict) and "eps" in v}
     st = parts.get("streams")
     if st and "error" not in st:
         p["streams_eps_1w"] = _r(st["1w"]["eps"])
         p["streams_eps_2w"] = _r(st["2w"]["eps"])
         if "profile" in st["1w"]:
             r["profile"]["streams_worker"] = st["1w"]["profile"]
+        if "latency_at_1000" in st["1w"]:
+            r["latency_ms_worker_alone"] = _latency_keys({"1000": st["1w"]["latency_at_1000"]})
     sk = parts.get("sink")
     if sk and "error" not in sk:
         p["sink_rps"] = _r(sk["rps"])
@@ -210,6 +223,8 @@ def markdown(r: dict[str, Any]) -> str:
     for g in r.get("goals", []):
         met = "–" if g["met"] is None else ("yes" if g["met"] else "no")
         lines.append(f"| {g['goal']} | {_n(g['value'])} | {g['target']} | {met} |")
+    lines += _connector_table(r)
+    lines += _walls_table(r)
     rates = sorted({int(k.rsplit("_", 1)[1]) for k in lat})
     if rates:
         lines += ["", "Latency from a fact's event time (ms): p50 / p95 / p99 / max", "",
@@ -219,6 +234,11 @@ def markdown(r: dict[str, Any]) -> str:
             cells = [" / ".join(_n(lat.get(f"{w}_{q}_at_{rate}")) for q in ("p50", "p95", "p99", "max"))
                      for w in ("availability", "clickhouse", "sse")]
             lines.append(f"| {rate:,} | " + " | ".join(cells) + " |")
+    alone = r.get("latency_ms_worker_alone") or {}
+    if alone:
+        cell = " / ".join(_n(alone.get(f"availability_{q}_at_1000")) for q in ("p50", "p95", "p99", "max"))
+        lines += ["", "The same at 1,000/s with the streams worker alone on the machine (no sink, gateway "
+                  f"or SSE client), fact -> availability topic: {cell} ms"]
     if r.get("scaling"):
         lines += ["", "Whole pipeline by size (worker + sink + gateway together; RSS = peak, MB)", "",
                   "| performances | ticket events | calendar/s | streams events/s | end to end events/s | "
@@ -241,6 +261,80 @@ def markdown(r: dict[str, Any]) -> str:
     if errors:
         lines += ["", "Parts that failed: " + "; ".join(f"{k}: {v}" for k, v in errors.items())]
     return "\n".join(lines) + "\n"
+
+
+#: Markdown names of the connector kinds (``pipeline.connectors_eps`` keys).
+KIND_NAMES = {
+    "webhook_eventix": "webhook receiver, Eventix/OpenTicket order.paid",
+    "webhook_eventbrite": "webhook receiver, Eventbrite (fetches api_url)",
+    "webhook_stager": "webhook receiver, Stager (totals per ticket type)",
+    "eventstream": "Ticketmatic eventstream poller",
+    "dip_receiver": "DIP receiver (PUT cumulative calls)",
+    "dip_poller": "DIP cumulative list poller",
+    "dip_calendar": "DIP calendar poller",
+    "csv_file": "box-office CSV import",
+    "uitdatabank": "UiTdatabank Search API poll",
+    "schemaorg": "schema.org JSON-LD pages",
+    "ical": "iCalendar feed",
+}
+_DETAIL_OF = {"webhook_eventix": "webhook", "eventstream": "poller"}
+
+
+def _connector_table(r: dict[str, Any]) -> list[str]:
+    eps = (r.get("pipeline") or {}).get("connectors_eps") or {}
+    conn = (r.get("details") or {}).get("connectors") or {}
+    if not eps:
+        return []
+    produce = (r.get("ceilings") or {}).get("kafka_produce_eps")
+    lines = ["", f"Connector publish rates (facts acknowledged by Kafka per second; raw produce ceiling "
+                 f"{_n(produce)} records/s)", "",
+             "| kind | facts | seconds | facts/s | / raw produce |", "|---|---:|---:|---:|---:|"]
+    for kind, rate in eps.items():
+        d = conn.get(_DETAIL_OF.get(kind, kind)) or {}
+        ratio = f"{rate / produce:.3g}" if produce else "–"
+        lines.append(f"| {KIND_NAMES.get(kind, kind)} | {_n(d.get('facts'))} | {_n(d.get('seconds'))} | "
+                     f"{_n(rate)} | {ratio} |")
+    broken = {kind: d["error"] for kind, d in conn.items() if isinstance(d, dict) and "error" in d}
+    if broken:
+        lines += ["", "Connector kinds that failed: " + "; ".join(f"{k}: {v}" for k, v in broken.items())]
+    again = (conn.get("csv_file") or {}).get("second_import")
+    cli = (conn.get("csv_file") or {}).get("second_import_cli")
+    if again:
+        lines += ["", f"The same CSV file imported again: {again['published']} facts published, in "
+                      f"{1000 * again['seconds']:.1f} ms by the same importer"
+                      + (f", in {cli['seconds']:.1f} s as a new `cultuurbus connector file` process "
+                         f"(start-up, stored positions read back)" if cli else "") + "."]
+    return lines
+
+
+_WALL_NAMES = {
+    "faust_iterate": "empty Faust agent, `async for value in stream`",
+    "faust_take": "empty Faust agent, `stream.take_events(1000, within=5 ms)` (as our facts agent)",
+    "faust_take_decode": "the batched Faust agent + fastavro decode",
+    "plain_decode": "plain confluent-kafka loop + fastavro decode",
+}
+
+
+def _walls_table(r: dict[str, Any]) -> list[str]:
+    walls = r.get("walls") or {}
+    if not walls:
+        return []
+    consume = (r.get("ceilings") or {}).get("kafka_consume_eps")
+    ours = (r.get("pipeline") or {}).get("streams_eps_1w")
+    lines = ["", "What the Faust runtime costs (same ticket facts, 4 partitions, one process each; timed by "
+                 "its own first and last record)", "",
+             "| runtime | events/s | events per CPU-second | / raw consume ceiling | "
+             "our worker as a share of it |",
+             "|---|---:|---:|---:|---:|"]
+    for name, w in walls.items():
+        ceiling = f"{w['eps'] / consume:.3g}" if consume else "–"
+        share = f"{ours / w['eps']:.3g}" if ours else "–"
+        lines.append(f"| {_WALL_NAMES.get(name, name)} | {_n(w['eps'])} | {_n(w['eps_per_cpu_s'])} | "
+                     f"{ceiling} | {share} |")
+    lines.append(f"| raw consume ceiling (no decode, in the bench process) | {_n(consume)} | | 1 | |")
+    lines.append(f"| our streams worker, 1 worker (everything) | {_n(ours)} | | "
+                 f"{f'{ours / consume:.3g}' if ours and consume else '–'} | |")
+    return lines
 
 
 def now_iso() -> str:

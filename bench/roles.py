@@ -22,7 +22,8 @@ import httpx
 
 from bus.settings import Settings
 
-__all__ = ["REPO", "Role", "RoleError", "peak_rss_mb", "role_env", "running", "wait_for"]
+__all__ = ["REPO", "Role", "RoleError", "peak_rss_mb", "role_env", "running", "stop_process_group",
+           "wait_for"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -164,3 +165,16 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str, every: float =
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not done after {timeout:.0f} s")
         time.sleep(every)
+
+
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group of ``proc`` (started with ``start_new_session``), then
+    SIGKILL it if it has not ended within 20 s."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)

@@ -1,5 +1,6 @@
 """Streams worker throughput: the real ``cultuurbus streams worker``, one and then two
-sharing the partitions, fed through the ticketing topics; profiled with py-spy.
+sharing the partitions, fed through the ticketing topics; profiled with py-spy. With
+the one worker alone it also measures fact -> availability latency at 1,000 events/s.
 
 One worker gets the calendar and the first half of the ticket events; then a second
 worker joins its group (Faust rebalances, the moved partitions' tables are restored
@@ -14,6 +15,7 @@ from typing import Any
 from bench.data import Dataset
 from bench.env import Bench
 from bench.feed import Feed
+from bench.latency import measure_worker_latency
 from bench.options import Sizes
 from bench.profile import Profiler
 from bench.roles import running
@@ -61,4 +63,19 @@ def measure_streams(bench: Bench, datasets: Callable[[int, int], Dataset], sizes
             _done(bench, 2, two)
         finally:
             feed.close()
+    one["latency_at_1000"] = _worker_latency(bench, first, sizes)
     return s, {"1w": one, "2w": two}
+
+
+def _worker_latency(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:
+    """A fresh worker on fresh topics, alone on the machine, given the calendar and then
+    a paced 1,000 events/s (the throughput topics' targets stay untouched)."""
+    s = bench.fresh("streamslat")
+    worker = bench.worker(s, "lat")
+    with running(worker, timeout=120):
+        feed = Feed(s, ds, bench.registry, cap_s=sizes.max_wait_s)
+        try:
+            feed.calendar((worker,))
+        finally:
+            feed.close()
+        return measure_worker_latency(bench, s, ds, sizes)
