@@ -237,9 +237,6 @@ def _webhook_vendors(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:
     s = bench.fresh("hookv")
     n = sizes.connector_records
     with FakeEventbriteApi(EVENTBRITE_TOKEN) as api:
-        # http.server listens with a backlog of 5: under 32 concurrent fetches the kernel drops
-        # SYNs and a fetch waits 1 s for the retransmit. A real API has no such limit.
-        api._server.socket.listen(1024)
         brite = _eventbrite(api, ds, n + 20)
         stager = _stager(ds, n + 10)
         hook = _receiver(bench, s, "webhook receiver", ["connector", "webhook"],

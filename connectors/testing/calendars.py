@@ -14,9 +14,11 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from connectors.testing.http import FakeApiServer
 
 __all__ = ["FakeCalendarSite", "FakeHttpServer", "FakeRequest", "FakeResponse", "ReadBack",
            "ical_feed", "read_back", "schemaorg_page", "theater_event", "vevent"]
@@ -74,8 +76,7 @@ class FakeHttpServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = FakeApiServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                                         name=type(self).__name__)
 

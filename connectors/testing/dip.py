@@ -26,9 +26,11 @@ import json
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from connectors.testing.http import FakeApiServer
 
 __all__ = ["FakeDip", "cumulative_entry", "dip_performance", "dip_production", "dip_theater"]
 
@@ -98,7 +100,7 @@ class FakeDip:
         self._failures = 0
         self.requests: list[str] = []
         self.put(productions)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: FakeApiServer | None = None
         self._thread: threading.Thread | None = None
 
     def put(self, productions: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
@@ -174,8 +176,7 @@ class FakeDip:
         return Handler
 
     def start(self) -> FakeDip:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = FakeApiServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-dip",
                                         daemon=True)
         self._thread.start()

@@ -27,9 +27,11 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from connectors.testing.http import FakeApiServer
 
 __all__ = [
     "CUSTOMERS",
@@ -238,7 +240,7 @@ class FakeTicketmatic:
         self.requests: list[str] = []
         self.served = 0
         self.append(items)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: FakeApiServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- control --------------------------------------------------------------------
@@ -340,8 +342,7 @@ class FakeTicketmatic:
         return Handler
 
     def start(self) -> FakeTicketmatic:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = FakeApiServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="fake-ticketmatic", daemon=True)
         self._thread.start()

@@ -12,7 +12,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from connectors.sdk.context import ConnectorContext
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import DeadLetter, SourceRecord
+from connectors.testing.http import FakeApiServer
 from connectors.ticketing.webhook.signing import SIGNATURE_HEADER, sign
 
 __all__ = ["PEOPLE", "FakeEventbriteApi", "Person", "RecordingPublisher", "SignedRequest",
@@ -283,8 +284,7 @@ class FakeEventbriteApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = FakeApiServer(("127.0.0.1", 0), Handler)
         self._thread: threading.Thread | None = None
 
     @property
