@@ -62,7 +62,25 @@ class RegistryService(Service):
     def setup(self, echo: Echo) -> None:
         require_tool("java", "running the schema registry")
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        self._check_storage()
         self.fetch(echo)
+
+    def _check_storage(self) -> None:
+        """Refuse a database written by another major version (3.x cannot read 2.x's)."""
+        db = self.work_dir / "registry.mv.db"
+        marker = self.work_dir / "registry.major"
+        major = self.version.split(".", 1)[0]
+        if not db.exists():
+            marker.write_text(major + "\n")
+            return
+        held = marker.read_text().strip() if marker.exists() else "2"  # 2.x wrote no marker
+        if held != major:
+            raise StackError(
+                f"{self.name}: {db} was written by Apicurio Registry {held}.x, which {self.version} "
+                "cannot read, and the records on this stack's topics carry that registry's schema "
+                f"ids. Start from a fresh stack: `cultuurbus stack down` and remove {self.root} "
+                "(or point CULTUURBUS_STACK_DIR at a new directory)"
+            )
 
     @override
     def fetch(self, echo: Echo) -> None:

@@ -28,7 +28,7 @@ from confluent_kafka.admin import (
 )
 
 from ops.stack.cli import stack as stack_cli
-from ops.stack.errors import MissingToolError
+from ops.stack.errors import MissingToolError, StackError
 from ops.stack.manager import StackManager
 from ops.stack.process import is_alive
 from ops.stack.settings import StackSettings
@@ -168,6 +168,20 @@ def test_up_names_the_missing_tool_and_how_to_install_it(
 
     with pytest.raises(MissingToolError, match=r"java not found on PATH.*apt-get install openjdk-17"):
         manager.up(only=["kafka"])
+
+
+def test_up_refuses_a_registry_database_of_an_older_major_version_and_says_what_to_do(
+    tmp_path: Path,
+) -> None:
+    settings = isolated_settings(tmp_path / "old-registry")
+    old = settings.dir / "registry"
+    old.mkdir(parents=True)
+    (old / "registry.mv.db").write_bytes(b"H2 database written by Apicurio Registry 2.6")
+    manager, _ = _quiet_manager(settings)
+
+    with pytest.raises(StackError, match=r"written by Apicurio Registry 2\.x.*fresh stack"):
+        manager.up(only=["registry"])
+    assert not (settings.dir / "registry.pid").exists(), "the registry was started on the old database"
 
 
 # --- Kafka --------------------------------------------------------------------------
