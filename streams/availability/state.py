@@ -8,10 +8,32 @@ or guarded by event time, so the order facts arrive in does not change the resul
 - a cumulative snapshot replaces its source's numbers only when it is newer (event
   time) than the one held; a source that sends snapshots is counted by its latest
   snapshot, never also by events;
-- calendar facts replace capacity, status and descriptive fields only when newer.
+- calendar facts: see below.
+
+Calendar facts. A performance is described by several calendars (DIP, UiTdatabank, the
+vendor's own event in Ticketmatic/Eventbrite, iCal, schema.org); a source is
+``source_system/source_account``. Facts are ordered by event time, ties broken by
+source and fact id, so every fact has one place in a total order.
+
+- Status: the state keeps each source's latest status (``cal_sources``; at equal event
+  time within one source the graver status wins: CANCELLED > POSTPONED > MOVED_ONLINE >
+  SCHEDULED). The effective status is CANCELLED when any source's latest says
+  CANCELLED, else POSTPONED when any says POSTPONED, else the newest status over all
+  sources (SCHEDULED or MOVED_ONLINE; both mean the show takes place and seats sell, so
+  where it takes place is description, newest wins). A cancellation therefore holds
+  until the source that said it publishes a newer status that is not CANCELLED (a real
+  un-cancel); a newer SCHEDULED from another calendar (a vendor feed with no
+  "cancelled" state, or one nobody updated) does not undo it. Postponed likewise.
+- Capacity: from the newest calendar fact that has one (a calendar without capacity,
+  like iCal, keeps the one another source gave).
+- Title, venue, city, region, genre, start, url: from the newest calendar fact.
+
+A state stored before ``cal_sources`` existed loads as if its status had come from one
+anonymous source at its ``cal_time`` (so a cancellation it holds stays; replaying the
+calendar into a fresh state rebuilds the per-source view).
 
 Deduplication by fact id happens in the agent (a separate table), so a redelivered
-fact never reaches these functions twice.
+fact never reaches these functions twice; applying one twice changes nothing anyway.
 """
 
 from __future__ import annotations
@@ -19,7 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["STATUSES", "apply_calendar", "apply_snapshot", "apply_ticket", "availability_record",
-           "new_state", "status_of", "totals"]
+           "calendar_status", "new_state", "status_of", "totals"]
 
 State = dict[str, Any]
 
@@ -40,7 +62,8 @@ def new_state() -> State:
     return {"cal_time": None, "capacity": None, "status": "SCHEDULED", "title": None,
             "venue_name": None, "city": None, "region": None, "genre": None, "start": None,
             "url": None, "events": {}, "snapshots": {}, "version": 0, "last_fact_time": None,
-            "snap_capacity": None, "snap_capacity_time": None}
+            "snap_capacity": None, "snap_capacity_time": None,
+            "cal_sources": {}, "cal_key": None, "cap_key": None}
 
 
 def _source(fact: dict[str, Any]) -> str:
@@ -98,20 +121,69 @@ def apply_snapshot(state: State, snap: dict[str, Any]) -> bool:
     return True
 
 
+# Gravity of a calendar status: which one wins at equal event time (withdrawals first).
+_GRAVITY = {"SCHEDULED": 0, "MOVED_ONLINE": 1, "POSTPONED": 2, "CANCELLED": 3}
+_WITHDRAWN = ("CANCELLED", "POSTPONED")  # any source saying so holds, in this order
+_LEGACY = "(stored before per-source status)"  # never a real "system/account"
+
+
+def _upgrade(state: State) -> None:
+    """Give a state stored before per-source calendar status its new keys."""
+    if "cal_sources" in state:
+        return
+    held = state.get("cal_time")
+    state["cal_sources"] = {} if held is None else {
+        _LEGACY: {"time": held, "status": state["status"], "fact": ""}}
+    state["cal_key"] = None if held is None else [held, "", ""]
+    state["cap_key"] = None if held is None or state["capacity"] is None else [held, "", ""]
+
+
+def calendar_status(sources: dict[str, dict[str, Any]]) -> str:
+    """The effective status over every source's latest (see the module docstring)."""
+    latest = {entry["status"] for entry in sources.values()}
+    for withdrawn in _WITHDRAWN:
+        if withdrawn in latest:
+            return withdrawn
+    if not sources:
+        return "SCHEDULED"
+    _, newest = max(sources.items(), key=lambda kv: (kv[1]["time"], _GRAVITY.get(kv[1]["status"], 0),
+                                                      kv[0]))
+    return str(newest["status"])
+
+
 def apply_calendar(state: State, perf: dict[str, Any]) -> bool:
-    """Take capacity, status and descriptive fields if this calendar fact is newer."""
+    """Take a calendar fact: its source's status, and capacity and descriptive fields if
+    it is the newest; returns whether the state changed."""
+    _upgrade(state)
     t = _ms(perf["event_time"])
-    if state["cal_time"] is not None and t is not None and t <= state["cal_time"]:
-        return False
-    venue = perf.get("venue") or {}
+    t = -1 if t is None else t
+    src = _source(perf)
+    fact = str(perf.get("fact_id") or "")
+    status = str(perf.get("status") or "SCHEDULED")
+    changed = False
+
+    held = state["cal_sources"].get(src)
+    if held is None or (t, _GRAVITY.get(status, 0), fact) > (
+            held["time"], _GRAVITY.get(held["status"], 0), held["fact"]):
+        state["cal_sources"][src] = {"time": t, "status": status, "fact": fact}
+        state["status"] = calendar_status(state["cal_sources"])
+        changed = True
+
+    key = [t, src, fact]
+    if state["cal_key"] is None or key > state["cal_key"]:
+        venue = perf.get("venue") or {}
+        state.update(cal_key=key, cal_time=t, title=perf.get("title"), venue_name=venue.get("name"),
+                     city=venue.get("city"), region=venue.get("region"), genre=perf.get("genre"),
+                     start=_ms(perf.get("start")), url=perf.get("url"))
+        changed = True
     # A calendar that knows no capacity (iCal) does not erase the one another source gave.
-    capacity = perf.get("capacity") if perf.get("capacity") is not None else state["capacity"]
-    state.update(cal_time=t, capacity=capacity, status=str(perf.get("status", "SCHEDULED")),
-                 title=perf.get("title"), venue_name=venue.get("name"), city=venue.get("city"),
-                 region=venue.get("region"), genre=perf.get("genre"), start=_ms(perf.get("start")),
-                 url=perf.get("url"))
-    _touch(state, perf)
-    return True
+    if perf.get("capacity") is not None and (state["cap_key"] is None or key > state["cap_key"]):
+        state.update(capacity=int(perf["capacity"]), cap_key=key)
+        changed = True
+
+    if changed:
+        _touch(state, perf)
+    return changed
 
 
 def totals(state: State) -> dict[str, int]:
