@@ -78,8 +78,9 @@ class RegistryService(Service):
             raise StackError(
                 f"{self.name}: {db} was written by Apicurio Registry {held}.x, which {self.version} "
                 "cannot read, and the records on this stack's topics carry that registry's schema "
-                f"ids. Start from a fresh stack: `cultuurbus stack down` and remove {self.root} "
-                "(or point CULTUURBUS_STACK_DIR at a new directory)"
+                f"ids. Start from a fresh stack: `cultuurbus stack down`, then remove everything "
+                f"in {self.root} but downloads/ (the cached jars and builds), or point "
+                "CULTUURBUS_STACK_DIR at a new directory"
             )
 
     @override
