@@ -48,8 +48,10 @@ class Batch:
         """Count a consumed record (written, skipped or dead-lettered) at this position."""
         if self.started is None:
             self.started = time.monotonic()
-        first, _ = self.ranges.get((topic, partition), (offset, offset))
-        self.ranges[(topic, partition)] = (min(first, offset), offset)
+        key = (topic, partition)
+        seen = self.ranges.get(key)
+        self.ranges[key] = (offset, offset) if seen is None else (
+            seen[0] if seen[0] < offset else offset, offset)
         self.records += 1
 
     def add(self, row: Row) -> None:

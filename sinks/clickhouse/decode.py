@@ -84,25 +84,31 @@ class _Reader:
         self._registry = registry
         self._schema = fastavro.parse_schema(load_schema(schema_file))
         self._reader = fastavro.parse_schema(_millis(load_schema(schema_file)))
-        self._plans: dict[int, tuple[Any, Any]] = {}  # schema id -> (writer, reader or None)
+        # header (magic byte + schema id, as bytes) -> (writer, reader or None): a known
+        # header needs no parsing, an unknown one is checked by ``decode_header``
+        self._plans: dict[bytes, tuple[Any, Any]] = {}
 
     def __call__(self, value: bytes) -> dict[str, Any] | None:
-        schema_id = decode_header(value)
-        plan = self._plans.get(schema_id)
+        plan = self._plans.get(value[:_HEADER_SIZE])
         if plan is None:
-            writer = self._registry.writer_schema(schema_id)
-            plan = self._plans[schema_id] = (fastavro.parse_schema(_millis(writer)),
-                                             None if writer == self._schema else self._reader)
+            plan = self._plan(value)
         buf = io.BytesIO(value)
         buf.seek(_HEADER_SIZE)
         try:
             return fastavro.schemaless_reader(buf, plan[0], plan[1])  # type: ignore[return-value]
         except SchemaResolutionError as exc:
-            raise SerializationError(f"schema id {schema_id} does not resolve to the reader schema "
-                                     f"of this topic: {str(exc)[:200]}") from exc
+            raise SerializationError(f"schema id {decode_header(value)} does not resolve to the "
+                                     f"reader schema of this topic: {str(exc)[:200]}") from exc
         except (EOFError, ValueError, TypeError, IndexError, StopIteration) as exc:
-            raise SerializationError(
-                f"cannot decode {len(value)} bytes with schema id {schema_id}: {exc}") from exc
+            raise SerializationError(f"cannot decode {len(value)} bytes with schema id "
+                                     f"{decode_header(value)}: {exc}") from exc
+
+    def _plan(self, value: bytes) -> tuple[Any, Any]:
+        schema_id = decode_header(value)
+        writer = self._registry.writer_schema(schema_id)
+        plan = self._plans[value[:_HEADER_SIZE]] = (
+            fastavro.parse_schema(_millis(writer)), None if writer == self._schema else self._reader)
+        return plan
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ class RecordDecoder:
                          for t, (schema, mapper) in DERIVED_TOPICS.items()}
         self._facts = topic_prefix + FACTS
         self._unmatched = topic_prefix + UNMATCHED
-        self._kind_of_id: dict[int, str] = {}
+        self._kind_of_header: dict[bytes, str] = {}  # magic byte + schema id -> kind
 
     def topics(self, with_unmatched: bool = True) -> list[str]:
         """Prefixed topic names the sink subscribes to."""
@@ -145,16 +151,15 @@ class RecordDecoder:
 
     def fact_kind(self, value: bytes) -> str:
         """``ticket``, ``snapshot`` or ``performance``, from the writer schema's record name."""
-        schema_id = decode_header(value)
-        kind = self._kind_of_id.get(schema_id)
+        kind = self._kind_of_header.get(value[:_HEADER_SIZE])
         if kind is None:
+            schema_id = decode_header(value)
             writer = self._registry.writer_schema(schema_id)
             name = str(writer.get("name", "")).rsplit(".", 1)[-1] if isinstance(writer, Mapping) else ""
             if name not in _KIND_OF_NAME:
                 raise SerializationError(f"schema id {schema_id} is record {name!r}, not a fact "
                                          f"({', '.join(_KIND_OF_NAME)})")
-            kind = _KIND_OF_NAME[name]
-            self._kind_of_id[schema_id] = kind
+            kind = self._kind_of_header[value[:_HEADER_SIZE]] = _KIND_OF_NAME[name]
         return kind
 
     def decode(self, topic: str, key: bytes | None, value: bytes | None, partition: int,

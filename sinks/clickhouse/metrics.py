@@ -27,10 +27,13 @@ class SinkMetrics:
                                     ["table"], registry=registry)
         self.batch_rows = Histogram(name("batch_rows"), "Rows per flushed batch.",
                                     buckets=BATCH_BUCKETS, registry=registry)
-        self.insert_seconds = Histogram(name("insert_seconds"), "Latency of one table insert.",
+        self.insert_seconds = Histogram(name("insert_seconds"), "Latency of one table insert (on the "
+                                        "writer thread, including waits for the interpreter lock).",
                                         ["table"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.flush_seconds = Histogram(name("flush_seconds"), "Inserts, dead letters and commit of "
-                                       "one batch.", buckets=LATENCY_BUCKETS, registry=registry)
+        self.flush_seconds = Histogram(name("flush_seconds"), "One batch from hand-over to the writer "
+                                       "thread to its commit: inserts, dead letters, commit (the "
+                                       "next batch is read meanwhile).",
+                                       buckets=LATENCY_BUCKETS, registry=registry)
         self.insert_failures = Counter(name("insert_failures"), "Failed insert attempts (retried).",
                                        ["table"], registry=registry)
         self.event_age = Histogram(name("event_age_seconds"), "Now minus the record's event time "

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sinks.clickhouse.errors import MappingError
 
@@ -88,9 +87,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where a record came from: Kafka key (decoded), partition, offset, timestamp (ms)."""
+class Source(NamedTuple):
+    """Where a record came from: Kafka key (decoded), partition, offset, timestamp (ms).
+
+    A named tuple, not a dataclass: one is built per record, at half the cost.
+    """
 
     key: str
     partition: int
@@ -98,8 +99,7 @@ class Source:
     timestamp_ms: int = 0
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One row for ``table``; ``event_time`` feeds the event-age metric."""
 
     table: str
@@ -123,10 +123,6 @@ def _ts_opt(value: Any, field: str) -> int | None:
 
 def _str(value: Any) -> str:
     return "" if value is None else str(value)
-
-
-def _kafka(src: Source) -> tuple[int, int]:
-    return src.partition, src.offset
 
 
 def _canonical(src: Source, rec: Mapping[str, Any]) -> str:
@@ -176,7 +172,7 @@ def ticket_row(rec: Mapping[str, Any], src: Source) -> Row:
         str(rec["event_type"]), event_time, _ts(rec["ingested_at"], "ingested_at"), quantity,
         _str(rec.get("ticket_type")) or "OTHER", price, _str(rec.get("currency")) or "EUR",
         _str(rec.get("channel")) or "unknown", _str(rec.get("source_system")),
-        _str(rec.get("source_account")), id_hash, area, country, year, *_kafka(src),
+        _str(rec.get("source_account")), id_hash, area, country, year, src.partition, src.offset,
     ), event_time)
 
 
@@ -193,7 +189,7 @@ def snapshot_row(rec: Mapping[str, Any], src: Source) -> Row:
         [int(line["revenue_cents"]) for line in lines], int(rec.get("reservations") or 0),
         int(rec.get("reservations_value_cents") or 0), int(rec.get("blocked_seats") or 0),
         int(rec.get("blocked_value_cents") or 0), None if capacity is None else int(capacity),
-        _str(rec.get("currency")) or "EUR", *_kafka(src),
+        _str(rec.get("currency")) or "EUR", src.partition, src.offset,
     ), event_time)
 
 
@@ -211,7 +207,7 @@ def performance_row(rec: Mapping[str, Any], src: Source) -> Row:
         _str(venue.get("postcode")), _str(venue.get("region")), _str(venue.get("country")) or "NL",
         _str(rec.get("hall")), _ts(rec["start"], "start"), _ts_opt(rec.get("end"), "end"),
         None if capacity is None else int(capacity), _str(rec.get("status")) or "SCHEDULED",
-        _ts_opt(rec.get("on_sale_from"), "on_sale_from"), _str(rec.get("url")), *_kafka(src),
+        _ts_opt(rec.get("on_sale_from"), "on_sale_from"), _str(rec.get("url")), src.partition, src.offset,
     ), event_time)
 
 
@@ -228,7 +224,7 @@ def availability_row(rec: Mapping[str, Any], src: Source) -> Row:
         _str(rec.get("uit_booking_availability_type")), _str(rec.get("schema_org_availability")),
         _str(rec.get("title")), _str(rec.get("venue_name")), _str(rec.get("city")),
         _str(rec.get("region")), _str(rec.get("genre")), _ts_opt(rec.get("start"), "start"),
-        _ts_opt(rec.get("last_fact_time"), "last_fact_time"), *_kafka(src),
+        _ts_opt(rec.get("last_fact_time"), "last_fact_time"), src.partition, src.offset,
     ), updated)
 
 
@@ -239,7 +235,7 @@ def attendance_row(rec: Mapping[str, Any], src: Source) -> Row:
         _canonical(src, rec), int(rec.get("scanned") or 0), int(rec.get("sold") or 0),
         rec.get("no_shows"), _ts_opt(rec.get("first_scan_time"), "first_scan_time"),
         _ts_opt(rec.get("last_scan_time"), "last_scan_time"), _ts_opt(rec.get("start"), "start"),
-        updated, *_kafka(src),
+        updated, src.partition, src.offset,
     ), updated)
 
 
@@ -253,7 +249,7 @@ def sales_window_row(rec: Mapping[str, Any], src: Source) -> Row:
         pid, str(rec["granularity"]), _ts(rec["window_start"], "window_start"),
         _str(rec.get("ticket_type")) or "OTHER", _str(rec.get("channel")) or "unknown",
         int(rec.get("tickets") or 0), int(rec.get("revenue_cents") or 0),
-        rec.get("days_before_show"), updated, *_kafka(src),
+        rec.get("days_before_show"), updated, src.partition, src.offset,
     ), updated)
 
 
@@ -268,13 +264,13 @@ def lastminute_row(rec: Mapping[str, Any] | None, src: Source) -> Row:
         if not src.key:
             raise MappingError("last-minute tombstone without a key", "key")
         return Row("lastminute_offers", (src.key, 1, "", "", "", "", "", None, 0, 0, "", "", when,
-                                         *_kafka(src)), when)
+                                         src.partition, src.offset), when)
     updated = _ts(rec["updated_at"], "updated_at")
     return Row("lastminute_offers", (
         _canonical(src, rec), 0, _str(rec.get("title")), _str(rec.get("venue_name")),
         _str(rec.get("city")), _str(rec.get("region")), _str(rec.get("genre")),
         _ts(rec["start"], "start"), int(rec["remaining"]), int(rec["capacity"]),
-        _str(rec.get("status")), _str(rec.get("url")), updated, *_kafka(src),
+        _str(rec.get("status")), _str(rec.get("url")), updated, src.partition, src.offset,
     ), updated)
 
 
@@ -283,7 +279,7 @@ def identity_row(rec: Mapping[str, Any], src: Source) -> Row:
     event_time = _ts(rec["event_time"], "event_time")
     return Row("identity_links", (
         str(rec["namespace"]), str(rec["value"]), str(rec["performance_id"]),
-        _str(rec.get("learned_from")), event_time, *_kafka(src),
+        _str(rec.get("learned_from")), event_time, src.partition, src.offset,
     ), event_time)
 
 
@@ -293,7 +289,7 @@ def unmatched_row(kind: str, rec: Mapping[str, Any], src: Source) -> Row:
     return Row("unmatched_facts", (
         str(rec["fact_id"]), kind, _str(rec.get("performance_key")) or src.key, event_time,
         _ts(rec["ingested_at"], "ingested_at"), _str(rec.get("source_system")),
-        _str(rec.get("source_account")), *_kafka(src),
+        _str(rec.get("source_account")), src.partition, src.offset,
     ), event_time)
 
 

@@ -62,6 +62,7 @@ from schemas.models import (
 )
 
 __all__ = [
+    "ClickHouseServerProcess",
     "Dataset",
     "SinkProcess",
     "buyer_hash",
@@ -372,3 +373,46 @@ def drop_database(settings: Settings) -> None:
         client.command(f"DROP DATABASE IF EXISTS `{settings.clickhouse.database}`")
     finally:
         client.close()
+
+
+class ClickHouseServerProcess:
+    """A ClickHouse server of a test's own (``ops.stack.clickhouse_server``), which the
+    test may stop and start again on the same ports and data directory; never the
+    session's shared one."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.http, self.tcp = _free_port(), _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http}"
+
+    def _up(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as resp:  # noqa: S310 - loopback
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def start(self) -> ClickHouseServerProcess:
+        log_path = self.directory.parent / "server.log"
+        with log_path.open("ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
+                [sys.executable, "-m", "ops.stack.clickhouse_server", "--dir", str(self.directory),
+                 "--http-port", str(self.http), "--tcp-port", str(self.tcp)],
+                cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        if not wait_until(self._up, 90, 0.3):
+            raise RuntimeError(f"ClickHouse did not answer within 90 s: {log_path.read_text()[-2000:]}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from bus.settings import Settings
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.testing import (
     REPO_ROOT,
+    ClickHouseServerProcess,
     SinkProcess,
     caught_up,
     drop_database,
@@ -40,12 +39,6 @@ def cleanup() -> Iterator[list[Settings]]:
     yield made
     for s in made:
         drop_database(s)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _count(settings: Settings, sql: str) -> int:
@@ -119,49 +112,9 @@ def test_killed_between_insert_and_commit_restarts_without_doubles_or_gaps(
     client.close()
 
 
-class _Server:
-    """Our own ClickHouse server (``ops.stack.clickhouse_server``); never the shared one."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.http, self.tcp = _free_port(), _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http}"
-
-    def start(self) -> _Server:
-        with (self.directory.parent / "server.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ops.stack.clickhouse_server", "--dir", str(self.directory),
-                 "--http-port", str(self.http), "--tcp-port", str(self.tcp)],
-                cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-        import httpx
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{self.url}/ping", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        assert wait_until(up, 90, 0.3), (self.directory.parent / "server.log").read_text()[-2000:]
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
 def test_clickhouse_down_for_a_while_loses_nothing(topics: Settings, registry: Registry,
                                                    tmp_path: Path) -> None:
-    server = _Server(tmp_path / "ch").start()
+    server = ClickHouseServerProcess(tmp_path / "ch").start()
     try:
         base = topics.model_copy(update={"clickhouse": topics.clickhouse.model_copy(
             update={"url": server.url})})
