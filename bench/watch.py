@@ -98,7 +98,7 @@ class AvailabilityWatch:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                for msg in self._c.consume(1000, 0.05):
+                for msg in self._c.consume(1000, 0.002):  # a receive time within ~2 ms
                     value = msg.value()
                     if msg.error() is not None or value is None:
                         continue
