@@ -27,8 +27,10 @@ deliveries: a refunded or cancelled attendee yields its sale (at ``created``) an
 refund or cancellation (at ``changed``), so an order refunded before ``order.placed``
 was fetched still nets to zero. Fact ids come from the attendee id and the fact type,
 so a fact repeated by a later action (or a replay) keeps its id and is deduplicated
-downstream. Replays are recognised by the resource id, the action and the resource's
-``changed`` time. Buyers are pseudonymised from the attendee's e-mail address (keyed
+downstream; a refund and a cancellation of one attendee share one id (a ticket is undone
+once: an attendee cancelled and later refunded takes its sale back once, not twice).
+Replays are recognised by the resource id, the action and the resource's ``changed``
+time. Buyers are pseudonymised from the attendee's e-mail address (keyed
 HMAC), postcode area, country and birth year.
 """
 
@@ -187,12 +189,17 @@ def _buyer(att: EventbriteAttendee, order_email: str | None, account: str,
                                    birthdate=profile.birth_date)
 
 
+# A ticket is undone once: a cancellation and a later refund of the same attendee are one
+# fact (the first to arrive counts), not two that would take the sale back twice.
+_ID_KIND = {TicketEventType.REFUNDED: "undone", TicketEventType.CANCELLED: "undone"}
+
+
 def _ticket(att: EventbriteAttendee, kind: TicketEventType, when: datetime, where: str,
             account: str, env: MappingEnv, order_email: str | None = None) -> SourceRecord:
     primary = Identifier.vendor(NAME, account, att.event_id)
     price = att.costs.base_price
     fact = TicketEvent(
-        fact_id=fact_id(NAME, account, att.id, kind.value), event_time=when,
+        fact_id=fact_id(NAME, account, att.id, _ID_KIND.get(kind, kind.value)), event_time=when,
         ingested_at=utcnow(), source_system=NAME, source_account=account,
         performance_key=primary.key, identifiers=[primary], event_type=kind,
         quantity=att.quantity,

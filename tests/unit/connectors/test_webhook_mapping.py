@@ -289,6 +289,20 @@ def test_a_refunded_order_nets_to_zero_sold_whatever_the_order_of_the_deliveries
     assert all({f.fact_id for f in run} == {f.fact_id for f in runs[0]} for run in runs)
 
 
+def test_an_attendee_cancelled_and_later_refunded_takes_its_sale_back_once(
+        api: FakeEventbriteApi) -> None:
+    order = _order(1, changed="2025-03-07T09:30:00Z")
+    placed = _eventbrite(api, "order.placed", api.put_order(order))
+    order["attendees"][0]["cancelled"] = True
+    cancelled = _eventbrite(api, "order.updated", api.put_order(order))
+    order["attendees"][0].update(refunded=True, changed="2025-03-08T10:00:00Z")
+    refunded = _eventbrite(api, "order.refunded", api.put_order(order))
+    assert (_kinds(cancelled)[-1], _kinds(refunded)[-1]) == (("550", TicketEventType.CANCELLED),
+                                                             ("550", TicketEventType.REFUNDED))
+    assert cancelled[-1].fact_id == refunded[-1].fact_id  # one undo: the first to arrive counts
+    assert _net_sold(placed + cancelled + refunded) == 0
+
+
 def test_an_eventbrite_check_in_is_a_scan_of_that_attendee(api: FakeEventbriteApi) -> None:
     att = eventbrite_attendee(attendee_id="777", event_id="98765", order_id="1",
                               checked_in=True, changed="2025-04-20T17:49:00Z")
