@@ -130,12 +130,8 @@ class Role:
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.signal_stop()
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        self.peak_rss_mb()
+        stop_process_group(self.proc, timeout)
 
 
 @contextmanager
@@ -167,14 +163,14 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str, every: float =
         time.sleep(every)
 
 
-def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+def stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     """SIGTERM the process group of ``proc`` (started with ``start_new_session``), then
-    SIGKILL it if it has not ended within 20 s."""
+    SIGKILL it if it has not ended within ``timeout`` seconds."""
     if proc.poll() is not None:
         return
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(20)
+        proc.wait(timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
