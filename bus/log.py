@@ -37,7 +37,12 @@ class TextFormatter(logging.Formatter):
         extras = " ".join(f"{k}={v}" for k, v in vars(record).items()
                           if k not in _STANDARD and not k.startswith("_"))
         base = f"{record.levelname.lower():5} {record.name}: {record.getMessage()}"
-        return f"{base} {extras}".rstrip()
+        line = f"{base} {extras}".rstrip()
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        return line
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

@@ -7,6 +7,7 @@ the environment.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -79,6 +80,13 @@ class ConnectorSettings(_Section):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     poll_interval_s: float = Field(default=5.0, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
+    event_time_earliest: datetime = Field(
+        default=datetime(2000, 1, 1, tzinfo=UTC),
+        description="Facts that say they happened before this are refused at the edge.")
+    event_time_max_ahead_s: float = Field(
+        default=86_400.0, ge=0,
+        description="Facts that say they happen more than this many seconds from now are "
+                    "refused at the edge (clock skew allowance).")
 
 
 class StreamsSettings(_Section):

@@ -10,15 +10,20 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Attendance",
     "Availability",
     "AvailabilityStatus",
     "AvroModel",
+    "Int",
+    "Long",
+    "Timestamp",
+    "TIMESTAMP_MAX",
+    "TIMESTAMP_MIN",
     "Buyer",
     "IdentityLink",
     "Identifier",
@@ -35,6 +40,28 @@ __all__ = [
     "WindowGranularity",
     "utcnow",
 ]
+
+#: What every role can decode: Avro ``timestamp-millis`` is a 64-bit count, but Python's
+#: ``datetime`` (which decoders build) stops at year 9999, and a time zone offset can push
+#: a local 9999-12-31 past it. Times outside these bounds are not facts of this century's
+#: box offices; refusing them keeps one record from stopping a reader.
+TIMESTAMP_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(2999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+
+
+def _representable(value: datetime) -> datetime:
+    if not TIMESTAMP_MIN <= value <= TIMESTAMP_MAX:
+        raise ValueError(f"time {value.isoformat()} is outside what the contract carries "
+                         f"({TIMESTAMP_MIN.year}-01-01 to {TIMESTAMP_MAX.year}-12-31 UTC)")
+    return value
+
+
+#: Avro ``int``: 32-bit signed.
+Int = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+#: Avro ``long``: 64-bit signed.
+Long = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+#: Avro ``timestamp-millis`` as an aware datetime every role can decode.
+Timestamp = Annotated[AwareDatetime, AfterValidator(_representable)]
 
 _POSTCODE_AREA = re.compile(r"^[0-9]{4}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -136,7 +163,7 @@ class Buyer(AvroModel):
     id_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     postcode_area: str | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    birth_year: Int | None = Field(default=None, ge=1900, le=2100)
 
     @field_validator("postcode_area")
     @classmethod
@@ -148,8 +175,8 @@ class Buyer(AvroModel):
 
 class _Fact(AvroModel):
     fact_id: str = Field(min_length=1)
-    event_time: AwareDatetime
-    ingested_at: AwareDatetime
+    event_time: Timestamp
+    ingested_at: Timestamp
     source_system: str = Field(min_length=1)
     source_account: str = Field(min_length=1)
     performance_key: str = Field(min_length=1)
@@ -161,9 +188,9 @@ class TicketEvent(_Fact):
 
     __avro_schema__ = "ticket_event.avsc"
     event_type: TicketEventType
-    quantity: int = Field(ge=1, le=100_000)
+    quantity: Int = Field(ge=1, le=100_000)
     ticket_type: TicketType = TicketType.OTHER
-    price_cents: int = Field(default=0, ge=0)
+    price_cents: Long = Field(default=0, ge=0)
     currency: str = "EUR"
     order_id: str | None = None
     ticket_ids: list[str] = Field(default_factory=list)
@@ -183,8 +210,8 @@ class SnapshotLine(AvroModel):
 
     __avro_schema__ = "org.cultuurbus.ticketing.SnapshotLine"
     ticket_type: TicketType
-    tickets: int = Field(ge=0)
-    revenue_cents: int
+    tickets: Int = Field(ge=0)
+    revenue_cents: Long
 
 
 class SalesSnapshot(_Fact):
@@ -192,11 +219,11 @@ class SalesSnapshot(_Fact):
 
     __avro_schema__ = "sales_snapshot.avsc"
     lines: list[SnapshotLine] = Field(default_factory=list)
-    reservations: int = Field(default=0, ge=0)
-    reservations_value_cents: int = 0
-    blocked_seats: int = Field(default=0, ge=0)
-    blocked_value_cents: int = 0
-    capacity: int | None = Field(default=None, ge=0)
+    reservations: Int = Field(default=0, ge=0)
+    reservations_value_cents: Long = 0
+    blocked_seats: Int = Field(default=0, ge=0)
+    blocked_value_cents: Long = 0
+    capacity: Int | None = Field(default=None, ge=0)
     currency: str = "EUR"
 
 
@@ -221,11 +248,11 @@ class Performance(_Fact):
     genre: str | None = None
     venue: Venue
     hall: str | None = None
-    start: AwareDatetime
-    end: AwareDatetime | None = None
-    capacity: int | None = Field(default=None, ge=0)
+    start: Timestamp
+    end: Timestamp | None = None
+    capacity: Int | None = Field(default=None, ge=0)
     status: PerformanceStatus = PerformanceStatus.SCHEDULED
-    on_sale_from: AwareDatetime | None = None
+    on_sale_from: Timestamp | None = None
     url: str | None = None
 
 
@@ -237,7 +264,7 @@ class IdentityLink(AvroModel):
     value: str
     performance_id: str
     learned_from: str
-    event_time: AwareDatetime
+    event_time: Timestamp
 
 
 class Availability(AvroModel):
@@ -245,12 +272,12 @@ class Availability(AvroModel):
 
     __avro_schema__ = "availability.avsc"
     performance_id: str
-    capacity: int | None = None
-    sold: int = 0
-    reserved: int = 0
-    blocked: int = 0
-    refunded: int = 0
-    remaining: int | None = None
+    capacity: Int | None = None
+    sold: Int = 0
+    reserved: Int = 0
+    blocked: Int = 0
+    refunded: Int = 0
+    remaining: Int | None = None
     status: AvailabilityStatus
     uit_booking_availability_type: str = "Available"
     schema_org_availability: str = "https://schema.org/InStock"
@@ -259,10 +286,10 @@ class Availability(AvroModel):
     city: str | None = None
     region: str | None = None
     genre: str | None = None
-    start: AwareDatetime | None = None
-    last_fact_time: AwareDatetime | None = None
-    updated_at: AwareDatetime
-    version: int = 0
+    start: Timestamp | None = None
+    last_fact_time: Timestamp | None = None
+    updated_at: Timestamp
+    version: Long = 0
 
 
 class Attendance(AvroModel):
@@ -270,13 +297,13 @@ class Attendance(AvroModel):
 
     __avro_schema__ = "attendance.avsc"
     performance_id: str
-    scanned: int = 0
-    sold: int = 0
-    no_shows: int | None = None
-    first_scan_time: AwareDatetime | None = None
-    last_scan_time: AwareDatetime | None = None
-    start: AwareDatetime | None = None
-    updated_at: AwareDatetime
+    scanned: Int = 0
+    sold: Int = 0
+    no_shows: Int | None = None
+    first_scan_time: Timestamp | None = None
+    last_scan_time: Timestamp | None = None
+    start: Timestamp | None = None
+    updated_at: Timestamp
 
 
 class SalesWindow(AvroModel):
@@ -285,13 +312,13 @@ class SalesWindow(AvroModel):
     __avro_schema__ = "sales_window.avsc"
     performance_id: str
     granularity: WindowGranularity
-    window_start: AwareDatetime
+    window_start: Timestamp
     ticket_type: TicketType
     channel: str = "unknown"
-    tickets: int = 0
-    revenue_cents: int = 0
-    days_before_show: int | None = None
-    updated_at: AwareDatetime
+    tickets: Int = 0
+    revenue_cents: Long = 0
+    days_before_show: Int | None = None
+    updated_at: Timestamp
 
 
 class LastMinuteOffer(AvroModel):
@@ -304,9 +331,9 @@ class LastMinuteOffer(AvroModel):
     city: str | None = None
     region: str | None = None
     genre: str | None = None
-    start: AwareDatetime
-    remaining: int = Field(ge=0)
-    capacity: int = Field(ge=0)
+    start: Timestamp
+    remaining: Int = Field(ge=0)
+    capacity: Int = Field(ge=0)
     status: AvailabilityStatus
     url: str | None = None
-    updated_at: AwareDatetime
+    updated_at: Timestamp

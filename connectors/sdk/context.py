@@ -14,6 +14,7 @@ from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.positions import PositionStore
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.publisher import Publisher
+from connectors.sdk.window import EventTimeWindow
 
 __all__ = ["ConnectorContext"]
 
@@ -46,6 +47,11 @@ class ConnectorContext:
             self._server = MetricsServer(self.metrics_registry, self.settings.connector.metrics_port,
                                          health=self.health).start()
         return self
+
+    @property
+    def window(self) -> EventTimeWindow:
+        """The event-time window facts must fall in (checked by receivers before they answer)."""
+        return self.publisher.window
 
     def close(self) -> None:
         self.publisher.close()

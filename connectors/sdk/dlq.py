@@ -1,19 +1,22 @@
-"""Dead-letter headers (Kafka Connect style) and scrubbing of personal data.
+"""Scrubbing personal data out of the bytes a connector dead-letters.
 
 A dead letter keeps the original bytes so an operator can see what arrived, but raw
 personal data must never reach Kafka: known personal fields of JSON bodies are
 replaced by ``[redacted]`` and e-mail addresses and phone numbers in any text are
-masked before the bytes are written. ``errors.redacted`` says whether anything was.
+masked before the bytes are written. ``errors.redacted`` (``bus.deadletter``) says
+whether anything was. Every pattern runs in linear time: a hostile 1 MiB body is
+masked in a fraction of a second, not minutes.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["PERSONAL_KEYS", "dlq_headers", "scrub"]
+from connectors.sdk.jsonbody import BadJson, load_json
+
+__all__ = ["PERSONAL_KEYS", "scrub"]
 
 PERSONAL_KEYS = frozenset(k.replace("_", "").replace("-", "") for k in (
     "email", "e-mail", "emailaddress", "phone", "telephone", "mobile", "phonenumber",
@@ -25,10 +28,18 @@ PERSONAL_KEYS = frozenset(k.replace("_", "").replace("-", "") for k in (
 _PERSON_CONTAINERS = frozenset(("customer", "buyer", "attendee", "profile", "contact",
                                 "visitor", "purchaser", "holder"))
 _PERSON_ONLY_KEYS = frozenset(("name", "postcode", "zipcode", "postalcode", "zip", "city"))
-_PAIR = re.compile(rb'"([A-Za-z0-9_\-]{1,64})"\s*:\s*"((?:[^"\\]|\\.)*)("|$)')
-_EMAIL = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# A personal key (any case, with or without _ or -) and its string value, which may be
+# cut off at the end; the value is matched in one linear pass (unrolled escapes).
+_KEY_ALTERNATIVES = b"|".join(rb"[_\-]?".join(re.escape(c.encode()) for c in key)
+                              for key in sorted(PERSONAL_KEYS, key=len, reverse=True))
+_PAIR = re.compile(rb'"(' + _KEY_ALTERNATIVES + rb')"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)("|$)',
+                   re.IGNORECASE)
+# Linear time on any input (a 1 MiB body is masked in milliseconds): a match may start
+# only where a run of address characters starts (so a long run is scanned once, not once
+# per position), and a phone number is at most 24 characters long.
+_EMAIL = re.compile(rb"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Phone numbers start with + or 0 (NL/BE); ids like NL-25-4821-3 and dates are left alone.
-_PHONE = re.compile(rb"(?<![\w.\-:])(?:\+|00|0)\d[\d ()\-]{6,}\d(?![\w.\-:])")
+_PHONE = re.compile(rb"(?<![\w.\-:])(?:\+|00|0)\d[\d ()\-]{6,20}\d(?![\w.\-:])")
 REDACTED = "[redacted]"
 
 
@@ -63,7 +74,7 @@ def _mask_pairs(raw: bytes) -> bytes:
     body), also when the value is cut off at the end."""
 
     def repl(m: re.Match[bytes]) -> bytes:
-        if _norm(m.group(1).decode()) not in PERSONAL_KEYS or not m.group(2):
+        if not m.group(2):
             return m.group(0)
         return b'"' + m.group(1) + b'": "' + REDACTED.encode() + b'"'
 
@@ -84,31 +95,11 @@ def _mask_text(raw: bytes) -> bytes:
 def scrub(raw: bytes) -> tuple[bytes, bool]:
     """The bytes with personal data masked, and whether anything was masked."""
     try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        obj = load_json(raw)
+    except BadJson:
         masked = _mask_text(_mask_pairs(raw))
         return masked, masked != raw
     cleaned, changed = _scrub_obj(obj)
     if not changed:
         return raw, False
     return json.dumps(cleaned, ensure_ascii=False).encode(), True
-
-
-def dlq_headers(*, topic: str, stage: str, error: Exception, source: str,
-                where: str | None, redacted: bool) -> list[tuple[str, bytes]]:
-    """Kafka Connect-style ``errors.*`` headers."""
-    headers = {
-        "errors.topic": topic,
-        "errors.stage": stage,
-        "errors.exception.class": f"{type(error).__module__}.{type(error).__qualname__}",
-        "errors.exception.message": str(error)[:2000],
-        "errors.source": source,
-        "errors.timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "errors.redacted": "true" if redacted else "false",
-    }
-    if where:
-        headers["errors.source.position"] = where
-    field = getattr(error, "field", None)
-    if field:
-        headers["errors.field"] = str(field)
-    return [(k, v.encode()) for k, v in headers.items()]

@@ -15,15 +15,18 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message
 
+from bus.deadletter import error_headers
 from bus.errors import DeliveryError
 from bus.kafka import make_producer
 from bus.log import get_logger
 from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
 from bus.topics import dlq_of, spec
-from connectors.sdk.dlq import dlq_headers, scrub
+from connectors.sdk.dlq import scrub
+from connectors.sdk.errors import MappingError
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.records import DeadLetter, SourceRecord
+from connectors.sdk.window import EventTimeWindow
 
 __all__ = ["Publisher"]
 
@@ -48,6 +51,7 @@ class Publisher:
         self.connector = connector
         self.metrics = metrics
         self.registry = registry or Registry(settings.registry)
+        self.window = EventTimeWindow.from_settings(settings.connector)
         timeout_ms = int(settings.connector.delivery_timeout_s * 1000)
         self._producer = make_producer(settings.kafka, message_timeout_ms=timeout_ms)
         self._serializers: dict[str, AvroSerializer] = {}
@@ -102,6 +106,13 @@ class Publisher:
         for item in items:
             if isinstance(item, SourceRecord):
                 try:
+                    self.window.check_records([item])
+                except MappingError as exc:  # a poller's fact dated in year 9999
+                    item = DeadLetter(item.topic, item.value.model_dump_json().encode(), exc,
+                                      stage="validation", key=item.key)
+                    futures.append(self._dead_letter(item))
+                    continue
+                try:
                     value = self._serializer(item.topic)(item.value)
                 except Exception as exc:  # noqa: BLE001 - becomes a dead letter
                     item = DeadLetter(item.topic, item.value.model_dump_json().encode(), exc,
@@ -111,15 +122,17 @@ class Publisher:
                         (k, v.encode()) for k, v in item.headers.items()]
                     futures.append(self._produce(item.topic, item.key, value, hdrs or None))
                     continue
-            raw, redacted = scrub(item.raw)
-            headers = dlq_headers(topic=self._topic(item.topic), stage=item.stage,
-                                  error=item.error, source=self.connector, where=item.where,
-                                  redacted=redacted)
-            futures.append(self._produce(dlq_of(item.topic), item.key, raw, list(headers)))
-            log.warning("dead letter", extra={"connector": self.connector, "topic": item.topic,
-                                              "stage": item.stage, "error": str(item.error)[:300],
-                                              "where": item.where})
+            futures.append(self._dead_letter(item))
         return futures
+
+    def _dead_letter(self, item: DeadLetter) -> cf.Future[Message]:
+        raw, redacted = scrub(item.raw)
+        headers = error_headers(topic=self._topic(item.topic), stage=item.stage, error=item.error,
+                                source=self.connector, where=item.where, redacted=redacted)
+        log.warning("dead letter", extra={"connector": self.connector, "topic": item.topic,
+                                          "stage": item.stage, "error": str(item.error)[:300],
+                                          "where": item.where})
+        return self._produce(dlq_of(item.topic), item.key, raw, headers)
 
     def publish(self, items: Sequence[SourceRecord | DeadLetter],
                 timeout: float | None = None) -> None:
@@ -155,7 +168,11 @@ class Publisher:
         if not items:
             return
         t0 = time.monotonic()
-        futures = [asyncio.wrap_future(f) for f in self.submit(items)]
+        if any(isinstance(i, DeadLetter) for i in items):  # scrubbing a large body is CPU work:
+            submitted = await asyncio.to_thread(self.submit, items)  # keep it off the event loop
+        else:
+            submitted = self.submit(items)
+        futures = [asyncio.wrap_future(f) for f in submitted]
         wait = (timeout if timeout is not None
                 else self.settings.connector.delivery_timeout_s + 5.0)
         done, pending = await asyncio.wait(futures, timeout=wait)
