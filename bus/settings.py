@@ -7,6 +7,7 @@ the environment.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bus.errors import ConfigError
+from bus.settings_check import check_environment, check_toml_keys
+from schemas.models import TicketType
+
 __all__ = [
     "ClickHouseSettings",
     "ConnectorSettings",
@@ -28,10 +33,12 @@ __all__ = [
     "Settings",
     "SinkSettings",
     "StreamsSettings",
+    "WebhookSettings",
     "load_settings",
 ]
 
 CONFIG_FILE_ENV = "CULTUURBUS_CONFIG_FILE"
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("cultuurbus_config_file", default=None)
 DEFAULT_CONFIG_FILE = Path("cultuurbus.toml")
 
 
@@ -123,6 +130,58 @@ class GatewaySettings(_Section):
     heartbeat_s: float = Field(default=15.0, gt=0)
 
 
+class WebhookSettings(_Section):
+    """The webhook receiver: per-vendor secrets and mapping options. Secrets are keyed
+    ``"vendor/account"`` (one account) or ``"vendor"`` (every account of that vendor)::
+
+        CULTUURBUS_WEBHOOK__SECRETS='{"eventix/acme": "s3cret-of-acme", "stager": "s3cret"}'
+        CULTUURBUS_WEBHOOK__EVENTBRITE_TOKENS='{"acme": "PRIVATE_OAUTH_TOKEN"}'
+        CULTUURBUS_WEBHOOK__STRICT_TICKET_TYPES=true
+        CULTUURBUS_WEBHOOK__TICKET_TYPES='{"Passe-partout": "DISCOUNT"}'
+    """
+
+    secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='HMAC-SHA256 keys, keyed "vendor/account" or "vendor"; a delivery to an '
+                    "account without a key is refused.")
+    eventbrite_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Eventbrite private OAuth tokens per account (or under \"*\"), sent as "
+                    "Bearer when fetching the api_url of a delivery.")
+    eventbrite_api_hosts: tuple[str, ...] = Field(
+        default=("www.eventbriteapi.com",),
+        description="Hosts (host or host:port) an Eventbrite api_url may point to; anything "
+                    "else is refused so a delivery cannot make the receiver fetch arbitrary URLs.")
+    fetch_timeout_s: float = Field(default=5.0, gt=0, description="Per attempt, Eventbrite fetch.")
+    fetch_attempts: int = Field(default=3, ge=1, le=10,
+                                description="Attempts per Eventbrite fetch before answering 503.")
+    ticket_types: dict[str, TicketType] = Field(
+        default_factory=dict,
+        description="Exact vendor ticket type names (case-insensitive) -> ticket type; wins "
+                    "over the built-in keyword rules.")
+    strict_ticket_types: bool = Field(
+        default=False,
+        description="Refuse (422 + dead letter) a ticket type no mapping or rule knows, "
+                    "instead of counting it as OTHER.")
+    dip_field: str = Field(default="dip_id",
+                           description="Name of the vendor's custom event field holding the "
+                                       "DIP id (production|number).")
+    uit_field: str = Field(default="uit_id",
+                           description="Name of the custom event field holding the UiTdatabank "
+                                       "event id (uuid or uuid#subEvent).")
+    dedupe_size: int = Field(default=100_000, ge=1,
+                             description="Delivery keys remembered for replay detection.")
+    dedupe_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0,
+                                description="How long a delivery key is remembered.")
+
+    def secret_for(self, vendor: str, account: str) -> SecretStr | None:
+        """The key of ``vendor/account``, else of ``vendor``, else None."""
+        return self.secrets.get(f"{vendor}/{account}") or self.secrets.get(vendor)
+
+    def eventbrite_token(self, account: str) -> SecretStr | None:
+        return self.eventbrite_tokens.get(account) or self.eventbrite_tokens.get("*")
+
+
 class Settings(BaseSettings):
     """Every setting of every role."""
 
@@ -140,6 +199,7 @@ class Settings(BaseSettings):
     streams: StreamsSettings = StreamsSettings()
     sink: SinkSettings = SinkSettings()
     gateway: GatewaySettings = GatewaySettings()
+    webhook: WebhookSettings = WebhookSettings()
     topic_prefix: str = Field(default="", description="Prepended to every topic name.")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -153,7 +213,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        path = config_file_path()
         return (
             init_settings,
             env_settings,
@@ -161,28 +221,39 @@ class Settings(BaseSettings):
         )
 
 
+def config_file_path() -> Path:
+    """The TOML file settings are read from: the one ``load_settings`` was given, else
+    ``$CULTUURBUS_CONFIG_FILE``, else ``./cultuurbus.toml`` (used when it exists)."""
+    given = _CONFIG_FILE.get()
+    if given is not None:
+        return given
+    return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+
+
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
     """Build the settings once: init overrides > env > TOML file > defaults.
+
+    A key in the TOML file or a ``CULTUURBUS_*`` variable that names no setting is an
+    error naming the nearest valid one (a typo must not silently leave a default).
 
     Args:
         config_file: a TOML file; defaults to ``$CULTUURBUS_CONFIG_FILE`` or
             ``./cultuurbus.toml`` when present.
         overrides: field values that win over every source.
 
-    """
-    if config_file is not None:
-        if not config_file.is_file():
-            from bus.errors import ConfigError
+    Raises:
+        ConfigError: the file is missing, or a key or variable is unknown.
 
-            raise ConfigError(f"config file {config_file} does not exist; pass an existing "
-                              "TOML file or leave --config out")
-        old = os.environ.get(CONFIG_FILE_ENV)
-        os.environ[CONFIG_FILE_ENV] = str(config_file)
-        try:
-            return Settings(**overrides)  # type: ignore[arg-type]
-        finally:
-            if old is None:
-                os.environ.pop(CONFIG_FILE_ENV, None)
-            else:
-                os.environ[CONFIG_FILE_ENV] = old
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist; pass an existing "
+                          "TOML file or leave --config out")
+    token = _CONFIG_FILE.set(config_file)
+    try:
+        path = config_file_path()
+        if path.is_file():
+            check_toml_keys(Settings, path)
+        check_environment(Settings, os.environ)
+        return Settings(**overrides)  # type: ignore[arg-type]
+    finally:
+        _CONFIG_FILE.reset(token)
