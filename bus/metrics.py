@@ -14,6 +14,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from bus.errors import ConfigError
+
 __all__ = ["PREFIX", "Health", "MetricsServer", "metric_name"]
 
 PREFIX = "cultuurbus_"
@@ -63,11 +65,21 @@ class MetricsServer:
     ``/healthz/live`` (200 while the process runs) on 127.0.0.1 by default.
 
     Lifecycle: ``start()`` binds and serves in a daemon thread; ``close()`` stops.
+
+
+    Args:
+        registry: what ``/metrics`` serves.
+        port: where to listen (0: any free port; ``port`` says which after ``start``).
+        host: the bind address.
+        health: what ``/healthz`` reports.
+        setting: how a user moves the port (named in the error when it is taken).
+
     """
 
     def __init__(self, registry: CollectorRegistry, port: int, host: str = "127.0.0.1",
-                 health: Health | None = None) -> None:
+                 health: Health | None = None, setting: str = "the role's port setting") -> None:
         self.registry = registry
+        self.setting = setting
         self.health = health or Health()
         self.host = host
         self.port = port
@@ -87,7 +99,12 @@ class MetricsServer:
         return self._metrics_app(environ, start_response)  # type: ignore[no-any-return]
 
     def start(self) -> MetricsServer:
-        self._server = make_server(self.host, self.port, self._app, _Server, _QuietHandler)
+        try:
+            self._server = make_server(self.host, self.port, self._app, _Server, _QuietHandler)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve /metrics on {self.host}:{self.port}: "
+                              f"{exc.strerror or exc} (another role on this machine may use it); "
+                              f"move it with {self.setting}") from exc
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics",
                                         daemon=True)

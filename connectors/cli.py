@@ -7,6 +7,8 @@ import importlib
 
 import click
 
+from bus.settings import Settings
+
 __all__ = ["connector"]
 
 #: kind -> "module:attribute" of its click command.
@@ -34,5 +36,13 @@ class _Lazy(click.Group):
 
 
 @click.group(cls=_Lazy)
-def connector() -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Port of /metrics and /healthz (default: connector.metrics_port, 9401; "
+                   "0: any free). Two connectors on one host need two ports.")
+@click.pass_context
+def connector(ctx: click.Context, metrics_port: int | None) -> None:
     """Run a source connector next to a ticketing system or calendar."""
+    root = ctx.find_root()
+    if metrics_port is not None and isinstance(root.obj, Settings):
+        root.obj = root.obj.model_copy(update={
+            "connector": root.obj.connector.model_copy(update={"metrics_port": metrics_port})})

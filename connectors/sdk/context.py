@@ -44,8 +44,10 @@ class ConnectorContext:
         self.pseudonymiser = Pseudonymiser(self.settings.connector.buyer_secret)
         self.health.add_check("kafka", self.publisher.kafka_reachable)
         if self.serve_metrics:
-            self._server = MetricsServer(self.metrics_registry, self.settings.connector.metrics_port,
-                                         health=self.health).start()
+            self._server = MetricsServer(
+                self.metrics_registry, self.settings.connector.metrics_port, health=self.health,
+                setting="`cultuurbus connector --metrics-port N <kind>` or "
+                        "CULTUURBUS_CONNECTOR__METRICS_PORT").start()
         return self
 
     @property
