@@ -16,31 +16,27 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from bus.errors import BusError
-from bus.kafka import make_consumer
-from bus.serde import AvroDeserializer, Registry
+from bus.localtime import local_text
 from bus.settings import Settings
-from bus.topics import AVAILABILITY, LASTMINUTE
 from connectors.simulator.season import build_season
 from connectors.simulator.truth import compute_truth
+from ops.demo_board import Board, BoardReader
 from ops.stack.errors import StackError
 from ops.stack.manager import CORE_SERVICES, MONITORING_SERVICES, StackManager
 from ops.stack.pipeline import Pipeline, Role, settings_for_stack
 from ops.stack.settings import StackSettings
-from schemas import load_schema
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.reports import ReportTable, audience_report, sales_report
 
@@ -61,76 +57,6 @@ class DemoOptions:
     prometheus: bool = True
     report_wait_s: float = 120.0
     report_rows: int = 10
-
-
-@dataclass
-class Board:
-    """The availability and offers the demo has read, for the live table."""
-
-    availability: dict[str, dict[str, Any]] = field(default_factory=dict)
-    offers: set[str] = field(default_factory=set)
-    changes: int = 0
-
-    def table(self, elapsed: float, sim_running: bool, limit: int = 18) -> Table:
-        state = "selling" if sim_running else "season delivered"
-        t = Table(title=f"cultuurbus — live availability ({state}, {elapsed:0.0f}s, "
-                        f"{self.changes} changes, {len(self.offers)} last-minute offers)",
-                  title_justify="left")
-        for col, kw in (("start", {}), ("performance", {"max_width": 34}), ("venue", {"max_width": 24}),
-                        ("cap", {"justify": "right"}), ("sold", {"justify": "right"}),
-                        ("left", {"justify": "right"}), ("status", {})):
-            t.add_column(col, **kw)
-        now = datetime.now(UTC)
-        rows = sorted(self.availability.values(),
-                      key=lambda a: (a["start"] is None or a["start"] < now, a["start"] or now))
-        colour = {"SOLD_OUT": "red", "LIMITED": "yellow", "AVAILABLE": "green", "CANCELLED": "magenta",
-                  "POSTPONED": "cyan"}
-        for a in rows[:limit]:
-            start = a["start"].astimezone().strftime("%a %d %b %H:%M") if a["start"] else "?"
-            lm = " *" if a["performance_id"] in self.offers else ""
-            t.add_row(start, (a["title"] or a["performance_id"]) + lm, a["venue_name"] or "",
-                      str(a["capacity"] if a["capacity"] is not None else "?"), str(a["sold"]),
-                      str(a["remaining"] if a["remaining"] is not None else "?"),
-                      f"[{colour.get(a['status'], 'white')}]{a['status']}[/]")
-        t.caption = "* = last-minute offer (starts within 48 h, seats left)"
-        return t
-
-
-class _Reader:
-    """Follows the availability and last-minute topics from the beginning."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.board = Board()
-        reg = Registry(settings.registry)
-        self._av = AvroDeserializer(reg, load_schema("availability.avsc"))
-        self._names = {settings.topic_prefix + AVAILABILITY: "av", settings.topic_prefix + LASTMINUTE: "lm"}
-        self._c = make_consumer(settings.kafka, f"demo-{uuid.uuid4().hex[:8]}",
-                                isolation_level="read_uncommitted")
-        parts = []
-        for name in self._names:
-            meta = self._c.list_topics(name, timeout=10).topics[name]
-            parts += [TopicPartition(name, p, OFFSET_BEGINNING) for p in meta.partitions]
-        self._c.assign(parts)
-
-    def poll(self, budget_s: float = 0.3) -> None:
-        end = time.monotonic() + budget_s
-        while time.monotonic() < end:
-            msg = self._c.poll(0.05)
-            if msg is None or msg.error():
-                continue
-            key = (msg.key() or b"").decode()
-            if self._names.get(msg.topic() or "") == "lm":
-                (self.board.offers.add if msg.value() is not None else self.board.offers.discard)(key)
-                continue
-            if msg.value() is None:
-                continue
-            rec = self._av(msg.value())
-            if rec is not None:
-                self.board.availability[key] = rec
-                self.board.changes += 1
-
-    def close(self) -> None:
-        self._c.close()
 
 
 def _compare(truth: dict[str, Any], board: Board) -> tuple[int, list[str]]:
@@ -191,7 +117,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return value.astimezone().strftime("%a %d %b %H:%M")
+        return local_text(value)
     if isinstance(value, float | Decimal):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)
@@ -321,7 +247,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
     settings = settings_for_stack(settings, stack)
     pipeline = Pipeline(settings, stack, Path(stack.dir) / "demo")
     sim: Role | None = None
-    reader: _Reader | None = None
+    reader: BoardReader | None = None
     truth_path = pipeline.state / "ground_truth.json"
     try:
         console.rule("[bold]2/4 topics and schemas")
@@ -349,7 +275,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
         sim.start(pipeline.env())
         console.rule(f"[bold]4/4 the season sells at {'full speed' if pace is None else f'{pace:g} facts/s'}"
                      " (Ctrl-C ends the demo)")
-        reader = _Reader(settings)
+        reader = BoardReader(settings)
         t0 = time.monotonic()
         deadline = t0 + options.minutes * 60
         truth: dict[str, Any] = {}
