@@ -21,7 +21,8 @@ from typing import IO
 
 import faust
 
-from bus.errors import ConfigError
+from bus.errors import ConfigError, RetriableError
+from bus.kafka import make_admin
 from bus.log import get_logger
 from bus.serde import Registry
 from bus.settings import Settings
@@ -32,6 +33,7 @@ __all__ = ["run_worker"]
 
 log = get_logger(__name__)
 RUNNING = "RUNNING"
+CLUSTER = "KAFKA_CLUSTER_ID"
 
 class _Worker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
@@ -75,12 +77,50 @@ def discard_unclean_state(tabledir: Path, mark: Path) -> bool:
                 extra={"tabledir": str(tabledir)})
     return True
 
+def cluster_id(settings: Settings, timeout: float = 10.0) -> str:
+    """The id of the Kafka cluster the settings point at.
+
+    Raises:
+        RetriableError: Kafka did not answer.
+
+    """
+    admin = make_admin(settings.kafka)
+    try:
+        found = admin.list_topics(timeout=timeout).cluster_id
+    except Exception as exc:
+        raise RetriableError(f"cannot reach Kafka at {settings.kafka.bootstrap_servers} to start "
+                             f"the worker: {exc}") from exc
+    return str(found or "")
+
+
+def check_state_origin(state: Path, cluster: str) -> None:
+    """Refuse local tables built from another Kafka cluster (a fresh stack with an old
+    state directory), which Faust would meet with a ConsistencyError deep in recovery.
+
+    Raises:
+        ConfigError: naming the directory to delete.
+
+    """
+    origin = state / CLUSTER
+    if origin.exists():
+        known = origin.read_text(encoding="utf-8").strip()
+        if known and cluster and known != cluster:
+            raise ConfigError(
+                f"the worker state in {state} was built from another Kafka cluster ({known}; "
+                f"now {cluster}), e.g. before the local stack was recreated: delete it "
+                f"(rm -rf {state}) so the worker rebuilds its tables from this cluster's topics, "
+                "or point CULTUURBUS_STREAMS__DATA_DIR at another directory")
+    state.mkdir(parents=True, exist_ok=True)
+    origin.write_text(cluster + "\n", encoding="utf-8")
+
+
 def run_worker(settings: Settings, *, worker: str = "w1", web_port: int | None = None,
                loglevel: str = "info") -> None:
     """Block running one worker until SIGTERM/SIGINT."""
     check_copartitioning(settings)
     ctx = create_app(settings, worker=worker, web_port=web_port)
     mark = Path(settings.streams.data_dir) / worker / RUNNING
+    check_state_origin(mark.parent, cluster_id(settings))
     unclean = mark.exists()
     held = claim(mark)
     if unclean:
