@@ -1,15 +1,7 @@
-"""What the calendar connectors share: HTTP fetching with backoff, date parsing,
-tagged identifiers, content hashes, the skip counter and the run loop of the CLIs.
-
-Tagged identifiers are how a partner puts a bus identifier on a calendar item that
-has no field for it (a UiT label, a schema.org ``identifier`` string, an iCal
-``X-CULTUURBUS-ID`` property)::
-
-    dip:<PRODUCTION>|<NUMBER>            dip:NL-23-1234-5|3
-    uit:<EVENT UUID>#<SUBEVENT INDEX>     uit:5e2b6c1f-...-0c1d#0
-    vendor:<system>:<account>:<local id>  vendor:ticketmatic:acme:10234
-
-The prefix is case-insensitive; anything else is not an identifier.
+"""What the calendar connectors share: HTTP fetching with backoff, content hashes, the
+skip counter, the document source and the run loop of the CLIs. The values they read
+alike (date-times, tagged identifiers, countries) are in ``connectors.calendar.values``
+and re-exported here.
 """
 
 from __future__ import annotations
@@ -17,17 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 import signal
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import click
 import httpx
@@ -35,11 +25,18 @@ from prometheus_client import CollectorRegistry, Counter
 
 from bus.log import get_logger
 from bus.settings import Settings, load_settings
+from connectors.calendar.values import (
+    DEFAULT_TIMEZONE,
+    contract_error,
+    country_code,
+    json_bytes,
+    parse_datetime,
+    parse_tagged,
+)
 from connectors.sdk.context import ConnectorContext
-from connectors.sdk.errors import MappingError, Retry
+from connectors.sdk.errors import Retry
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
 from connectors.sdk.runner import PollingSource, SourceRunner
-from schemas.models import Identifier
 
 __all__ = [
     "DEFAULT_TIMEZONE",
@@ -50,8 +47,10 @@ __all__ = [
     "HttpGetter",
     "clip",
     "content_hash",
+    "contract_error",
     "country_code",
     "host_of",
+    "json_bytes",
     "parse_datetime",
     "parse_tagged",
     "run_sources",
@@ -60,10 +59,6 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: Floating times (no zone) are read in this zone unless a feed says otherwise.
-#: Europe/Amsterdam and Europe/Brussels have had the same offsets since 1940.
-DEFAULT_TIMEZONE = "Europe/Amsterdam"
-
 #: Dead letters carry at most this many bytes of a source document (Kafka's default
 #: message limit is 1 MiB; a too-large dead letter would block the source forever).
 MAX_DEAD_LETTER_BYTES = 512 * 1024
@@ -71,15 +66,6 @@ MAX_DEAD_LETTER_BYTES = 512 * 1024
 #: A document with more entries keeps hashed references in its position (about 40
 #: bytes each instead of ~90), so the position stays under Kafka's 1 MiB message limit.
 COMPACT_POSITION_ABOVE = 4000
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_COUNTRIES = {
-    "nl": "NL", "nederland": "NL", "netherlands": "NL", "the netherlands": "NL", "pays-bas": "NL",
-    "be": "BE", "belgie": "BE", "belgië": "BE", "belgium": "BE", "belgique": "BE", "belgien": "BE",
-    "de": "DE", "duitsland": "DE", "germany": "DE", "deutschland": "DE",
-    "fr": "FR", "frankrijk": "FR", "france": "FR", "lu": "LU", "luxemburg": "LU",
-    "luxembourg": "LU",
-}
 
 
 class CalendarMetrics:
@@ -93,73 +79,7 @@ class CalendarMetrics:
             ["connector", "reason"], registry=registry)
 
 
-# -- values ---------------------------------------------------------------------------
-def parse_datetime(value: Any, field: str, default_tz: tzinfo | None = None) -> datetime:
-    """An ISO 8601 date-time (or date) as an aware datetime in UTC.
-
-    Times without an offset are read in ``default_tz`` (a date is its midnight there).
-
-    Raises:
-        MappingError: the value is missing or not ISO 8601; names ``field``.
-
-    """
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime.combine(value, time())
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            try:
-                parsed = datetime.combine(date.fromisoformat(text), time())
-            except ValueError:
-                raise MappingError(f"{field} is not an ISO 8601 date-time: {value!r}",
-                                   field=field) from None
-    else:
-        raise MappingError(f"{field} is missing or not a date-time: {value!r}", field=field)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=default_tz or ZoneInfo(DEFAULT_TIMEZONE))
-    return parsed.astimezone(UTC)
-
-
-def parse_tagged(text: Any) -> Identifier | None:
-    """A tagged identifier (see the module docstring), or None."""
-    if not isinstance(text, str):
-        return None
-    head, _, rest = text.strip().partition(":")
-    kind = head.lower()
-    try:
-        if kind == "dip":
-            prod, sep, number = rest.rpartition("|")
-            if sep and prod.strip() and number.strip():
-                return Identifier.dip(prod.strip(), number.strip())
-        elif kind == "uit":
-            uuid, sep, idx = rest.rpartition("#")
-            if sep and _UUID.match(uuid.strip()) and idx.strip().isdigit():
-                return Identifier.uit(uuid.strip().lower(), int(idx))
-        elif kind == "vendor":
-            parts = rest.split(":", 2)
-            if len(parts) == 3 and all(p.strip() for p in parts):
-                return Identifier.vendor(parts[0].strip(), parts[1].strip(), parts[2].strip())
-    except ValueError:
-        return None
-    return None
-
-
-def country_code(value: Any, default: str) -> str:
-    """``"BE"``, ``"België"`` or ``{"name": "Belgium"}`` -> ``"BE"``; else ``default``."""
-    if isinstance(value, dict):
-        value = value.get("name") or value.get("identifier")
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"[A-Za-z]{2}", text):
-            return text.upper()
-        return _COUNTRIES.get(text.lower(), default)
-    return default
-
-
+# -- documents' bytes ------------------------------------------------------------------
 def host_of(url: str) -> str:
     """The host of a URL (``https://www.x.nl/a`` -> ``www.x.nl``), or the URL itself."""
     return urlsplit(url).hostname or url
@@ -307,9 +227,9 @@ class DocumentSource(ABC):
             return PollResult([], new)
         try:
             modified = parsedate_to_datetime(new["last_modified"]) if new["last_modified"] else None
-        except (TypeError, ValueError):
-            modified = None
-        fetched = modified.astimezone(UTC) if modified and modified.tzinfo else datetime.now(UTC)
+            fetched = modified.astimezone(UTC) if modified and modified.tzinfo else datetime.now(UTC)
+        except (TypeError, ValueError, OverflowError):  # a date past datetime's range
+            fetched = datetime.now(UTC)
         old: dict[str, str] = position.get("items", {})
         entries = self.entries(resp.content, resp.headers.get("content-type", ""), fetched)
         compact = len(entries) > COMPACT_POSITION_ABOVE

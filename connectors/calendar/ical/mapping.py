@@ -35,8 +35,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import recurring_ical_events
 from icalendar import Calendar, Component
+from pydantic import ValidationError
 
-from connectors.calendar.common import content_hash, parse_datetime, parse_tagged
+from connectors.calendar.common import content_hash, contract_error, parse_datetime, parse_tagged
 from connectors.sdk.errors import MappingError
 from schemas.models import Identifier, Performance, PerformanceStatus, Venue, utcnow
 
@@ -132,15 +133,26 @@ def _occurrence(comp: Component, feed: Feed, tz: tzinfo, recurring: bool,
             ident = parse_tagged(str(value))
             if ident is not None and ident not in extra:
                 extra.append(ident)
-    sequence = int(str(comp.get("SEQUENCE", 0)).strip() or 0)
+    sequence_text = str(comp.get("SEQUENCE", 0)).strip() or "0"
+    if not (sequence_text.isascii() and sequence_text.isdigit() and len(sequence_text) <= 9):
+        raise MappingError(f"SEQUENCE {sequence_text[:20]!r} is not a non-negative integer",
+                           field="SEQUENCE")
+    sequence = int(sequence_text)
     last_modified = comp.get("LAST-MODIFIED")
     stamp = last_modified or comp.get("DTSTAMP")
-    perf = Performance(
-        fact_id="-", event_time=_when(stamp, "LAST-MODIFIED", tz) if stamp else fetched,
-        ingested_at=utcnow(), source_system=SOURCE_SYSTEM, source_account=feed.account,
-        performance_key=key.key, identifiers=[key, *extra], title=title, venue=venue, hall=hall,
-        start=start, end=end if end is not None and end > start else None,
-        capacity=feed.capacity_default, status=_STATUS[status_text], url=_text(comp, "URL"))
+    stamp_field = "LAST-MODIFIED" if last_modified else "DTSTAMP"
+    try:
+        perf = Performance(
+            fact_id="-", event_time=_when(stamp, stamp_field, tz) if stamp else fetched,
+            ingested_at=utcnow(), source_system=SOURCE_SYSTEM, source_account=feed.account,
+            performance_key=key.key, identifiers=[key, *extra], title=title, venue=venue,
+            hall=hall, start=start, end=end if end is not None and end > start else None,
+            capacity=feed.capacity_default, status=_STATUS[status_text], url=_text(comp, "URL"))
+    except ValidationError as exc:
+        raise contract_error(exc, {
+            "event_time": stamp_field if stamp else "Last-Modified", "start": "DTSTART",
+            "end": "DTEND", "title": "SUMMARY", "hall": "LOCATION", "url": "URL",
+            "identifiers": "UID", "performance_key": "UID"}, "VEVENT") from exc
     version = content_hash({
         "performance": perf.model_dump(mode="json", exclude={"fact_id", "ingested_at",
                                                              "event_time"}),
@@ -156,7 +168,7 @@ def _zone(cal: Calendar, feed: Feed) -> tzinfo:
     if name:
         try:
             return ZoneInfo(str(name).strip())
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
             pass
     return feed.timezone
 
@@ -171,9 +183,11 @@ def map_feed(body: bytes, feed: Feed, *, now: datetime,
     try:
         cal = Calendar.from_ical(body)
     except (ValueError, IndexError, KeyError) as exc:
-        return [], [_failure(body, MappingError(f"not an iCalendar feed: {exc}"))]
+        return [], [_failure(body, MappingError(f"not an iCalendar feed: {str(exc)[:300]}",
+                                                field="body"))]
     if not isinstance(cal, Calendar) or cal.name != "VCALENDAR":
-        return [], [_failure(body, MappingError("not an iCalendar feed: no VCALENDAR"))]
+        return [], [_failure(body, MappingError("not an iCalendar feed: no VCALENDAR",
+                                                field="body"))]
     tz = _zone(cal, feed)
     window = (now - timedelta(days=feed.lookback_days), now + timedelta(days=feed.horizon_days))
     groups: dict[str, list[Component]] = {}
@@ -200,7 +214,8 @@ def map_feed(body: bytes, feed: Feed, *, now: datetime,
             continue
         except Exception as exc:  # noqa: BLE001 - the library's errors have no common root
             failures.append(_failure(raw, MappingError(
-                f"event {uid} cannot be expanded: {type(exc).__name__}: {exc}")))
+                f"event {uid} cannot be expanded: {type(exc).__name__}: {str(exc)[:300]}",
+                field="RRULE" if any("RRULE" in c for c in comps) else "VEVENT")))
             continue
         failed: MappingError | None = None
         for occ in occurrences:
@@ -208,9 +223,10 @@ def map_feed(body: bytes, feed: Feed, *, now: datetime,
                 performances.append(_occurrence(occ, feed, tz, recurring, fetched))
             except MappingError as exc:
                 failed = failed or exc
-            except ValueError as exc:  # pydantic's ValidationError included
+            except ValueError as exc:  # a value icalendar could not read
                 failed = failed or MappingError(
-                    f"event {uid} does not make a valid Performance: {exc}")
+                    f"event {uid} does not make a valid Performance: {str(exc)[:300]}",
+                    field="VEVENT")
         if failed is not None:  # one dead letter per event, not one per occurrence
             failures.append(_failure(raw, failed))
     return performances, failures

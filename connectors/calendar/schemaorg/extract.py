@@ -7,11 +7,13 @@ without the ``schema:``/``https://schema.org/`` prefix, every Event subtype.
 
 from __future__ import annotations
 
-import json
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
+
+from connectors.sdk.jsonbody import BadJson, load_json
 
 __all__ = ["EVENT_TYPES", "Block", "blocks_of", "event_types", "flatten", "short"]
 
@@ -60,8 +62,8 @@ def _is_json(body: bytes, content_type: str) -> bool:
 
 def _parse(index: int, raw: bytes) -> Block:
     try:
-        return Block(index, raw, json.loads(raw))
-    except (ValueError, UnicodeDecodeError) as exc:
+        return Block(index, raw, load_json(raw))
+    except BadJson as exc:  # also too deep, endless numbers, NaN: never RecursionError
         return Block(index, raw, error=f"JSON-LD block {index} is not valid JSON: {exc}")
 
 
@@ -83,15 +85,15 @@ def blocks_of(body: bytes, content_type: str = "") -> list[Block]:
 def flatten(data: Any) -> list[dict[str, Any]]:
     """Every top-level node: lists and ``@graph`` unpacked (recursively)."""
     out: list[dict[str, Any]] = []
-    stack = [data]
+    stack: deque[Any] = deque([data])  # in document order, linear in the nodes
     while stack:
-        item = stack.pop(0)
+        item = stack.popleft()
         if isinstance(item, list):
-            stack[0:0] = item
+            stack.extendleft(reversed(item))
         elif isinstance(item, dict):
             graph = item.get("@graph")
             if isinstance(graph, list | dict):
-                stack[0:0] = graph if isinstance(graph, list) else [graph]
+                stack.extendleft(reversed(graph) if isinstance(graph, list) else [graph])
                 if not any(k for k in item if k not in ("@context", "@graph", "@id")):
                     continue
             out.append(item)

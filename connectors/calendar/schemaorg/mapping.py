@@ -35,7 +35,6 @@ id if there is one, else the UiT id, else the schemaorg one. fact_id =
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -43,7 +42,15 @@ from urllib.parse import urljoin
 
 from pydantic import ValidationError
 
-from connectors.calendar.common import content_hash, country_code, host_of, parse_datetime, parse_tagged
+from connectors.calendar.common import (
+    content_hash,
+    contract_error,
+    country_code,
+    host_of,
+    json_bytes,
+    parse_datetime,
+    parse_tagged,
+)
 from connectors.calendar.schemaorg.extract import Block, event_types, flatten, short
 from connectors.sdk.errors import MappingError
 from schemas.models import Identifier, Performance, PerformanceStatus, Venue, utcnow
@@ -67,7 +74,15 @@ _GENRES = {
 _INHERITED = ("name", "location", "offers", "url", "@type", "dateModified", "genre",
               "eventStatus")
 _MAX_DEPTH = 4
-
+#: At most this many performances come out of one series (a page naming a show forty
+#: times at four levels would otherwise be 2.5 million of them).
+MAX_LEAVES = 2000
+#: Contract field -> the JSON-LD property it comes from, for errors the contract raises.
+_PROPERTY_OF = {"event_time": "dateModified", "start": "startDate", "end": "endDate",
+                "title": "name", "genre": "genre", "venue": "location",
+                "capacity": "maximumAttendeeCapacity", "on_sale_from": "offers.validFrom",
+                "url": "url", "identifiers": "identifier", "performance_key": "identifier",
+                "production_id": "identifier"}
 
 @dataclass(frozen=True)
 class Page:
@@ -109,7 +124,10 @@ class _Graph:
         self.by_id = {self.abs_id(n["@id"]): n for n in nodes if isinstance(n.get("@id"), str)}
 
     def abs_id(self, value: str) -> str:
-        return urljoin(self.page.url, value)
+        try:
+            return urljoin(self.page.url, value)
+        except ValueError:  # not a URL (``http://[``): the text itself is the id
+            return value
 
     def resolve(self, ref: Any) -> dict[str, Any] | None:
         if isinstance(ref, dict):
@@ -243,22 +261,35 @@ def _performance(node: dict[str, Any], parent: dict[str, Any] | None, graph: _Gr
 
 
 def _leaves(node: dict[str, Any], parent: dict[str, Any] | None, graph: _Graph,
-            depth: int = 0) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-    subs = [s for s in map(graph.resolve, _as_list(node.get("subEvent"))) if s]
+            budget: list[int], depth: int = 0,
+            path: frozenset[int] = frozenset()) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """The performances under ``node``: a subEvent listed twice, or a node listing an
+    ancestor (or itself), is not repeated; stops once ``budget[0]`` performances are
+    found (``budget[0]`` then goes below zero)."""
+    if budget[0] <= 0:
+        budget[0] -= 1
+        return []
+    path = path | {id(node)}
+    subs: dict[int, dict[str, Any]] = {}
+    for s in map(graph.resolve, _as_list(node.get("subEvent"))):
+        if s and id(s) not in path:
+            subs.setdefault(id(s), s)
     if not subs or depth >= _MAX_DEPTH:
+        budget[0] -= 1
         return [(node, parent)]
     merged = _merge(parent, node)
-    return [leaf for s in subs for leaf in _leaves(s, merged, graph, depth + 1)]
+    return [leaf for s in subs.values()
+            for leaf in _leaves(s, merged, graph, budget, depth + 1, path)]
 
 
 def _failure(node: Any, exc: MappingError) -> Failure:
-    raw = json.dumps(node, ensure_ascii=False).encode()
+    raw = json_bytes(node)
     return Failure(f"dlq:{content_hash(raw)}", raw, exc)
 
 
 def map_page(blocks: list[Block], page: Page) -> tuple[list[Performance], list[Failure]]:
     """Every performance on the page, and what could not be read."""
-    failures = [Failure(f"dlq:{content_hash(b.raw)}", b.raw, MappingError(b.error))
+    failures = [Failure(f"dlq:{content_hash(b.raw)}", b.raw, MappingError(b.error, field="body"))
                 for b in blocks if b.error]
     nodes = [n for b in blocks if not b.error for n in flatten(b.data)]
     graph = _Graph(page, nodes)
@@ -272,13 +303,18 @@ def map_page(blocks: list[Block], page: Page) -> tuple[list[Performance], list[F
         if isinstance(event.get("@id"), str) and graph.abs_id(event["@id"]) in children:
             continue  # published through its series
         parent = graph.resolve(event.get("superEvent")) if event.get("superEvent") else None
-        for leaf, leaf_parent in _leaves(event, parent, graph):
+        budget = [MAX_LEAVES]
+        leaves = _leaves(event, parent, graph, budget)
+        if budget[0] < 0:
+            failures.append(_failure(event, MappingError(
+                f"subEvent: the series has more than {MAX_LEAVES} performances; the first "
+                f"{MAX_LEAVES} were read, split the series to publish the rest",
+                field="subEvent")))
+        for leaf, leaf_parent in leaves:
             try:
                 performances.append(_performance(leaf, leaf_parent, graph))
             except MappingError as exc:
                 failures.append(_failure(leaf, exc))
             except ValidationError as exc:
-                failures.append(_failure(leaf, MappingError(
-                    f"not a valid Performance: {exc.errors()[0]['loc']}: "
-                    f"{exc.errors()[0]['msg']}")))
+                failures.append(_failure(leaf, contract_error(exc, _PROPERTY_OF, "@id")))
     return performances, failures

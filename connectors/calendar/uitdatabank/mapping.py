@@ -45,7 +45,6 @@ otherwise it is ambiguous and ignored (logged). ``sameAs`` is written by UiT its
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,7 +53,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from bus.log import get_logger
-from connectors.calendar.common import country_code, parse_datetime, parse_tagged
+from connectors.calendar.common import (
+    contract_error,
+    country_code,
+    json_bytes,
+    parse_datetime,
+    parse_tagged,
+)
 from connectors.sdk.errors import MappingError
 from schemas.models import Identifier, Performance, PerformanceStatus, Venue, utcnow
 
@@ -133,15 +138,21 @@ def _genre(terms: Any) -> str | None:
     return None
 
 
+def _word(value: Any) -> str | None:
+    """A JSON value that should be a symbol (``"APPROVED"``), or None (a list or object
+    is no symbol, and cannot be looked up in a set)."""
+    return value if isinstance(value, str) else None
+
+
 def _status(event: dict[str, Any], sub: dict[str, Any], where: str) -> PerformanceStatus:
-    if event.get("workflowStatus") in _WITHDRAWN:
+    if _word(event.get("workflowStatus")) in _WITHDRAWN:
         return PerformanceStatus.CANCELLED
     status = sub.get("status") or event.get("status") or {"type": "Available"}
     kind = status.get("type") if isinstance(status, dict) else None
-    if kind not in _STATUS:
+    mapped = _STATUS.get(_word(kind) or "")
+    if mapped is None:
         raise MappingError(f"{where}.status.type must be Available, TemporarilyUnavailable "
-                           f"or Unavailable, not {kind!r}", field=f"{where}.status.type")
-    mapped = _STATUS[kind]
+                           f"or Unavailable, not {str(kind)[:40]!r}", field=f"{where}.status.type")
     if mapped is PerformanceStatus.SCHEDULED and event.get("attendanceMode") == "online":
         return PerformanceStatus.MOVED_ONLINE
     return mapped
@@ -162,13 +173,14 @@ def _capacity(sub: dict[str, Any], event: dict[str, Any], single: bool, where: s
 
 def _label_identifiers(event: dict[str, Any], n_subs: int, uuid: str) -> dict[int, list[Identifier]]:
     out: dict[int, list[Identifier]] = {}
-    labels = [*(event.get("labels") or []), *(event.get("hiddenLabels") or [])]
+    lists = [event.get("labels"), event.get("hiddenLabels")]
+    labels = [label for values in lists if isinstance(values, list) for label in values]
     for label in labels:
         if not isinstance(label, str):
             continue
         text, index = label, None
         head, sep, tail = label.rpartition("@")
-        if sep and tail.isdigit():
+        if sep and re.fullmatch(r"[0-9]{1,9}", tail):
             text, index = head, int(tail)
         ident = parse_tagged(text)
         if ident is None or ident.namespace == "uit":
@@ -204,13 +216,13 @@ def map_event(event: Any, *, account: str) -> Mapped:
 
     """
     if not isinstance(event, dict):
-        raise MappingError("search member is not a JSON object")
+        raise MappingError("search member is not a JSON object", field="member")
     uuid = event_uuid(event.get("@id"))
     modified = parse_datetime(event.get("modified"), "modified")
     calendar = event.get("calendarType")
     if event.get("workflowStatus") == "DRAFT":
         return Mapped(uuid, modified, skipped="draft")
-    if calendar in _SKIPPED_CALENDARS:
+    if _word(calendar) in _SKIPPED_CALENDARS:
         return Mapped(uuid, modified, skipped=str(calendar))
     if calendar not in ("single", "multiple", None):
         raise MappingError(f"calendarType must be single, multiple, periodic or permanent, "
@@ -221,7 +233,11 @@ def map_event(event: Any, *, account: str) -> Mapped:
     if title is None:
         raise MappingError("name is missing (no text in mainLanguage or any language)",
                            field="name")
-    venue = _venue(event.get("location"), lang)
+    try:
+        venue = _venue(event.get("location"), lang)
+    except ValidationError as exc:
+        raise contract_error(exc, {"name": "location.name", "id": "location.@id"},
+                             "location") from exc
     genre = _genre(event.get("terms"))
     production = event.get("production")
     production_id = production.get("id") if isinstance(production, dict) else None
@@ -259,12 +275,15 @@ def map_event(event: Any, *, account: str) -> Mapped:
         except MappingError as exc:
             out.failures.append((f"{uuid}#{idx}", exc))
         except ValidationError as exc:
-            out.failures.append((f"{uuid}#{idx}", MappingError(
-                f"{where} does not make a valid Performance: {exc.errors()[0]['msg']}",
-                field=where)))
+            out.failures.append((f"{uuid}#{idx}", contract_error(exc, {
+                "event_time": "modified", "start": f"{where}.startDate",
+                "end": f"{where}.endDate", "capacity": f"{where}.bookingAvailability.capacity",
+                "on_sale_from": "bookingInfo.availabilityStarts", "title": "name",
+                "genre": "terms", "url": "bookingInfo.url", "production_id": "production.id",
+                "identifiers": "labels", "fact_id": "@id", "performance_key": "@id"}, where)))
     return out
 
 
 def member_bytes(member: Any) -> bytes:
     """The member as JSON bytes, for a dead letter."""
-    return json.dumps(member, ensure_ascii=False).encode()
+    return json_bytes(member)

@@ -32,6 +32,7 @@ from bus.topics import PERFORMANCES
 from connectors.calendar.common import Backoff, CalendarMetrics, HttpGetter, clip, host_of
 from connectors.calendar.uitdatabank.mapping import event_uuid, map_event, member_bytes
 from connectors.sdk.errors import MappingError, Retry
+from connectors.sdk.jsonbody import BadJson, load_json
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
 
 __all__ = ["DEFAULT_FILTERS", "UitdatabankSource"]
@@ -117,11 +118,11 @@ class UitdatabankSource:
             params["modifiedTo"] = _iso(self.clock() - self.settle)
         resp = self._http.get(f"{self.base_url}/events", params=params)
         try:
-            body = resp.json()
+            body = load_json(resp.content)
             members = body["member"]
             if not isinstance(members, list):
                 raise TypeError("member is not a list")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (BadJson, KeyError, TypeError) as exc:
             delay = self._http.backoff.next()
             log.error("search page is not a PagedCollection", extra={
                 "url": str(resp.url), "body": resp.text[:300]})
@@ -181,7 +182,7 @@ class UitdatabankSource:
             if modified.tzinfo is None:
                 return None
             return modified.astimezone(UTC), event_uuid(member.get("@id"))
-        except (ValueError, MappingError):
+        except (ValueError, OverflowError, MappingError):  # OverflowError: past year 9999 in UTC
             return None
 
     def _already_seen(self, member: Any, cursor: datetime, seen: set[str]) -> bool:
@@ -191,7 +192,7 @@ class UitdatabankSource:
     def _advance(self, member: Any, newest: datetime,
                  ids: set[str]) -> tuple[datetime, set[str]]:
         ident = self._identity(member)
-        if ident is None:
+        if ident is None or ident[0] > self.clock():  # a date in the future is no position
             return newest, ids
         modified, uuid = ident
         if modified > newest:

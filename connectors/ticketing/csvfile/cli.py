@@ -72,7 +72,8 @@ def command(paths: tuple[Path, ...], venue: str, fmt: str, encoding: str, delimi
     settings: Settings = root if isinstance(root, Settings) else load_settings()
     ctx = ConnectorContext(settings, name, serve_metrics=False).open()
     try:
-        env = RowEnv(venue, ctx.pseudonymiser, zone, currency, _ticket_types(ticket_types))
+        env = RowEnv(venue, ctx.pseudonymiser, zone, currency, _ticket_types(ticket_types),
+                     window=ctx.window)
         importer = CsvImporter(ctx.publisher, ctx.positions, env, encoding=encoding,
                                delimiter=delimiter, batch_size=batch_size,
                                progress=sys.stderr.isatty() if progress is None else progress)

@@ -2,9 +2,10 @@
 in batches, save a checkpoint after each batch Kafka acknowledged, summarise.
 
 A bad row (unknown action, unparseable date, negative price, a row that does not line
-up with the header, undecodable bytes) goes to ``ticketing.events.dlq`` with the row's
-bytes (personal columns masked) and ``<file> line <n>`` as its position; the import
-goes on. A header the import cannot read stops it before anything is published.
+up with the header, undecodable bytes, a line the CSV reader refuses) goes to
+``ticketing.events.dlq`` with the row's bytes (personal columns masked; every field
+when its columns cannot be told apart) and ``<file> line <n>`` as its position; the
+import goes on. A header the import cannot read stops it before anything is published.
 """
 
 from __future__ import annotations
@@ -95,7 +96,14 @@ class CsvImporter:
 
     def _item(self, row: Row, columns: list[str | None], reader: CsvReader,
               name: str) -> SourceRecord | DeadLetter:
+        values, letter_columns = row.values, columns
         try:
+            if row.error is not None:
+                # Its columns cannot be told apart: every field is masked in the letter.
+                values = row.raw.decode(reader.encoding, "replace").rstrip("\r\n").split(
+                    reader.delimiter)
+                letter_columns = []
+                raise MappingError(f"{row.error}; fix the line or pass --delimiter", field="row")
             if not row.decoded:
                 raise MappingError(f"row has bytes that are not valid {reader.encoding}; "
                                    "pass --encoding", field="row")
@@ -104,7 +112,7 @@ class CsvImporter:
             except ValidationError as exc:
                 raise _contract(exc) from exc
         except MappingError as exc:
-            return DeadLetter(TICKET_EVENTS, redacted_row(row.values, columns, reader.delimiter),
+            return DeadLetter(TICKET_EVENTS, redacted_row(values, letter_columns, reader.delimiter),
                               exc, where=f"{name} line {row.line}")
         return SourceRecord(TICKET_EVENTS, fact.performance_key, fact)
 
@@ -129,6 +137,8 @@ class CsvImporter:
                 total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name,
                 disable=not self.progress, file=sys.stderr, leave=False) as bar:
             try:
+                if reader.header_error is not None:
+                    raise HeaderError(f"{reader.header_error}; check the file and --delimiter")
                 columns = map_header(reader.header)
             except HeaderError as exc:
                 raise ExportFormatError(f"{path}: {exc}") from exc

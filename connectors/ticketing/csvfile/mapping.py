@@ -23,8 +23,11 @@ from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from connectors.sdk.errors import MappingError
 from connectors.sdk.privacy import Pseudonymiser
+from connectors.sdk.window import EventTimeWindow
 from connectors.ticketing.csvfile.columns import ACTIONS, PERSONAL, TICKET_TYPES, normalise
 from schemas.models import Identifier, TicketEvent, TicketEventType, TicketType, utcnow
 
@@ -33,7 +36,14 @@ __all__ = ["SYSTEM", "RowEnv", "map_row", "parse_amount", "parse_when", "redacte
 SYSTEM = "boxoffice"
 _FORMATS = ("%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%d/%m/%Y %H:%M:%S",
             "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y")
-_DIP = re.compile(r"^\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#\s]\s*([0-9]+)\s*$")
+_DIP = re.compile(r"^\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#\s]\s*([0-9]{1,18})\s*$")
+#: A dead-lettered row carries at most this many bytes (Kafka's default limit is 1 MiB).
+MAX_DEAD_LETTER_BYTES = 512 * 1024
+#: Contract field -> the column its value came from, for errors the contract raises.
+_COLUMN_OF = {"event_time": "sold_at", "price_cents": "price", "currency": "currency",
+              "channel": "channel", "order_id": "order_id", "ticket_ids": "ticket_id",
+              "fact_id": "ticket_id", "buyer": "customer_id", "identifiers": "event_id",
+              "performance_key": "event_id"}
 _COUNTRIES = {"nl": "NL", "nederland": "NL", "netherlands": "NL", "the netherlands": "NL",
               "be": "BE", "belgie": "BE", "belgië": "BE", "belgium": "BE", "belgique": "BE",
               "de": "DE", "duitsland": "DE", "germany": "DE", "fr": "FR", "frankrijk": "FR",
@@ -50,6 +60,8 @@ class RowEnv:
         tz: zone of times without an offset.
         currency: of every amount.
         ticket_types: extra labels -> ticket type (normalised labels), before the built-ins.
+        window: the event-time window a row's ``sold_at`` must fall in (none: not checked
+            here; the publisher still refuses facts outside its window).
 
     """
 
@@ -58,6 +70,7 @@ class RowEnv:
     tz: tzinfo
     currency: str = "EUR"
     ticket_types: dict[str, TicketType] = field(default_factory=dict)
+    window: EventTimeWindow | None = None
 
 
 def parse_amount(text: str, path: str = "price") -> int:
@@ -75,11 +88,14 @@ def parse_amount(text: str, path: str = "price") -> int:
         amount = Decimal(s)
     except InvalidOperation:
         raise MappingError(f"{path} {text.strip()[:20]!r} is not an amount", field=path) from None
+    if not amount.is_finite():  # checked first: comparing a signalling NaN raises
+        raise MappingError(f"{path} is not a finite amount", field=path)
     if negative and amount != 0:
         raise MappingError(f"{path} is negative ({text.strip()[:20]}); a refund row carries the "
                            "ticket's price with action refund", field=path)
-    if not amount.is_finite():
-        raise MappingError(f"{path} is not a finite amount", field=path)
+    if amount.adjusted() > 15:  # more than a quadrillion: no ticket costs that
+        raise MappingError(f"{path} {text.strip()[:20]!r} is too large for a ticket price",
+                           field=path)
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -108,7 +124,10 @@ def parse_when(text: str, tz: tzinfo, path: str) -> datetime:
     parsed = _parse(s, path)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-12:00 is past the last UTC instant
+        raise MappingError(f"{path} {s[:30]!r} is out of range", field=path) from None
 
 
 def _country(value: str) -> str | None:
@@ -125,7 +144,10 @@ def redacted_row(values: list[str], columns: list[str | None], delimiter: str) -
         masked = ["[redacted]" if c in PERSONAL and v else v for v, c in zip(values, columns, strict=True)]
     out = io.StringIO()
     csv.writer(out, delimiter=delimiter, lineterminator="\n").writerow(masked)
-    return out.getvalue().encode()
+    raw = out.getvalue().encode()
+    if len(raw) > MAX_DEAD_LETTER_BYTES:
+        raw = raw[:MAX_DEAD_LETTER_BYTES] + f"\n[... {len(raw)} bytes, clipped]".encode()
+    return raw
 
 
 def _get(row: dict[str, str], key: str) -> str:
@@ -136,7 +158,8 @@ def map_row(values: list[str], columns: list[str | None], env: RowEnv) -> Ticket
     """The ticket fact of one row.
 
     Raises:
-        MappingError: naming the column (the caller dead-letters the row).
+        MappingError: naming the column (the caller dead-letters the row), also when the
+            contract refuses the value it became or ``env.window`` its time.
 
     """
     if len(values) != len(columns):
@@ -152,6 +175,8 @@ def map_row(values: list[str], columns: list[str | None], env: RowEnv) -> Ticket
         raise MappingError(f"action {action_text[:20]!r} is not sale, refund, cancel or scan "
                            "(or verkoop, retour, annulering, scan)", field="action")
     when = parse_when(_get(row, "sold_at"), env.tz, "sold_at")
+    if env.window is not None:
+        env.window.check(when, "sold_at")
     if _get(row, "performance_start"):
         parse_when(_get(row, "performance_start"), env.tz, "performance_start")
     cents = parse_amount(_get(row, "price"), "price")
@@ -179,13 +204,16 @@ def map_row(values: list[str], columns: list[str | None], env: RowEnv) -> Ticket
     extra: dict[str, Any] = {}
     if _get(row, "currency"):
         extra["currency"] = _get(row, "currency").upper()
-    return TicketEvent(
-        fact_id=f"{SYSTEM}:{env.venue}:{order_id or '-'}:{ticket_id}:{kind.value}",
-        event_time=when, ingested_at=utcnow(), source_system=SYSTEM, source_account=env.venue,
-        performance_key=identifiers[0].key, identifiers=identifiers, event_type=kind, quantity=1,
-        ticket_type=ticket_type, price_cents=cents, currency=extra.get("currency", env.currency),
-        order_id=order_id, ticket_ids=[ticket_id], channel=_get(row, "channel") or None,
-        buyer=buyer)
+    try:
+        return TicketEvent(
+            fact_id=f"{SYSTEM}:{env.venue}:{order_id or '-'}:{ticket_id}:{kind.value}",
+            event_time=when, ingested_at=utcnow(), source_system=SYSTEM, source_account=env.venue,
+            performance_key=identifiers[0].key, identifiers=identifiers, event_type=kind,
+            quantity=1, ticket_type=ticket_type, price_cents=cents,
+            currency=extra.get("currency", env.currency), order_id=order_id,
+            ticket_ids=[ticket_id], channel=_get(row, "channel") or None, buyer=buyer)
+    except ValidationError as exc:
+        raise MappingError.from_validation(exc, _COLUMN_OF, "row") from exc
 
 
 def _birthdate(text: str) -> str | None:

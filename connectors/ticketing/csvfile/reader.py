@@ -7,7 +7,10 @@ given and returns a record as soon as one is complete, so the lines pulled since
 previous record are exactly the current record's bytes (quoted fields spanning lines
 included). The delimiter is sniffed from the header (``;`` from Dutch Excel, ``,``
 or tab); a UTF-8 byte order mark is skipped. A line that does not decode is kept with
-replacement characters and flagged, so the row is dead-lettered instead of crashing.
+replacement characters and flagged, so the row is dead-lettered instead of crashing;
+so is a record the ``csv`` module refuses (a bare carriage return inside a line, a
+field over ``csv.field_size_limit()``): it becomes a row with no values and the
+reason in ``Row.error``, and reading goes on with the next line.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Row:
     raw: bytes  # the record's bytes as in the file, line ending included
     end: int  # byte offset just after the record
     decoded: bool = True  # False when a line was not valid in the file's encoding
+    error: str | None = None  # why the record could not be read as CSV (values empty)
 
 
 def prefix_digests(path: Path, offsets: set[int]) -> tuple[str, dict[int, str]]:
@@ -92,7 +96,11 @@ class CsvReader:
         text = first[len(_BOM):] if first.startswith(_BOM) else first
         header_text = text.decode(self.encoding, errors="replace")
         self.delimiter = self._forced or _sniff(header_text)
-        self.header = next(csv.reader([header_text], delimiter=self.delimiter), [])
+        self.header_error: str | None = None
+        try:
+            self.header = next(csv.reader([header_text], delimiter=self.delimiter), [])
+        except csv.Error as exc:
+            self.header, self.header_error = [], f"the header line is not CSV: {exc}"
         self.header = [h.strip() for h in self.header]
         self.header_end = self._pos
         return self
@@ -123,12 +131,19 @@ class CsvReader:
         """Every non-blank record after the header, in file order."""
         reader = csv.reader(self._lines_iter(), delimiter=self.delimiter)
         start_line = self._lines + 1
-        for values in reader:
+        while True:
+            error = None
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # the reader starts afresh at the next line
+                values, error = [], f"line is not CSV: {exc}"
             raw = b"".join(self._pending)
             self._pending.clear()
             decoded = not self._bad_line
             self._bad_line = False
             line, start_line = start_line, self._lines + 1
-            if not values or all(not v.strip() for v in values):
+            if error is None and (not values or all(not v.strip() for v in values)):
                 continue
-            yield Row(line, values, raw, self._pos, decoded)
+            yield Row(line, values, raw, self._pos, decoded, error)

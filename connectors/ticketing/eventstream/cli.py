@@ -78,7 +78,8 @@ def command(base_url: str, account: str, access_key: str | None, secret_key: str
     client = EventstreamClient(base_url, account, access_key=access_key, secret_key=secret_key)
     try:
         env = MappingEnv(account, ctx.pseudonymiser, parse_pricetypes(pricetypes),
-                         TicketType(default_ticket_type.upper()), dip_field, currency)
+                         TicketType(default_ticket_type.upper()), dip_field, currency,
+                         window=ctx.window)
         source = EventstreamSource(client, env, start_id=start_id,
                                    metrics=EventstreamMetrics(ctx.metrics_registry),
                                    connector=name)

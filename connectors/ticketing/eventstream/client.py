@@ -4,7 +4,8 @@
 results}``. Authentication is Ticketmatic's basic auth (``accesskey:secretkey``).
 
 Failures become what the runner knows how to handle: a vendor that does not answer,
-answers 5xx or answers something that is not an EventstreamResult raises
+answers 5xx or answers something that is not an EventstreamResult (not UTF-8 JSON,
+nested deeper than ``connectors.sdk.jsonbody.MAX_DEPTH``, NaN, endless numbers) raises
 ``SourceUnavailable`` (the runner backs off, the cursor stays where it is, the same
 page is asked again); 429 raises ``Retry`` with the vendor's ``Retry-After``; 401/403
 and 404 raise ``ConfigError`` because no retry fixes a wrong key or account.
@@ -19,6 +20,7 @@ import httpx
 
 from bus.errors import ConfigError
 from connectors.sdk.errors import Retry, SourceUnavailable
+from connectors.sdk.jsonbody import BadJson, load_json
 
 __all__ = ["DEFAULT_BASE_URL", "EventstreamClient", "MalformedPage", "Page"]
 
@@ -112,10 +114,11 @@ class EventstreamClient:
             raise SourceUnavailable(f"Ticketmatic answered {status} for {self.url}?id={cursor}; "
                                     "retrying the same cursor", retry_after=_retry_after(resp, 2.0))
         try:
-            body = resp.json()
-        except ValueError as exc:
+            body = load_json(resp.content)
+        except BadJson as exc:
             raise MalformedPage(f"Ticketmatic answered {self.url}?id={cursor} with a body that is "
-                                f"not JSON ({resp.text[:80]!r}); retrying the same cursor") from exc
+                                f"not JSON ({exc}; starts {resp.content[:80]!r}); retrying the same "
+                                "cursor") from exc
         return parse_page(body)
 
     def close(self) -> None:

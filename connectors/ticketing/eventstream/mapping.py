@@ -35,13 +35,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from bus.topics import PERFORMANCES, TICKET_EVENTS
 from connectors.sdk.errors import MappingError
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import SourceRecord
+from connectors.sdk.window import EventTimeWindow
 from schemas.models import (
+    AvroModel,
     Buyer,
     Identifier,
     Performance,
@@ -63,7 +67,8 @@ ORDER_TYPES = {"order:confirmed": TicketEventType.SOLD,
 EVENT_TYPES = frozenset({"event:created", "event:updated"})
 SCAN_TYPE = "accesscontrol:scan"
 DRAFT = 19001
-_DIP = re.compile(r"^\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#\s]\s*([0-9]+)\s*$")
+_DIP = re.compile(r"^\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#\s]\s*([0-9]{1,18})\s*$")
+_M = TypeVar("_M", bound=AvroModel)
 
 
 @dataclass
@@ -78,6 +83,8 @@ class MappingEnv:
         dip_field: the event custom field holding the DIP id (``c_`` prefix included).
         currency: of every price in the account.
         dip_ids: event id -> DIP identifier, learned from event items.
+        window: the event-time window facts must fall in (none: not checked here; the
+            publisher still refuses facts outside its window).
 
     """
 
@@ -88,6 +95,7 @@ class MappingEnv:
     dip_field: str = "c_dipid"
     currency: str = "EUR"
     dip_ids: dict[str, Identifier] = field(default_factory=dict)
+    window: EventTimeWindow | None = None
 
 
 @dataclass(frozen=True)
@@ -114,20 +122,50 @@ def _ts(value: Any, path: str) -> datetime:
         raise MappingError(f"{path} {value[:40]!r} is not an ISO-8601 timestamp", field=path) from None
     if parsed.tzinfo is None:  # Ticketmatic object timestamps are UTC without an offset
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-12:00 is past the last UTC instant
+        raise MappingError(f"{path} {value[:40]!r} is out of range", field=path) from None
+
+
+def _unicode(value: str, path: str) -> str:
+    """``value`` when it can be written as UTF-8 (JSON can carry lone surrogates)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise MappingError(f"{path} holds an unpaired UTF-16 surrogate (\\ud800-\\udfff); "
+                           "send valid Unicode", field=path) from None
+    return value
 
 
 def _id(value: Any, path: str) -> str:
     if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
         raise MappingError(f"{path} is missing", field=path)
     if isinstance(value, int | str):
-        return str(value).strip()
+        return _unicode(str(value).strip(), path)
     raise MappingError(f"{path} must be an id (integer or string)", field=path)
+
+
+def _fact(model: type[_M], paths: dict[str, str], default: str, **values: Any) -> _M:
+    """``model(**values)``; a value the contract refuses is a MappingError naming the
+    input field it came from (``paths``: contract field -> input path, else ``default``)."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise MappingError.from_validation(exc, paths, default) from exc
+
+
+def _in_window(when: datetime, path: str, env: MappingEnv) -> datetime:
+    if env.window is not None:
+        env.window.check(when, path)
+    return when
 
 
 def _cents(value: Any, path: str) -> int:
     if value is None or value == "":
         return 0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise MappingError(f"{path} must be a decimal amount (number or string)", field=path)
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
@@ -137,14 +175,17 @@ def _cents(value: Any, path: str) -> int:
     if amount < 0:
         raise MappingError(f"{path} is negative ({amount}); a refund is an order:refunded item "
                            "with the ticket's price", field=path)
+    if amount.adjusted() > 15:  # more than a quadrillion: no ticket costs that
+        raise MappingError(f"{path} {str(value)[:20]!r} is too large for a ticket price",
+                           field=path)
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
+def _text(value: Any, path: str) -> str | None:
     if isinstance(value, dict):  # a multi-language string
-        return next((v.strip() for v in value.values() if isinstance(v, str) and v.strip()), None)
+        value = next((v for v in value.values() if isinstance(v, str) and v.strip()), None)
+    if isinstance(value, str):
+        return _unicode(value.strip(), path) or None
     return None
 
 
@@ -156,7 +197,7 @@ def parse_dip_id(value: Any, path: str = "dip id") -> Identifier | None:
     if not m:
         raise MappingError(f"{path} {str(value)[:40]!r} is not a DIP id '<production>|<number>' "
                            "such as 'NL-23-1234-5|3'", field=path)
-    return Identifier.dip(m.group(1), int(m.group(2)))
+    return Identifier.dip(_unicode(m.group(1), path), int(m.group(2)))
 
 
 def redacted_item_bytes(item: Any) -> bytes:
@@ -175,7 +216,11 @@ def redacted_item_bytes(item: Any) -> bytes:
         if isinstance(obj, list):
             return [clean(v) for v in obj]
         return obj
-    return json.dumps(clean(item), ensure_ascii=False, default=str).encode()
+    text = json.dumps(clean(item), ensure_ascii=False, default=str)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: keep it escaped, as it arrived
+        return json.dumps(clean(item), default=str).encode()
 
 
 # -- facts -------------------------------------------------------------------------------
@@ -195,10 +240,25 @@ def _buyer(env: MappingEnv, data: dict[str, Any]) -> Buyer | None:
     raw = data.get("customer")
     contact: dict[str, Any] = raw if isinstance(raw, dict) else {}
     customerid = data.get("customerid") or contact.get("id")
-    address = next((a for a in contact.get("addresses") or [] if isinstance(a, dict)), {})
-    return env.pseudonymiser.buyer(f"{SYSTEM}:{env.account}", customerid,
-                                   postcode=address.get("zip"), country=address.get("countrycode"),
-                                   birthdate=contact.get("birthdate"))
+    if customerid is None or customerid == "":
+        return None
+    path = "data.customerid" if data.get("customerid") else "data.customer.id"
+    addresses = contact.get("addresses")
+    address = next((a for a in addresses if isinstance(a, dict)),
+                   {}) if isinstance(addresses, list) else {}
+    # Only text reaches the pseudonymiser: a number, list or object is no postcode/country.
+    postcode, country = address.get("zip"), address.get("countrycode")
+    birthdate = contact.get("birthdate")
+    try:
+        return env.pseudonymiser.buyer(
+            f"{SYSTEM}:{env.account}", _id(customerid, path),
+            postcode=postcode if isinstance(postcode, str) else None,
+            country=country if isinstance(country, str) else None,
+            birthdate=birthdate if isinstance(birthdate, str | int)
+            and not isinstance(birthdate, bool) else None)
+    except ValidationError as exc:
+        raise MappingError(f"data.customer cannot become a buyer: {exc.errors()[0]['msg']}",
+                           field="data.customer") from exc
 
 
 def _order(item_id: str, ts: datetime, kind: TicketEventType, data: dict[str, Any],
@@ -210,6 +270,7 @@ def _order(item_id: str, ts: datetime, kind: TicketEventType, data: dict[str, An
                            field="data.tickets")
     buyer = _buyer(env, data)
     channel = data.get("saleschannelid")
+    _in_window(ts, "ts", env)
     now = utcnow()
     out = []
     for n, ticket in enumerate(tickets):
@@ -220,7 +281,9 @@ def _order(item_id: str, ts: datetime, kind: TicketEventType, data: dict[str, An
         eventid = _id(ticket.get("eventid"), f"{path}.eventid")
         cents = _cents(ticket.get("price"), f"{path}.price")
         key, identifiers = _identifiers(env, eventid)
-        fact = TicketEvent(
+        fact = _fact(
+            TicketEvent, {"event_time": "ts", "price_cents": f"{path}.price",
+                          "channel": "data.saleschannelid"}, path,
             fact_id=f"{SYSTEM}:{env.account}:{item_id}:{ticketid}", event_time=ts, ingested_at=now,
             source_system=SYSTEM, source_account=env.account, performance_key=key.key,
             identifiers=identifiers, event_type=kind, quantity=1,
@@ -242,9 +305,11 @@ def _scan(ts: datetime, data: dict[str, Any], env: MappingEnv) -> Mapped:
     eventid = _id(data.get("eventid"), "data.eventid")
     orderid = _id(data.get("orderid"), "data.orderid")
     entered = data.get("accesscontrollastenteredts")
-    when = _ts(entered, "data.accesscontrollastenteredts") if entered else ts
+    when_path = "data.accesscontrollastenteredts" if entered else "ts"
+    when = _in_window(_ts(entered, when_path) if entered else ts, when_path, env)
     key, identifiers = _identifiers(env, eventid)
-    fact = TicketEvent(
+    fact = _fact(
+        TicketEvent, {"event_time": when_path}, "data",
         fact_id=f"{SYSTEM}:{env.account}:scan:{orderid}:{ticketid}", event_time=when,
         ingested_at=utcnow(), source_system=SYSTEM, source_account=env.account,
         performance_key=key.key, identifiers=identifiers, event_type=TicketEventType.SCANNED,
@@ -259,7 +324,7 @@ def _event(item_id: str, ts: datetime, data: dict[str, Any], env: MappingEnv) ->
     links = {eventid: dip} if dip else {}
     if data.get("currentstatus") == DRAFT:
         return Mapped([], skipped="draft event", dip_links=links)
-    title = _text(data.get("name"))
+    title = _text(data.get("name"), "data.name")
     if title is None:
         raise MappingError("data.name is missing: an event needs a name", field="data.name")
     start = _ts(data.get("startts"), "data.startts")
@@ -277,10 +342,15 @@ def _event(item_id: str, ts: datetime, data: dict[str, Any], env: MappingEnv) ->
                                field="data.availability.total")
         totals.append(total)
     locationid = data.get("locationid")
-    venue = Venue(id=f"{SYSTEM}:{env.account}:location:{locationid if locationid is not None else '?'}",
-                  name=_text(data.get("locationname")) or f"Ticketmatic location {locationid}")
+    venue = _fact(Venue, {"name": "data.locationname"}, "data.locationid",
+                  id=f"{SYSTEM}:{env.account}:location:{locationid if locationid is not None else '?'}",
+                  name=_text(data.get("locationname"), "data.locationname")
+                  or f"Ticketmatic location {locationid}")
+    _in_window(ts, "ts", env)
     vendor = Identifier.vendor(SYSTEM, env.account, eventid)
-    fact = Performance(
+    fact = _fact(
+        Performance, {"event_time": "ts", "start": "data.startts", "end": "data.endts",
+                      "on_sale_from": "data.salestartts", "capacity": "data.availability"}, "data",
         fact_id=f"{SYSTEM}:{env.account}:{item_id}:event:{eventid}", event_time=ts,
         ingested_at=utcnow(), source_system=SYSTEM, source_account=env.account,
         performance_key=vendor.key, identifiers=[vendor, dip] if dip else [vendor],
@@ -294,8 +364,9 @@ def map_item(item: Any, env: MappingEnv) -> Mapped:
     """The facts of one eventstream item.
 
     Raises:
-        MappingError: the item cannot become facts (the caller dead-letters it).
-        pydantic.ValidationError: a fact the contract refuses.
+        MappingError: the item cannot become facts (the caller dead-letters it); its
+            ``field`` is the item's field at fault, also when the contract refused the
+            value it became (or ``env.window`` its time).
 
     """
     if not isinstance(item, dict):
