@@ -25,12 +25,15 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bus.log import get_logger
 from bus.metrics import Health
 from sinks.gateway.errors import BadParameterError
 from sinks.gateway.loader import ViewLoader
 from sinks.gateway.metrics import GatewayMetrics
+from sinks.gateway.openapi import document
 from sinks.gateway.shapes import (
     parse_days,
     parse_instant,
@@ -44,6 +47,8 @@ from sinks.gateway.view import AvailabilityQuery, LastMinuteQuery, View
 __all__ = ["BOARD_DIR", "GatewayParts", "create_app"]
 
 BOARD_DIR = Path(__file__).parent / "board"
+
+log = get_logger(__name__)
 
 ID_HELP = ("Canonical performance id, URL-encoded: `|` as `%7C`, `#` as `%23`, `/` as `%2F` "
            "(e.g. `dip|NL-23-1234-5|3` -> `dip%7CNL-23-1234-5%7C3`).")
@@ -63,6 +68,8 @@ class GatewayParts:
         health: readiness checks served on ``/healthz``.
         clock: now, as an aware datetime (tests pin it).
         cors_origins: browser origins allowed to read the API cross-site (``*``: any).
+        stream_max_s: an SSE stream ends after this many seconds (the client reconnects
+            with its Last-Event-ID and misses nothing); None: streams last until closed.
 
     """
 
@@ -75,6 +82,7 @@ class GatewayParts:
     health: Health = field(default_factory=Health)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     cors_origins: tuple[str, ...] = ()
+    stream_max_s: float | None = None
 
 
 class _RequestMetrics:
@@ -146,6 +154,13 @@ def create_app(parts: GatewayParts) -> FastAPI:
     app.add_middleware(_RequestMetrics, metrics=parts.metrics)
     view = parts.view
 
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        # The last resort: a JSON problem, never Starlette's plain-text 500.
+        log.error("request failed", exc_info=exc, extra={"path": request.url.path})
+        return _problem(500, "internal", "the gateway failed to answer this request; it was logged, "
+                        "retry later or report it")
+
     @app.exception_handler(BadParameterError)
     async def _bad_parameter(_: Request, exc: BadParameterError) -> JSONResponse:
         return _problem(400, "bad_parameter", str(exc), exc.parameter)
@@ -162,8 +177,8 @@ def create_app(parts: GatewayParts) -> FastAPI:
             raise HTTPException(503, "the view is still loading from Kafka; retry shortly",
                                 headers={"Retry-After": "1"})
 
-    @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # also no route (404), wrong method (405)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         resp = _problem(exc.status_code, "not_found" if exc.status_code == 404 else "unavailable"
                         if exc.status_code == 503 else "error", str(exc.detail))
         for k, v in (exc.headers or {}).items():
@@ -257,7 +272,8 @@ def create_app(parts: GatewayParts) -> FastAPI:
         peer = f"{request.client.host}:{request.client.port}" if request.client else ""
         shutdown = anyio.Event()  # sse-starlette sets it when the server shuts down
         return EventSourceResponse(
-            event_stream(view, parts.broadcaster, filt, lid, peer, shutdown), ping=parts.heartbeat_s,
+            event_stream(view, parts.broadcaster, filt, lid, peer, shutdown, parts.stream_max_s),
+            ping=parts.heartbeat_s,
             ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
             send_timeout=max(10.0, 2 * parts.heartbeat_s), shutdown_event=shutdown,
             shutdown_grace_period=2.0)
@@ -268,4 +284,5 @@ def create_app(parts: GatewayParts) -> FastAPI:
                             headers={"Cache-Control": "no-cache"})
 
     app.mount("/board/static", StaticFiles(directory=BOARD_DIR), name="board-static")
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]
     return app

@@ -42,12 +42,15 @@ class Gateway:
         port: overrides ``settings.gateway.port`` (0: any free port; see ``self.port``).
         client_queue: changes one SSE client may have pending before it is dropped.
         cors_origins: browser origins allowed to call the API from other sites (``*``: any).
+        stream_max_s: SSE streams end after this many seconds (clients resume with their
+            Last-Event-ID); None: they last until closed.
         registry: a metrics registry (default: a fresh one).
 
     """
 
     def __init__(self, settings: Settings, *, host: str | None = None, port: int | None = None,
                  client_queue: int = 1024, cors_origins: tuple[str, ...] = (),
+                 stream_max_s: float | None = None,
                  registry: CollectorRegistry | None = None) -> None:
         g = settings.gateway
         self.settings = settings
@@ -61,9 +64,9 @@ class Gateway:
                                  registry=Registry(settings.registry))
         self.parts = GatewayParts(self.view, self.broadcaster, self.metrics, g.heartbeat_s,
                                   ready=self.loader.ready, loader=self.loader,
-                                  cors_origins=cors_origins)
+                                  cors_origins=cors_origins, stream_max_s=stream_max_s)
         self.parts.health.add_check("view_loaded", self.loader.ready.is_set)
-        self.parts.health.add_check("loader_running", lambda: self.loader.alive)
+        self.parts.health.add_check("loader_running", lambda: self.loader.healthy)
         self.app = create_app(self.parts)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

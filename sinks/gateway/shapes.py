@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.models import TIMESTAMP_MAX, TIMESTAMP_MIN
 from sinks.gateway.errors import BadParameterError
 
 __all__ = [
@@ -136,17 +137,21 @@ def parse_min(value: int | None, name: str) -> int | None:
 
 
 def parse_statuses(value: str | None) -> frozenset[str] | None:
-    """``LIMITED`` or ``available,limited`` -> a set of statuses; unknown values are refused."""
-    if value is None or not value.strip():
-        return None
+    """``LIMITED`` or ``available,limited`` -> a set of statuses; unknown values are refused,
+    empty items ignored (nothing at all: no filter)."""
     out = set()
-    for part in value.split(","):
-        status = part.strip().upper()
+    for part in _items(value):
+        status = part.upper()
         if status not in STATUSES:
-            raise BadParameterError("status", f"unknown status {part.strip()!r}; use one or more "
+            raise BadParameterError("status", f"unknown status {part!r}; use one or more "
                                     f"of {', '.join(STATUSES)} separated by commas")
         out.add(status)
-    return frozenset(out)
+    return frozenset(out) or None
+
+
+def _items(value: str | None) -> list[str]:
+    """The non-blank items of a comma list, stripped."""
+    return [p for p in (part.strip() for part in (value or "").split(",")) if p]
 
 
 def _one_day(part: str, today: date) -> date:
@@ -163,11 +168,10 @@ def _one_day(part: str, today: date) -> date:
 
 
 def parse_days(value: str | None, now: datetime) -> frozenset[date] | None:
-    """``today``, ``tomorrow``, ``2025-06-01`` or a comma list -> local (Amsterdam) dates."""
-    if value is None or not value.strip():
-        return None
+    """``today``, ``tomorrow``, ``2025-06-01`` or a comma list -> local (Amsterdam) dates
+    (empty items ignored; nothing at all: no filter)."""
     today = now.astimezone(LOCAL_TZ).date()
-    return frozenset(_one_day(part, today) for part in value.split(","))
+    return frozenset(_one_day(part, today) for part in _items(value)) or None
 
 
 def parse_instant(value: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:
@@ -175,7 +179,7 @@ def parse_instant(value: str | None, name: str, *, end_of_day: bool = False) -> 
 
     A bare date is local midnight (Europe/Amsterdam); with ``end_of_day`` it is the next
     local midnight, so ``to=2025-06-01`` includes that whole day. A date-time without an
-    offset is local time.
+    offset is local time. Years outside what the contract carries (``9999-12-31``) are a 400.
     """
     if value is None or not value.strip():
         return None
@@ -186,6 +190,7 @@ def parse_instant(value: str | None, name: str, *, end_of_day: bool = False) -> 
         except ValueError:
             day = None
         if day is not None:
+            _in_range(day.year, text, name)
             if end_of_day:
                 day += timedelta(days=1)
             return datetime.combine(day, time(0), LOCAL_TZ)
@@ -194,4 +199,12 @@ def parse_instant(value: str | None, name: str, *, end_of_day: bool = False) -> 
     except ValueError:
         raise BadParameterError(name, f"{text!r} is not an ISO 8601 date (YYYY-MM-DD) or date-time "
                                 "(YYYY-MM-DDTHH:MM[:SS][+01:00|Z])") from None
+    _in_range(dt.year, text, name)
     return dt if dt.tzinfo else dt.replace(tzinfo=LOCAL_TZ)
+
+
+def _in_range(year: int, text: str, name: str) -> None:
+    """Times the bus carries are within the contract's years; others are a 400."""
+    if not TIMESTAMP_MIN.year < year < TIMESTAMP_MAX.year:
+        raise BadParameterError(name, f"{text!r} is outside the dates the bus carries (years "
+                                f"{TIMESTAMP_MIN.year + 1} to {TIMESTAMP_MAX.year - 1})")

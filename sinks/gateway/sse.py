@@ -53,14 +53,14 @@ class StreamFilter:
 
 
 def parse_topics(value: str | None) -> frozenset[str]:
-    """``availability,lastminute`` -> the SSE event types those topics carry."""
-    if value is None or not value.strip():
-        value = "availability,lastminute"
+    """``availability,lastminute`` -> the SSE event types those topics carry (empty items
+    ignored; nothing at all: both)."""
+    parts = [p for p in (part.strip() for part in (value or "").split(",")) if p]
     events: set[str] = set()
-    for part in value.split(","):
-        name = part.strip().lower()
+    for part in parts or ["availability", "lastminute"]:
+        name = part.lower()
         if name not in TOPIC_EVENTS:
-            raise BadParameterError("topics", f"unknown topic {part.strip()!r}; use availability, "
+            raise BadParameterError("topics", f"unknown topic {part!r}; use availability, "
                                     "lastminute or both separated by a comma")
         events |= TOPIC_EVENTS[name]
     return frozenset(events)
@@ -190,7 +190,8 @@ async def _end_on(shutdown: anyio.Event, sub: Subscriber) -> None:
 
 async def event_stream(view: View, broadcaster: Broadcaster, filt: StreamFilter,
                        last_event_id: int | None, peer: str = "",
-                       shutdown: anyio.Event | None = None) -> AsyncGenerator[ServerSentEvent, None]:
+                       shutdown: anyio.Event | None = None,
+                       max_s: float | None = None) -> AsyncGenerator[ServerSentEvent, None]:
     """The events of one SSE connection: ``hello`` or ``reset`` or a replay, then live.
 
     Args:
@@ -200,9 +201,11 @@ async def event_stream(view: View, broadcaster: Broadcaster, filt: StreamFilter,
         last_event_id: the client's Last-Event-ID, or None for a fresh stream.
         peer: client address, for the log line when it is dropped.
         shutdown: set by the server when it shuts down; the stream then ends cleanly.
+        max_s: end the stream cleanly after this many seconds (None: never).
 
     """
     metrics = broadcaster.metrics
+    deadline = None if max_s is None else time.monotonic() + max_s
     sub = broadcaster.register(filt)  # before reading the ring: nothing can fall in between
     watcher = asyncio.ensure_future(_end_on(shutdown, sub)) if shutdown is not None else None
     try:
@@ -227,7 +230,13 @@ async def event_stream(view: View, broadcaster: Broadcaster, filt: StreamFilter,
                 log.warning("dropping slow SSE client", extra={
                     "peer": peer, "queue": broadcaster.client_queue, "last_event_id": sent})
                 return
-            item = await sub.queue.get()
+            if deadline is None:
+                item = await sub.queue.get()
+            else:
+                try:
+                    item = await asyncio.wait_for(sub.queue.get(), max(deadline - time.monotonic(), 0))
+                except TimeoutError:
+                    return
             if item is None:
                 continue  # overflow or shutdown: the loop condition decides
             if item.seq <= sent:

@@ -1,17 +1,14 @@
 """Every worker's full view of the compacted identity topic (a global table by hand):
-read to its end before the worker starts, then tailed in a background thread."""
+read to its end before the worker starts, then followed in a background thread, by the
+bus's compacted-topic reader. A link that cannot be read goes to
+``participation.identity.dlq`` and the worker starts anyway."""
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
+from prometheus_client import CollectorRegistry
 
-from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-
+from bus.compacted import CompactedMetrics, CompactedReader, Handler, Record
 from bus.errors import RetriableError
-from bus.kafka import make_consumer
-from bus.log import get_logger
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import IDENTITY
@@ -19,73 +16,66 @@ from streams.identity.crosswalk import Crosswalk
 
 __all__ = ["CrosswalkReader"]
 
-log = get_logger(__name__)
-
 
 class CrosswalkReader:
-    """Lifecycle: ``start(timeout)`` catches up (blocking) then tails; ``stop()`` signals."""
+    """Reads ``participation.identity`` into a :class:`Crosswalk`.
 
-    def __init__(self, settings: Settings, crosswalk: Crosswalk, registry: Registry) -> None:
+    Lifecycle: ``start(timeout)`` starts the reader and blocks until it read every
+    partition to its end, then returns while it follows the topic; ``stop()`` only
+    signals (the reader's thread closes its consumer and flushes its dead letters);
+    ``close()`` stops and joins.
+
+    Args:
+        settings: bus settings (kafka, topic prefix).
+        crosswalk: the crosswalk to fill.
+        registry: where writer schemas come from.
+        metrics_registry: where the reader's counts register (default: a fresh one).
+
+    """
+
+    def __init__(self, settings: Settings, crosswalk: Crosswalk, registry: Registry,
+                 metrics_registry: CollectorRegistry | None = None) -> None:
         self.topic = settings.topic_prefix + IDENTITY
         self.crosswalk = crosswalk
-        self._de = AvroDeserializer(registry, "identity_link.avsc")
-        self._consumer = make_consumer(settings.kafka, f"crosswalk-{uuid.uuid4().hex[:8]}",
-                                       isolation_level="read_uncommitted")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.caught_up = threading.Event()
+        self.metrics = CompactedMetrics(metrics_registry or CollectorRegistry(), "crosswalk")
+        self.reader = CompactedReader(
+            settings.kafka,
+            {self.topic: Handler(IDENTITY, AvroDeserializer(registry, "identity_link.avsc"), self._apply)},
+            source="crosswalk", count=self.metrics.count,
+            on_ready=lambda: self.metrics.ready.labels("crosswalk").set(1),
+            isolation_level="read_uncommitted")
+        self.caught_up = self.reader.ready
 
-    def _apply(self, msg) -> None:  # type: ignore[no-untyped-def]
-        key = (msg.key() or b"").decode()
-        if msg.value() is None:
-            return
-        try:
-            rec = self._de(msg.value())
-        except Exception as exc:  # noqa: BLE001 - a bad link must not stop the worker
-            log.warning("undecodable identity link", extra={"key": key, "error": str(exc)})
-            return
-        if rec is not None:
-            self.crosswalk.put(key, rec["performance_id"])
+    def _apply(self, rec: Record) -> str:
+        if rec.key is None:
+            raise ValueError("identity link without a key; the key must be namespace|value")
+        key = rec.key.decode()  # not UTF-8: a dead letter, not a crosswalk entry
+        if rec.value is None:
+            return "tombstone"  # links are sticky (see Crosswalk): a tombstone removes nothing
+        self.crosswalk.put(key, str(rec.value["performance_id"]))
+        return "applied"
+
+    @property
+    def healthy(self) -> bool:
+        return self.reader.healthy
 
     def start(self, timeout: float = 60.0) -> None:
-        meta = self._consumer.list_topics(self.topic, timeout=10)
-        tmeta = meta.topics.get(self.topic)
-        if tmeta is None or tmeta.error is not None:
-            raise RetriableError(f"identity topic {self.topic} missing; run `cultuurbus topics apply`")
-        parts = [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in tmeta.partitions]
-        ends = {}
-        for tp in parts:
-            lo, hi = self._consumer.get_watermark_offsets(TopicPartition(self.topic, tp.partition),
-                                                          timeout=10)
-            if hi > lo:
-                ends[tp.partition] = hi
-        self._consumer.assign(parts)
-        deadline = time.monotonic() + timeout
-        done: set[int] = set()
-        while len(done) < len(ends):
-            if time.monotonic() > deadline:
-                raise RetriableError(f"timed out reading {self.topic} to its end")
-            msg = self._consumer.poll(0.2)
-            if msg is None or msg.error():
-                continue
-            self._apply(msg)
-            part, offset = msg.partition() or 0, msg.offset() or 0
-            if part in ends and offset >= ends[part] - 1:
-                done.add(part)
-        self.caught_up.set()
-        log.info("crosswalk loaded", extra={"links": len(self.crosswalk)})
-        self._thread = threading.Thread(target=self._tail, name="crosswalk", daemon=True)
-        self._thread.start()
+        """Read the topic to its end (blocking), then keep following it.
 
-    def _tail(self) -> None:
-        try:
-            while not self._stop.is_set():
-                msg = self._consumer.poll(0.1)
-                if msg is None or msg.error():
-                    continue
-                self._apply(msg)
-        finally:
-            self._consumer.close()
+        Raises:
+            RetriableError: not read to its end within ``timeout`` (topic missing, Kafka
+                unreachable); the reader is stopped.
+
+        """
+        self.reader.start()
+        if not self.reader.wait_ready(timeout):
+            why = self.reader.error or "no end reached"
+            self.reader.close()
+            raise RetriableError(f"timed out reading {self.topic} to its end ({why}); is Kafka up and "
+                                 "the catalog applied (`cultuurbus topics apply`)?")
 
     def stop(self) -> None:
-        self._stop.set()
+        self.reader.stop()
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.reader.close(timeout)

@@ -1,4 +1,6 @@
-"""The loader's record handling without a broker: decode, apply, dead-letter, readiness."""
+"""The loader's record handling without a broker: decode, apply, dead-letter, readiness
+(the gateway's part on top of ``bus.compacted``, whose broker behaviour is tested in
+tests/integration/test_compacted_reader.py)."""
 
 from __future__ import annotations
 
@@ -84,6 +86,9 @@ class FakeMessage:
     def timestamp(self) -> tuple[int, int]:
         return (1, 1_748_779_200_000)
 
+    def headers(self) -> None:
+        return None
+
 
 def encode(schema_id: int, rec: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
@@ -103,14 +108,21 @@ def loader() -> tuple[ViewLoader, FakeProducer, list[Change], GatewayMetrics]:
     ld = ViewLoader(Settings(topic_prefix=PREFIX), View(100, seq_base=0), metrics, on_changes=got.extend,
                     registry=cast(Registry, FakeRegistry()))
     producer = FakeProducer()
-    ld._producer = producer  # type: ignore[assignment]
+    ld.reader._producer = producer  # type: ignore[assignment]
     return ld, producer, got, metrics
+
+
+def handle(ld: ViewLoader, msg: FakeMessage, changes: list[Change]) -> None:
+    """One record through the reader, then the batch end that hands the changes on."""
+    ld.reader._handle(msg)  # type: ignore[arg-type]
+    changes.extend(ld._changes)
+    ld._changes.clear()
 
 
 def test_decoded_record_is_applied_and_counted() -> None:
     ld, producer, _, metrics = loader()
     changes: list[Change] = []
-    ld._handle(FakeMessage(AVAIL, b"p1", availability("p1")), changes)  # type: ignore[arg-type]
+    handle(ld, FakeMessage(AVAIL, b"p1", availability("p1")), changes)
     assert [c.performance_id for c in changes] == ["p1"]
     assert producer.sent == []
     assert metrics.records.labels("participation.availability", "applied")._value.get() == 1
@@ -119,7 +131,7 @@ def test_decoded_record_is_applied_and_counted() -> None:
 def test_undecodable_record_is_dead_lettered_with_original_bytes_and_errors_headers() -> None:
     ld, producer, _, metrics = loader()
     changes: list[Change] = []
-    ld._handle(FakeMessage(AVAIL, b"p1", b"\x07garbage", partition=2, offset=41), changes)  # type: ignore[arg-type]
+    handle(ld, FakeMessage(AVAIL, b"p1", b"\x07garbage", partition=2, offset=41), changes)
     assert changes == []
     [dead] = producer.sent
     assert dead["topic"] == "u.participation.availability.dlq"
@@ -134,23 +146,23 @@ def test_undecodable_record_is_dead_lettered_with_original_bytes_and_errors_head
 def test_key_that_differs_from_the_performance_id_is_dead_lettered() -> None:
     ld, producer, _, _ = loader()
     changes: list[Change] = []
-    ld._handle(FakeMessage(AVAIL, b"other", availability("p1")), changes)  # type: ignore[arg-type]
+    handle(ld, FakeMessage(AVAIL, b"other", availability("p1")), changes)
     assert changes == [] and len(producer.sent) == 1
     assert b"differs" in dict(producer.sent[0]["headers"])["errors.exception.message"]
 
 
 def test_tombstone_without_a_key_is_dead_lettered() -> None:
     ld, producer, _, _ = loader()
-    ld._handle(FakeMessage(OFFERS, None, None), [])  # type: ignore[arg-type]
+    handle(ld, FakeMessage(OFFERS, None, None), [])
     assert producer.sent[0]["topic"] == "u.participation.lastminute.dlq"
 
 
 def test_ready_once_every_partition_reported_its_end() -> None:
     ld, _, _, metrics = loader()
-    ld._pending_eof = {(AVAIL, 0), (OFFERS, 0)}
+    ld.reader._pending = {(AVAIL, 0): None, (OFFERS, 0): None}
     eof = FakeError(KafkaError._PARTITION_EOF)
-    ld._handle(FakeMessage(AVAIL, None, None, error=eof), [])  # type: ignore[arg-type]
+    handle(ld, FakeMessage(AVAIL, None, None, error=eof), [])
     assert not ld.ready.is_set()
-    ld._handle(FakeMessage(OFFERS, None, None, error=eof), [])  # type: ignore[arg-type]
+    handle(ld, FakeMessage(OFFERS, None, None, error=eof), [])
     assert ld.ready.is_set()
     assert metrics.ready._value.get() == 1
