@@ -5,13 +5,15 @@ from the registry once per id and cached. Confluent's own AvroDeserializer is ab
 five times slower on hot paths, so it is not used here. The registry client is
 confluent-kafka's ``SchemaRegistryClient`` (it speaks to Confluent, Karapace,
 Apicurio's ccompat API and Redpanda alike).
+
+This is the generic serde (timestamps as ``datetime``); the wire header and the hot
+path with int-millisecond timestamps live in ``bus.codec``.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import struct
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -19,8 +21,17 @@ from typing import Any
 import fastavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError as _SRError
-from fastavro.read import SchemaResolutionError
+from fastavro.schema import to_parsing_canonical_form
 
+from bus.codec import (
+    HEADER_SIZE,
+    MAGIC_BYTE,
+    WIRE_HEADER,
+    decode_header,
+    raw_schema,
+    undecodable,
+    writer_schema,
+)
 from bus.errors import SchemaIncompatibleError, SchemaRegistryError, SerializationError
 from bus.settings import RegistrySettings
 from schemas import load_schema
@@ -35,30 +46,12 @@ __all__ = [
     "subject_for",
 ]
 
-MAGIC_BYTE = 0
-_HEADER = struct.Struct(">bI")
+_NO_SUCH_SCHEMA = (40401, 40403)  # Confluent error codes: subject / schema id not found
 
 
 def subject_for(topic: str) -> str:
     """Confluent TopicNameStrategy subject of a topic's values."""
     return f"{topic}-value"
-
-
-def decode_header(data: bytes) -> int:
-    """The schema id in a wire-format message, or a SerializationError saying why not."""
-    if data is None or len(data) < _HEADER.size:
-        raise SerializationError(
-            f"message of {0 if data is None else len(data)} bytes is too short for the "
-            "Confluent wire format (magic byte + 4-byte schema id); was it produced "
-            "with a registry-aware Avro serializer?"
-        )
-    magic, schema_id = _HEADER.unpack_from(data)
-    if magic != MAGIC_BYTE:
-        raise SerializationError(
-            f"unknown magic byte {magic} (expected 0): the message is not Confluent-wire "
-            "Avro; send it through a cultuurbus connector or the project's serde"
-        )
-    return int(schema_id)
 
 
 class Registry:
@@ -76,19 +69,20 @@ class Registry:
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except _SRError as exc:
-            if exc.http_status_code == 409:
-                raise SchemaIncompatibleError(f"{what}: {exc.error_message}") from exc
-            if exc.http_status_code and exc.http_status_code < 500 and exc.http_status_code != 404:
-                raise SchemaRegistryError(f"{what}: registry answered {exc.http_status_code} "
-                                          f"{exc.error_message}") from exc
-            raise SchemaRegistryError(f"{what}: registry at {self.url} answered "
-                                      f"{exc.http_status_code}: {exc.error_message}") from exc
         except Exception as exc:
-            raise SchemaRegistryError(
-                f"{what}: cannot reach the schema registry at {self.url} ({exc}); is it "
-                "running? (`cultuurbus stack status`)"
-            ) from exc
+            raise self._error(what, exc) from exc
+
+    def _error(self, what: str, exc: Exception) -> Exception:
+        if isinstance(exc, _SRError):
+            if exc.http_status_code == 409:
+                return SchemaIncompatibleError(f"{what}: {exc.error_message}")
+            if exc.http_status_code and exc.http_status_code < 500 and exc.http_status_code != 404:
+                return SchemaRegistryError(f"{what}: registry answered {exc.http_status_code} "
+                                           f"{exc.error_message}")
+            return SchemaRegistryError(f"{what}: registry at {self.url} answered "
+                                       f"{exc.http_status_code}: {exc.error_message}")
+        return SchemaRegistryError(f"{what}: cannot reach the schema registry at {self.url} ({exc}); "
+                                   "is it running? (`cultuurbus stack status`)")
 
     def register(self, subject: str, schema: Mapping[str, Any]) -> int:
         """Register (or find) ``schema`` under ``subject`` and return its id.
@@ -139,13 +133,33 @@ class Registry:
                               subject_name=subject))
 
     def writer_schema(self, schema_id: int) -> Any:
-        """The parsed writer schema of ``schema_id``, fetched once and cached."""
+        """The parsed writer schema of ``schema_id``, fetched once and cached.
+
+        Raises:
+            SerializationError: the registry answered that there is no such id, or its
+                schema is not Avro (a record naming it can never be read: dead-letter it).
+            SchemaRegistryError: the registry cannot be reached (worth retrying).
+
+        """
         parsed = self._by_id.get(schema_id)
         if parsed is not None:
             return parsed
-        fetched = self._call(f"fetching schema id {schema_id}", self._client.get_schema,
-                             schema_id)
-        parsed = fastavro.parse_schema(json.loads(fetched.schema_str))
+        try:
+            fetched = self._client.get_schema(schema_id)
+        except Exception as exc:
+            if isinstance(exc, _SRError) and (exc.http_status_code == 404
+                                              or exc.error_code in _NO_SUCH_SCHEMA):
+                raise SerializationError(
+                    f"the registry at {self.url} does not know schema id {schema_id}: the record "
+                    "was not produced through this registry (another cluster's, or a deleted "
+                    "schema); produce it again with the project's serde") from exc
+            raise self._error(f"fetching schema id {schema_id}", exc) from exc
+        try:
+            parsed = fastavro.parse_schema(json.loads(fetched.schema_str or ""))
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, it is not readable
+            raise SerializationError(f"schema id {schema_id} in the registry at {self.url} is not "
+                                     f"a usable Avro schema ({exc}); records naming it cannot be "
+                                     "read") from exc
         with self._lock:
             self._by_id[schema_id] = parsed
         return parsed
@@ -172,8 +186,8 @@ class AvroSerializer:
     def schema_id(self) -> int:
         if self._header is None:
             schema_id = self._registry.register(self.subject, self._schema)
-            self._header = _HEADER.pack(MAGIC_BYTE, schema_id)
-        return _HEADER.unpack(self._header)[1]
+            self._header = WIRE_HEADER.pack(MAGIC_BYTE, schema_id)
+        return int(WIRE_HEADER.unpack(self._header)[1])
 
     def __call__(self, obj: AvroModel | Mapping[str, Any] | None, ctx: object = None) -> bytes | None:
         if obj is None:
@@ -193,6 +207,11 @@ class AvroSerializer:
 class AvroDeserializer:
     """``(bytes, ctx) -> dict`` for any wire-format Avro; writer schemas cached by id.
 
+    Timestamps come back as timezone-aware ``datetime``. Whatever is wrong with the bytes
+    (truncated, another format, a time beyond any calendar, an unknown schema id) it
+    raises :class:`~bus.errors.SerializationError` saying what and where;
+    :class:`~bus.errors.SchemaRegistryError` only when the registry cannot be reached.
+
     Args:
         registry: where writer schemas come from.
         reader_schema: optional ``.avsc`` name or dict to resolve into (schema evolution).
@@ -204,24 +223,31 @@ class AvroDeserializer:
         if isinstance(reader_schema, str):
             reader_schema = load_schema(reader_schema)
         self._reader = fastavro.parse_schema(dict(reader_schema)) if reader_schema else None
+        self._name = str(reader_schema.get("name", "")) if reader_schema else "its writer schema"
+        self._canonical = _canonical(reader_schema) if reader_schema else None
+        self._plans: dict[bytes, tuple[Any, Any]] = {}  # header bytes -> writer, reader or None
 
     def __call__(self, data: bytes | None, ctx: object = None) -> dict[str, Any] | None:
         if data is None:
             return None
-        schema_id = decode_header(data)
-        writer = self._registry.writer_schema(schema_id)
-        buf = io.BytesIO(data)
-        buf.seek(_HEADER.size)
         try:
-            return fastavro.schemaless_reader(buf, writer, self._reader)  # type: ignore[return-value]
-        except SchemaResolutionError as exc:
-            name = writer.get("name") if isinstance(writer, Mapping) else writer
-            raise SerializationError(
-                f"schema id {schema_id} ({name}) does not resolve to this topic's schema "
-                f"({self._reader.get('name') if isinstance(self._reader, Mapping) else ''}); "
-                "the record was produced for another topic or with an incompatible schema"
-            ) from exc
-        except (EOFError, ValueError, TypeError, IndexError, StopIteration) as exc:
-            raise SerializationError(
-                f"cannot decode {len(data)} bytes with schema id {schema_id}: {exc}"
-            ) from exc
+            plan = self._plans.get(data[:HEADER_SIZE])
+            if plan is None:
+                plan = self._plan(data)
+            buf = io.BytesIO(data)
+            buf.seek(HEADER_SIZE)
+            return fastavro.schemaless_reader(buf, plan[0], plan[1])  # type: ignore[return-value]
+        except (SerializationError, SchemaRegistryError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure on these bytes is the record's
+            raise undecodable(data, self._name, exc, self._registry) from exc
+
+    def _plan(self, data: bytes) -> tuple[Any, Any]:
+        writer = writer_schema(self._registry, decode_header(data))
+        same = self._canonical is not None and _canonical(writer) == self._canonical
+        plan = self._plans[bytes(data[:HEADER_SIZE])] = (writer, None if same else self._reader)
+        return plan
+
+
+def _canonical(schema: Any) -> str:
+    return str(to_parsing_canonical_form(raw_schema(dict(schema))))

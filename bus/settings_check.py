@@ -77,9 +77,9 @@ def check_environment(model: type[BaseModel], environ: Mapping[str, str]) -> Non
         head, _, tail = rest.partition("__")
         if head not in model.model_fields:
             spell = PREFIX + "{}" + ("__" + tail.upper() if tail else "")
-            raise ConfigError(f"environment variable {var} names no setting"
-                              f"{_nearest(head.upper(), [t.upper() for t in top], spell)} (sections are joined with "
-                              "__, e.g. CULTUURBUS_KAFKA__CLIENT_ID)")
+            nearest = _nearest(head.upper(), [t.upper() for t in top], spell)
+            raise ConfigError(f"environment variable {var} names no setting{nearest} (sections "
+                              "are joined with __, e.g. CULTUURBUS_KAFKA__CLIENT_ID)")
         sub = _section(model, head)
         if not tail:
             continue

@@ -41,12 +41,13 @@ __all__ = [
     "utcnow",
 ]
 
-#: What every role can decode: Avro ``timestamp-millis`` is a 64-bit count, but Python's
-#: ``datetime`` (which decoders build) stops at year 9999, and a time zone offset can push
-#: a local 9999-12-31 past it. Times outside these bounds are not facts of this century's
-#: box offices; refusing them keeps one record from stopping a reader.
-TIMESTAMP_MIN = datetime(1900, 1, 1, tzinfo=UTC)
-TIMESTAMP_MAX = datetime(2999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+#: What every role can carry: Avro ``timestamp-millis`` is a 64-bit count, but Python's
+#: ``datetime`` (which decoders build) stops at year 9999 (a time zone offset can push a
+#: local 9999-12-31 past it) and ClickHouse's ``DateTime64(3)`` at 2299-12-31. Times
+#: outside are not facts of a box office; refusing them keeps one record from stopping a
+#: reader. ``bus.ranges`` checks the same bounds on every record read or written.
+TIMESTAMP_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 
 
 def _representable(value: datetime) -> datetime:

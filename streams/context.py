@@ -4,17 +4,19 @@ few Faust details the batched agents need (table partition of an event, bulk sen
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from faust.streams import _current_event
 from prometheus_client import CollectorRegistry
 
+from bus.deadletter import error_headers
+from bus.errors import RetriableError
 from bus.log import get_logger
 from bus.settings import Settings
 from bus.topics import PARTITIONS, dlq_of, spec
@@ -28,6 +30,9 @@ __all__ = ["BATCH_MAX", "BATCH_WITHIN_S", "Out", "StreamsContext", "batches", "h
            "now_ms", "to_ms"]
 
 log = get_logger("streams")
+
+#: ``errors.source`` of the worker's dead letters.
+SOURCE = "streams"
 
 #: Most facts an agent takes at once: state is read and written once per key per batch.
 BATCH_MAX = 1000
@@ -55,6 +60,11 @@ def header(event: Any, name: str) -> str | None:
         if k == name:
             return v.decode() if isinstance(v, bytes) else str(v)
     return None
+
+
+def _headers_of(event: Any) -> list[tuple[str, str | bytes | None]]:
+    headers = event.headers or {}
+    return list(headers.items() if isinstance(headers, dict) else headers)
 
 
 def in_partition_of(event: Any) -> None:
@@ -144,24 +154,47 @@ class StreamsContext:
                        value, [(KIND_HEADER, kind.encode())] if kind else None)
         await outbox.flush()
 
-    async def dead_letter(self, event: Any, error: Exception, agent: str) -> None:
-        """Send an undecodable message to its topic's DLQ with the error; never crash."""
-        topic = event.message.topic
+    async def dead_letter(self, event: Any, error: Exception, agent: str, stage: str = "decode") -> None:
+        """Send a message the worker cannot use to its topic's DLQ, with its original key,
+        value, timestamp and headers and the ``errors.*`` headers; never crash."""
+        msg = event.message
+        topic = msg.topic
         prefix = self.settings.topic_prefix
         base = topic[len(prefix):] if topic.startswith(prefix) else topic
         self.metrics.decode_errors.labels(base).inc()
-        headers = [
-            ("errors.topic", topic.encode()), ("errors.partition", str(event.message.partition).encode()),
-            ("errors.offset", str(event.message.offset).encode()), ("errors.stage", b"streams-decode"),
-            ("errors.exception.class", type(error).__name__.encode()),
-            ("errors.exception.message", str(error)[:2000].encode()),
-            ("errors.source", agent.encode()),
-            ("errors.timestamp", datetime.now(UTC).isoformat().encode()),
-        ]
+        headers = error_headers(topic=topic, partition=msg.partition, offset=msg.offset, stage=stage,
+                                error=error, source=SOURCE, group=self.app.conf.id,
+                                original=_headers_of(event))
+        # Faust keeps the timestamp in seconds (a float) and sends int(seconds * 1000):
+        # half a millisecond more keeps the original millisecond through that round trip
+        ts = getattr(msg, "timestamp", None)
+        seconds = (round(ts * 1000) + 0.5) / 1000 if ts and ts > 0 else None
         await self.app.producer.send(self.name(dlq_of(base)), event.key, event.value, partition=None,
-                                     timestamp=None, headers=headers)
-        log.warning("dead letter", extra={"agent": agent, "topic": topic,
-                                          "offset": event.message.offset, "error": str(error)[:300]})
+                                     timestamp=seconds,
+                                     headers=[(k, v if isinstance(v, bytes) else (v or "").encode())
+                                              for k, v in headers])
+        log.warning("dead letter", extra={"agent": agent, "topic": topic, "stage": stage,
+                                          "offset": msg.offset, "error": str(error)[:300]})
+
+    async def decode_or_dead_letter(self, decode: Callable[[bytes], Any], event: Any, error: Exception,
+                                    agent: str) -> Any:
+        """After ``decode(event.value)`` raised ``error``: wait and decode again while the
+        registry is away (retriable, not the record's fault), else dead-letter the event.
+
+        Returns:
+            what ``decode`` returned once it worked, or None when the event was dead-lettered.
+
+        """
+        while isinstance(error, RetriableError):
+            log.warning("cannot decode now; waiting", extra={"agent": agent, "error": str(error)[:300],
+                                                             "wait_s": error.retry_after})
+            await asyncio.sleep(error.retry_after)
+            try:
+                return decode(event.value)
+            except Exception as exc:  # noqa: BLE001 - judged again by the loop
+                error = exc
+        await self.dead_letter(event, error, agent, "decode")
+        return None
 
     def observe(self, agent: str, facts: Iterable[dict[str, Any]]) -> None:
         """Latency and age of facts whose state was just published."""

@@ -6,38 +6,26 @@ it was refused. Delivery is confirmed before the batch's offsets are committed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
+from bus.deadletter import error_headers
 from bus.errors import DeliveryError
 from bus.topics import dlq_of
 from sinks.clickhouse.batch import DeadLetter
 
-__all__ = ["DeadLetterWriter", "dlq_headers"]
+__all__ = ["SOURCE", "DeadLetterWriter", "dlq_headers"]
+
+#: ``errors.source`` of the sink's dead letters.
+SOURCE = "sink-clickhouse"
 
 
 def dlq_headers(letter: DeadLetter, group_id: str) -> list[tuple[str, str | bytes | None]]:
     """The original headers plus ``errors.*`` headers describing the failure."""
-    err = letter.error
-    headers = {
-        "errors.topic": letter.topic,
-        "errors.partition": str(letter.partition),
-        "errors.offset": str(letter.offset),
-        "errors.stage": letter.stage,
-        "errors.exception.class": f"{type(err).__module__}.{type(err).__qualname__}",
-        "errors.exception.message": str(err)[:2000],
-        "errors.consumer.group": group_id,
-        "errors.source": "sink-clickhouse",
-        "errors.timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-    }
-    field = getattr(err, "field", None)
-    if field:
-        headers["errors.field"] = str(field)
-    out = [(k, v) for k, v in letter.headers if not k.startswith("errors.")]
-    out.extend((k, v.encode()) for k, v in headers.items())
-    return out
+    return error_headers(topic=letter.topic, partition=letter.partition, offset=letter.offset,
+                         stage=letter.stage, error=letter.error, source=SOURCE, group=group_id,
+                         original=letter.headers)
 
 
 class DeadLetterWriter:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bus.errors import BusError, SerializationError
+from bus.errors import SerializationError
 from bus.topics import FACTS
-from streams.context import Out, StreamsContext, batches, in_partition_of
+from streams.context import Out, StreamsContext, batches, in_partition_of, log
 from streams.facts.batch import Fact
 from streams.store import FirstDelivery
 
@@ -47,13 +47,17 @@ def register(ctx: StreamsContext) -> None:
         by_pid: dict[str, list[Fact]] = {}
         for event in events:
             try:
-                if not event.key:
-                    raise SerializationError("a fact on participation.facts without a performance id key")
+                pid = event.key.decode() if event.key else ""
+                if not pid:
+                    raise SerializationError("a fact on participation.facts without a performance id key; "
+                                             "facts reach it only through the identity agents")
                 kind, rec = decode(event.value)
-            except BusError as exc:
-                await ctx.dead_letter(event, exc, AGENT)
-                continue
-            by_pid.setdefault(event.key.decode(), []).append(Fact(kind, rec, event.message.offset, event))
+            except Exception as exc:  # noqa: BLE001 - never stop on a record
+                decoded = await ctx.decode_or_dead_letter(decode, event, exc, AGENT)
+                if decoded is None:
+                    continue
+                kind, rec = decoded
+            by_pid.setdefault(pid, []).append(Fact(kind, rec, event.message.offset, event))
         for counter in events_of:
             counter.inc(len(events))
         out: list[Out] = []
@@ -65,10 +69,29 @@ def register(ctx: StreamsContext) -> None:
                     counter.inc(len(facts) - len(first))
             if not first:
                 continue
+            refused: set[int] = set()
             for domain in domains:
-                domain.apply(pid, first, out)
+                try:
+                    domain.apply(pid, first, out)
+                except Exception as exc:  # noqa: BLE001 - find the fact, dead-letter it, go on
+                    log.warning("a batch did not apply; applying its facts one by one",
+                                extra={"agent": domain.agent, "performance_id": pid, "error": str(exc)[:300]})
+                    await apply_one_by_one(domain, pid, first, out, refused)
             seen.save()
         await ctx.send_all(out)
+
+    async def apply_one_by_one(domain: Any, pid: str, facts: list[Fact], out: list[Out],
+                               refused: set[int]) -> None:
+        """Apply each fact alone (each state value records the last offset it took, so
+        those already applied are not applied again) and dead-letter the ones that fail."""
+        for f in facts:
+            if f.offset in refused:
+                continue
+            try:
+                domain.apply(pid, [f], out)
+            except Exception as exc:  # noqa: BLE001 - this fact cannot be applied
+                refused.add(f.offset)
+                await ctx.dead_letter(f.event, exc, domain.agent, "apply")
 
     @app.agent(ctx.topic(FACTS), name="facts")
     async def facts(stream: Any) -> None:

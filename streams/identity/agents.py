@@ -14,7 +14,6 @@ import base64
 import time
 from typing import Any
 
-from bus.errors import BusError
 from bus.topics import FACTS, IDENTITY, PERFORMANCES, RELEASE, SNAPSHOTS, TICKET_EVENTS, UNMATCHED
 from streams.context import Out, StreamsContext, batches, in_partition_of, log
 from streams.identity.crosswalk import keys_of
@@ -78,12 +77,18 @@ def register(ctx: StreamsContext) -> None:
                     continue
                 try:
                     kind, rec = decode(event.value)
-                except BusError as exc:
-                    await ctx.dead_letter(event, exc, "identity-route")
+                except Exception as exc:  # noqa: BLE001 - never stop on a record
+                    decoded = await ctx.decode_or_dead_letter(decode, event, exc, "identity-route")
+                    if decoded is None:
+                        continue
+                    kind, rec = decoded
+                try:
+                    key = key or rec["performance_key"]
+                    keys = keys_of(rec)
+                    canonical = cw.resolve(keys)
+                except Exception as exc:  # noqa: BLE001 - its identifiers are unusable
+                    await ctx.dead_letter(event, exc, "identity-route", "apply")
                     continue
-                key = key or rec["performance_key"]
-                keys = keys_of(rec)
-                canonical = cw.resolve(keys)
                 if canonical is None:
                     in_partition_of(event)
                     park(event, key, kind, rec, keys, out)
@@ -106,15 +111,27 @@ def register(ctx: StreamsContext) -> None:
             for event in events:
                 try:
                     kind, rec = decode(event.value)
-                except BusError as exc:
-                    await ctx.dead_letter(event, exc, "identity-learn")
+                except Exception as exc:  # noqa: BLE001 - never stop on a record
+                    decoded = await ctx.decode_or_dead_letter(decode, event, exc, "identity-learn")
+                    if decoded is None:
+                        continue
+                    kind, rec = decoded
+                try:
+                    keys = keys_of(rec)
+                except Exception as exc:  # noqa: BLE001 - its identifiers are unusable
+                    await ctx.dead_letter(event, exc, "identity-learn", "apply")
                     continue
-                canonical, new = cw.learn(keys_of(rec))
+                canonical, new = cw.learn(keys)
                 for k in new:
                     ns, value = k.split("|", 1)
                     link = {"namespace": ns, "value": value, "performance_id": canonical,
                             "learned_from": rec["fact_id"], "event_time": rec["event_time"]}
-                    out.append((IDENTITY, k, ctx.codec.encode(IDENTITY, "identity_link.avsc", link), None))
+                    try:
+                        encoded = ctx.codec.encode(IDENTITY, "identity_link.avsc", link)
+                    except Exception as exc:  # noqa: BLE001 - the link is learned; it is not published
+                        log.warning("identity link not published", extra={"key": k, "error": str(exc)[:300]})
+                        continue
+                    out.append((IDENTITY, k, encoded, None))
                 out.append((FACTS, canonical, event.value, kind))
             m.identity_links.set(len(cw))
             m.identity_conflicts.inc(cw.conflicts)

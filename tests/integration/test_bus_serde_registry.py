@@ -95,3 +95,59 @@ def test_reader_schema_resolves_an_older_writer(registry: Registry) -> None:
                     "first_scan_time": now, "last_scan_time": now, "updated_at": now})
     rec = AvroDeserializer(registry, "attendance.avsc")(data)
     assert rec is not None and rec["scanned"] == 3 and rec["start"] is None
+
+
+def _plain_wire(registry: Registry, topic: str, schema_file: str, record: dict[str, object]) -> bytes:
+    """Wire bytes written with fastavro and int-ms times, bypassing every model check."""
+    from bus.codec import without_logical_types
+
+    buf = io.BytesIO()
+    buf.write(struct.pack(">bI", 0, AvroSerializer(registry, topic, schema_file).schema_id))
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(without_logical_types(load_schema(schema_file))),
+                               record)
+    return buf.getvalue()
+
+
+YEAR_10000_MS = 253_402_300_800_000
+
+
+def test_a_state_record_of_year_10000_is_a_serialization_error_not_an_overflow(registry: Registry) -> None:
+    record = {"performance_id": "p", "capacity": 10, "sold": 1, "reserved": 0, "blocked": 0, "refunded": 0,
+              "remaining": 9, "status": "AVAILABLE", "uit_booking_availability_type": "Available",
+              "schema_org_availability": "https://schema.org/InStock", "title": None, "venue_name": None,
+              "city": None, "region": None, "genre": None, "start": None, "last_fact_time": YEAR_10000_MS,
+              "updated_at": 1_770_000_000_000, "version": 1}
+    raw = _plain_wire(registry, f"serde-{uuid.uuid4().hex[:6]}", "availability.avsc", record)
+    with pytest.raises(SerializationError, match="cannot decode"):
+        AvroDeserializer(registry, "availability.avsc")(raw)
+    with pytest.raises(SerializationError, match="cannot decode"):
+        AvroDeserializer(registry)(raw)
+
+
+@pytest.mark.parametrize("cut", [6, 12, 30])
+def test_truncated_bytes_are_a_serialization_error(registry: Registry, cut: int) -> None:
+    raw = AvroSerializer(registry, f"serde-{uuid.uuid4().hex[:6]}", "ticket_event.avsc")(_event())
+    assert raw is not None
+    with pytest.raises(SerializationError):
+        AvroDeserializer(registry, "ticket_event.avsc")(raw[:cut])
+
+
+def test_a_schema_id_the_registry_does_not_know_is_a_permanent_serialization_error(registry: Registry) -> None:
+    raw = b"\x00" + struct.pack(">I", 987_654_321) + b"body"
+    with pytest.raises(SerializationError, match="does not know schema id 987654321"):
+        AvroDeserializer(registry, "ticket_event.avsc")(raw)
+
+
+def test_the_fast_readers_refuse_times_and_ints_the_contract_cannot_carry(registry: Registry) -> None:
+    from bus.codec import ContractReader, FactReader
+
+    topic = f"serde-{uuid.uuid4().hex[:6]}"
+    good = _event().to_avro()
+    good = {k: int(v.timestamp() * 1000) if hasattr(v, "timestamp") else v for k, v in good.items()}
+    assert FactReader(registry)(_plain_wire(registry, topic, "ticket_event.avsc", good))[0] == "ticket"
+    for field, value in [("event_time", YEAR_10000_MS), ("ingested_at", -1), ("quantity", 2**31)]:
+        raw = _plain_wire(registry, topic, "ticket_event.avsc", {**good, field: value})
+        for read in (FactReader(registry), ContractReader(registry, "ticket_event.avsc")):
+            with pytest.raises(SerializationError, match=field) as caught:
+                read(raw)
+            assert getattr(caught.value, "field", None) == field
