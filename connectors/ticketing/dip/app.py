@@ -11,38 +11,32 @@ answered by the bus.
 =======================================================================  ===================
 
 Each accepted call publishes one ``SalesSnapshot`` on ``ticketing.snapshots`` keyed by
-``dip|<production>|<number>`` and is answered 200 only after Kafka acknowledged it.
+``dip|<production>|<number>`` and is answered 200 only after Kafka acknowledged it. A call
+is judged on its headers first (token, declared size: 401/413 before a byte of the body
+is read), then its body is read bounded and timed (413/408). With a token, every call
+that takes or returns data needs it; health, metrics and the OpenAPI stay open.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
-from connectors.ticketing.dip.payloads import PARTS
+from connectors.ticketing.dip import openapi
+from connectors.ticketing.dip.body import BodyError, read_body
 from connectors.ticketing.dip.receiver import Answer, DipReceiver
 
 __all__ = ["create_app"]
 
 _PATH = "/productions/{production}/performances/{number}"
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Snapshot published and acknowledged by Kafka; the body shows the "
-          "performance's merged numbers."},
-    400: {"description": "Body is not a JSON object; dead-lettered."},
-    401: {"description": "Missing or wrong bearer token (when the receiver has one)."},
-    413: {"description": "Body over connector.max_body_bytes."},
-    422: {"description": "A field is missing, negative or of the wrong type; `field` names it; "
-          "dead-lettered."},
-    503: {"description": "Kafka unavailable; send the call again after Retry-After."},
-}
 
 
-def _reply(answer: Answer) -> JSONResponse:
-    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+def _reply(answer: Answer, *, close: bool = False) -> JSONResponse:
+    headers = {**answer.headers, "Connection": "close"} if close else answer.headers
+    return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
 def create_app(receiver: DipReceiver) -> FastAPI:
@@ -50,30 +44,44 @@ def create_app(receiver: DipReceiver) -> FastAPI:
     app = FastAPI(title="cultuurbus DIP receiver", version="1",
                   description="DIP-compatible cumulative sales calls, published to Kafka as "
                               "SalesSnapshot facts. Amounts are euro cents.")
+    secured = receiver.token is not None
+    security = {"security": openapi.SECURITY} if secured else {}
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"status": "rejected", "error": f"{exc.detail}: no such call; see "
+                             "/docs for the calls", "field": "path"},
+                            status_code=exc.status_code, headers=exc.headers)
 
     def route(part: str, suffix: str) -> None:
-        model = PARTS[part]
-
         async def put(production: str, number: str, request: Request) -> JSONResponse:
-            body = await request.body()
+            authorization = request.headers.get("authorization")
+            refused = receiver.admit(part, authorization, request.headers.get("content-length"))
+            if refused is not None:  # the body stays unread: close the connection after it
+                return _reply(refused, close=True)
+            try:
+                body = await read_body(request, receiver.max_body, receiver.body_timeout_s)
+            except BodyError as exc:
+                return _reply(receiver.unread(part, exc))
             return _reply(await run_in_threadpool(receiver.handle, part, production, number, body,
-                                                  request.headers.get("authorization")))
+                                                  authorization))
 
         put.__name__ = f"put_{part.replace('-', '_')}"
         app.add_api_route(
-            f"{_PATH}/{suffix}", put, methods=["PUT"], responses=_RESPONSES,
+            f"{_PATH}/{suffix}", put, methods=["PUT"], responses=openapi.RESPONSES,
             summary=f"Cumulative {part} of one performance",
-            openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                "schema": model.model_json_schema(by_alias=True)}}}})
+            openapi_extra={**openapi.body_doc(part), **security})
 
     route("tickets", "tickets/cumulative")
     route("reservations", "reservations/cumulative")
     route("blocked-seats", "blocked-seats/cumulative")
     route("capacity", "capacity")
 
-    @app.get(f"{_PATH}/cumulative", summary="What the receiver holds for one performance")
-    async def current(production: str, number: str) -> JSONResponse:
-        return _reply(await run_in_threadpool(receiver.current, production, number))
+    @app.get(f"{_PATH}/cumulative", summary="What the receiver holds for one performance",
+             responses=openapi.HELD_RESPONSES, openapi_extra=security)
+    async def current(production: str, number: str, request: Request) -> JSONResponse:
+        return _reply(await run_in_threadpool(receiver.current, production, number,
+                                              request.headers.get("authorization")))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -89,4 +97,5 @@ def create_app(receiver: DipReceiver) -> FastAPI:
         return Response(generate_latest(receiver.ctx.metrics_registry),
                         media_type=CONTENT_TYPE_LATEST)
 
+    openapi.install(app, secured=secured)
     return app

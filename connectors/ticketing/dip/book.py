@@ -13,6 +13,11 @@ without ticket lines, which downstream would read as every ticket refunded.
 Order of a call: merge -> publish the snapshot (Kafka acks) -> save the parts (Kafka
 acks) -> keep them in memory -> answer 2xx. If a step fails the call is answered 503
 and memory is untouched, so the client's retry merges the same way.
+
+Only values the contract carries are kept: the receiver refuses a call whose merged
+snapshot the contract cannot carry before anything is saved, and a stored value out of
+range (written by an older version) is forgotten when read back, with a warning, so it
+cannot make every later call for its performance fail.
 """
 
 from __future__ import annotations
@@ -22,12 +27,27 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bus.log import get_logger
 from connectors.sdk.positions import PositionStore
 from schemas.models import Identifier, SalesSnapshot, SnapshotLine, TicketType, utcnow
 
 __all__ = ["PERFORMANCE_PREFIX", "Parts", "SnapshotBook", "build_snapshot"]
 
+log = get_logger(__name__)
 PERFORMANCE_PREFIX = "dip|"
+_INT_MAX, _LONG_MAX = 2**31 - 1, 2**63 - 1
+
+
+def _pair(value: Any) -> tuple[int, int] | None:
+    """``(count, cents)`` from stored JSON, or ``None`` when the contract cannot carry it."""
+    try:
+        count, cents = value
+    except (TypeError, ValueError):
+        return None
+    if (type(count) is not int or type(cents) is not int or not 0 <= count <= _INT_MAX
+            or not 0 <= cents <= _LONG_MAX):
+        return None
+    return count, cents
 
 
 @dataclass(frozen=True)
@@ -57,14 +77,45 @@ class Parts:
                 "blocked": list(self.blocked) if self.blocked else None,
                 "capacity": self.capacity}
 
+    def totals(self) -> tuple[int, int]:
+        """Seats held (tickets of every type, reservations, blocked seats) and their cents."""
+        pairs = [*(self.lines or {}).values(), self.reservations or (0, 0), self.blocked or (0, 0)]
+        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Parts:
-        lines = data.get("lines")
-        res, blk = data.get("reservations"), data.get("blocked")
-        return cls(lines={k: (int(v[0]), int(v[1])) for k, v in lines.items()} if lines is not None else None,
-                   reservations=(int(res[0]), int(res[1])) if res else None,
-                   blocked=(int(blk[0]), int(blk[1])) if blk else None,
-                   capacity=data.get("capacity"))
+    def from_json(cls, data: dict[str, Any], where: str = "") -> Parts:
+        """Parts as stored; a value the contract cannot carry is dropped (unknown), logged."""
+        dropped: list[str] = []
+
+        def pair(name: str, value: Any) -> tuple[int, int] | None:
+            out = _pair(value)
+            if value is not None and out is None:
+                dropped.append(name)
+            return out
+
+        raw_lines = data.get("lines")
+        lines: dict[str, tuple[int, int]] | None = None
+        if isinstance(raw_lines, dict):
+            known = {t.value for t in TicketType}
+            lines = {}
+            for tt, value in raw_lines.items():
+                line = pair(f"lines.{tt}", value) if tt in known else None
+                if line is not None:
+                    lines[tt] = line
+                elif tt not in known:
+                    dropped.append(f"lines.{tt}")
+        elif raw_lines is not None:
+            dropped.append("lines")
+        capacity = data.get("capacity")
+        if capacity is not None and (type(capacity) is not int or not 0 <= capacity <= _INT_MAX):
+            dropped.append("capacity")
+            capacity = None
+        parts = cls(lines=lines, reservations=pair("reservations", data.get("reservations")),
+                    blocked=pair("blocked", data.get("blocked")), capacity=capacity)
+        if dropped:
+            log.warning("stored dip parts out of the contract's range forgotten",
+                        extra={"performance": where, "fields": sorted(set(dropped))})
+        return parts
 
 
 def build_snapshot(dip: Identifier, parts: Parts, *, fact_id: str, event_time: datetime,
@@ -114,7 +165,7 @@ class SnapshotBook:
             stored = self._positions.load_all(timeout=self._timeout)
             for part, value in stored.items():
                 if part.startswith(PERFORMANCE_PREFIX) and isinstance(value, dict):
-                    self._parts.setdefault(part, Parts.from_json(value))
+                    self._parts.setdefault(part, Parts.from_json(value, part))
             self._loaded = True
 
     def lock(self, key: str) -> threading.Lock:

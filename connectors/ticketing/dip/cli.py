@@ -4,6 +4,7 @@ cumulative list polled (``--poll URL``), or DIP's calendar polled (``--calendar-
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,10 +48,25 @@ def _poll(settings: Settings, name: str, source: Any, serve_metrics: bool,
         ctx.close()
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _receive(settings: Settings, name: str, account: str, token: str | None, host: str | None,
              port: int | None, graceful: float) -> None:
     host = host or settings.connector.http_host
     port = settings.connector.http_port if port is None else port
+    if token is None:
+        if not _loopback(host):
+            raise click.UsageError(f"the receiver would take and show sales on {host} without "
+                                   "authentication: give --token (or CULTUURBUS_DIP_TOKEN)")
+        log.warning("dip receiver without a token: any local process may send and read "
+                    "sales; give --token (or CULTUURBUS_DIP_TOKEN)", extra={"host": host})
     ctx = ConnectorContext(settings, name, serve_metrics=False).open()
     try:
         book = SnapshotBook(ctx.positions)
@@ -72,7 +88,8 @@ def _receive(settings: Settings, name: str, account: str, token: str | None, hos
 @click.option("--host", default=None, help="Receiver interface. [default: connector.http_host]")
 @click.option("--port", type=int, default=None, help="Receiver port. [default: connector.http_port]")
 @click.option("--token", envvar="CULTUURBUS_DIP_TOKEN", default=None,
-              help="Receiver: require 'Authorization: Bearer <token>' (prefer the env var).")
+              help="Receiver: require 'Authorization: Bearer <token>' on every call that takes "
+                   "or shows data (prefer the env var); needed unless the host is loopback.")
 @click.option("--poll", "poll_url", default=None, metavar="URL",
               help="Poll a vendor's cumulative list at URL instead of receiving calls.")
 @click.option("--calendar-url", default=None, metavar="URL",
@@ -99,6 +116,7 @@ def command(account: str | None, host: str | None, port: int | None, token: str 
       PUT .../reservations/cumulative, .../blocked-seats/cumulative, .../capacity
     Each is answered 200 only after Kafka acknowledged its SalesSnapshot; 4xx names the
     bad field (dead-lettered); 503 + Retry-After when Kafka is down. OpenAPI at /docs.
+    The token and the declared size are checked before a body is read.
     """
     if poll_url and calendar_url:
         raise click.UsageError("give --poll or --calendar-url, not both (run two connectors)")

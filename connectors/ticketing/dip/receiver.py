@@ -1,12 +1,16 @@
 """One DIP cumulative call, whatever the web framework: authenticate, validate, merge,
 publish, save, answer. Every outcome is an ``Answer``; nothing raises out of ``handle``.
 
-Order of checks: token (401) -> body size (413) -> path ids (422) -> JSON (400) ->
-fields (422) -> merge with the performance's known parts -> Kafka acknowledges the
-snapshot and the saved parts (200; 503 with Retry-After when it does not). Bad input
-is dead-lettered to ``ticketing.snapshots.dlq`` (503 if even that fails, so the
-caller retries and nothing is dropped). A snapshot lower than the previous one is
-accepted: it is a refund, and downstream derives a negative delta.
+Order of checks: on the headers alone, before a byte of the body is read (``admit``):
+token (401) -> declared size (413); then the body is read with the limit and a timeout
+(413, 408; ``body.read_body``); then path ids (422) -> JSON (400) -> fields and their
+ranges (422) -> event time in the window (422) -> merge with the performance's known
+parts, whose sums the contract must carry (422) -> Kafka acknowledges the snapshot and
+the saved parts (200; 503 with Retry-After when it does not). Bad input is
+dead-lettered to ``ticketing.snapshots.dlq`` (its first ``DEAD_LETTER_MAX_BYTES`` when
+longer; 503 if even that fails, so the caller retries and nothing is dropped). A
+snapshot lower than the previous one is accepted: it is a refund, and downstream derives
+a negative delta. Reading what is held (``current``) needs the token too.
 """
 
 from __future__ import annotations
@@ -28,15 +32,23 @@ from bus.topics import SNAPSHOTS
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import DeadLetter, SourceRecord
+from connectors.ticketing.dip.body import BODY_TIMEOUT_S, BodyError, declared_too_large
 from connectors.ticketing.dip.book import Parts, SnapshotBook, build_snapshot
-from connectors.ticketing.dip.payloads import PARTS, BadJson, parse_body
+from connectors.ticketing.dip.payloads import INT_MAX, LONG_MAX, PARTS, BadJson, parse_body
 from schemas.models import Identifier, utcnow
 
-__all__ = ["Answer", "DipReceiver"]
+__all__ = ["DEAD_LETTER_MAX_BYTES", "Answer", "DipReceiver"]
 
 log = get_logger(__name__)
 _PRODUCTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
+#: A dead letter keeps at most this much of a body: the producer's (librdkafka's) default
+#: ``message.max.bytes`` is 1,000,000 and the headers need room, while a body may be
+#: ``connector.max_body_bytes`` (1 MiB by default).
+DEAD_LETTER_MAX_BYTES = 900_000
+#: The input field that carries each call's numbers (named when their sums overflow).
+_FIELD = {"tickets": "body", "reservations": "reservations", "blocked-seats": "blockedSeats",
+          "capacity": "capacity"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,47 @@ class Answer:
 def _unavailable(message: str, retry_after: float) -> Answer:
     return Answer(503, {"status": "unavailable", "error": message},
                   {"Retry-After": str(max(1, int(round(retry_after))))})
+
+
+_UNAUTHORISED = Answer(401, {"status": "rejected", "error": "missing or wrong bearer token: send "
+                             "Authorization: Bearer <token>", "field": "headers.authorization"},
+                       {"WWW-Authenticate": "Bearer"})
+
+
+def _refusal(exc: MappingError, status: int, headers: dict[str, str] | None = None) -> Answer:
+    return Answer(status, {"status": "rejected", "error": str(exc), "field": exc.field},
+                  headers or {})
+
+
+def _performance(production: str, number: str) -> Identifier:
+    """The DIP identifier of the path's ids.
+
+    Raises:
+        MappingError: an id is not a DIP id (``field`` ``path.production``/``path.number``).
+
+    """
+    if not _PRODUCTION.match(production):
+        raise MappingError(f"production id {production[:70]!r} is not a DIP production id "
+                           "such as NL-23-1234-5", field="path.production")
+    if not _NUMBER.match(number):
+        raise MappingError(f"performance number {number[:20]!r} is not a whole number",
+                           field="path.number")
+    return Identifier.dip(production, int(number))
+
+
+def _overflow(parts: Parts, part: str) -> MappingError | None:
+    """Why the contract (and what downstream sums of it) cannot carry these parts, if so."""
+    seats, cents = parts.totals()
+    if seats > INT_MAX:
+        return MappingError(f"with this call the performance would hold {seats} seats (tickets, "
+                            f"reservations and blocked seats together), over the contract's "
+                            f"{INT_MAX}; send this performance's cumulative numbers",
+                            field=_FIELD[part])
+    if cents > LONG_MAX:
+        return MappingError(f"with this call the performance's amounts add up to {cents} cents, "
+                            f"over the contract's {LONG_MAX}; send amounts in euro cents",
+                            field=_FIELD[part])
+    return None
 
 
 def _parts_view(parts: Parts) -> dict[str, Any]:
@@ -73,17 +126,22 @@ class DipReceiver:
         book: the performances' known parts.
         token: when set, calls must carry ``Authorization: Bearer <token>``.
         currency: of every amount.
+        body_timeout_s: how long a body may take to arrive (``connector.body_timeout_s``,
+            else ``BODY_TIMEOUT_S``).
 
     """
 
     def __init__(self, ctx: ConnectorContext, account: str, book: SnapshotBook, *,
-                 token: SecretStr | None = None, currency: str = "EUR") -> None:
+                 token: SecretStr | None = None, currency: str = "EUR",
+                 body_timeout_s: float | None = None) -> None:
         self.ctx = ctx
         self.account = account
         self.book = book
         self.token = token
         self.currency = currency
         self.max_body = ctx.settings.connector.max_body_bytes
+        self.body_timeout_s = float(body_timeout_s if body_timeout_s is not None else getattr(
+            ctx.settings.connector, "body_timeout_s", BODY_TIMEOUT_S))
         self.calls = Counter("cultuurbus_dip_calls", "DIP cumulative calls answered, by part "
                              "and HTTP status.", ["part", "status"], registry=ctx.metrics_registry)
 
@@ -100,14 +158,40 @@ class DipReceiver:
         self.calls.labels(part, str(answer.status)).inc()
         return answer
 
-    def current(self, production: str, number: str) -> Answer:
+    def admit(self, part: str, authorization: str | None,
+              content_length: str | None) -> Answer | None:
+        """The answer to a ``PUT`` refused on its headers alone (unknown call, no token,
+        declared body over the limit), before its body is read; ``None`` to read on."""
+        answer = self._refused(part, authorization)
+        if answer is None:
+            too_large = declared_too_large(content_length, self.max_body)
+            if too_large is not None:
+                answer = _refusal(too_large, 413)
+        if answer is not None:
+            self.calls.labels(part, str(answer.status)).inc()
+        return answer
+
+    def unread(self, part: str, exc: BodyError) -> Answer:
+        """The answer to a call whose body could not be read (too large, too slow)."""
+        log.warning("dip call refused: body not read", extra={"part": part, "status": exc.status,
+                                                              "error": str(exc)[:300]})
+        answer = _refusal(exc, exc.status, {"Connection": "close"})
+        self.calls.labels(part, str(answer.status)).inc()
+        return answer
+
+    def current(self, production: str, number: str, authorization: str | None = None) -> Answer:
         """What this connector holds for a performance (``GET .../cumulative``)."""
-        key = Identifier.dip(production, number).key
+        if not self._authorised(authorization):
+            return _UNAUTHORISED
         try:
-            parts = self.book.get(key)
+            dip = _performance(production, number)
+        except MappingError as exc:
+            return _refusal(exc, 422)
+        try:
+            parts = self.book.get(dip.key)
         except RetriableError as exc:
             return _unavailable(f"cannot read stored parts: {exc}", exc.retry_after)
-        return Answer(200, {"performance": key, **_parts_view(parts)})
+        return Answer(200, {"performance": dip.key, **_parts_view(parts)})
 
     # -- steps --------------------------------------------------------------------------
     def _authorised(self, authorization: str | None) -> bool:
@@ -116,31 +200,31 @@ class DipReceiver:
         expected = f"Bearer {self.token.get_secret_value()}"
         return hmac.compare_digest((authorization or "").encode(), expected.encode())
 
-    def _handle(self, part: str, production: str, number: str, body: bytes,
-                authorization: str | None) -> Answer:
+    def _refused(self, part: str, authorization: str | None) -> Answer | None:
         if part not in PARTS:
             return Answer(404, {"status": "rejected", "error": f"unknown call {part!r}; known: "
                                 f"{', '.join(PARTS)}", "field": "path"})
         if not self._authorised(authorization):
-            return Answer(401, {"status": "rejected", "error": "missing or wrong bearer token: "
-                                "send Authorization: Bearer <token>", "field": "headers.authorization"},
-                          {"WWW-Authenticate": "Bearer"})
+            return _UNAUTHORISED
+        return None
+
+    def _handle(self, part: str, production: str, number: str, body: bytes,
+                authorization: str | None) -> Answer:
+        refused = self._refused(part, authorization)
+        if refused is not None:
+            return refused
         if len(body) > self.max_body:
             return Answer(413, {"status": "rejected", "error": f"body of {len(body)} bytes is over "
                                 f"the limit of {self.max_body}", "field": "body"})
         where = f"PUT /productions/{production}/performances/{number}/{part}"
         self.ctx.metrics.records_in.labels(self.ctx.name).inc()
         try:
-            if not _PRODUCTION.match(production):
-                raise MappingError(f"production id {production[:70]!r} is not a DIP production id "
-                                   "such as NL-23-1234-5", field="path.production")
-            if not _NUMBER.match(number):
-                raise MappingError(f"performance number {number[:20]!r} is not a whole number",
-                                   field="path.number")
+            dip = _performance(production, number)
             parsed = parse_body(part, body)
+            if parsed.updated is not None:
+                self.ctx.window.check(parsed.updated, "updated")
         except MappingError as exc:
             return self._reject(exc, body, where, 400 if isinstance(exc, BadJson) else 422)
-        dip = Identifier.dip(production, int(number))
         received = utcnow()
         event_time = (parsed.updated or received).astimezone(UTC)
         stamp = int(event_time.timestamp() * 1000)
@@ -149,6 +233,9 @@ class DipReceiver:
         with self.book.lock(dip.key):
             try:
                 merged = self.book.get(dip.key).with_body(part, parsed)
+                overflow = _overflow(merged, part)
+                if overflow is not None:
+                    return self._reject(overflow, body, where, 422)
                 try:
                     snapshot = build_snapshot(dip, merged, fact_id=fact_id, event_time=event_time,
                                               account=self.account, currency=self.currency)
@@ -173,6 +260,9 @@ class DipReceiver:
                             "event_time": event_time.isoformat(), **_parts_view(merged)})
 
     def _reject(self, exc: MappingError, body: bytes, where: str, status: int) -> Answer:
+        if len(body) > DEAD_LETTER_MAX_BYTES:  # Kafka refuses records over ~1 MB outright
+            where = f"{where} [first {DEAD_LETTER_MAX_BYTES} of {len(body)} bytes]"
+            body = body[:DEAD_LETTER_MAX_BYTES]
         letter = DeadLetter(SNAPSHOTS, body, exc, stage="parse" if status == 400 else "mapping",
                             where=where)
         try:

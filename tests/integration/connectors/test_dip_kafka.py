@@ -186,3 +186,58 @@ def test_the_poll_mode_cli_publishes_snapshots_of_a_vendors_cumulative_list(
     letters = [m for m in read_topic(topics, dlq_of(SNAPSHOTS))
                if dict(m.headers() or []).get("errors.source.position") == where]
     assert len(letters) == 1 and dict(letters[0].headers())["errors.field"] == b"updated"
+
+
+# -- hostile input (issue #11) ----------------------------------------------------------
+
+def test_numbers_the_contract_cannot_carry_are_refused_and_later_calls_reach_the_topic(
+        receiver: Receiver, topics: Settings, registry: Registry) -> None:
+    prod, int_max = _production(), 2**31 - 1
+    refused = [receiver.put(prod, 4, "capacity", {"capacity": 2**31}),
+               # each count fits an Avro int, the seats sold (their sum) would not
+               receiver.put(prod, 4, "tickets/cumulative", {"normal": {"tickets": int_max},
+                                                            "discount": {"tickets": int_max}})]
+    assert [(r.status_code, r.json()["field"]) for r in refused] == [
+        (422, "capacity"), (422, "normal.tickets")]
+    for capacity in (850, 900):
+        ok = receiver.put(prod, 4, "capacity", {"capacity": capacity})
+        assert ok.status_code == 200, ok.text
+    snaps = snapshots(topics, registry, f"dip|{prod}|4")
+    assert [(s["capacity"], s["lines"]) for s in snaps] == [(850, []), (900, [])]
+    letters = [dict(m.headers() or []) for m in read_topic(topics, dlq_of(SNAPSHOTS))
+               if prod.encode() in dict(m.headers() or []).get("errors.source.position", b"")]
+    assert [(h["errors.stage"], h["errors.field"]) for h in letters] == [
+        (b"mapping", b"capacity"), (b"mapping", b"normal.tickets")]
+
+
+MIB = 1_048_576
+
+
+@pytest.mark.parametrize("body", [
+    b"a" * (MIB - 16),                          # a run of one letter (blocked masking 24 s)
+    b"(0-" * ((MIB - 16) // 3),                 # a phone-number start everywhere
+    b"[" * (MIB // 2 - 8) + b"]" * (MIB // 2 - 8),  # nested far past any vendor's depth
+], ids=["letters", "phone-starts", "nested"])
+def test_a_hostile_mebibyte_is_answered_in_well_under_a_second_while_live_answers(
+        receiver: Receiver, topics: Settings, body: bytes) -> None:
+    import threading
+    import time
+
+    prod = _production()
+    path = f"/productions/{prod}/performances/1/tickets/cumulative"
+    answers: list[httpx.Response] = []
+    sender = threading.Thread(target=lambda: answers.append(receiver.http.put(path, content=body)))
+    t0 = time.monotonic()
+    sender.start()
+    with httpx.Client(base_url=receiver.server.url, timeout=5) as other:
+        while sender.is_alive() and time.monotonic() - t0 < 10:
+            assert other.get("/healthz/live").status_code == 200  # the server is not blocked
+            time.sleep(0.05)
+    sender.join(30)
+    # Two seconds guards a blocking bug (minutes of masking), not speed: it takes ~0.1 s.
+    assert time.monotonic() - t0 < 2.0
+    assert answers[0].status_code == 400, answers[0].text
+    assert answers[0].json()["dead_lettered"] is True
+    letters = [m for m in read_topic(topics, dlq_of(SNAPSHOTS))
+               if prod.encode() in dict(m.headers() or []).get("errors.source.position", b"")]
+    assert len(letters) == 1 and dict(letters[0].headers())["errors.field"] == b"body"

@@ -92,3 +92,33 @@ def test_the_poller_dead_letters_a_bad_entry_once() -> None:
         again = source.poll(first.position)
     assert [type(i) for i in first.items] == [DeadLetter, SourceRecord]
     assert again.items == []
+
+
+class _StoredPositions:
+    """Parts an older receiver stored, before values were bounded to the contract."""
+
+    def __init__(self, stored: dict) -> None:
+        self.stored = stored
+
+    def load_all(self, timeout: float) -> dict:
+        return dict(self.stored)
+
+    def save(self, key: str, value: dict) -> None:
+        self.stored[key] = value
+
+
+def test_stored_parts_the_contract_cannot_carry_are_forgotten_and_later_calls_still_publish() -> None:
+    from connectors.testing.dip import RecordingPublisher, recording_context
+    from connectors.ticketing.dip import DipReceiver, SnapshotBook
+
+    legacy = {"lines": {"NORMAL": [2**31, 0], "DISCOUNT": [4, 400]}, "reservations": [2, 2**63],
+              "blocked": None, "capacity": 2**31}
+    assert Parts.from_json(legacy) == Parts(lines={"DISCOUNT": (4, 400)}, capacity=None)
+    publisher = RecordingPublisher()
+    book = SnapshotBook(_StoredPositions({DIP.key: legacy}))  # type: ignore[arg-type]
+    receiver = DipReceiver(recording_context(publisher), "t", book)
+    answer = receiver.handle("reservations", "NL-23-1234-5", "3", b'{"reservations": 3, "value": 90}')
+    assert answer.status == 200, answer.body
+    [snap] = publisher.snapshots()
+    assert snap.capacity is None and snap.reservations == 3
+    assert [(line.ticket_type, line.tickets) for line in snap.lines] == [(TicketType.DISCOUNT, 4)]

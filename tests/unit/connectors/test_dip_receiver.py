@@ -3,49 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from bus.errors import DeliveryError
-from bus.metrics import Health
-from bus.settings import Settings
 from bus.topics import SNAPSHOTS
-from connectors.sdk.metrics import ConnectorMetrics
-from connectors.sdk.records import DeadLetter, SourceRecord
+from connectors.sdk.records import SourceRecord
+from connectors.testing.dip import RecordingPublisher, recording_context
 from connectors.ticketing.dip import DipReceiver, SnapshotBook, create_app
 from schemas.models import SalesSnapshot, TicketType
 
 BASE = "/productions/NL-23-1234-5/performances/3"
 
 
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.items: list[SourceRecord | DeadLetter] = []
-        self.down = False
-
-    def publish(self, items: Sequence[SourceRecord | DeadLetter], timeout: float | None = None) -> None:
-        if self.down:
-            raise DeliveryError("1 of 1 records not acknowledged by Kafka (test)", retry_after=2.0)
-        self.items.extend(items)
-
-    def snapshots(self) -> list[SalesSnapshot]:
-        return [i.value for i in self.items if isinstance(i, SourceRecord)]  # type: ignore[misc]
-
-    def letters(self) -> list[DeadLetter]:
-        return [i for i in self.items if isinstance(i, DeadLetter)]
-
-
 def _ctx(publisher: RecordingPublisher) -> Any:
-    registry = CollectorRegistry()
-    return SimpleNamespace(settings=Settings(), name="dip", metrics_registry=registry,
-                           metrics=ConnectorMetrics(registry), publisher=publisher,
-                           health=Health())
+    return recording_context(publisher)
 
 
 @pytest.fixture
@@ -180,3 +154,119 @@ def test_the_openapi_documents_the_four_calls(client: TestClient) -> None:
     for suffix in ("tickets/cumulative", "reservations/cumulative", "blocked-seats/cumulative",
                    "capacity"):
         assert "put" in paths[f"/productions/{{production}}/performances/{{number}}/{suffix}"]
+
+
+# -- hostile input (issue #11) ----------------------------------------------------------
+
+INT_MAX = 2**31 - 1
+TOKEN = {"Authorization": "Bearer s3cret"}
+
+
+@pytest.fixture
+def guarded(publisher: RecordingPublisher) -> TestClient:
+    receiver = DipReceiver(_ctx(publisher), "t", SnapshotBook(None), token=SecretStr("s3cret"))
+    return TestClient(create_app(receiver))
+
+
+def _encodes(snapshot: SalesSnapshot) -> None:
+    """The snapshot as the contract's Avro schema carries it (fastavro raises otherwise)."""
+    import io
+
+    import fastavro
+
+    from schemas.registry import load_schema
+
+    fastavro.schemaless_writer(io.BytesIO(), fastavro.parse_schema(load_schema("sales_snapshot.avsc")),
+                               snapshot.to_avro())
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("capacity", {"capacity": 2**31}, "capacity"),
+    ("tickets/cumulative", {"normal": {"tickets": 2**31, "recette": 0}}, "normal.tickets"),
+    ("tickets/cumulative", {"free": {"tickets": 1, "recette": 2**63}}, "free.recette"),
+    ("tickets/cumulative", {"normal": {"tickets": INT_MAX}, "discount": {"tickets": INT_MAX}},
+     "normal.tickets"),  # each fits an int, their sum (seats sold) would not
+    ("reservations/cumulative", {"reservations": INT_MAX, "value": 0}, "reservations"),
+    ("blocked-seats/cumulative", {"blockedSeats": 2**40, "value": 0}, "blockedSeats"),
+])
+def test_a_number_the_contract_cannot_carry_is_422_naming_the_input_field_and_not_kept(
+        client: TestClient, publisher: RecordingPublisher, path: str, body: dict, field: str) -> None:
+    assert client.put(f"{BASE}/capacity", json={"capacity": 850}).status_code == 200
+    assert client.put(f"{BASE}/tickets/cumulative", json=TICKETS).status_code == 200
+    resp = client.put(f"{BASE}/{path}", json=body)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["field"] == field and resp.json()["dead_lettered"] is True
+    assert len(publisher.snapshots()) == 2
+    # nothing of the refused call is kept: the next valid call is accepted and encodes
+    held = client.get(f"{BASE}/cumulative").json()
+    assert held["capacity"] == 850 and held["tickets"]["normal"]["tickets"] == 120
+    assert client.put(f"{BASE}/reservations/cumulative", json={"reservations": 3}).status_code == 200
+    _encodes(publisher.snapshots()[-1])
+
+
+@pytest.mark.parametrize("updated", [
+    "9999-12-31T23:59:59-01:00",   # past datetime.max once in UTC
+    "0001-01-01T00:00:00+01:00",   # before datetime.min once in UTC
+    "1999-12-31T23:59:59Z",        # before the event-time window
+    "2999-01-01T00:00:00Z",        # far ahead of now
+    "2025-02-01T10:00:00",         # no offset
+])
+def test_an_updated_time_out_of_range_is_422_naming_updated_not_a_500(
+        client: TestClient, publisher: RecordingPublisher, updated: str) -> None:
+    resp = client.put(f"{BASE}/capacity", json={"capacity": 5, "updated": updated})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["field"] == "updated" and resp.json()["dead_lettered"] is True
+    assert publisher.snapshots() == []
+
+
+def test_cumulative_numbers_are_not_shown_without_the_token(guarded: TestClient) -> None:
+    assert guarded.put(f"{BASE}/capacity", json={"capacity": 850}, headers=TOKEN).status_code == 200
+    refused = guarded.get(f"{BASE}/cumulative")
+    assert refused.status_code == 401 and "capacity" not in refused.text
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+    wrong = guarded.get(f"{BASE}/cumulative", headers={"Authorization": "Bearer guess"})
+    assert wrong.status_code == 401
+    assert guarded.get(f"{BASE}/cumulative", headers=TOKEN).json()["capacity"] == 850
+    assert guarded.get("/healthz/live").status_code == 200
+    assert guarded.get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    (b"[" * 10_000 + b"]" * 10_000, "nested"),
+    (b'{"capacity": ' + b"7" * 5_000 + b"}", "digits"),
+    (b'{"capacity": NaN}', "NaN"),
+    (b"\xff\xfe{}", "UTF-8"),
+])
+def test_hostile_json_is_a_clear_400_naming_the_body(
+        client: TestClient, publisher: RecordingPublisher, raw: bytes, says: str) -> None:
+    resp = client.put(f"{BASE}/capacity", content=raw)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["field"] == "body" and says in resp.json()["error"]
+    assert publisher.letters()[0].raw == raw
+
+
+def test_the_openapi_refs_resolve_and_list_the_answers_and_the_bearer_token(
+        guarded: TestClient) -> None:
+    doc = guarded.get("/openapi.json").json()
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values()
+                                                                 for r in refs(v)]
+        return [r for v in node for r in refs(v)] if isinstance(node, list) else []
+
+    for ref in refs(doc):
+        target: Any = doc
+        for step in ref.removeprefix("#/").split("/"):
+            target = target[step]  # KeyError: the $ref does not resolve
+    assert doc["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": doc["components"]["securitySchemes"]
+        ["bearer"]["description"]}
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert op["security"] == [{"bearer": []}], (method, path)
+            expected = {"200", "401", "404", "422", "500", "503"}
+            if method == "put":
+                expected |= {"400", "408", "413"}
+            assert expected <= set(op["responses"]), (method, path)
+            assert op["responses"]["503"]["headers"]["Retry-After"]["required"] is True
