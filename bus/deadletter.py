@@ -25,15 +25,47 @@ Every role builds these headers with :func:`error_headers`, nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["ERRORS_PREFIX", "MAX_MESSAGE", "error_headers"]
+__all__ = ["ERRORS_PREFIX", "MAX_MESSAGE", "DeadLetter", "error_headers"]
 
 ERRORS_PREFIX = "errors."
 MAX_MESSAGE = 2000
 
 Header = tuple[str, str | bytes | None]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record a role cannot use, with why, on its way to ``<topic>.dlq``.
+
+    Args:
+        topic: the topic it belongs to: a connector names the catalog topic it was meant
+            for (the publisher adds the prefix); a consumer names the topic it read it from.
+        raw: the original bytes (a connector's input, a consumed record's value).
+        error: why it was refused.
+        stage: which step refused it.
+        key: the record's key.
+        where: a position in the source (request id, file line), connectors.
+        partition: where it was read, consumers.
+        offset: where it was read, consumers.
+        headers: the consumed record's own headers, kept.
+        timestamp_ms: the consumed record's timestamp, kept (0: none).
+
+    """
+
+    topic: str
+    raw: bytes | None
+    error: BaseException
+    stage: str = "mapping"
+    key: str | bytes | None = None
+    where: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    headers: Sequence[Header] = ()
+    timestamp_ms: int = 0
 
 
 def error_headers(*, topic: str, stage: str, error: BaseException, source: str,

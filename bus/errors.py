@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 __all__ = [
     "BusError",
     "ConfigError",
     "DeliveryError",
+    "MappingError",
     "RetriableError",
     "SchemaIncompatibleError",
     "SchemaRegistryError",
@@ -48,3 +55,37 @@ class SerializationError(BusError):
 
 class TopicCatalogError(BusError):
     """A topic on the broker contradicts the catalog in a way we cannot fix."""
+
+
+class MappingError(BusError):
+    """A record cannot become a fact or a row (a connector's input, a decoded record in
+    the sink); it goes to the dead-letter topic and, over HTTP, is answered 4xx.
+
+    Args:
+        message: what was wrong and where (field path), for the DLQ header and the
+            HTTP 4xx answer.
+        field: the offending field path, when known.
+
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, paths: Mapping[str, str] | None = None,
+                        default: str = "body", what: str = "fact") -> MappingError:
+        """A value the contract refused, naming the input field it came from.
+
+        Args:
+            exc: what pydantic said while building a contract model.
+            paths: contract field -> the input path its value came from.
+            default: the input path of contract fields not in ``paths``.
+            what: what was being built, for the message.
+
+        """
+        first = exc.errors(include_url=False, include_input=False)[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        head = str(first["loc"][0]) if first["loc"] else ""
+        path = (paths or {}).get(head, default)
+        return cls(f"{path} cannot become the {what}'s {loc or 'value'}: {first['msg']}", field=path)

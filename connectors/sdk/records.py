@@ -1,10 +1,11 @@
-"""What a source hands to the SDK: facts to publish and dead letters."""
+"""What a source hands to the SDK: facts to publish and dead letters (``bus.deadletter``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from bus.deadletter import DeadLetter
 from schemas.models import AvroModel
 
 __all__ = ["DeadLetter", "PollResult", "SourceRecord"]
@@ -18,18 +19,6 @@ class SourceRecord:
     key: str
     value: AvroModel
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """Input that could not become a fact: original bytes plus why, for ``<topic>.dlq``."""
-
-    topic: str
-    raw: bytes
-    error: Exception
-    stage: str = "mapping"
-    key: str | None = None
-    where: str | None = None  # position in the source (page id, line number, request id)
 
 
 @dataclass(frozen=True)

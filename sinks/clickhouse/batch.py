@@ -13,24 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bus.deadletter import DeadLetter
 from sinks.clickhouse.rows import Row
 
 __all__ = ["Batch", "DeadLetter"]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A record that cannot be written, with why; it goes to ``<topic>.dlq``."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, str | bytes | None]]
-    timestamp_ms: int
-    stage: str
-    error: Exception
 
 
 @dataclass

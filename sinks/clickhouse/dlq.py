@@ -10,10 +10,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Producer
 
-from bus.deadletter import error_headers
+from bus.deadletter import DeadLetter, error_headers
 from bus.errors import DeliveryError
 from bus.topics import dlq_of
-from sinks.clickhouse.batch import DeadLetter
 
 __all__ = ["SOURCE", "DeadLetterWriter", "dlq_headers"]
 
@@ -65,7 +64,7 @@ class DeadLetterWriter:
             while True:
                 try:
                     self._producer.produce(
-                        dlq_of(letter.topic), key=letter.key, value=letter.value,
+                        dlq_of(letter.topic), key=letter.key, value=letter.raw,
                         headers=dlq_headers(letter, self._group_id), on_delivery=on_delivery,
                         **kwargs)
                     break

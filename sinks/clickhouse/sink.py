@@ -26,13 +26,14 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
+from bus.deadletter import DeadLetter
 from bus.errors import ConfigError, RetriableError
 from bus.kafka import make_consumer, make_producer
 from bus.log import get_logger
 from bus.metrics import Health
 from bus.serde import Registry
 from bus.settings import Settings
-from sinks.clickhouse.batch import Batch, DeadLetter
+from sinks.clickhouse.batch import Batch
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.decode import RecordDecoder, Skip
 from sinks.clickhouse.dlq import DeadLetterWriter
@@ -235,8 +236,9 @@ class ClickHouseSink:
             raise
         except Exception as exc:  # bad input: dead-letter it, never crash, never drop silently
             stage = "transform" if isinstance(exc, MappingError) else "deserialize"
-            self._batch.add_dead(DeadLetter(topic, partition, offset, msg.key(), msg.value(),
-                                            _headers(msg), ts, stage, exc))
+            self._batch.add_dead(DeadLetter(topic, msg.value(), exc, stage, key=msg.key(),
+                                            partition=partition, offset=offset,
+                                            headers=_headers(msg), timestamp_ms=ts))
             self._batch.mark(topic, partition, offset)
             log.warning("record refused; sent to the dead-letter topic",
                         extra={"topic": topic, "partition": partition, "offset": offset,

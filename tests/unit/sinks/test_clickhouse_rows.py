@@ -163,8 +163,9 @@ def test_batch_is_due_when_full_or_old() -> None:
 
 
 def test_dead_letter_keeps_original_headers_and_says_where_and_why() -> None:
-    letter = DeadLetter("p.participation.facts", 2, 41, b"k", b"\x01junk", [("cultuurbus.kind", b"ticket")],
-                        123, "deserialize", SerializationError("unknown magic byte 1"))
+    letter = DeadLetter("p.participation.facts", b"\x01junk", SerializationError("unknown magic byte 1"),
+                        "deserialize", key=b"k", partition=2, offset=41,
+                        headers=[("cultuurbus.kind", b"ticket")], timestamp_ms=123)
     headers = dict(dlq_headers(letter, "sink-group"))
     assert headers["cultuurbus.kind"] == b"ticket"
     assert headers["errors.topic"] == b"p.participation.facts"
