@@ -4,6 +4,9 @@ Ships with the package (Bytewax style) so tests, benchmarks and demos play the v
 the same way. Payloads follow the shapes in REFERENCE.md and the vendors' public docs;
 every buyer carries realistic personal data (``Person``) so privacy tests can look for
 it in everything that reached Kafka.
+
+Signing plays the relay in front of each vendor (``webhook.signing``): the body for
+Stager and Eventbrite, the ``OpenTicket-Trigger`` header + newline + body for Eventix.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from connectors.sdk.context import ConnectorContext
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import DeadLetter, SourceRecord
+from connectors.sdk.window import EventTimeWindow
 from connectors.testing.http import FakeApiServer
 from connectors.ticketing.webhook.signing import SIGNATURE_HEADER, sign
 
@@ -73,10 +77,10 @@ class SignedRequest:
 
 
 def _signed(path: str, secret: str, payload: Any, headers: dict[str, str] | None = None,
-            body: bytes | None = None) -> SignedRequest:
+            body: bytes | None = None, trigger: str | None = None) -> SignedRequest:
     raw = body if body is not None else json.dumps(payload).encode()
-    hdrs = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw),
-            **(headers or {})}
+    hdrs = {"Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(secret, raw, trigger=trigger), **(headers or {})}
     return SignedRequest(path, hdrs, raw, payload)
 
 
@@ -114,7 +118,9 @@ def eventix_delivery(account: str, secret: str, trigger: str, order: dict[str, A
                      ticket_guid: str | None = None, dedupe_key: str | None = None,
                      time: str = "2025-03-01T19:02:11+01:00",
                      body: bytes | None = None) -> SignedRequest:
-    """An OpenTicket-style delivery of ``trigger`` (``ticket_guid`` for ticket triggers)."""
+    """An OpenTicket-style delivery of ``trigger`` (``ticket_guid`` for ticket triggers),
+    signed over the trigger and the body. ``dedupe_key`` is sent as OpenTicket does (the
+    receiver does not trust it: it is not signed)."""
     payload = {
         "meta": {"company_id": "53512e90-0139-11ee-8d31-79feaa0dd8b4",
                  "user_id": "535f11b0-0139-11ee-90b9-3766c05c0783"},
@@ -126,7 +132,7 @@ def eventix_delivery(account: str, secret: str, trigger: str, order: dict[str, A
     headers = {"User-Agent": "OpenTicket/Webhook", "OpenTicket-Trigger": trigger,
                "OpenTicket-Identifier": "5aK2HMgcUlDCWLuC3KWa",
                "OpenTicket-Dedupe-Key": dedupe_key or uuid.uuid4().hex}
-    return _signed(f"/webhooks/eventix/{account}", secret, payload, headers, body)
+    return _signed(f"/webhooks/eventix/{account}", secret, payload, headers, body, trigger)
 
 
 # -- Stager -----------------------------------------------------------------------------
@@ -349,9 +355,10 @@ class RecordingPublisher:
     """Stands in for the SDK publisher without Kafka: keeps what it was given, or raises
     ``DeliveryError`` while ``down`` is set (as the real one does when Kafka is away)."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self.items: list[SourceRecord | DeadLetter] = []
         self.down = False
+        self.window = EventTimeWindow.from_settings((settings or Settings()).connector)
 
     async def publish_async(self, items: Any, timeout: float | None = None) -> None:
         if self.down:
@@ -374,7 +381,7 @@ class RecordingPublisher:
 def recording_context(settings: Settings | None = None) -> tuple[ConnectorContext, RecordingPublisher]:
     """A connector context whose publisher records instead of producing (unit tests)."""
     ctx = ConnectorContext(settings or Settings(), "webhook", serve_metrics=False)
-    publisher = RecordingPublisher()
+    publisher = RecordingPublisher(ctx.settings)
     ctx.metrics = ConnectorMetrics(ctx.metrics_registry)
     ctx.publisher = publisher  # type: ignore[assignment]
     ctx.pseudonymiser = Pseudonymiser(ctx.settings.connector.buyer_secret)

@@ -1,15 +1,16 @@
 """Why a delivery is refused, each with the HTTP status the vendor gets.
 
 Mapping problems of an authenticated delivery are ``connectors.sdk.MappingError``
-(422 and a dead letter); a malformed body is ``MalformedBody`` (400 and a dead letter).
+(422 and a dead letter); a body that is not JSON is ``connectors.sdk.jsonbody.BadJson``
+(400 and a dead letter).
 """
 
 from __future__ import annotations
 
 from bus.errors import BusError, RetriableError
 
-__all__ = ["BadSignature", "BodyTooLarge", "FetchFailed", "MalformedBody", "UnknownAccount",
-           "UnknownVendor", "WebhookError"]
+__all__ = ["BadSignature", "BodyTooLarge", "FetchFailed", "UnknownAccount", "UnknownVendor",
+           "WebhookError"]
 
 
 class WebhookError(BusError):
@@ -36,12 +37,6 @@ class BadSignature(WebhookError):
 
 class BodyTooLarge(WebhookError):
     status = 413
-
-
-class MalformedBody(WebhookError):
-    """The body is not JSON (or not UTF-8); it is dead-lettered as it came."""
-
-    status = 400
 
 
 class FetchFailed(RetriableError):

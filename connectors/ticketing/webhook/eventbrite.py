@@ -36,15 +36,26 @@ HMAC), postcode area, country and birth year.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from bus.topics import PERFORMANCES, TICKET_EVENTS
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
-from connectors.ticketing.webhook.facts import Delivery, Mapped, MappingEnv, fact_id, parse
+from connectors.ticketing.webhook.facts import (
+    INT_MAX,
+    LONG_MAX,
+    Delivery,
+    Mapped,
+    MappingEnv,
+    Time,
+    check_carried,
+    check_time,
+    contract,
+    fact_id,
+    parse,
+)
 from connectors.ticketing.webhook.fetch import EventbriteClient
 from schemas.models import (
     Buyer,
@@ -70,7 +81,8 @@ class _Model(BaseModel):
 
 
 class EventbriteConfig(_Model):
-    action: str = Field(min_length=1)
+    action: str = Field(min_length=1, json_schema_extra={"enum": list(ACTIONS)},
+                        description="Any other action is refused (422).")
     user_id: str | None = None
     endpoint_url: str | None = None
     webhook_id: str | None = None
@@ -85,7 +97,7 @@ class EventbriteDelivery(_Model):
 
 class Money(_Model):
     currency: str = "EUR"
-    value: int = Field(ge=0, description="Minor units (cents).")
+    value: StrictInt = Field(ge=0, le=LONG_MAX, description="Minor units (cents).")
     major_value: str | None = None
     display: str | None = None
 
@@ -127,16 +139,16 @@ class EventbriteAttendee(_Model):
     id: str = Field(min_length=1)
     event_id: str = Field(min_length=1)
     order_id: str = Field(min_length=1)
-    created: AwareDatetime
-    changed: AwareDatetime
+    created: Time
+    changed: Time
     ticket_class_id: str | None = None
     ticket_class_name: str = Field(min_length=1)
-    quantity: int = Field(default=1, ge=1)
+    quantity: StrictInt = Field(default=1, ge=1, le=100_000)
     costs: Costs
     profile: Profile | None = None
-    checked_in: bool = False
-    cancelled: bool = False
-    refunded: bool = False
+    checked_in: StrictBool = False
+    cancelled: StrictBool = False
+    refunded: StrictBool = False
     status: str | None = None
 
 
@@ -144,8 +156,8 @@ class EventbriteOrder(_Model):
     id: str = Field(min_length=1)
     event_id: str = Field(min_length=1)
     status: str | None = None
-    created: AwareDatetime
-    changed: AwareDatetime
+    created: Time
+    changed: Time
     email: str | None = None
     attendees: list[EventbriteAttendee] = Field(min_length=1)
 
@@ -156,7 +168,7 @@ class MultipartText(_Model):
 
 class DateTimeTz(_Model):
     timezone: str | None = None
-    utc: AwareDatetime
+    utc: Time
 
 
 class EventbriteVenue(_Model):
@@ -172,21 +184,25 @@ class EventbriteEvent(_Model):
     end: DateTimeTz | None = None
     url: str | None = None
     status: str | None = None
-    capacity: int | None = Field(default=None, ge=0)
-    changed: AwareDatetime
-    online_event: bool = False
+    capacity: StrictInt | None = Field(default=None, ge=0, le=INT_MAX)
+    changed: Time
+    online_event: StrictBool = False
     venue: EventbriteVenue | None = None
 
 
 def _buyer(att: EventbriteAttendee, order_email: str | None, account: str,
-           env: MappingEnv) -> Buyer | None:
+           env: MappingEnv, where: str) -> Buyer | None:
     profile = att.profile or Profile()
     email = (profile.email or order_email or "").strip().lower() or None
     home = profile.addresses.home if profile.addresses else None
-    return env.pseudonymiser.buyer(f"{NAME}:{account}", email,
-                                   postcode=home.postal_code if home else None,
-                                   country=home.country if home else None,
-                                   birthdate=profile.birth_date)
+    try:
+        return env.pseudonymiser.buyer(f"{NAME}:{account}", email,
+                                       postcode=home.postal_code if home else None,
+                                       country=home.country if home else None,
+                                       birthdate=profile.birth_date)
+    except MappingError as exc:  # the SDK names the contract field; name the input's
+        field = f"{where}.profile.birth_date"
+        raise MappingError(str(exc).replace("buyer.birthdate", field), field=field) from None
 
 
 # A ticket is undone once: a cancellation and a later refund of the same attendee are one
@@ -194,19 +210,29 @@ def _buyer(att: EventbriteAttendee, order_email: str | None, account: str,
 _ID_KIND = {TicketEventType.REFUNDED: "undone", TicketEventType.CANCELLED: "undone"}
 
 
-def _ticket(att: EventbriteAttendee, kind: TicketEventType, when: datetime, where: str,
+def _ticket(att: EventbriteAttendee, kind: TicketEventType, when: Literal["created", "changed"],
+            where: str,
             account: str, env: MappingEnv, order_email: str | None = None) -> SourceRecord:
+    """One ticket fact of ``att`` at its ``when`` time (``created`` or ``changed``)."""
     primary = Identifier.vendor(NAME, account, att.event_id)
     price = att.costs.base_price
-    fact = TicketEvent(
-        fact_id=fact_id(NAME, account, att.id, _ID_KIND.get(kind, kind.value)), event_time=when,
+    at = att.created if when == "created" else att.changed
+    check_time(env, at, f"{where}.{when}")
+    inputs = {"event_time": f"{where}.{when}", "price_cents": f"{where}.costs.base_price.value",
+              "currency": f"{where}.costs.base_price.currency", "order_id": f"{where}.order_id",
+              "ticket_ids": f"{where}.id", "quantity": f"{where}.quantity",
+              "performance_key": f"{where}.event_id", "identifiers": f"{where}.event_id",
+              "buyer": f"{where}.profile", "source_account": "account"}
+    fact = contract(
+        TicketEvent, inputs,
+        fact_id=fact_id(NAME, account, att.id, _ID_KIND.get(kind, kind.value)), event_time=at,
         ingested_at=utcnow(), source_system=NAME, source_account=account,
         performance_key=primary.key, identifiers=[primary], event_type=kind,
         quantity=att.quantity,
         ticket_type=env.ticket_types(att.ticket_class_name, price.value,
                                      field=f"{where}.ticket_class_name"),
         price_cents=price.value, currency=price.currency.upper(), order_id=att.order_id,
-        ticket_ids=[att.id], channel=NAME, buyer=_buyer(att, order_email, account, env))
+        ticket_ids=[att.id], channel=NAME, buyer=_buyer(att, order_email, account, env, where))
     return SourceRecord(TICKET_EVENTS, primary.key, fact)
 
 
@@ -224,24 +250,32 @@ def _order_records(action: str, order: EventbriteOrder, account: str,
         refunded = att.refunded or all_refunded
         if action == "order.refunded" and not refunded:
             continue
-        where = f"attendees[{i}]"
-        out.append(_ticket(att, TicketEventType.SOLD, att.created, where, account, env,
+        where = f"api_url.attendees[{i}]"
+        out.append(_ticket(att, TicketEventType.SOLD, "created", where, account, env,
                            order.email))
         undone = (TicketEventType.REFUNDED if refunded
                   else TicketEventType.CANCELLED if att.cancelled else None)
         if undone is not None:
-            out.append(_ticket(att, undone, att.changed, where, account, env, order.email))
+            out.append(_ticket(att, undone, "changed", where, account, env, order.email))
     return out
 
 
-def _performance(event: EventbriteEvent, account: str) -> SourceRecord:
+def _performance(event: EventbriteEvent, account: str, env: MappingEnv) -> SourceRecord:
     primary = Identifier.vendor(NAME, account, event.id)
+    check_time(env, event.changed, "api_url.changed")
+    check_carried(event.start.utc, "api_url.start.utc")
+    if event.end is not None:
+        check_carried(event.end.utc, "api_url.end.utc")
     if event.venue is not None:
         addr = event.venue.address or Address()
         country = (addr.country or "NL").upper()
-        venue = Venue(id=f"{NAME}:{event.venue.id}", name=event.venue.name, city=addr.city,
-                      postcode=addr.postal_code,
-                      country=country if len(country) == 2 and country.isalpha() else "NL")
+        venue = contract(Venue, {"id": "api_url.venue.id", "name": "api_url.venue.name",
+                                 "city": "api_url.venue.address.city",
+                                 "postcode": "api_url.venue.address.postal_code"},
+                         id=f"{NAME}:{event.venue.id}", name=event.venue.name, city=addr.city,
+                         postcode=addr.postal_code,
+                         country=country if len(country) == 2 and country.isalpha()
+                         and country.isascii() else "NL")
     elif event.online_event:
         venue = Venue(id=f"{NAME}:online", name="Online")
     else:
@@ -249,7 +283,12 @@ def _performance(event: EventbriteEvent, account: str) -> SourceRecord:
                            "expand=venue", field="venue")
     status = (PerformanceStatus.CANCELLED if (event.status or "").lower() in ("canceled", "cancelled")
               else PerformanceStatus.SCHEDULED)
-    perf = Performance(
+    inputs = {"event_time": "api_url.changed", "title": "api_url.name.text",
+              "start": "api_url.start.utc", "end": "api_url.end.utc", "url": "api_url.url",
+              "capacity": "api_url.capacity", "performance_key": "api_url.id",
+              "identifiers": "api_url.id", "source_account": "account"}
+    perf = contract(
+        Performance, inputs,
         fact_id=fact_id(NAME, account, event.id, "performance", event.changed.isoformat()),
         event_time=event.changed, ingested_at=utcnow(), source_system=NAME,
         source_account=account, performance_key=primary.key, identifiers=[primary],
@@ -285,11 +324,11 @@ async def map_eventbrite(delivery: Delivery, payload: Any, env: MappingEnv,
         if not att.checked_in:
             raise MappingError("attendee.checked_in for an attendee whose checked_in is false",
                                field="api_url.checked_in")
-        records = [_ticket(att, TicketEventType.SCANNED, att.changed, "api_url", account, env)]
+        records = [_ticket(att, TicketEventType.SCANNED, "changed", "api_url", account, env)]
         rid, changed = att.id, att.changed
     else:
         event: EventbriteEvent = parse(EventbriteEvent, await client.get(url, account, "venue"),
                                        "api_url")
-        records = [_performance(event, account)]
+        records = [_performance(event, account, env)]
         rid, changed = event.id, event.changed
     return Mapped(records, f"{NAME}/{account}/{action}/{rid}/{changed.isoformat()}", action)

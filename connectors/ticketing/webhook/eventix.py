@@ -1,8 +1,11 @@
 """Eventix / OpenTicket deliveries -> ticket facts.
 
 Headers (as OpenTicket sends them; ``X-Eventix-*`` spellings are accepted too):
-``OpenTicket-Trigger`` names the trigger, ``OpenTicket-Identifier`` is the webhook's
-nonce, ``OpenTicket-Dedupe-Key`` identifies the delivery (retries repeat it).
+``OpenTicket-Trigger`` names the trigger; the body does not, so the signature covers it
+(``signing.signed_content``) and a receiver never acts on an unsigned trigger.
+``OpenTicket-Identifier`` (the webhook's nonce) and ``OpenTicket-Dedupe-Key`` are not
+signed, so neither decides anything: a replay is recognised by the hash of the signed
+content (trigger + body), which a vendor retry repeats byte for byte.
 
 Triggers handled (any other is refused with 422):
 
@@ -24,29 +27,33 @@ order.ticket.refunded), always yields the same fact id.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from bus.topics import TICKET_EVENTS
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
 from connectors.ticketing.webhook.facts import (
+    LONG_MAX,
     Delivery,
     Mapped,
     MappingEnv,
+    Time,
+    check_time,
+    contract,
     custom_identifiers,
     fact_id,
     parse,
 )
-from schemas.models import Identifier, TicketEvent, TicketEventType, utcnow
+from connectors.ticketing.webhook.signing import signed_content
+from schemas.models import Buyer, Identifier, TicketEvent, TicketEventType, utcnow
 
-__all__ = ["NAME", "TRIGGERS", "EventixDelivery", "map_eventix"]
+__all__ = ["NAME", "TRIGGERS", "TRIGGER_HEADERS", "EventixDelivery", "map_eventix", "trigger_of"]
 
 NAME = "eventix"
 TRIGGER_HEADERS = ("OpenTicket-Trigger", "X-Eventix-Trigger")
-NONCE_HEADERS = ("OpenTicket-Identifier", "X-Eventix-Nonce")
-DEDUPE_HEADERS = ("OpenTicket-Dedupe-Key", "X-Eventix-Dedupe-Key")
 
 TRIGGERS: dict[str, tuple[TicketEventType, bool]] = {  # trigger -> (fact type, ticket-level)
     "order.paid": (TicketEventType.SOLD, False),
@@ -84,7 +91,7 @@ class EventixMetadata(_Model):
 class EventixEvent(_Model):
     guid: str = Field(min_length=1)
     name: str | None = None
-    start: AwareDatetime | None = None
+    start: Time | None = None
     metadata: list[EventixMetadata] | dict[str, Any] = Field(default_factory=list)
 
     def custom_fields(self) -> dict[str, Any]:
@@ -98,10 +105,10 @@ class EventixTicket(_Model):
     event_id: str = Field(min_length=1)
     ticket_id: str | None = None  # the ticket (type) this order ticket was sold as
     ticket_name: str = Field(min_length=1)
-    price: int = Field(ge=0, description="Cents.")
+    price: StrictInt = Field(ge=0, le=LONG_MAX, description="Cents.")
     barcode: str | None = None
     status: str | None = None
-    scanned_at: AwareDatetime | None = None
+    scanned_at: Time | None = None
 
 
 class EventixOrder(_Model):
@@ -109,7 +116,7 @@ class EventixOrder(_Model):
     status: str | None = None
     currency: str = "EUR"
     purchase_channel: str | None = None
-    created_at: AwareDatetime | None = None
+    created_at: Time | None = None
     customer: EventixCustomer | None = None
     events: list[EventixEvent] = Field(default_factory=list)
     tickets: list[EventixTicket] = Field(min_length=1)
@@ -126,27 +133,45 @@ class EventixDelivery(_Model):
     meta: dict[str, Any] = Field(default_factory=dict)
     model: EventixSubject
     type: str | None = None
-    time: AwareDatetime
+    time: Time
     order: EventixOrder
+
+
+def trigger_of(headers: Mapping[str, str]) -> str:
+    """The trigger a delivery names (lower-case header names), which its signature covers.
+
+    Raises:
+        MappingError: no trigger header, or its two spellings disagree.
+
+    """
+    given = {name: headers.get(name.lower(), "").strip() for name in TRIGGER_HEADERS}
+    values = {v for v in given.values() if v}
+    if not values:
+        raise MappingError(f"missing header {TRIGGER_HEADERS[0]}: it names the trigger, one of "
+                           f"{', '.join(sorted(TRIGGERS))}, and the signature covers it",
+                           field=f"headers.{TRIGGER_HEADERS[0]}")
+    if len(values) > 1:
+        raise MappingError(f"headers {' and '.join(TRIGGER_HEADERS)} name different triggers; "
+                           f"send {TRIGGER_HEADERS[0]} only", field=f"headers.{TRIGGER_HEADERS[1]}")
+    return values.pop()
 
 
 def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
     """The ticket facts of one Eventix delivery.
 
     Raises:
-        MappingError: unknown trigger, missing/wrong field, unknown ticket type (strict).
+        MappingError: unknown trigger, missing/wrong field, event time outside the
+            window, a value the contract cannot carry, unknown ticket type (strict).
 
     """
-    trigger = delivery.header(*TRIGGER_HEADERS)
-    if not trigger:
-        raise MappingError(f"missing header {TRIGGER_HEADERS[0]}: it names the trigger, one of "
-                           f"{', '.join(sorted(TRIGGERS))}", field=f"headers.{TRIGGER_HEADERS[0]}")
+    trigger = trigger_of(delivery.headers)
     if trigger not in TRIGGERS:
         raise MappingError(f"unsupported trigger {trigger!r} in {TRIGGER_HEADERS[0]}; this "
                            f"receiver handles {', '.join(sorted(TRIGGERS))}",
                            field=f"headers.{TRIGGER_HEADERS[0]}")
     event_type, ticket_level = TRIGGERS[trigger]
     body: EventixDelivery = parse(EventixDelivery, payload)
+    check_time(env, body.time, "time")
     order = body.order
     tickets = list(enumerate(order.tickets))
     if ticket_level and body.model.type == "ticket":
@@ -156,13 +181,7 @@ def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
                                f"(trigger {trigger})", field="model.guid")
     account = delivery.account
     events = {e.guid: e for e in order.events}
-    customer = order.customer
-    buyer = None
-    if customer is not None:
-        cid = customer.guid or (customer.email or "").strip().lower() or None
-        buyer = env.pseudonymiser.buyer(f"{NAME}:{account}", cid, postcode=customer.postcode,
-                                        country=customer.country or "NL",
-                                        birthdate=customer.birthdate)
+    buyer = _buyer(order.customer, account, env)
     ingested = utcnow()
     records = []
     for i, ticket in tickets:
@@ -173,10 +192,18 @@ def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
         if event is not None:
             identifiers += custom_identifiers(event.custom_fields(), env.settings,
                                               f"order.events[{ticket.event_id}].metadata")
-        when = (ticket.scanned_at if event_type is TicketEventType.SCANNED and ticket.scanned_at
-                else body.time)
-        fact = TicketEvent(
-            fact_id=fact_id(NAME, account, ticket.guid, event_type.value),
+        scanned = event_type is TicketEventType.SCANNED and ticket.scanned_at is not None
+        when = ticket.scanned_at if scanned and ticket.scanned_at else body.time
+        when_field = f"{where}.scanned_at" if scanned else "time"
+        check_time(env, when, when_field)
+        inputs = {"event_time": when_field, "price_cents": f"{where}.price",
+                  "currency": "order.currency", "order_id": "order.guid",
+                  "ticket_ids": f"{where}.guid", "channel": "order.purchase_channel",
+                  "performance_key": f"{where}.event_id", "identifiers": f"{where}.event_id",
+                  "ticket_type": f"{where}.ticket_name", "buyer": "order.customer",
+                  "source_account": "account"}
+        fact = contract(
+            TicketEvent, inputs, fact_id=fact_id(NAME, account, ticket.guid, event_type.value),
             event_time=when, ingested_at=ingested, source_system=NAME, source_account=account,
             performance_key=primary.key, identifiers=identifiers, event_type=event_type,
             quantity=1,
@@ -185,5 +212,18 @@ def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
             price_cents=ticket.price, currency=order.currency, order_id=order.guid,
             ticket_ids=[ticket.guid], channel=order.purchase_channel, buyer=buyer)
         records.append(SourceRecord(TICKET_EVENTS, primary.key, fact))
-    dedupe = delivery.header(*DEDUPE_HEADERS) or hashlib.sha256(delivery.body).hexdigest()
-    return Mapped(records, f"{NAME}/{account}/{dedupe}", trigger)
+    replay = hashlib.sha256(signed_content(delivery.body, trigger)).hexdigest()
+    return Mapped(records, f"{NAME}/{account}/{replay}", trigger)
+
+
+def _buyer(customer: EventixCustomer | None, account: str, env: MappingEnv) -> Buyer | None:
+    if customer is None:
+        return None
+    cid = customer.guid or (customer.email or "").strip().lower() or None
+    try:
+        return env.pseudonymiser.buyer(f"{NAME}:{account}", cid, postcode=customer.postcode,
+                                       country=customer.country or "NL",
+                                       birthdate=customer.birthdate)
+    except MappingError as exc:  # the SDK names the contract field; name the input's
+        raise MappingError(str(exc).replace("buyer.birthdate", "order.customer.birthdate"),
+                           field="order.customer.birthdate") from None

@@ -1,5 +1,12 @@
 """Pieces every vendor mapping shares: stable fact ids, identifiers from custom fields,
-and field paths for validation errors."""
+field paths for validation errors, and the contract's limits applied to input fields.
+
+A mapping raises ``MappingError`` (naming the input field) for anything it cannot
+turn into a fact; it never lets the contract's ``ValidationError`` or a bare
+``ValueError``/``OverflowError`` out: ``contract()`` builds a fact and names the input
+field behind a refused contract field, ``check_time`` refuses event times outside the
+configured window at the input field.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +14,43 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
 
 from bus.log import get_logger
+from bus.ranges import TIME_MAX_MS, TIME_MIN_MS
 from connectors.sdk.errors import MappingError
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import SourceRecord
+from connectors.sdk.window import EventTimeWindow
 from connectors.ticketing.webhook.settings import WebhookSettings
 from connectors.ticketing.webhook.tickettypes import TicketTypeMapper
 from schemas.models import Identifier
 
-__all__ = ["FACT_NAMESPACE", "Delivery", "Mapped", "MappingEnv", "custom_identifiers", "fact_id",
-           "parse", "to_cents"]
+__all__ = ["FACT_NAMESPACE", "INT_MAX", "LONG_MAX", "Delivery", "Mapped", "MappingEnv", "Time",
+           "check_carried", "check_time", "contract", "custom_identifiers", "fact_id", "parse",
+           "to_cents"]
+
+#: Avro ``int`` and ``long`` upper bounds: input counts and amounts are held to these.
+INT_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+M = TypeVar("M", bound=BaseModel)
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO.match(value)):
+        return value
+    raise ValueError("expected an ISO 8601 date-time text with an offset, such as "
+                     "2025-03-01T19:02:11+01:00")
+
+
+#: A vendor's date-time: ISO 8601 text with an offset, as the OpenAPI document says
+#: (pydantic alone would also take a number, or digits, as seconds since 1970).
+Time = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 log = get_logger(__name__)
 
@@ -45,6 +74,7 @@ class Delivery:
     body: bytes
     received_at: datetime
     request_id: str
+    trigger: str | None = None  # the trigger header the signature covers (Eventix)
 
     def header(self, *names: str) -> str | None:
         for name in names:
@@ -61,6 +91,7 @@ class MappingEnv:
     settings: WebhookSettings
     pseudonymiser: Pseudonymiser
     ticket_types: TicketTypeMapper
+    window: EventTimeWindow | None = None  # the receiver's; None in mapping-only tests
 
 
 @dataclass
@@ -98,15 +129,66 @@ def parse(model: type[BaseModel], payload: Any, prefix: str = "") -> Any:
 
 
 def to_cents(amount: Any, field_path: str) -> int:
-    """Euros as number or decimal text -> whole cents."""
-    from decimal import Decimal, InvalidOperation
-
+    """Euros as number or decimal text -> whole cents (at most what an Avro long holds)."""
     try:
         cents = (Decimal(str(amount)) * 100).quantize(Decimal(1))
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError, ArithmeticError):
         raise MappingError(f"wrong value {field_path}: expected an amount such as 27.50",
                            field=field_path) from None
+    if not cents.is_finite() or abs(cents) > LONG_MAX:
+        raise MappingError(f"wrong value {field_path}: the amount is over what the contract "
+                           "carries (2^63-1 cents)", field=field_path)
     return int(cents)
+
+
+def check_time(env: MappingEnv, when: datetime, field_path: str) -> None:
+    """Refuse (MappingError naming ``field_path``) an event time outside the window."""
+    if env.window is not None:
+        env.window.check(when, field_path)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def check_carried(when: datetime, field_path: str) -> None:
+    """Refuse a time (not an event time: a show's start, say) no role can carry
+    (``bus.ranges``), naming ``field_path``."""
+    try:
+        ms = (when - _EPOCH) // timedelta(milliseconds=1)
+    except OverflowError:
+        ms = TIME_MIN_MS - 1
+    if not TIME_MIN_MS <= ms <= TIME_MAX_MS:
+        last = (_EPOCH + timedelta(milliseconds=TIME_MAX_MS)).year
+        raise MappingError(f"wrong value {field_path}: time {when.isoformat()} is outside what "
+                           f"every reader of the bus can carry (1970 to {last})", field=field_path)
+
+
+def contract(model: type[M], inputs: Mapping[str, str], /, **values: Any) -> M:
+    """``model(**values)``, or a MappingError naming the input field behind the contract
+    field the contract refused.
+
+    Args:
+        model: the contract model (a fact, or a part of one).
+        inputs: contract field -> the input field path it was read from; a contract
+            field not in it is reported as ``body``.
+        **values: the fields.
+
+    """
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        loc = [str(p) for p in first["loc"]]
+        where = (inputs.get(loc[0]) if loc else None) or "body"
+        refused = ".".join([model.__name__, *loc])
+        raise MappingError(f"wrong value {where}: the contract refuses it as {refused}: "
+                           f"{first['msg']}", field=where) from None
+
+
+def _number(digits: str) -> int | None:
+    """A small non-negative number from digits, or None (too long to be an index)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 9 else None
 
 
 def custom_identifiers(fields: Mapping[str, Any], settings: WebhookSettings,
@@ -120,8 +202,9 @@ def custom_identifiers(fields: Mapping[str, Any], settings: WebhookSettings,
     dip = fields.get(settings.dip_field)
     if dip not in (None, ""):
         m = re.fullmatch(r"\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#]\s*([0-9]+)\s*", str(dip))
-        if m:
-            out.append(Identifier.dip(m.group(1).upper(), int(m.group(2))))
+        number = _number(m.group(2)) if m else None
+        if m and number is not None:
+            out.append(Identifier.dip(m.group(1).upper(), number))
         else:
             log.warning("unreadable DIP id in custom field", extra={
                 "field": f"{where}.{settings.dip_field}",
@@ -130,9 +213,10 @@ def custom_identifiers(fields: Mapping[str, Any], settings: WebhookSettings,
     if uit not in (None, ""):
         text = str(uit)
         m2 = _UUID.search(text)
-        if m2:
-            sub = re.search(r"#(\d+)\s*$", text)
-            out.append(Identifier.uit(m2.group(0).lower(), int(sub.group(1)) if sub else 0))
+        sub = re.search(r"#(\d+)\s*$", text) if m2 else None
+        index = _number(sub.group(1)) if sub else 0
+        if m2 and index is not None:
+            out.append(Identifier.uit(m2.group(0).lower(), index))
         else:
             log.warning("unreadable UiTdatabank id in custom field", extra={
                 "field": f"{where}.{settings.uit_field}", "hint": "expected uuid or uuid#subEvent"})

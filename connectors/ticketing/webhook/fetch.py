@@ -15,6 +15,7 @@ import httpx
 
 from bus.log import get_logger
 from connectors.sdk.errors import MappingError
+from connectors.sdk.jsonbody import BadJson, load_json
 from connectors.ticketing.webhook.errors import FetchFailed
 from connectors.ticketing.webhook.settings import WebhookSettings
 
@@ -78,9 +79,9 @@ class EventbriteClient:
             else:
                 if resp.status_code == 200:
                     try:
-                        data = resp.json()
-                    except ValueError:
-                        problem = "answer is not JSON"
+                        data = load_json(resp.content)
+                    except BadJson as exc:
+                        problem = f"answer is not JSON: {exc}"
                     else:
                         if isinstance(data, dict):
                             return data

@@ -2,15 +2,20 @@
 publish, answer. Every outcome is an ``Answer``; nothing raises out of ``handle``.
 
 Order of checks: vendor known (404) -> account has a secret (404) -> body within the
-limit (413) -> signature (401) -> JSON (400 + dead letter) -> mapping (422 + dead
-letter; 503 when a vendor API must be fetched and does not answer) -> replay (200
+limit (413) -> signature over the signed content, for Eventix including the trigger
+header (401) -> JSON (400 + dead letter) -> mapping, contract limits and the event-time
+window (422 + dead letter, naming the input field; 503 when a vendor API must be
+fetched and does not answer) -> replay, recognised by signed content only (200
 duplicate) -> Kafka acknowledges (200; 503 with Retry-After when it does not).
+
+Whatever a mapping raises on hostile input is a 4xx and a dead letter, never a 500: a
+500 would have the vendor retry a body that can never succeed, and nothing would keep it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,13 +30,13 @@ from bus.log import get_logger
 from bus.topics import SNAPSHOTS, TICKET_EVENTS
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.errors import MappingError
+from connectors.sdk.jsonbody import BadJson
 from connectors.sdk.records import DeadLetter
 from connectors.ticketing.webhook import eventbrite, eventix, stager
-from connectors.ticketing.webhook.body import read_body
+from connectors.ticketing.webhook.body import parse_json, read_body
 from connectors.ticketing.webhook.dedupe import DeliveryMemory
 from connectors.ticketing.webhook.errors import (
     BadSignature,
-    MalformedBody,
     UnknownAccount,
     UnknownVendor,
     WebhookError,
@@ -40,15 +45,25 @@ from connectors.ticketing.webhook.facts import Delivery, Mapped, MappingEnv
 from connectors.ticketing.webhook.fetch import EventbriteClient
 from connectors.ticketing.webhook.metrics import WebhookMetrics
 from connectors.ticketing.webhook.settings import WebhookSettings
-from connectors.ticketing.webhook.signing import SIGNATURE_HEADER, verify
+from connectors.ticketing.webhook.signing import SIGNATURE_HEADER, signed_content, verify
 from connectors.ticketing.webhook.tickettypes import TicketTypeMapper
 from schemas.models import utcnow
 
-__all__ = ["VENDORS", "Answer", "Receiver"]
+__all__ = ["ACCOUNT_PATTERN", "DEAD_LETTER_MAX_BYTES", "VENDORS", "Answer", "Receiver"]
 
 log = get_logger(__name__)
 
 Mapper = Callable[[Delivery, Any, MappingEnv], Awaitable[Mapped]]
+#: What an account id in a webhook URL may be (it becomes part of identifiers and keys).
+ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_ACCOUNT = re.compile(ACCOUNT_PATTERN)
+#: What hostile input can make Python itself raise while mapping (huge numbers, deep or
+#: odd structures): answered 422 and dead-lettered like any other mapping problem.
+_HOSTILE = (RecursionError, ValueError, ArithmeticError, TypeError, KeyError, IndexError)
+#: The largest body a dead letter can carry: librdkafka produces at most 1,000,000 bytes
+#: per message (``message.max.bytes``), and the letter also carries its errors.* headers.
+#: A larger body is refused at the edge (413) rather than acknowledged and lost.
+DEAD_LETTER_MAX_BYTES = 900_000
 
 
 @dataclass(frozen=True)
@@ -71,10 +86,15 @@ class Receiver:
         self.ctx = ctx
         self.settings = settings
         self.client = client
-        self.max_body = ctx.settings.connector.max_body_bytes
+        configured = ctx.settings.connector.max_body_bytes
+        self.max_body = min(configured, DEAD_LETTER_MAX_BYTES)
+        self.max_body_why = ("CULTUURBUS_CONNECTOR__MAX_BODY_BYTES" if configured <= DEAD_LETTER_MAX_BYTES
+                             else "the largest body a dead letter on Kafka can carry")
+        self.window = ctx.window
         self.env = MappingEnv(settings, ctx.pseudonymiser,
                               TicketTypeMapper(settings.ticket_types,
-                                               strict=settings.strict_ticket_types))
+                                               strict=settings.strict_ticket_types),
+                              self.window)
         self.memory = DeliveryMemory(settings.dedupe_size, settings.dedupe_ttl_s)
         self.metrics = WebhookMetrics.of(ctx.metrics_registry)
 
@@ -114,6 +134,10 @@ class Receiver:
         if vendor not in self.vendors:
             raise UnknownVendor(f"unknown vendor {vendor!r}; known vendors: "
                                 f"{', '.join(sorted(self.vendors))}", field="vendor")
+        if not _ACCOUNT.fullmatch(account):
+            raise UnknownAccount("unknown account: an account id is 1 to 64 letters, digits, "
+                                 "'.', '_' or '-', starting with a letter or digit",
+                                 field="account")
         secret = self.settings.secret_for(vendor, account)
         if secret is None:
             raise UnknownAccount(f"no secret configured for {vendor}/{account}: add "
@@ -121,12 +145,24 @@ class Receiver:
                                  f"--secret {vendor}/{account}=...", field="account")
         return secret
 
+    @staticmethod
+    def _signed_trigger(vendor: str, headers: Mapping[str, str]) -> str | None:
+        """The trigger header the signature covers (Eventix), else None."""
+        if vendor != eventix.NAME:
+            return None
+        try:
+            return eventix.trigger_of(headers)
+        except MappingError as exc:  # no trigger, no signature to check: unauthenticated
+            raise BadSignature(str(exc), field=exc.field) from None
+
     async def _handle(self, vendor: str, account: str, request: Request,
                       request_id: str) -> Answer:
+        headers = _lower(request.headers)
         try:
             secret = self._authenticate(vendor, account)
-            body = await read_body(request, self.max_body)
-            problem = verify(secret, body, request.headers.get(SIGNATURE_HEADER))
+            body = await read_body(request, self.max_body, self.max_body_why)
+            trigger = self._signed_trigger(vendor, headers)
+            problem = verify(secret, body, headers.get(SIGNATURE_HEADER.lower()), trigger=trigger)
             if problem:
                 raise BadSignature(problem, field=f"headers.{SIGNATURE_HEADER}")
         except WebhookError as exc:
@@ -136,16 +172,17 @@ class Receiver:
                                                 "request_id": request_id})
             return _rejected(exc.status, str(exc), exc.field, request_id)
         self.ctx.metrics.records_in.labels(self.ctx.name).inc()
-        delivery = Delivery(vendor, account, _lower(request.headers), body, utcnow(), request_id)
+        delivery = Delivery(vendor, account, headers, body, utcnow(), request_id, trigger)
         mapper, dlq_topic = self.vendors[vendor]
         try:
-            payload = _json(body)
+            payload = parse_json(body)
             mapped = await mapper(delivery, payload, self.env)
-        except (MalformedBody, MappingError) as exc:
-            status = 400 if isinstance(exc, MalformedBody) else 422
-            stage = "parse" if status == 400 else "mapping"
-            return await self._dead_letter(delivery, dlq_topic, exc, status, stage)
-        except ValidationError as exc:  # a fact the contract refuses (e.g. a bad currency)
+            self.window.check_records(mapped.records)  # the mappings check at input fields
+        except BadJson as exc:
+            return await self._dead_letter(delivery, dlq_topic, exc, 400, "parse")
+        except MappingError as exc:
+            return await self._dead_letter(delivery, dlq_topic, exc, 422, "mapping")
+        except ValidationError as exc:  # a contract limit no mapping names an input field for
             first = exc.errors(include_url=False, include_input=False)[0]
             path = ".".join(str(p) for p in first["loc"]) or "fact"
             err = MappingError(f"the fact does not satisfy the contract at {path}: {first['msg']}",
@@ -153,6 +190,12 @@ class Receiver:
             return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping")
         except RetriableError as exc:  # FetchFailed
             return _unavailable(str(exc), exc.retry_after, request_id)
+        except _HOSTILE as exc:
+            log.exception("mapping raised on a delivery", extra={
+                "vendor": vendor, "account": account, "request_id": request_id})
+            err = MappingError(f"the delivery could not be mapped ({type(exc).__name__}); check "
+                               "it against the documented body", field="body")
+            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping")
         if self.memory.seen(mapped.delivery_key):
             log.info("duplicate delivery", extra={"vendor": vendor, "account": account,
                                                   "what": mapped.what, "request_id": request_id})
@@ -174,13 +217,15 @@ class Receiver:
                            stage: str) -> Answer:
         """Dead-letter the original bytes (once per identical body), then answer ``status``."""
         field_path = getattr(exc, "field", None)
+        content = signed_content(delivery.body, delivery.trigger)
         key = "dlq/" + hashlib.sha256(
-            f"{delivery.vendor}/{delivery.account}/".encode() + delivery.body).hexdigest()
+            f"{delivery.vendor}/{delivery.account}/".encode() + content).hexdigest()
         if not self.memory.seen(key):
             # The SDK masks personal data in dead letters, also in bodies that do not parse.
-            letter = DeadLetter(topic, delivery.body, exc, stage=stage,
-                                where=f"{delivery.vendor}/{delivery.account} request "
-                                      f"{delivery.request_id}")
+            where = f"{delivery.vendor}/{delivery.account} request {delivery.request_id}"
+            if delivery.trigger is not None:  # not in the body: keep it with the letter
+                where += f" trigger {delivery.trigger[:100]}"
+            letter = DeadLetter(topic, delivery.body, exc, stage=stage, where=where)
             try:
                 await self.ctx.publisher.publish_async([letter])
             except DeliveryError as err:  # not even the dead letter is safe: let them retry
@@ -200,17 +245,6 @@ class Receiver:
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise MalformedBody("body is not UTF-8 JSON", field="body") from None
-    except ValueError as exc:
-        raise MalformedBody(f"body is not valid JSON: {getattr(exc, 'msg', 'unreadable')} "
-                            f"at line {getattr(exc, 'lineno', '?')} column "
-                            f"{getattr(exc, 'colno', '?')}", field="body") from None
 
 
 def _rejected(status: int, message: str, field_path: str | None, request_id: str) -> Answer:

@@ -32,15 +32,20 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from bus.topics import SNAPSHOTS
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
 from connectors.ticketing.webhook.facts import (
+    INT_MAX,
+    LONG_MAX,
     Delivery,
     Mapped,
     MappingEnv,
+    Time,
+    check_time,
+    contract,
     custom_identifiers,
     fact_id,
     parse,
@@ -61,11 +66,11 @@ class StagerTicketType(_Model):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     price: Decimal = Field(ge=0, description="Euros.")
-    total: int = Field(ge=0)
-    available: int = Field(ge=0)
-    reserved: int = Field(default=0, ge=0)
-    soldOut: bool = False  # noqa: N815 - Stager's spelling
-    soldOutOverride: bool | None = None  # noqa: N815
+    total: StrictInt = Field(ge=0, le=INT_MAX)
+    available: StrictInt = Field(ge=0, le=INT_MAX)
+    reserved: StrictInt = Field(default=0, ge=0, le=INT_MAX)
+    soldOut: StrictBool = False  # noqa: N815 - Stager's spelling
+    soldOutOverride: StrictBool | None = None  # noqa: N815
 
 
 class StagerCustomField(_Model):
@@ -76,8 +81,8 @@ class StagerCustomField(_Model):
 class StagerEvent(_Model):
     id: str = Field(min_length=1)
     name: str | None = None
-    start: AwareDatetime | None = None
-    modified: AwareDatetime | None = None
+    start: Time | None = None
+    modified: Time | None = None
     currency: str = "EUR"
     customFields: list[StagerCustomField] = Field(default_factory=list)  # noqa: N815
     ticketTypes: list[StagerTicketType] = Field(min_length=1)  # noqa: N815
@@ -92,7 +97,7 @@ class StagerDelivery(_Model):
     """Body of a Stager push-feed delivery."""
 
     trigger: str | None = None
-    sentAt: AwareDatetime  # noqa: N815
+    sentAt: Time  # noqa: N815
     publicationChannel: StagerChannel  # noqa: N815
     event: StagerEvent
 
@@ -101,8 +106,9 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
     """The sales snapshot of one Stager delivery.
 
     Raises:
-        MappingError: missing/wrong field, negative count, more sold than exists,
-            unknown ticket type (strict).
+        MappingError: missing/wrong field, negative count, more sold than exists, a sum
+            the contract cannot carry, event time outside the window, unknown ticket
+            type (strict).
 
     """
     body: StagerDelivery = parse(StagerDelivery, payload)
@@ -125,13 +131,23 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
         reservations += tt.reserved
         reservations_value += tt.reserved * price
         capacity += tt.total
+        _within(max(line[0], reservations, capacity), INT_MAX, f"{where}.total",
+                "tickets, reservations or capacity summed over the ticket types")
+        _within(max(line[1], reservations_value), LONG_MAX, f"{where}.price",
+                "revenue in cents summed over the ticket types")
     primary = Identifier.vendor(NAME, account, event.id)
     fields = {f.key: f.value for f in event.customFields}
     identifiers = [primary, *custom_identifiers(fields, env.settings, "event.customFields")]
     when = event.modified or body.sentAt
+    when_field = "event.modified" if event.modified else "sentAt"
+    check_time(env, when, when_field)
     counts = json.dumps(sorted([k.value, *v] for k, v in lines.items())) + f"/{reservations}/{capacity}"
-    snapshot = SalesSnapshot(
-        fact_id=fact_id(NAME, account, event.id, when.isoformat(), counts),
+    inputs = {"event_time": when_field,
+              "currency": "event.currency", "performance_key": "event.id",
+              "identifiers": "event.customFields", "lines": "event.ticketTypes",
+              "capacity": "event.ticketTypes", "source_account": "account"}
+    snapshot = contract(
+        SalesSnapshot, inputs, fact_id=fact_id(NAME, account, event.id, when.isoformat(), counts),
         event_time=when, ingested_at=utcnow(), source_system=NAME, source_account=account,
         performance_key=primary.key, identifiers=identifiers,
         lines=[SnapshotLine(ticket_type=k, tickets=v[0], revenue_cents=v[1])
@@ -141,3 +157,9 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
     key = hashlib.sha256(f"{event.id}|{when.isoformat()}|{counts}".encode()).hexdigest()
     return Mapped([SourceRecord(SNAPSHOTS, primary.key, snapshot)], f"{NAME}/{account}/{key}",
                   body.trigger or "event.updated")
+
+
+def _within(value: int, limit: int, field_path: str, what: str) -> None:
+    if value > limit:
+        raise MappingError(f"wrong value {field_path}: {what} exceed what the contract carries "
+                           f"({limit})", field=field_path)

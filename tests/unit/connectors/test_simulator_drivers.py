@@ -80,7 +80,8 @@ def test_eventix_deliveries_are_signed_and_map_back_to_one_fact_per_ticket_with_
     for u in units[:300]:
         perf = season.performance(u.perf)
         req = driver._request(perf, u.payload, env.webhook_secret)
-        assert verify(SecretStr(env.webhook_secret), req.body, req.headers["X-Signature"]) is None
+        assert verify(SecretStr(env.webhook_secret), req.body, req.headers["X-Signature"],
+                      trigger=req.headers["OpenTicket-Trigger"]) is None
         mapped = map_eventix(_delivery(req, perf.account), json.loads(req.body), _webhook_env())
         assert len(mapped.records) == u.facts
         for r in mapped.records:

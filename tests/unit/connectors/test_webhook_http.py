@@ -283,12 +283,23 @@ def test_metrics_count_deliveries_by_vendor_and_outcome(hx: Harness) -> None:
     assert 'cultuurbus_webhook_deliveries_total{outcome="rejected",status="404",vendor="unknown"} 1.0' in text
 
 
-def test_openapi_documents_each_vendor_body_and_headers(hx: Harness) -> None:
+def test_openapi_documents_each_vendor_body_required_headers_triggers_and_every_status(hx: Harness) -> None:
     spec = hx.request("GET", "/openapi.json").json()
     assert {"/webhooks/eventix/{account}", "/webhooks/eventbrite/{account}",
             "/webhooks/stager/{account}", "/healthz"} <= set(spec["paths"])
     eventix = spec["paths"]["/webhooks/eventix/{account}"]["post"]
-    assert {p["name"] for p in eventix["parameters"]} >= {"OpenTicket-Trigger", "X-Signature"}
+    trigger = next(p for p in eventix["parameters"] if p["name"] == "OpenTicket-Trigger")
+    assert trigger["required"] is True and "order.refunded" in trigger["schema"]["enum"]
+    assert eventix["security"] == [{"signature": []}]
+    scheme = spec["components"]["securitySchemes"]["signature"]
+    assert (scheme["in"], scheme["name"]) == ("header", "X-Signature")
+    for path in ("/webhooks/eventix/{account}", "/webhooks/eventbrite/{account}",
+                 "/webhooks/stager/{account}"):
+        op = spec["paths"][path]["post"]
+        assert {"200", "400", "401", "404", "413", "422", "503"} <= set(op["responses"])
+        assert "Retry-After" in op["responses"]["503"]["headers"]
+    action = spec["components"]["schemas"]["EventbriteConfig"]["properties"]["action"]
+    assert "attendee.checked_in" in action["enum"]
     assert "EventixDelivery" in spec["components"]["schemas"]
     assert "EventixTicket" in spec["components"]["schemas"]  # nested models resolvable
     assert hx.request("GET", "/docs").status_code == 200

@@ -127,10 +127,19 @@ def test_the_eventix_buyer_is_pseudonymised_to_hash_postcode_area_and_birth_year
         assert raw not in dumped
 
 
-def test_the_delivery_key_comes_from_the_dedupe_header() -> None:
-    d, p = _delivery(eventix_delivery("acme", SECRET, "order.paid", eventix_order(),
-                                      dedupe_key="ba7a36206f"), "eventix")
-    assert map_eventix(d, p, ENV).delivery_key == "eventix/acme/ba7a36206f"
+def test_the_delivery_key_comes_from_the_signed_trigger_and_body_not_the_dedupe_header() -> None:
+    order = eventix_order()
+    keys = {}
+    for trigger, dedupe in [("order.paid", "ba7a36206f"), ("order.paid", "another-key"),
+                            ("order.refunded", "ba7a36206f")]:
+        d, p = _delivery(eventix_delivery("acme", SECRET, trigger, order, dedupe_key=dedupe),
+                         "eventix")
+        keys[(trigger, dedupe)] = map_eventix(d, p, ENV).delivery_key
+    # a vendor retry (same trigger and body) is recognised whatever its unsigned header says
+    assert keys[("order.paid", "ba7a36206f")] == keys[("order.paid", "another-key")]
+    # another trigger is another delivery, even with the same dedupe header
+    assert keys[("order.paid", "ba7a36206f")] != keys[("order.refunded", "ba7a36206f")]
+    assert "ba7a36206f" not in keys[("order.paid", "ba7a36206f")]
 
 
 @pytest.mark.parametrize(("trigger", "says"), [
