@@ -1,10 +1,13 @@
 """The streams app: one Faust app, run by ``cultuurbus streams worker``.
 
-Domain modules are listed here explicitly. Identity re-keys facts (two agents); one facts
-agent reads the re-keyed facts and applies each, decoded once, to the fact domains
-(availability, attendance, sales; last-minute follows availability in process). Every
-agent takes its topic in batches. Several workers share the partitions of the
-co-partitioned topics (every keyed topic has the same partition count, checked at start).
+The graph is built here, in :func:`create_app`, by constructors that take their
+collaborators: identity re-keys facts (two agents); one facts agent reads the re-keyed
+facts and applies each, decoded once, to the fact domains it is given (availability,
+attendance, sales); last-minute listens to availability in process; timers drive
+attendance's no-shows, last-minute's offers and identity's releases. Every agent takes
+its topic in batches. Several workers share the partitions of the co-partitioned topics
+(every keyed topic has the same partition count, checked at start). Every worker also
+reads the whole identity topic into its crosswalk (``streams.identity.reader``).
 
 Guarantee: effectively-once results. Faust runs at-least-once; every state value applies
 a fact at most once, by the fact's first delivery and the offset each value has reached
@@ -17,6 +20,7 @@ module). Records are published after each batch (an agent waits at most
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +29,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from bus.errors import ConfigError
 from bus.kafka import make_admin
+from bus.metrics import Health
 from bus.serde import Registry
 from bus.settings import Settings
-from bus.topics import CATALOG, PARTITIONS
+from bus.topics import CATALOG, IDENTITY, PARTITIONS
 from streams import tuning
-from streams.attendance import agents as attendance_agents
-from streams.availability import agents as availability_agents
+from streams.attendance.domain import AttendanceDomain
+from streams.availability.domain import AvailabilityDomain
 from streams.codec import FactCodec
-from streams.context import StreamsContext
+from streams.context import StreamsContext, in_partition_of
 from streams.facts import agents as facts_agents
 from streams.identity import agents as identity_agents
 from streams.identity.crosswalk import Crosswalk
-from streams.lastminute import agents as lastminute_agents
+from streams.identity.domain import Identity
+from streams.identity.reader import CrosswalkReader
+from streams.lastminute.domain import LastMinute
 from streams.metrics import StreamsMetrics
-from streams.sales import agents as sales_agents
+from streams.sales.domain import SalesDomain
 
-__all__ = ["DOMAINS", "create_app", "check_copartitioning"]
-
-#: In this order: the fact domains register with the context before the facts agent that feeds them.
-DOMAINS = (identity_agents, availability_agents, attendance_agents, sales_agents, lastminute_agents,
-           facts_agents)
+__all__ = ["PRODUCER_BATCH_BYTES", "StreamsApp", "check_copartitioning", "create_app"]
 
 #: Largest record batch the outbox builds for one topic partition (``streams.outbox``).
 PRODUCER_BATCH_BYTES = 1024 * 1024
@@ -69,8 +72,28 @@ def check_copartitioning(settings: Settings) -> None:
                           + ", ".join(wrong))
 
 
+@dataclass(frozen=True)
+class StreamsApp:
+    """A built worker: the Faust app, what its domains share, the crosswalk reader to
+    start before Faust (``streams.worker``) and what ``/healthz`` reports."""
+
+    app: faust.App
+    ctx: StreamsContext
+    crosswalk_reader: CrosswalkReader
+    health: Health
+
+
 def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None = None,
-               registry: CollectorRegistry | None = None) -> StreamsContext:
+               registry: CollectorRegistry | None = None) -> StreamsApp:
+    """Build the Faust app and every domain, agent and timer of the worker (nothing starts).
+
+    Args:
+        settings: the bus settings.
+        worker: the worker's name; its state lives under ``<data_dir>/<worker>``.
+        web_port: port of ``/metrics`` and ``/healthz`` (default: ``streams.web_port``).
+        registry: where the metrics register (default: a fresh one).
+
+    """
     s = settings.streams
     datadir = Path(s.data_dir) / worker
     datadir.mkdir(parents=True, exist_ok=True)
@@ -102,14 +125,36 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     reg = registry or CollectorRegistry()
     ctx = StreamsContext(app=app, settings=settings,
                          codec=FactCodec(Registry(settings.registry), settings.topic_prefix),
-                         metrics=StreamsMetrics(reg), registry=reg, crosswalk=Crosswalk())
-    for domain in DOMAINS:
-        domain.register(ctx)
-    _web(ctx)
-    return ctx
+                         metrics=StreamsMetrics(reg), registry=reg)
+    crosswalk = Crosswalk()
+
+    parked = ctx.table("identity-parked", help="Facts parked per source performance key until the calendar "
+                       "brings their performance; released in arrival order.")
+    identity = Identity(crosswalk, parked, ctx.metrics,
+                        encode_link=lambda link: ctx.codec.encode(IDENTITY, "identity_link.avsc", link),
+                        in_partition_of=in_partition_of)
+    parked.on_recover(identity.recovered)
+    identity_agents.define(ctx, identity)
+
+    lastminute = LastMinute(ctx)
+    availability = AvailabilityDomain(ctx, listeners=[lastminute.on_availability])
+    attendance = AttendanceDomain(ctx)
+    sales = SalesDomain(ctx)
+    facts_agents.define(ctx, domains=[availability, attendance, sales])
+    app.timer(interval=s.lastminute_tick_s, name="attendance-no-shows")(attendance.tick)
+    app.timer(interval=s.lastminute_tick_s, name="lastminute-tick")(lastminute.tick)
+
+    reader = CrosswalkReader(settings, crosswalk, Registry(settings.registry), metrics_registry=reg)
+    health = Health()
+    health.add_check("partitions_assigned",
+                     lambda: not app.rebalancing and len(app.consumer.assignment()) > 0)
+    health.add_check("crosswalk_read", reader.caught_up.is_set)
+    health.add_check("crosswalk_reader_running", lambda: reader.healthy)
+    _web(ctx, health)
+    return StreamsApp(app=app, ctx=ctx, crosswalk_reader=reader, health=health)
 
 
-def _web(ctx: StreamsContext) -> None:
+def _web(ctx: StreamsContext, health: Health) -> None:
     app = ctx.app
     m = ctx.metrics
 
@@ -120,13 +165,14 @@ def _web(ctx: StreamsContext) -> None:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        ready = not app.rebalancing and len(app.consumer.assignment()) > 0
-        return web.json({"live": True, "ready": ready, "rebalancing": app.rebalancing},
-                        status=200 if ready else 503)
+        status, report = health.ready_answer()
+        report["rebalancing"] = app.rebalancing
+        return web.json(report, status=status)
 
     @app.page("/healthz/live")
     async def live(web: Any, request: Any) -> Any:
-        return web.json({"live": True})
+        status, body = health.live_answer()
+        return web.json(body, status=status)
 
     rebalancing_since: list[float] = []
 

@@ -1,18 +1,17 @@
 """What every domain module of the streams app is given: the Faust app, the settings,
-the codec, metrics, the crosswalk and the topics (by unprefixed catalog name); and the
-few Faust details the batched agents need (table partition of an event, bulk sends)."""
+the codec, metrics and the topics (by unprefixed catalog name); and the few Faust
+details the batched agents need (table partition of an event, bulk sends, dead letters).
+Which domain feeds which is not here: ``streams.app`` builds that graph."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 from prometheus_client import CollectorRegistry
 
 from bus.deadletter import error_headers
@@ -21,7 +20,7 @@ from bus.log import get_logger
 from bus.settings import Settings
 from bus.topics import PARTITIONS, dlq_of, spec
 from streams.codec import KIND_HEADER, FactCodec
-from streams.identity.crosswalk import Crosswalk
+from streams.faust_hooks import set_current_event
 from streams.metrics import StreamsMetrics
 from streams.outbox import Outbox
 from streams.store import RawTable
@@ -75,7 +74,7 @@ def in_partition_of(event: Any) -> None:
     the event of the key it is about to touch. Every key of one performance lives in
     the partition of its facts, so any of its events will do.
     """
-    _current_event.set(weakref.ref(event))
+    set_current_event(event)
 
 
 async def batches(stream: Any) -> AsyncIterator[list[Any]]:
@@ -95,13 +94,6 @@ class StreamsContext:
     codec: FactCodec
     metrics: StreamsMetrics
     registry: CollectorRegistry
-    crosswalk: Crosswalk
-    #: Fact handlers (availability, attendance, sales), in the order they see a batch.
-    fact_domains: list[Any] = field(default_factory=list)
-    #: Called with (performance id, Availability record, outbox) whenever availability is
-    #: published, and with outbox None for every performance held after a recovery.
-    availability_listeners: list[Callable[[str, dict[str, Any], list[Out] | None], None]] = \
-        field(default_factory=list)
     _topics: dict[str, faust.TopicT] = field(default_factory=dict)
     _partitions: dict[str, int] = field(default_factory=dict)
     outbox: Outbox = field(init=False)

@@ -58,11 +58,11 @@ class StreamsMetrics:
         self.decode_errors = Counter("cultuurbus_streams_dead_letters",
                                      "Messages the worker could not decode (sent to the DLQ).",
                                      ["topic"], registry=registry)
-        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once (the lookup costs more than the update)."""
-        key = (metric._name, labels)
+        key = (id(metric), labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*labels)

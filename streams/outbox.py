@@ -10,7 +10,8 @@ aiokafka record batch per topic partition and hands them all to the producer at 
 Guarantees are Faust's: the records go through the app's own aiokafka producer, which
 every offset commit flushes first, so a batch's offsets are committed only after its
 records and changelog writes are on the broker (at-least-once). Records of one topic
-partition keep the order they were added in (flushes are serialized).
+partition keep the order they were added in (flushes are serialized). The Faust and
+aiokafka internals this needs are used through ``streams.faust_hooks``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from faust.types import TP
 
 from bus.log import get_logger
+from streams.faust_hooks import create_batch, mark_persisted, producer_of, send_batch, table_store
 
 __all__ = ["Outbox", "murmur2"]
 
@@ -90,7 +92,7 @@ class Outbox:
         topic = self._changelogs.get(id(table))
         if topic is None:
             topic = self._changelogs[id(table)] = table.changelog_topic.get_topic_name()
-        self._persist.setdefault((topic, partition), table.data)
+        self._persist.setdefault((topic, partition), table_store(table))
         self.add(topic, partition, key, value)
 
     async def flush(self) -> None:
@@ -98,7 +100,7 @@ class Outbox:
         tasks queued before) are in it, so a caller may then let its offsets be committed."""
         async with self._lock:  # also when nothing is queued: another flush may be sending ours
             groups, self._groups = self._groups, {}
-            producer = self.app.producer._ensure_producer()  # the app's aiokafka producer
+            producer = producer_of(self.app)
             for (topic, partition), records in groups.items():
                 # In turn, not gathered: each returns at once unless a batch of the same
                 # partition still waits for the broker, and then all wait for the same answer.
@@ -107,12 +109,12 @@ class Outbox:
     async def _send(self, producer: Any, topic: str, partition: int,
                     records: list[tuple[bytes | None, bytes | None, Headers | None]]) -> None:
         store = self._persist.get((topic, partition))
-        batch = producer.create_batch()
+        batch = create_batch(producer)
         count = 0
         for key, value, headers in records:
             if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 await self._submit(producer, batch, topic, partition, count, store)
-                batch, count = producer.create_batch(), 0
+                batch, count = create_batch(producer), 0
                 if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                     raise ValueError(f"a record of {len(value or b'')} bytes does not fit a batch "
                                      f"for {topic}: raise streams.app producer_max_batch_size")
@@ -121,7 +123,7 @@ class Outbox:
 
     async def _submit(self, producer: Any, batch: Any, topic: str, partition: int, count: int,
                       store: Any) -> None:
-        fut = await producer.send_batch(batch, topic, partition=partition)
+        fut = await send_batch(producer, batch, topic, partition)
         fut.add_done_callback(_delivered(store, TP(topic, partition), count))
 
 
@@ -134,5 +136,5 @@ def _delivered(store: Any, tp: TP, count: int) -> Callable[[Any], None]:
             log.error("records not delivered", extra={"topic": tp.topic, "partition": tp.partition,
                                                       "count": count, "error": repr(exc)[:300]})
         elif store is not None:
-            store.set_persisted_offset(tp, fut.result().offset + count - 1)
+            mark_persisted(store, tp, fut.result().offset + count - 1)
     return done

@@ -35,8 +35,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from faust.streams import current_event
-
+from streams.faust_hooks import current_event, table_store
 from streams.outbox import Outbox
 
 __all__ = ["FirstDelivery", "JsonTable", "RawTable", "dumps", "loads"]
@@ -53,24 +52,24 @@ class RawTable:
     """A raw (bytes -> bytes) Faust table read directly from its store and written through
     the outbox: the local RocksDB write at once, the changelog write with the batch.
     Reads and writes go to the partition of the event named last with
-    ``streams.context.in_partition_of``."""
+    ``streams.context.in_partition_of``. The store is Faust's (``streams.faust_hooks``)."""
 
     def __init__(self, table: Any, outbox: Outbox) -> None:
         self.table = table
         self.outbox = outbox
 
     def get(self, key: bytes) -> bytes | None:
-        return self.table.data.get(key)  # type: ignore[no-any-return]
+        return table_store(self.table).get(key)  # type: ignore[no-any-return]
 
     def put(self, key: bytes, value: bytes) -> None:
         event = current_event()
         if event is None:
             raise RuntimeError("table write outside of a batch: call in_partition_of(event) first")
-        self.table.data[key] = value
+        table_store(self.table)[key] = value
         self.outbox.changelog(self.table, event.message.partition, key, value)
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
-        for key, raw in self.table.data.items():
+        for key, raw in table_store(self.table).items():
             if raw is not None:
                 yield key, raw
 

@@ -1,6 +1,7 @@
 """Faust, tuned for a worker that takes its topics in batches. Each change was measured
 with py-spy on a 2-core machine (see the perf notes in ``streams.facts``); nothing here
-changes what the worker computes or guarantees.
+changes what the worker computes or guarantees. The private Faust and aiokafka attributes
+the first two need are used through ``streams.faust_hooks``.
 
 - Fetches that wait a little for data. Faust creates its aiokafka consumer with
   ``fetch_min_bytes=1`` and a fixed ``fetch_max_wait_ms=1500``: the broker answers a
@@ -21,31 +22,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiokafka
 from faust.sensors.monitor import Monitor
-from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.transport.producer import ProducerBuffer
+
+from streams import faust_hooks
 
 __all__ = ["CHANGELOG_BUFFER", "FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "QuietMonitor", "tune"]
 
 FETCH_MAX_WAIT_MS = 5
 FETCH_MIN_BYTES = 256 * 1024
 CHANGELOG_BUFFER = 20_000
-
-
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
-        consumer = super()._create_worker_consumer(transport)
-        # Read by AIOKafkaConsumer.start() when it builds its fetcher; aiokafka has no
-        # setter and Faust no setting for them.
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        consumer._fetch_min_bytes = FETCH_MIN_BYTES
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
 class QuietMonitor(Monitor):
@@ -80,5 +65,6 @@ class QuietMonitor(Monitor):
 
 def tune(app: Any) -> None:
     """Apply the tuning to ``app`` (before it starts)."""
-    app.transport.Consumer = _Consumer
-    ProducerBuffer.max_messages = CHANGELOG_BUFFER
+    app.transport.Consumer = faust_hooks.fetching_consumer(min_bytes=FETCH_MIN_BYTES,
+                                                           max_wait_ms=FETCH_MAX_WAIT_MS)
+    faust_hooks.set_changelog_buffer(CHANGELOG_BUFFER)

@@ -1,5 +1,6 @@
-"""Running a worker: load the crosswalk, then hand over to Faust's worker (signals,
-graceful shutdown, table recovery).
+"""Running a worker: check the Faust and aiokafka internals it hooks into
+(``streams.faust_hooks``), build the app (``streams.app``), load the crosswalk, then hand
+over to Faust's worker (signals, graceful shutdown, table recovery).
 
 A worker that did not stop cleanly (kill -9, a crash) may have local RocksDB state ahead
 of its changelogs; Faust would keep that state and replay only part of the changelog
@@ -24,16 +25,16 @@ import faust
 from bus.errors import ConfigError, RetriableError
 from bus.kafka import make_admin
 from bus.log import get_logger
-from bus.serde import Registry
 from bus.settings import Settings
 from streams.app import check_copartitioning, create_app
-from streams.identity.reader import CrosswalkReader
+from streams.faust_hooks import check_hooks
 
 __all__ = ["run_worker"]
 
 log = get_logger(__name__)
 RUNNING = "RUNNING"
 CLUSTER = "KAFKA_CLUSTER_ID"
+
 
 class _Worker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
@@ -116,21 +117,30 @@ def check_state_origin(state: Path, cluster: str) -> None:
 
 def run_worker(settings: Settings, *, worker: str = "w1", web_port: int | None = None,
                loglevel: str = "info") -> None:
-    """Block running one worker until SIGTERM/SIGINT."""
+    """Block running one worker until SIGTERM/SIGINT.
+
+    Raises:
+        ConfigError: Faust or aiokafka lost an attribute the worker hooks into (an upgrade
+            past the pinned versions), the topics are not co-partitioned, or the state
+            belongs to another cluster or another live worker.
+        RetriableError: Kafka or the identity topic could not be read.
+
+    """
+    check_hooks()
     check_copartitioning(settings)
-    ctx = create_app(settings, worker=worker, web_port=web_port)
+    built = create_app(settings, worker=worker, web_port=web_port)
     mark = Path(settings.streams.data_dir) / worker / RUNNING
     check_state_origin(mark.parent, cluster_id(settings))
     unclean = mark.exists()
     held = claim(mark)
     if unclean:
-        discard_unclean_state(Path(ctx.app.conf.tabledir), mark)
-    reader = CrosswalkReader(settings, ctx.crosswalk, Registry(settings.registry))
+        discard_unclean_state(Path(built.app.conf.tabledir), mark)
+    reader = built.crosswalk_reader
     reader.start()
     logging.getLogger("faust").setLevel(loglevel.upper())
     clean = False
     try:
-        _Worker(ctx.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+        _Worker(built.app, loglevel=loglevel, quiet=True).execute_from_commandline()
         clean = True
     except SystemExit as exc:
         clean = exc.code in (0, None)

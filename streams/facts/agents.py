@@ -2,10 +2,10 @@
 
 One agent reads the re-keyed facts in batches (``streams.context.batches``), decodes each
 fact once, drops duplicate deliveries (``streams.store.FirstDelivery``) and hands each
-performance's facts, in order, to every fact domain: availability, attendance, sales (and
-through availability, last-minute). Then it writes the first-delivery markers and
-publishes what the domains produced, with the table changelog writes, in bulk
-(``streams.outbox``).
+performance's facts, in order, to every fact domain it is given (``streams.app`` gives it
+availability, attendance and sales; last-minute follows availability). Then it writes
+the first-delivery markers and publishes what the domains produced, with the table
+changelog writes, in bulk (``streams.outbox``).
 
 Perf notes (issue #7; 2,000 performances, 50,000 ticket facts, one worker, a shared
 2-core machine; ``py-spy`` for the profiles): before, each domain was an agent of its own
@@ -19,23 +19,25 @@ agents: identity, then this one), Avro decode/encode and RocksDB.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bus.errors import SerializationError
 from bus.topics import FACTS
 from streams.context import Out, StreamsContext, batches, in_partition_of, log
-from streams.facts.batch import Fact
+from streams.facts.fact import Fact, FactDomain
 from streams.store import FirstDelivery
 
-__all__ = ["register"]
+__all__ = ["define"]
 
 AGENT = "facts"
 
 
-def register(ctx: StreamsContext) -> None:
+def define(ctx: StreamsContext, domains: Sequence[FactDomain]) -> None:
+    """Define the facts agent on ``ctx.app``; it applies each fact to ``domains``, in order."""
     app = ctx.app
     m = ctx.metrics
-    domains = list(ctx.fact_domains)
+    domains = tuple(domains)
     labels = [d.agent for d in domains]
     events_of = [m.events_of(label) for label in labels]
     duplicates_of = [m.duplicates_of(label) for label in labels]
@@ -80,7 +82,7 @@ def register(ctx: StreamsContext) -> None:
             seen.save()
         await ctx.send_all(out)
 
-    async def apply_one_by_one(domain: Any, pid: str, facts: list[Fact], out: list[Out],
+    async def apply_one_by_one(domain: FactDomain, pid: str, facts: list[Fact], out: list[Out],
                                refused: set[int]) -> None:
         """Apply each fact alone (each state value records the last offset it took, so
         those already applied are not applied again) and dead-letter the ones that fail."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,10 @@ from bus.kafka import make_admin, make_consumer, make_producer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import apply_catalog
+from ops.stack.ports import free_ports
+from tests.support import waiting
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fresh(settings: Settings, tag: str) -> Settings:
@@ -58,7 +53,7 @@ class Worker:
     settings: Settings
     data_dir: Path
     log: Path
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=lambda: free_ports(1)[0])
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
@@ -166,10 +161,5 @@ def latest(settings: Settings, topic: str, reader_schema: str, timeout: float = 
 
 
 def wait_until(check: Any, timeout: float, interval: float = 2.0) -> Any:
-    """Call ``check()`` until it returns a truthy value or the time is up; return the last value."""
-    deadline = time.monotonic() + timeout
-    value = check()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = check()
-    return value
+    """The shared ``wait_until``, every 2 s by default: a check here reads whole topics."""
+    return waiting.wait_until(check, timeout, interval)

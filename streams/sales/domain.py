@@ -1,6 +1,6 @@
 """Sales: tickets and revenue per performance per hour and day, ticket type and channel.
 
-Applied by the facts agent (``streams.facts``). Each window value holds its totals and the
+Applied by the facts agent (``streams.facts.agents``). Each window value holds its totals and the
 last facts offset applied to it (``o``, see ``streams.store``), so a fact is added to a
 window once whatever else made it to the changelog before a crash. Windows are written
 before the held snapshot of their source moves on (same table, same partition, in that
@@ -14,11 +14,11 @@ from typing import Any
 
 from bus.topics import SALES
 from streams.context import Out, StreamsContext, now_ms
-from streams.facts.batch import Fact
+from streams.facts.fact import Fact
 from streams.sales import state as sa
 from streams.store import JsonTable
 
-__all__ = ["SalesDomain", "register"]
+__all__ = ["SalesDomain"]
 
 AGENT = "sales"
 
@@ -109,8 +109,3 @@ class SalesDomain:
             out.append((SALES, wk, self.ctx.codec.encode(SALES, "sales_window.avsc", rec), None))
         self.ctx.observe(AGENT, applied)
 
-
-def register(ctx: StreamsContext) -> Any:
-    domain = SalesDomain(ctx)
-    ctx.fact_domains.append(domain)
-    return domain

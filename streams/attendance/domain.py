@@ -1,6 +1,6 @@
 """Attendance: door scans, sold and no-shows per performance.
 
-Applied by the facts agent (``streams.facts``), one read and one write per performance
+Applied by the facts agent (``streams.facts.agents``), one read and one write per performance
 per batch. A timer publishes a performance once when it starts, so no-shows become known;
 it looks only at the starts this worker is still waiting for (kept in memory, rebuilt
 from the table after every rebalance), never at the whole table.
@@ -13,10 +13,10 @@ from typing import Any
 from bus.topics import ATTENDANCE
 from streams.attendance import state as at
 from streams.context import Out, StreamsContext, now_ms
-from streams.facts.batch import Fact
+from streams.facts.fact import Fact
 from streams.store import JsonTable
 
-__all__ = ["AttendanceDomain", "register"]
+__all__ = ["AttendanceDomain"]
 
 AGENT = "attendance"
 
@@ -99,9 +99,3 @@ class AttendanceDomain:
             out.append(self.record(pid, st))
         await self.ctx.send_all(out)
 
-
-def register(ctx: StreamsContext) -> Any:
-    domain = AttendanceDomain(ctx)
-    ctx.fact_domains.append(domain)
-    ctx.app.timer(interval=ctx.settings.streams.lastminute_tick_s, name="attendance-no-shows")(domain.tick)
-    return domain

@@ -1,6 +1,6 @@
 """Availability: live seats per performance, published after every batch that changes them.
 
-Applied by the facts agent (``streams.facts``), which decodes each fact once for every
+Applied by the facts agent (``streams.facts.agents``), which decodes each fact once for every
 domain. One state read and one write per performance per batch; the Availability record
 goes out once per performance per batch with the state after the whole batch (several
 facts for one performance within ~10 ms become one record; ``version`` counts facts).
@@ -8,26 +8,38 @@ facts for one performance within ~10 ms become one record; ``version`` counts fa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bus.topics import AVAILABILITY
 from streams.availability import state as av
 from streams.context import Out, StreamsContext, now_ms
-from streams.facts.batch import Fact
+from streams.facts.fact import Fact
 from streams.store import JsonTable
 
-__all__ = ["AvailabilityDomain", "register"]
+__all__ = ["AvailabilityDomain", "AvailabilityListener"]
 
 AGENT = "availability"
 
+#: Called with (performance id, Availability record, outbox) whenever availability is
+#: published, and with outbox None for every performance held after a recovery.
+AvailabilityListener = Callable[[str, dict[str, Any], list[Out] | None], None]
+
 
 class AvailabilityDomain:
-    """Availability state per canonical performance (``s:<id>``), see ``streams.store``."""
+    """Availability state per canonical performance (``s:<id>``), see ``streams.store``.
+
+    Args:
+        ctx: the app's context (settings, codec, metrics, tables).
+        listeners: told about every availability record, in this order (last-minute).
+
+    """
 
     agent = AGENT
 
-    def __init__(self, ctx: StreamsContext) -> None:
+    def __init__(self, ctx: StreamsContext, listeners: Sequence[AvailabilityListener] = ()) -> None:
         self.ctx = ctx
+        self.listeners = tuple(listeners)
         m = ctx.metrics
         self.threshold = ctx.settings.streams.limited_threshold
         self.table = JsonTable(ctx.raw_table(
@@ -47,7 +59,7 @@ class AvailabilityDomain:
             self.keys += 1
             rec = av.availability_record(key[2:], st, limited_threshold=self.threshold, now_ms=now_ms())
             self._status(key[2:], rec["status"])
-            for listener in self.ctx.availability_listeners:
+            for listener in self.listeners:
                 listener(key[2:], rec, None)  # remembered; decided on the next tick
         self._keys_gauge.set(self.keys)
 
@@ -93,12 +105,7 @@ class AvailabilityDomain:
             out.append((AVAILABILITY, pid, self.ctx.codec.encode(AVAILABILITY, "availability.avsc", rec),
                         None))
             self._status(pid, rec["status"])
-            for listener in self.ctx.availability_listeners:
+            for listener in self.listeners:
                 listener(pid, rec, out)
             self.ctx.observe(AGENT, applied)
 
-
-def register(ctx: StreamsContext) -> Any:
-    domain = AvailabilityDomain(ctx)
-    ctx.fact_domains.append(domain)
-    return domain

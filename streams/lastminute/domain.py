@@ -17,7 +17,7 @@ from bus.topics import LASTMINUTE
 from streams.context import Out, StreamsContext, now_ms
 from streams.lastminute.logic import offer_for
 
-__all__ = ["LastMinute", "register"]
+__all__ = ["LastMinute"]
 
 AGENT = "lastminute"
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -26,6 +26,12 @@ _KEEP = ("performance_id", "capacity", "remaining", "status", "title", "venue_na
 
 
 class LastMinute:
+    """Offers and withdrawals of last-minute performances.
+
+    ``on_availability`` is an availability listener (``streams.availability.domain``);
+    ``tick`` runs on a timer (``streams.app``).
+    """
+
     def __init__(self, ctx: StreamsContext) -> None:
         self.ctx = ctx
         self.window_ms = int(ctx.settings.streams.lastminute_window_h * 3600 * 1000)
@@ -72,9 +78,3 @@ class LastMinute:
                 del self.summaries[pid]
         await self.ctx.send_all(out)
 
-
-def register(ctx: StreamsContext) -> LastMinute:
-    lm = LastMinute(ctx)
-    ctx.availability_listeners.append(lm.on_availability)
-    ctx.app.timer(interval=ctx.settings.streams.lastminute_tick_s, name="lastminute-tick")(lm.tick)
-    return lm

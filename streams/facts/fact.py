@@ -1,0 +1,31 @@
+"""One decoded fact of a batch, and what the facts agent hands the facts of a batch to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from streams.context import Out
+
+__all__ = ["Fact", "FactDomain"]
+
+
+@dataclass(slots=True)
+class Fact:
+    kind: str  # ticket | snapshot | performance
+    rec: dict[str, Any]  # the fact, timestamps as int milliseconds
+    offset: int  # its offset on participation.facts (see streams.store)
+    event: Any  # the Faust event, for the table partition
+
+
+class FactDomain(Protocol):
+    """A domain the facts agent applies facts to (availability, attendance, sales)."""
+
+    #: Its name in metrics, logs and dead letters.
+    agent: str
+
+    def apply(self, pid: str, facts: list[Fact], out: list[Out]) -> None:
+        """Apply one performance's first deliveries of a batch, in order; add what to publish
+        to ``out``. Raising makes the agent apply the facts one by one and dead-letter the
+        ones that raise."""

@@ -1,0 +1,202 @@
+"""Every use of a private Faust or aiokafka attribute, in one place, checked at start-up.
+
+faust-streaming and aiokafka are pinned exactly (``PINNED``, the same pins as
+``pyproject.toml``) because the worker reaches past their public API in the places below.
+``streams.worker`` calls :func:`check_hooks` before Faust starts, so an upgrade that
+renames or removes one of them stops the worker with a :class:`~bus.errors.ConfigError`
+naming the attribute and the upgrade, instead of failing deep in a batch (or, for
+``ProducerBuffer.max_messages``, silently setting an attribute nobody reads).
+
+The hooks, why each is needed, and the upstream issue where there is one:
+
+- ``faust.streams._current_event`` (the current-event variable): Faust ties a table read
+  or write to the partition of the event being processed; a batch from
+  ``Stream.take_events`` has no such event, so before touching a table the agents name the
+  event of the key they are about to touch (:func:`set_current_event`). Upstream:
+  faust-streaming/faust#497 ("Writing into Table with Stream.take() not allowed").
+- ``Collection.data`` (a table's local store): raw tables read and write RocksDB directly
+  and send their changelog writes with the batch (``streams.store``, ``streams.outbox``),
+  because Faust's per-key ``__setitem__`` path costs more than the state logic. No upstream
+  issue.
+- ``faust.stores.rocksdb.Store.set_persisted_offset``: once the outbox's changelog batch
+  is on the broker, the table's persisted offset moves on, as Faust's own changelog
+  writes do, so recovery starts after what the store already holds. No upstream issue.
+- ``faust.transport.drivers.aiokafka.Producer._ensure_producer``: the app's own aiokafka
+  producer, so the outbox's record batches go through the producer every offset commit
+  flushes first (at-least-once holds). No upstream issue.
+- aiokafka's batch API, ``AIOKafkaProducer.create_batch`` / ``send_batch`` and
+  ``BatchBuilder.append``: one record batch per topic partition instead of one send (and
+  one produce request) per record; Faust exposes no batch send. No upstream issue.
+- ``AIOKafkaConsumerThread._create_worker_consumer``, ``Consumer._new_consumer_thread`` and
+  the consumer's private ``_fetch_min_bytes`` / ``_fetch_max_wait_ms`` (read by
+  ``AIOKafkaConsumer.start``): fetches that wait for data (``streams.tuning``); Faust has
+  no setting for them and aiokafka no setter. No upstream issue.
+- ``faust.transport.producer.ProducerBuffer.max_messages`` (class-level): a changelog
+  buffer larger than one batch writes; Faust holds every stream back at 100. Upstream:
+  faust-streaming/faust#173 ("Warning - producer buffer full").
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import weakref
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import faust.streams
+import faust.transport.producer as faust_producer
+from faust.streams import current_event
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from bus.errors import ConfigError
+
+__all__ = ["HOOKS", "PINNED", "Hook", "check_hooks", "create_batch", "current_event", "fetching_consumer",
+           "mark_persisted", "producer_of", "send_batch", "set_changelog_buffer", "set_current_event",
+           "table_store"]
+
+#: The versions tested with these hooks: the exact pins of ``pyproject.toml``.
+PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
+_REQUIREMENTS = "'faust-streaming[rocksdict]==0.15.3' 'aiokafka==0.14.0'"
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """One private attribute the worker relies on.
+
+    Attributes:
+        package: the distribution that provides it (a key of ``PINNED``).
+        owner: ``module`` or ``module:Class`` that holds it.
+        attribute: its name.
+        use: what the worker uses it for (named in the start-up error).
+        read_in: for an instance attribute: the method of ``owner`` that must still read it.
+
+    """
+
+    package: str
+    owner: str
+    attribute: str
+    use: str
+    read_in: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.owner.replace(':', '.')}.{self.attribute}"
+
+    def present(self) -> bool:
+        module, _, cls = self.owner.partition(":")
+        try:
+            owner: Any = importlib.import_module(module)
+            for part in filter(None, cls.split(".")):
+                owner = getattr(owner, part)
+            if self.read_in is None:
+                return hasattr(owner, self.attribute)
+            return self.attribute in getattr(owner, self.read_in).__code__.co_names
+        except (ImportError, AttributeError):
+            return False
+
+
+_FAUST, _AIOKAFKA = "faust-streaming", "aiokafka"
+_DRIVER = "faust.transport.drivers.aiokafka"
+
+#: Every hook of this module (see the module docstring for why each is needed).
+HOOKS = (
+    Hook(_FAUST, "faust.streams", "_current_event", "table access in a take_events batch (faust#497)"),
+    Hook(_FAUST, "faust.tables.base:Collection", "data", "raw tables read and write their store"),
+    Hook(_FAUST, "faust.stores.rocksdb:Store", "set_persisted_offset",
+         "the outbox moves a table's persisted offset"),
+    Hook(_FAUST, f"{_DRIVER}:Producer", "_ensure_producer", "the outbox sends through the app's producer"),
+    Hook(_AIOKAFKA, "aiokafka:AIOKafkaProducer", "create_batch", "the outbox builds record batches"),
+    Hook(_AIOKAFKA, "aiokafka:AIOKafkaProducer", "send_batch", "the outbox sends record batches"),
+    Hook(_AIOKAFKA, "aiokafka.producer.message_accumulator:BatchBuilder", "append",
+         "the outbox fills record batches"),
+    Hook(_FAUST, f"{_DRIVER}:AIOKafkaConsumerThread", "_create_worker_consumer", "fetch tuning"),
+    Hook(_FAUST, f"{_DRIVER}:Consumer", "_new_consumer_thread", "fetch tuning"),
+    Hook(_AIOKAFKA, "aiokafka:AIOKafkaConsumer", "_fetch_min_bytes", "fetch tuning", read_in="start"),
+    Hook(_AIOKAFKA, "aiokafka:AIOKafkaConsumer", "_fetch_max_wait_ms", "fetch tuning", read_in="start"),
+    Hook(_FAUST, "faust.transport.producer:ProducerBuffer", "max_messages", "the changelog buffer size"),
+)
+
+
+def installed(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def check_hooks() -> None:
+    """Check that every hooked attribute still exists (call before Faust starts).
+
+    Raises:
+        ConfigError: naming each missing attribute, what it is used for, the installed and
+            the pinned versions, and what to do.
+
+    """
+    missing = [h for h in HOOKS if not h.present()]
+    if not missing:
+        return
+    lines = []
+    for h in missing:
+        have, pinned = installed(h.package), PINNED[h.package]
+        upgrade = (f"the upgrade of {h.package} from {pinned} to {have}" if have != pinned
+                   else f"{h.package} {have} as installed here (pinned {pinned})")
+        lines.append(f"{h.name} ({h.use}) is gone: broken by {upgrade}")
+    versions = ", ".join(f"{p} {installed(p)} (pinned {v})" for p, v in PINNED.items())
+    raise ConfigError("the streams worker cannot start: " + "; ".join(lines) + f". Installed: {versions}. "
+                      f"Install the pinned versions (pip install {_REQUIREMENTS}) or adapt "
+                      "streams/faust_hooks.py to the new versions and run the streams tests.")
+
+
+def set_current_event(event: Any) -> None:
+    """Make table reads and writes that follow use ``event``'s partition (faust#497)."""
+    faust.streams._current_event.set(weakref.ref(event))
+
+
+def table_store(table: Any) -> Any:
+    """The local store (RocksDB) of a Faust table."""
+    return table.data
+
+
+def mark_persisted(store: Any, tp: Any, offset: int) -> None:
+    """Tell a table's store that its changelog holds everything up to ``offset``."""
+    store.set_persisted_offset(tp, offset)
+
+
+def producer_of(app: Any) -> Any:
+    """The app's started aiokafka producer (the one every offset commit flushes first)."""
+    return app.producer._ensure_producer()
+
+
+def create_batch(producer: Any) -> Any:
+    """An empty aiokafka record batch; ``append(key=, value=, timestamp=, headers=)`` fills it
+    and returns None once it is full."""
+    return producer.create_batch()
+
+
+def send_batch(producer: Any, batch: Any, topic: str, partition: int) -> Awaitable[Any]:
+    """Hand a record batch to the producer; awaiting it gives the delivery future."""
+    return producer.send_batch(batch, topic, partition=partition)  # type: ignore[no-any-return]
+
+
+def fetching_consumer(*, min_bytes: int, max_wait_ms: int) -> type[faust_aiokafka.Consumer]:
+    """Faust's aiokafka consumer whose fetches wait for ``min_bytes`` or ``max_wait_ms``."""
+
+    class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any) -> Any:
+            consumer = super()._create_worker_consumer(transport)
+            consumer._fetch_max_wait_ms = max_wait_ms
+            consumer._fetch_min_bytes = min_bytes
+            return consumer
+
+    class Consumer(faust_aiokafka.Consumer):
+        def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+            return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    return Consumer
+
+
+def set_changelog_buffer(max_messages: int) -> None:
+    """How many changelog writes Faust buffers before it holds the streams back (all apps)."""
+    faust_producer.ProducerBuffer.max_messages = max_messages

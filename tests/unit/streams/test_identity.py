@@ -1,0 +1,158 @@
+"""Identity without Faust: re-keying, parking, releasing and learning links, on a plain table."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import fastavro
+import pytest
+from prometheus_client import CollectorRegistry
+
+from bus.topics import FACTS, IDENTITY, UNMATCHED
+from schemas import load_schema
+from streams.identity.crosswalk import Crosswalk
+from streams.identity.domain import RELEASE_EVERY_S, Identity
+from streams.metrics import StreamsMetrics
+
+LINK = fastavro.parse_schema(load_schema("identity_link.avsc"))
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def encode_link(link: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, LINK, link)
+    return buf.getvalue()
+
+
+def decode_link(raw: bytes) -> dict[str, Any]:
+    return fastavro.schemaless_reader(io.BytesIO(raw), LINK, LINK)  # type: ignore[return-value]
+
+
+def ticket(fact_id: str, key: str = "vendor:tm:nl|P1", *identifiers: tuple[str, str]) -> dict[str, Any]:
+    return {"fact_id": fact_id, "performance_key": key, "event_time": T0,
+            "identifiers": [{"namespace": ns, "value": v} for ns, v in identifiers]}
+
+
+class World:
+    """An identity over a plain dict as its parked table, with its own metrics."""
+
+    def __init__(self, parked: dict[str, Any] | None = None, crosswalk: Crosswalk | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.parked: dict[str, Any] = {} if parked is None else parked
+        self.crosswalk = crosswalk or Crosswalk()
+        self.touched: list[Any] = []
+        self.identity = Identity(self.crosswalk, self.parked, StreamsMetrics(self.registry), encode_link,
+                                 in_partition_of=self.touched.append)
+
+    def metric(self, name: str) -> float:
+        return self.registry.get_sample_value(name) or 0.0
+
+
+def test_a_ticket_fact_of_a_known_performance_is_forwarded_under_its_canonical_id_as_it_came() -> None:
+    w = World()
+    w.crosswalk.put("vendor:tm:nl|P1", "dip|G|1")
+    out: list[Any] = []
+    assert w.identity.route("ev", "vendor:tm:nl|P1", "ticket", ticket("f1"), b"raw-1", out) is None
+    assert out == [(FACTS, "dip|G|1", b"raw-1", "ticket")]
+    assert w.parked == {} and w.touched == []  # the common path never touches the table
+
+
+def test_facts_of_an_unknown_performance_wait_and_are_released_in_arrival_order_once_it_is_known() -> None:
+    w = World()
+    out: list[Any] = []
+    for n in (1, 2, 2, 3):  # fact 2 delivered twice
+        w.identity.route(f"ev{n}", "", "ticket", ticket(f"f{n}"), f"raw-{n}".encode(), out)
+    assert out == [(UNMATCHED, "vendor:tm:nl|P1", f"raw-{n}".encode(), "ticket") for n in (1, 2, 3)]
+    assert w.metric("cultuurbus_streams_unmatched_total") == 3
+    assert w.identity.due_releases(now=100.0) == []  # the calendar has not brought it yet
+    assert w.metric("cultuurbus_streams_unmatched_parked") == 3
+
+    learned: list[Any] = []
+    w.identity.learn("performance", {**ticket("cal-1", "dip|G|1", ("vendor:tm:nl", "P1"))}, b"cal", learned)
+    assert w.identity.due_releases(now=100.0) == ["vendor:tm:nl|P1"]
+    assert w.identity.due_releases(now=100.0 + RELEASE_EVERY_S / 2) == []  # asked for already
+
+    released: list[Any] = []
+    w.identity.release_requested("release-ev", "vendor:tm:nl|P1", released)
+    assert released == [(FACTS, "dip|G|1", f"raw-{n}".encode(), "ticket") for n in (1, 2, 3)]
+    assert w.metric("cultuurbus_streams_released_total") == 3
+    assert w.parked == {}
+    assert w.touched[-1] == "release-ev"  # the table was read in the partition of the request
+
+
+def test_a_parked_key_is_released_by_its_next_fact_before_that_fact() -> None:
+    w = World()
+    out: list[Any] = []
+    w.identity.route("ev1", "", "ticket", ticket("f1"), b"raw-1", out)
+    w.crosswalk.put("vendor:tm:nl|P1", "dip|G|1")
+    out.clear()
+    w.identity.route("ev2", "", "ticket", ticket("f2"), b"raw-2", out)
+    assert out == [(FACTS, "dip|G|1", b"raw-1", "ticket"), (FACTS, "dip|G|1", b"raw-2", "ticket")]
+
+
+def test_a_calendar_fact_publishes_each_new_link_once_and_is_forwarded_under_its_canonical_id() -> None:
+    w = World()
+    cal = ticket("cal-1", "uit|E1", ("dip", "G|1"))
+    out: list[Any] = []
+    assert w.identity.learn("performance", cal, b"cal-raw", out) is None
+    links = [(k, decode_link(v)) for t, k, v, _ in out if t == IDENTITY]
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    assert links == [
+        ("uit|E1", {"namespace": "uit", "value": "E1", "performance_id": "dip|G|1",
+                    "learned_from": "cal-1", "event_time": when}),
+        ("dip|G|1", {"namespace": "dip", "value": "G|1", "performance_id": "dip|G|1",
+                     "learned_from": "cal-1", "event_time": when})]
+    assert out[-1] == (FACTS, "dip|G|1", b"cal-raw", "performance")
+    again: list[Any] = []
+    w.identity.learn("performance", {**cal, "fact_id": "cal-2"}, b"cal-raw-2", again)
+    assert again == [(FACTS, "dip|G|1", b"cal-raw-2", "performance")]
+    w.identity.learned()
+    assert w.metric("cultuurbus_streams_identity_links") == 2
+
+
+def test_a_link_that_cannot_be_encoded_is_learned_but_not_published() -> None:
+    def unencodable(link: dict[str, Any]) -> bytes:
+        raise ValueError("the registry refused the schema")
+
+    w = World()
+    w.identity.encode_link = unencodable
+    out: list[Any] = []
+    w.identity.learn("performance", ticket("cal-1", "dip|G|1"), b"cal", out)
+    assert out == [(FACTS, "dip|G|1", b"cal", "performance")]
+    assert w.crosswalk.get("dip|G|1") == "dip|G|1"
+
+
+def test_conflicting_identifiers_are_counted_once_per_fact_after_the_batch() -> None:
+    w = World()
+    w.crosswalk.put("dip|G|1", "dip|G|1")
+    w.crosswalk.put("uit|E2", "uit|E2")
+    out: list[Any] = []
+    w.identity.route("ev", "", "ticket", ticket("f1", "dip|G|1", ("uit", "E2")), b"raw", out)
+    assert out == [(FACTS, "dip|G|1", b"raw", "ticket")]  # the best id wins
+    w.identity.learned()
+    assert w.metric("cultuurbus_streams_identity_conflicts_total") == 1
+
+
+@pytest.mark.parametrize("rec", [{"fact_id": "f1"}, {"fact_id": "f1", "performance_key": "k", "identifiers": [{}]}])
+def test_a_fact_with_unusable_identifiers_is_handed_back_to_be_dead_lettered_not_forwarded(
+        rec: dict[str, Any]) -> None:
+    w = World()
+    out: list[Any] = []
+    assert isinstance(w.identity.route("ev", "", "ticket", rec, b"raw", out), KeyError)
+    assert isinstance(w.identity.learn("performance", rec, b"raw", out), KeyError)
+    assert out == [] and w.parked == {}
+
+
+def test_after_a_rebalance_the_parked_keys_are_known_again_from_the_table() -> None:
+    first = World()
+    first.identity.route("ev1", "", "ticket", ticket("f1"), b"raw-1", [])
+    second = World(parked=first.parked, crosswalk=first.crosswalk)
+    asyncio.run(second.identity.recovered())
+    second.crosswalk.put("vendor:tm:nl|P1", "dip|G|1")
+    assert second.identity.due_releases(now=100.0) == ["vendor:tm:nl|P1"]
+    out: list[Any] = []
+    second.identity.release_requested("ev", "vendor:tm:nl|P1", out)
+    assert out == [(FACTS, "dip|G|1", b"raw-1", "ticket")]
