@@ -16,7 +16,8 @@ from bus.settings import ClickHouseSettings, Settings
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.errors import MigrationError
 from sinks.clickhouse.migrate import applied_migrations, load_migrations, migrate
-from sinks.clickhouse.testing import REPO_ROOT, drop_database
+from tests.support import REPO_ROOT
+from tests.support.clickhouse import drop_database
 
 pytestmark = pytest.mark.integration
 

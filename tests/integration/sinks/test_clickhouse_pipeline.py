@@ -17,17 +17,10 @@ import pytest
 from bus.serde import Registry
 from bus.settings import Settings
 from sinks.clickhouse.connect import connect_clickhouse
-from sinks.clickhouse.testing import (
-    ClickHouseServerProcess,
-    Dataset,
-    SinkProcess,
-    caught_up,
-    fresh_settings,
-    make_dataset,
-    produce_dataset,
-    sink_topics,
-    wait_until,
-)
+from tests.support.clickhouse import ClickHouseServerProcess, caught_up, fresh_settings, sink_topics
+from tests.support.dataset import Dataset, make_dataset, produce_dataset
+from tests.support.sink import SinkProcess
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -21,7 +21,9 @@ from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.reports import audience_report, benchmark_report, sales_report
 from sinks.clickhouse.rows import FACT_MAPPERS, Source
 from sinks.clickhouse.sink import ClickHouseSink
-from sinks.clickhouse.testing import REPO_ROOT, buyer_hash, drop_database
+from tests.support import REPO_ROOT
+from tests.support.clickhouse import drop_database
+from tests.support.dataset import buyer_hash
 
 pytestmark = pytest.mark.integration
 

@@ -26,16 +26,10 @@ from sinks.clickhouse.decode import DERIVED_TOPICS
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.rows import FACT_MAPPERS, Source
 from sinks.clickhouse.sink import ClickHouseSink
-from sinks.clickhouse.testing import (
-    REPO_ROOT,
-    caught_up,
-    drop_database,
-    fresh_settings,
-    make_dataset,
-    produce_dataset,
-    sink_topics,
-    wait_until,
-)
+from tests.support import REPO_ROOT
+from tests.support.clickhouse import caught_up, drop_database, fresh_settings, sink_topics
+from tests.support.dataset import make_dataset, produce_dataset
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -196,7 +190,7 @@ from bus.settings import Settings
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.sink import ClickHouseSink
-from sinks.clickhouse.testing import make_dataset
+from tests.support.dataset import make_dataset
 sys.path.insert(0, sys.argv[2])
 from test_clickhouse_sink import _batch_of, _COUNTS
 s = Settings(clickhouse={"url": sys.argv[1], "database": "twice"})

@@ -24,7 +24,9 @@ from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.rows import COLUMNS, Source, ticket_row
 from sinks.clickhouse.sink import ClickHouseSink
-from sinks.clickhouse.testing import buyer_hash, drop_database, fresh_settings, wait_until
+from tests.support.clickhouse import drop_database, fresh_settings
+from tests.support.dataset import buyer_hash
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

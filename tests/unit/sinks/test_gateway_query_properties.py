@@ -106,6 +106,17 @@ def test_any_stream_query_is_checked_before_streaming(
     check(loading.get("/v1/stream", params=query, headers=headers), sent, 503)
 
 
+def test_the_documented_years_are_the_years_the_contract_carries() -> None:
+    import re
+
+    from schemas.models import TIMESTAMP_MAX, TIMESTAMP_MIN
+    from sinks.gateway.openapi import YEARS_PATTERN
+
+    ok = [y for y in range(1000, 10000) if re.match(YEARS_PATTERN, f"{y}-01-01")]
+    assert (ok[0], ok[-1], len(ok)) == (TIMESTAMP_MIN.year, TIMESTAMP_MAX.year,
+                                        TIMESTAMP_MAX.year - TIMESTAMP_MIN.year + 1)
+
+
 def test_a_date_outside_what_the_bus_carries_is_a_400_naming_the_parameter(ready: TestClient) -> None:
     for params in ({"to": "9999-12-31"}, {"from": "0001-01-01"}, {"from": "9999-12-31T23:59:59-12:00"}):
         r = ready.get("/v1/availability", params=params)
