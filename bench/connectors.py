@@ -1,5 +1,5 @@
 """Connector publish rates: every connector kind through its real code path, fed by the
-fakes of ``connectors/testing`` with realistic shapes. A rate is facts acknowledged by
+fakes of ``connectors/fakes`` with realistic shapes. A rate is facts acknowledged by
 Kafka per second.
 
 - Webhook receiver (``cultuurbus connector webhook``, a subprocess) under concurrent
@@ -48,9 +48,7 @@ from bench.options import Sizes
 from bench.roles import REPO, Role, running, stop_process_group
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of
-from connectors.sdk.context import ConnectorContext
-from connectors.simulator.drivers.boxoffice import HEADER as BOXOFFICE_HEADER
-from connectors.testing.calendars import (
+from connectors.fakes.calendars import (
     FakeCalendarSite,
     FakeRequest,
     FakeResponse,
@@ -59,10 +57,10 @@ from connectors.testing.calendars import (
     theater_event,
     vevent,
 )
-from connectors.testing.dip import FakeDip, cumulative_entry, dip_performance, dip_production, dip_theater
-from connectors.testing.ticketmatic import FakeTicketmatic, generate_feed
-from connectors.testing.uitdatabank import FakeUitdatabank, uit_event
-from connectors.testing.webhooks import (
+from connectors.fakes.dip import FakeDip, cumulative_entry, dip_performance, dip_production, dip_theater
+from connectors.fakes.ticketmatic import FakeTicketmatic, generate_feed
+from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event
+from connectors.fakes.webhooks import (
     PEOPLE,
     FakeEventbriteApi,
     SignedRequest,
@@ -74,9 +72,11 @@ from connectors.testing.webhooks import (
     stager_delivery,
     stager_ticket_type,
 )
+from connectors.sdk.context import ConnectorContext
+from connectors.simulator.drivers.boxoffice import HEADER as BOXOFFICE_HEADER
 from connectors.ticketing.csvfile.importer import CsvImporter
 from connectors.ticketing.csvfile.mapping import RowEnv
-from ops.stack.testing import free_ports
+from ops.stack.ports import free_ports
 
 __all__ = ["KINDS", "measure_connectors"]
 

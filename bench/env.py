@@ -30,8 +30,8 @@ from bus.kafka import make_admin
 from bus.serde import Registry
 from bus.settings import Settings, load_settings
 from ops.stack.manager import StackManager
+from ops.stack.ports import free_ports, isolated_settings
 from ops.stack.settings import StackSettings
-from ops.stack.testing import free_ports, isolated_settings
 
 __all__ = ["Bench", "bench_stack"]
 

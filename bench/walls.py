@@ -26,7 +26,7 @@ from bench.peers.faust_empty import MODES
 from bench.roles import REPO, peak_rss_mb, stop_process_group
 from bus.settings import Settings
 from bus.topics import TICKET_EVENTS
-from ops.stack.testing import free_ports
+from ops.stack.ports import free_ports
 
 __all__ = ["measure_walls"]
 

@@ -17,10 +17,16 @@ A record that a role cannot use goes to ``<topic>.dlq`` with its original key, v
 ``errors.source.position``      where in the source (request id, file line), connectors
 ``errors.consumer.group``       the consumer group, roles that commit offsets
 ``errors.redacted``             ``true`` when personal data was masked in the value
+``errors.original.size``        the value's size in bytes, when the letter keeps only
+                                its first ``MAX_VALUE_BYTES`` (see :func:`clip`)
+``errors.truncated``            ``true`` when the letter keeps only the value's start
 ``errors.timestamp``            when it was dead-lettered (UTC, ISO 8601)
 ==============================  =======================================================
 
-Every role builds these headers with :func:`error_headers`, nowhere else.
+Every role builds these headers with :func:`error_headers`, nowhere else. Kafka's
+producer refuses a record over ``message.max.bytes`` (1,000,000 bytes by default), so
+a value longer than ``MAX_VALUE_BYTES`` keeps its first bytes (:func:`clip`) and says so,
+rather than the letter being refused and the record lost.
 """
 
 from __future__ import annotations
@@ -29,10 +35,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["ERRORS_PREFIX", "MAX_MESSAGE", "DeadLetter", "error_headers"]
+__all__ = ["ERRORS_PREFIX", "MAX_MESSAGE", "MAX_VALUE_BYTES", "DeadLetter", "clip",
+           "error_headers"]
 
 ERRORS_PREFIX = "errors."
 MAX_MESSAGE = 2000
+#: The most of a value a dead letter keeps: under librdkafka's default
+#: ``message.max.bytes`` (1,000,000) with room for the key and the ``errors.*`` headers.
+MAX_VALUE_BYTES = 900_000
 
 Header = tuple[str, str | bytes | None]
 
@@ -68,10 +78,18 @@ class DeadLetter:
     timestamp_ms: int = 0
 
 
+def clip(value: bytes | None, limit: int = MAX_VALUE_BYTES) -> tuple[bytes | None, int | None]:
+    """The value a dead letter can carry, and its original size when it was cut to its
+    first ``limit`` bytes (else None; pass it to :func:`error_headers`)."""
+    if value is None or len(value) <= limit:
+        return value, None
+    return value[:limit], len(value)
+
+
 def error_headers(*, topic: str, stage: str, error: BaseException, source: str,
                   partition: int | None = None, offset: int | None = None,
                   where: str | None = None, group: str | None = None,
-                  redacted: bool | None = None,
+                  redacted: bool | None = None, original_size: int | None = None,
                   original: Iterable[Header] = ()) -> list[Header]:
     """The headers of one dead letter: the record's own headers (any ``errors.*`` among
     them dropped, so a letter dead-lettered twice says why the second time) followed by
@@ -87,6 +105,7 @@ def error_headers(*, topic: str, stage: str, error: BaseException, source: str,
         where: a position in the source (request id, file and line).
         group: the consumer group of the role.
         redacted: whether personal data was masked in the value (connectors).
+        original_size: the value's size before :func:`clip` cut it, when it did.
         original: the record's own headers, kept.
 
     """
@@ -111,6 +130,8 @@ def error_headers(*, topic: str, stage: str, error: BaseException, source: str,
         fields.append(("errors.consumer.group", group))
     if redacted is not None:
         fields.append(("errors.redacted", "true" if redacted else "false"))
+    if original_size is not None:
+        fields += [("errors.original.size", str(original_size)), ("errors.truncated", "true")]
     fields.append(("errors.timestamp", datetime.now(UTC).isoformat(timespec="milliseconds")))
     out.extend((k, v.encode()) for k, v in fields)
     return out

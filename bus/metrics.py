@@ -1,6 +1,10 @@
 """Metrics helpers: every long-running role serves ``/metrics`` and ``/healthz`` on its
 own port. Metric containers take the registry they register into (tests pass a fresh
 ``CollectorRegistry``).
+
+``Health`` says what ``/healthz`` (``ready_answer``) and ``/healthz/live``
+(``live_answer``) answer, for the ASGI roles (``bus.ops_http``) and for
+``MetricsServer``, the plain WSGI variant the pollers and the ClickHouse sink use.
 """
 
 from __future__ import annotations
@@ -50,6 +54,15 @@ class Health:
         return {"live": self.live, "ready": self.live and all(results.values()),
                 "checks": results}
 
+    def ready_answer(self) -> tuple[int, dict[str, Any]]:
+        """``/healthz``: the report, 200 when ready, else 503 (``checks`` says why)."""
+        report = self.report()
+        return (200 if report["ready"] else 503), report
+
+    def live_answer(self) -> tuple[int, dict[str, Any]]:
+        """``/healthz/live``: ``{"live": ...}``, 200 while the process serves, else 503."""
+        return (200 if self.live else 503), {"live": self.live}
+
 
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
@@ -90,12 +103,11 @@ class MetricsServer:
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/healthz"):
-            report = self.health.report()
-            ok = report["live"] if path == "/healthz/live" else report["ready"]
-            body = json.dumps(report).encode()
-            start_response("200 OK" if ok else "503 Service Unavailable",
+            status, body = (self.health.live_answer() if path == "/healthz/live"
+                            else self.health.ready_answer())
+            start_response("200 OK" if status == 200 else "503 Service Unavailable",
                            [("Content-Type", "application/json")])
-            return [body]
+            return [json.dumps(body).encode()]
         return self._metrics_app(environ, start_response)  # type: ignore[no-any-return]
 
     def start(self) -> MetricsServer:

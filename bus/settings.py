@@ -85,6 +85,10 @@ class ConnectorSettings(_Section):
     http_host: str = "127.0.0.1"
     http_port: int = 8090
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    body_timeout_s: float = Field(
+        default=10.0, gt=0,
+        description="How long an HTTP receiver waits for a whole request body; a slower "
+                    "body is answered 408.")
     poll_interval_s: float = Field(default=5.0, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
     event_time_earliest: datetime = Field(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ops.stack.ports import isolated_settings
 from ops.stack.settings import StackSettings
-from ops.stack.testing import isolated_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOWNLOAD_CACHE = REPO_ROOT / ".stack" / "downloads"

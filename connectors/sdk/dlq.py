@@ -95,7 +95,7 @@ def _mask_text(raw: bytes) -> bytes:
 def scrub(raw: bytes) -> tuple[bytes, bool]:
     """The bytes with personal data masked, and whether anything was masked."""
     try:
-        obj = load_json(raw)
+        obj = load_json(raw, text_only=True)  # a lone surrogate cannot be re-encoded
     except BadJson:
         masked = _mask_text(_mask_pairs(raw))
         return masked, masked != raw

@@ -4,12 +4,17 @@
 brackets raise ``RecursionError`` (a 500 before), a 5,000-digit number a ``ValueError``
 about Python's integer limit, and ``NaN``/``Infinity`` are accepted although JSON has
 no such values. Nesting is bounded (``max_depth``), checked after parsing in linear time.
+JSON may also spell a lone UTF-16 surrogate (backslash ``ud800``), which Python decodes
+into a string that cannot be written as UTF-8: a fact carrying it would be acknowledged
+and then fail to serialise. Receivers, which answer for a whole body, refuse such a body
+(``text_only=True``); pollers read it and name the field of the one item that holds it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from connectors.sdk.errors import MappingError
@@ -18,6 +23,8 @@ __all__ = ["MAX_DEPTH", "BadJson", "load_json"]
 
 #: Deeper than any vendor's document (Eventix orders are ~5 levels).
 MAX_DEPTH = 64
+#: Only bodies that spell a surrogate escape are walked for lone surrogates.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class BadJson(MappingError):
@@ -55,12 +62,36 @@ def _depth_over(obj: Any, limit: int) -> bool:
     return False
 
 
-def load_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+def _lone_surrogate(obj: Any) -> bool:
+    stack: list[Any] = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+def load_json(raw: bytes, *, max_depth: int = MAX_DEPTH, text_only: bool = False) -> Any:
     """The decoded body.
+
+    Args:
+        raw: the body.
+        max_depth: how deep arrays and objects may nest.
+        text_only: refuse a body whose strings (keys or values) hold a lone UTF-16
+            surrogate, which no Avro string can carry.
 
     Raises:
         BadJson: not UTF-8, not JSON (with line and column), nested deeper than
-            ``max_depth``, a number too long to read, or NaN/Infinity.
+            ``max_depth``, a number too long to read, NaN/Infinity, or (``text_only``) a
+            lone surrogate.
 
     """
     try:
@@ -82,4 +113,7 @@ def load_json(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     if _depth_over(data, max_depth):
         raise BadJson(f"body is nested more than {max_depth} levels deep; no vendor document "
                       "is, so it is refused")
+    if text_only and _SURROGATE_ESCAPE.search(raw) is not None and _lone_surrogate(data):
+        raise BadJson("body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff) in a string, "
+                      "which is not text; send valid Unicode")
     return data

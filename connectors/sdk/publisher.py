@@ -3,6 +3,9 @@ acknowledges the source.
 
 One idempotent ``acks=all`` producer per connector process, served by a poll thread so
 both blocking sources (pollers) and asyncio servers (webhooks) can wait on delivery.
+A dead letter's value is scrubbed of personal data, then cut to what Kafka takes
+(``bus.deadletter.clip``: its first bytes, with ``errors.original.size`` and
+``errors.truncated``); a record the client refuses outright is a ``DeliveryError``.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
-from bus.deadletter import error_headers
+from bus.deadletter import clip, error_headers
 from bus.errors import DeliveryError
 from bus.kafka import make_producer
 from bus.log import get_logger
@@ -77,7 +80,7 @@ class Publisher:
             self._serializers[topic] = ser
         return ser
 
-    def _produce(self, topic: str, key: str | None, value: bytes | None,
+    def _produce(self, topic: str, key: str | bytes | None, value: bytes | None,
                  headers: list[tuple[str, str | bytes | None]] | None = None) -> cf.Future[Message]:
         fut: cf.Future[Message] = cf.Future()
 
@@ -95,6 +98,12 @@ class Publisher:
                 return fut
             except BufferError:
                 time.sleep(0.01)  # local queue full: the poll thread drains it
+            except KafkaException as exc:  # refused before sending (too large, bad config)
+                err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                fut.set_exception(DeliveryError(
+                    f"Kafka's client refused a record of {len(value or b'')} bytes for {topic}: "
+                    f"{err.str() if err is not None else exc}; nothing was acknowledged"))
+                return fut
 
     # -- API -------------------------------------------------------------------------
     def submit(self, items: Sequence[SourceRecord | DeadLetter]) -> list[cf.Future[Message]]:
@@ -126,9 +135,11 @@ class Publisher:
         return futures
 
     def _dead_letter(self, item: DeadLetter) -> cf.Future[Message]:
-        raw, redacted = scrub(item.raw)
+        scrubbed, redacted = scrub(item.raw) if item.raw is not None else (None, False)
+        raw, original_size = clip(scrubbed)
         headers = error_headers(topic=self._topic(item.topic), stage=item.stage, error=item.error,
-                                source=self.connector, where=item.where, redacted=redacted)
+                                source=self.connector, where=item.where, redacted=redacted,
+                                original_size=original_size)
         log.warning("dead letter", extra={"connector": self.connector, "topic": item.topic,
                                           "stage": item.stage, "error": str(item.error)[:300],
                                           "where": item.where})

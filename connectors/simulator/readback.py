@@ -19,8 +19,8 @@ from typing import Any
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of
+from connectors.fakes.calendars import read_back
 from connectors.simulator.model import Season
-from connectors.testing.calendars import read_back
 
 __all__ = ["Observed", "best_key", "compare", "crosswalk", "observe", "privacy_leaks", "recompute"]
 

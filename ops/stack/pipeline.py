@@ -40,7 +40,7 @@ from schemas import load_schema
 __all__ = ["REPO", "Pipeline", "Role", "RoleFailed", "settings_for_stack"]
 
 REPO = Path(__file__).resolve().parents[2]
-#: The token of the simulator's fake Eventbrite API (connectors.testing.webhooks), which
+#: The token of the simulator's fake Eventbrite API (connectors.fakes.webhooks), which
 #: the receiver sends when it fetches an Eventbrite delivery's api_url.
 EVENTBRITE_TOKEN = "PRIVATE-TOKEN-0001"  # noqa: S105 - a fake's token, documented in `simulate --help`
 

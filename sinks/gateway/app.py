@@ -21,15 +21,15 @@ import anyio
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus.log import get_logger
 from bus.metrics import Health
+from bus.ops_http import ops_router
 from sinks.gateway.errors import BadParameterError
 from sinks.gateway.loader import ViewLoader
 from sinks.gateway.metrics import GatewayMetrics
@@ -189,18 +189,10 @@ def create_app(parts: GatewayParts) -> FastAPI:
     async def root() -> RedirectResponse:
         return RedirectResponse("/board")
 
-    @app.get("/healthz", tags=["ops"], summary="Ready: 200 once the view is loaded, else 503")
-    async def healthz() -> JSONResponse:
-        report = parts.health.report()
-        return JSONResponse(report, status_code=200 if report["ready"] else 503)
-
-    @app.get("/healthz/live", tags=["ops"], summary="Live: 200 while the process runs")
-    async def live() -> JSONResponse:
-        return JSONResponse({"live": True})
-
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(parts.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(ops_router(
+        parts.health, parts.metrics.registry,
+        ready_summary="Ready: 200 once the view is loaded, else 503",
+        live_summary="Live: 200 while the process runs"))
 
     @app.get("/v1/performances/{performance_id:path}/availability", tags=["availability"],
              summary="Availability of one performance", description=ID_HELP)

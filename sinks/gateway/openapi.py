@@ -31,8 +31,12 @@ _STATUS = {"type": "string", "enum": list(STATUSES)}
 _SEQ = {"type": "string", "pattern": "^[0-9]+$"}
 
 _BLANK = {"type": "string", "pattern": "^ *$", "description": "blank: ignored"}
-_INSTANT = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"},
-                      _BLANK]}
+#: The years the bus carries, 1970-2299 (``schemas.models.TIMESTAMP_MIN``..``TIMESTAMP_MAX``;
+#: ``tests/unit/sinks/test_gateway_query_properties.py`` keeps the two in step).
+YEARS_PATTERN = "^ *(19[7-9][0-9]|2[0-2][0-9][0-9])-"
+_YEARS = YEARS_PATTERN
+_INSTANT = {"anyOf": [{"type": "string", "format": "date", "pattern": _YEARS},
+                      {"type": "string", "format": "date-time", "pattern": _YEARS}, _BLANK]}
 _EVENT_ID = {"type": "string", "pattern": "^ *[0-9]* *$"}
 
 COMPONENTS: dict[str, Schema] = {

@@ -1,31 +1,28 @@
-"""The gateway process: view + loader + app under uvicorn.
+"""The gateway process: view + loader + app under the bus's one runner
+(``bus.http.HttpServer``).
 
-``Gateway(settings).serve()`` runs in the foreground (the CLI: uvicorn handles SIGINT and
-SIGTERM); ``start()`` / ``close()`` run it in a background thread (tests, embedding).
+``Gateway(settings).serve()`` runs in the foreground (the CLI: SIGINT and SIGTERM shut it
+down gracefully); ``start()`` / ``close()`` run it in a background thread (tests,
+embedding). A taken port is a ``ConfigError`` naming the setting that moves it.
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
-import uvicorn
 from prometheus_client import CollectorRegistry
 
-from bus.log import get_logger
+from bus.http import HttpServer
 from bus.serde import Registry
 from bus.settings import Settings
 from sinks.gateway.app import GatewayParts, create_app
-from sinks.gateway.errors import GatewayError
 from sinks.gateway.loader import ViewLoader
 from sinks.gateway.metrics import GatewayMetrics
 from sinks.gateway.sse import Broadcaster
 from sinks.gateway.view import View
 
-__all__ = ["Gateway"]
+__all__ = ["PORT_SETTING", "Gateway"]
 
-log = get_logger(__name__)
+#: How a user moves the gateway's port (named when it is taken).
+PORT_SETTING = "`cultuurbus gateway --port N` or CULTUURBUS_GATEWAY__PORT"
 
 
 class Gateway:
@@ -55,7 +52,6 @@ class Gateway:
         g = settings.gateway
         self.settings = settings
         self.host = host or g.host
-        self.port = g.port if port is None else port
         self.metrics = GatewayMetrics(registry or CollectorRegistry())
         self.view = View(g.sse_buffer)
         self.broadcaster = Broadcaster(self.metrics, client_queue)
@@ -68,53 +64,43 @@ class Gateway:
         self.parts.health.add_check("view_loaded", self.loader.ready.is_set)
         self.parts.health.add_check("loader_running", lambda: self.loader.healthy)
         self.app = create_app(self.parts)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = HttpServer(self.app, self.host, g.port if port is None else port,
+                                graceful_s=5.0, name="gateway", setting=PORT_SETTING)
+
+    @property
+    def port(self) -> int:
+        """The port (the one picked, once bound, when 0 was asked for)."""
+        return self._http.port
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _bind(self) -> tuple[uvicorn.Server, socket.socket]:
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None,
-                                access_log=False, timeout_graceful_shutdown=5, lifespan="on")
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.set_inheritable(True)
-        self.port = sock.getsockname()[1]
-        self._server = uvicorn.Server(config)
-        return self._server, sock
+        return self._http.url
 
     def serve(self) -> None:
-        """Serve in the foreground until SIGINT/SIGTERM."""
-        server, sock = self._bind()
-        log.info("gateway listening", extra={"url": self.url})
-        server.run(sockets=[sock])
+        """Serve in the foreground until SIGINT/SIGTERM.
+
+        Raises:
+            ConfigError: the port is taken.
+
+        """
+        self._http.run()
 
     def start(self, timeout: float = 30.0) -> Gateway:
-        """Serve in a daemon thread; returns once the server accepts connections."""
-        server, sock = self._bind()
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                        name="gateway-http", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not server.started:
-            raise GatewayError(f"gateway did not start listening on {self.url} within {timeout} s; "
-                               "see the log above")
-        log.info("gateway listening", extra={"url": self.url})
+        """Serve in a daemon thread; returns once the server accepts connections.
+
+        Raises:
+            ConfigError: the port is taken.
+            ServerStartError: the app did not start (the log says why) within ``timeout``.
+
+        """
+        self._http.start(timeout)
         return self
 
     def stop(self) -> None:
         self.broadcaster.close_threadsafe()
-        if self._server is not None:
-            self._server.should_exit = True
+        self._http.stop(timeout=0)
 
     def close(self, timeout: float = 15.0) -> None:
         self.stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._http.stop(timeout)
         self.loader.close()

@@ -205,6 +205,6 @@ def parse_instant(value: str | None, name: str, *, end_of_day: bool = False) -> 
 
 def _in_range(year: int, text: str, name: str) -> None:
     """Times the bus carries are within the contract's years; others are a 400."""
-    if not TIMESTAMP_MIN.year < year < TIMESTAMP_MAX.year:
+    if not TIMESTAMP_MIN.year <= year <= TIMESTAMP_MAX.year:
         raise BadParameterError(name, f"{text!r} is outside the dates the bus carries (years "
-                                f"{TIMESTAMP_MIN.year + 1} to {TIMESTAMP_MAX.year - 1})")
+                                f"{TIMESTAMP_MIN.year} to {TIMESTAMP_MAX.year})")

@@ -26,18 +26,19 @@ from typing import Any
 import httpx
 import pytest
 
+from bus.http import HttpServer
 from bus.kafka import make_admin
 from bus.settings import ClickHouseSettings, KafkaSettings, RegistrySettings, Settings
 from bus.topics import apply_catalog
-from connectors.sdk.context import ConnectorContext
-from connectors.testing.webhooks import (
+from connectors.fakes.webhooks import (
     FakeEventbriteApi,
     eventbrite_attendee,
     eventbrite_delivery,
     eventbrite_event,
     eventbrite_order,
 )
-from connectors.ticketing.webhook import WebhookServer, WebhookSettings, create_app
+from connectors.sdk.context import ConnectorContext
+from connectors.ticketing.webhook import WebhookSettings, create_app
 from schemas.models import utcnow
 from sinks.gateway.server import Gateway
 from tests.integration.streams.harness import Worker
@@ -71,7 +72,7 @@ def board_settings(stack) -> Settings:  # type: ignore[no-untyped-def]
 class Vendor:
     """An Eventbrite organiser selling through our webhook receiver."""
 
-    def __init__(self, api: FakeEventbriteApi, receiver: WebhookServer) -> None:
+    def __init__(self, api: FakeEventbriteApi, receiver: HttpServer) -> None:
         self.api = api
         self.http = httpx.Client(base_url=receiver.url, timeout=60)
 
@@ -107,7 +108,7 @@ def vendor(board_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
         settings = WebhookSettings(secrets={"eventbrite/acme": SECRET},
                                    eventbrite_tokens={"acme": api.token},
                                    eventbrite_api_hosts=(api.host,))
-        receiver = WebhookServer(create_app(ctx, settings), "127.0.0.1", 0).start()
+        receiver = HttpServer(create_app(ctx, settings), "127.0.0.1", 0).start()
         try:
             yield Vendor(api, receiver)
         finally:

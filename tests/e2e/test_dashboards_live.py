@@ -42,16 +42,16 @@ from bus.kafka import make_consumer, make_producer
 from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
 from bus.topics import AVAILABILITY, TICKET_EVENTS
-from connectors.testing.ticketmatic import FakeTicketmatic, generate_feed, stream_id, webshop_item
-from connectors.testing.uitdatabank import FakeUitdatabank, uit_event
-from connectors.testing.webhooks import eventix_delivery, eventix_order
+from connectors.fakes.ticketmatic import FakeTicketmatic, generate_feed, stream_id, webshop_item
+from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event
+from connectors.fakes.webhooks import eventix_delivery, eventix_order
 from ops.demo import DemoOptions, simulator_args
 from ops.grafana.panels import PanelQuery, expand, panel_queries, variable_queries
 from ops.prometheus.server import PrometheusServer
 from ops.stack.manager import MONITORING_SERVICES, StackManager
 from ops.stack.pipeline import Pipeline, Role, settings_for_stack
+from ops.stack.ports import free_ports
 from ops.stack.settings import StackSettings
-from ops.stack.testing import free_ports
 from schemas.models import Availability, AvailabilityStatus
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.reports import sales_report

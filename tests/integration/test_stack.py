@@ -7,7 +7,6 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import clickhouse_connect
@@ -30,9 +29,10 @@ from confluent_kafka.admin import (
 from ops.stack.cli import stack as stack_cli
 from ops.stack.errors import MissingToolError, StackError
 from ops.stack.manager import StackManager
+from ops.stack.ports import isolated_settings
 from ops.stack.process import is_alive
 from ops.stack.settings import StackSettings
-from ops.stack.testing import isolated_settings
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,15 +46,6 @@ def _quiet_manager(settings: StackSettings) -> tuple[StackManager, list[str]]:
 
 def _pids(manager: StackManager) -> dict[str, int | None]:
     return {row.name: row.pid for row in manager.status()}
-
-
-def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def _new_topic(settings: StackSettings, partitions: int = 1, config: dict[str, str] | None = None) -> str:
@@ -144,7 +135,7 @@ def test_killed_service_is_reported_down_and_up_brings_it_back(stack: StackSetti
     assert victim.pid is not None
 
     os.kill(victim.pid, signal.SIGKILL)  # the pid this session's stack started
-    _wait_until(lambda: not is_alive(victim.pid), 10, "clickhouse to die")
+    wait_for(lambda: not is_alive(victim.pid), 10, "clickhouse to die")
 
     down = next(row for row in manager.status() if row.name == "clickhouse")
     assert not down.healthy

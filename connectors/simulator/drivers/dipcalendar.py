@@ -14,10 +14,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from connectors.fakes.dip import FakeDip, dip_performance, dip_production, dip_theater
 from connectors.simulator.drivers.base import Driver, Unit, drain
 from connectors.simulator.drivers.render import calendar_modified, local_iso
 from connectors.simulator.model import DIP_CALENDAR, SimPerformance
-from connectors.testing.dip import FakeDip, dip_performance, dip_production, dip_theater
 from connectors.ticketing.dip.calendar import DipCalendarSource
 
 __all__ = ["DipCalendarDriver"]

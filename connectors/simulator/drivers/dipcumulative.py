@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from bus.http import HttpServer
 from connectors.simulator.drivers.base import Driver, SimulationError, Unit, push_all
 from connectors.simulator.drivers.render import iso
 from connectors.simulator.granularity import DipCall, dip_calls
@@ -23,7 +24,6 @@ from connectors.simulator.model import DIP_CUMULATIVE, Snapshot
 from connectors.ticketing.dip.app import create_app
 from connectors.ticketing.dip.book import SnapshotBook
 from connectors.ticketing.dip.receiver import DipReceiver
-from connectors.ticketing.dip.server import HttpServer
 
 __all__ = ["DipCumulativeDriver"]
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from connectors.fakes.webhooks import eventbrite_attendee, eventbrite_delivery, eventbrite_order
 from connectors.simulator.drivers.base import Driver, SimulationError, Unit, push_all
 from connectors.simulator.drivers.render import (
     TICKET_NAMES,
@@ -27,7 +28,6 @@ from connectors.simulator.drivers.render import (
 )
 from connectors.simulator.drivers.webhook_host import WebhookHost, webhook_host
 from connectors.simulator.model import EVENTBRITE, TicketHappening
-from connectors.testing.webhooks import eventbrite_attendee, eventbrite_delivery, eventbrite_order
 
 __all__ = ["EventbriteDriver"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from connectors.fakes.webhooks import SignedRequest, eventix_delivery, eventix_order
 from connectors.simulator.drivers.base import Driver, Unit, push_all
 from connectors.simulator.drivers.render import (
     TICKET_NAMES,
@@ -23,7 +24,6 @@ from connectors.simulator.drivers.render import (
 )
 from connectors.simulator.drivers.webhook_host import webhook_host
 from connectors.simulator.model import EVENTIX, SimPerformance, TicketHappening
-from connectors.testing.webhooks import SignedRequest, eventix_delivery, eventix_order
 
 __all__ = ["EventixDriver", "facts_of"]
 

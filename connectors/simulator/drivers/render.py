@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from connectors.fakes.webhooks import Person
 from connectors.simulator.model import (
     DIP_CALENDAR,
     ICAL,
@@ -19,7 +20,6 @@ from connectors.simulator.model import (
 )
 from connectors.simulator.season import LOCAL_TZ
 from connectors.simulator.truth import vendor_identifier
-from connectors.testing.webhooks import Person
 
 __all__ = ["TICKET_NAMES", "calendar_modified", "canonical_value", "in_delivery_order", "iso",
            "local_iso", "person", "stable_uuid", "tags_of"]

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from decimal import Decimal
 
+from connectors.fakes.webhooks import SignedRequest, stager_delivery
 from connectors.simulator.drivers.base import Driver, Unit, push_all
 from connectors.simulator.drivers.render import (
     TICKET_NAMES,
@@ -25,7 +26,6 @@ from connectors.simulator.drivers.render import (
 from connectors.simulator.drivers.webhook_host import webhook_host
 from connectors.simulator.model import STAGER, SimPerformance, Snapshot
 from connectors.simulator.sales import unit_prices
-from connectors.testing.webhooks import SignedRequest, stager_delivery
 
 __all__ = ["StagerDriver"]
 

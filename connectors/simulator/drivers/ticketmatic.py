@@ -20,14 +20,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.simulator.drivers.base import Driver, Unit, drain
-from connectors.simulator.drivers.render import calendar_modified, canonical_value, in_delivery_order
-from connectors.simulator.granularity import ticket_facts
-from connectors.simulator.model import TICKETMATIC, Customer, SimPerformance, TicketHappening
-from connectors.testing.ticketmatic import (
-    Customer as TmCustomer,
-)
-from connectors.testing.ticketmatic import (
+from connectors.fakes.ticketmatic import Customer as TmCustomer
+from connectors.fakes.ticketmatic import (
     FakeTicketmatic,
     event_data,
     event_item,
@@ -36,6 +30,10 @@ from connectors.testing.ticketmatic import (
     scan_item,
     tm_ts,
 )
+from connectors.simulator.drivers.base import Driver, Unit, drain
+from connectors.simulator.drivers.render import calendar_modified, canonical_value, in_delivery_order
+from connectors.simulator.granularity import ticket_facts
+from connectors.simulator.model import TICKETMATIC, Customer, SimPerformance, TicketHappening
 from connectors.ticketing.eventstream.client import EventstreamClient
 from connectors.ticketing.eventstream.mapping import MappingEnv
 from connectors.ticketing.eventstream.source import EventstreamSource

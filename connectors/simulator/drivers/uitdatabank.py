@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.calendar.uitdatabank.source import UitdatabankSource
+from connectors.fakes.uitdatabank import IO, FakeUitdatabank, uit_event
 from connectors.simulator.drivers.base import Driver, Unit, drain
 from connectors.simulator.drivers.render import calendar_modified, iso, tags_of
 from connectors.simulator.model import UITDATABANK, SimPerformance
-from connectors.testing.uitdatabank import IO, FakeUitdatabank, uit_event
 
 __all__ = ["UitdatabankDriver"]
 

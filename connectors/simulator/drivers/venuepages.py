@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 
 from connectors.calendar.ical.source import IcalSource
 from connectors.calendar.schemaorg.source import SchemaOrgSource
+from connectors.fakes.calendars import FakeCalendarSite, ical_feed, schemaorg_page, theater_event, vevent
 from connectors.sdk.runner import PollingSource
 from connectors.simulator.drivers.base import Driver, Env, Unit, drain
 from connectors.simulator.drivers.render import calendar_modified, iso, local_iso, tags_of
 from connectors.simulator.model import ICAL, SCHEMAORG, SimPerformance, VenueSpec
 from connectors.simulator.season import LOCAL_TZ
-from connectors.testing.calendars import FakeCalendarSite, ical_feed, schemaorg_page, theater_event, vevent
 
 __all__ = ["IcalDriver", "SchemaOrgDriver"]
 

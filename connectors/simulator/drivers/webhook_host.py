@@ -1,7 +1,7 @@
 """The webhook receiver the push drivers deliver to, and how they POST.
 
 In process by default: the real receiver app (``create_app``) served by its
-``WebhookServer`` on a free loopback port, with one signing secret for every vendor,
+``bus.http.HttpServer`` on a free loopback port, with one signing secret for every vendor,
 strict ticket types (the simulator's one unusual name mapped to OTHER, so a shape
 drift is refused rather than silently counted as OTHER), and the fake Eventbrite API
 it fetches ``api_url`` from. With ``env.webhook_url`` the
@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from bus.http import HttpServer
+from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.sdk.context import ConnectorContext
 from connectors.simulator.drivers.base import Env, SimulationError
 from connectors.simulator.drivers.render import TICKET_NAMES
-from connectors.testing.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.ticketing.webhook.app import create_app
-from connectors.ticketing.webhook.server import WebhookServer
 from connectors.ticketing.webhook.settings import WebhookSettings
 from schemas.models import TicketType
 
@@ -39,7 +39,7 @@ class WebhookHost:
         self.env = env
         self.eventbrite = FakeEventbriteApi()
         self._ctx: ConnectorContext | None = None
-        self._server: WebhookServer | None = None
+        self._server: HttpServer | None = None
         self._client: httpx.Client | None = None
         self.base_url = ""
 
@@ -57,7 +57,7 @@ class WebhookHost:
                 eventbrite_api_hosts=(self.eventbrite.host,),
                 ticket_types={TICKET_NAMES["OTHER"]: TicketType.OTHER}, strict_ticket_types=True)
             self._ctx = self.env.context("webhook")
-            self._server = WebhookServer(create_app(self._ctx, settings), "127.0.0.1", 0).start()
+            self._server = HttpServer(create_app(self._ctx, settings), "127.0.0.1", 0).start()
             self.base_url = self._server.url
         n = max(4, self.env.workers * 2)
         self._client = httpx.Client(base_url=self.base_url, timeout=60.0,

@@ -9,8 +9,6 @@ from connectors.ticketing.dip.calendar import DipCalendarSource
 from connectors.ticketing.dip.calendar_mapping import map_performance
 from connectors.ticketing.dip.poller import DipCumulativeSource, map_entry
 from connectors.ticketing.dip.receiver import Answer, DipReceiver
-from connectors.ticketing.dip.server import HttpServer
 
-__all__ = ["Answer", "DipCalendarSource", "DipCumulativeSource", "DipReceiver", "HttpServer",
-           "Parts", "SnapshotBook", "build_snapshot", "create_app", "map_entry",
-           "map_performance"]
+__all__ = ["Answer", "DipCalendarSource", "DipCumulativeSource", "DipReceiver", "Parts",
+           "SnapshotBook", "build_snapshot", "create_app", "map_entry", "map_performance"]

@@ -20,13 +20,13 @@ that takes or returns data needs it; health, metrics and the OpenAPI stay open.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from bus.ops_http import ops_router
+from connectors.sdk.body import BodyError, read_body
 from connectors.ticketing.dip import openapi
-from connectors.ticketing.dip.body import BodyError, read_body
 from connectors.ticketing.dip.receiver import Answer, DipReceiver
 
 __all__ = ["create_app"]
@@ -83,19 +83,7 @@ def create_app(receiver: DipReceiver) -> FastAPI:
         return _reply(await run_in_threadpool(receiver.current, production, number,
                                               request.headers.get("authorization")))
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        report = await run_in_threadpool(receiver.ctx.health.report)
-        return JSONResponse(report, status_code=200 if report.get("ready") else 503)
-
-    @app.get("/healthz/live", include_in_schema=False)
-    async def live() -> JSONResponse:
-        return JSONResponse({"live": True})
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(receiver.ctx.metrics_registry),
-                        media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(ops_router(receiver.ctx.health, receiver.ctx.metrics_registry,
+                                  include_in_schema=False))
     openapi.install(app, secured=secured)
     return app

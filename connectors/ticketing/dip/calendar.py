@@ -1,7 +1,7 @@
 """DIP's calendar as a ``PollingSource``: productions modified since the cursor, each with
 its performances, published as ``Performance`` facts on ``calendar.performances``.
 
-Requests (see ``connectors/testing/dip.py``; DIP's real paths may differ, the base
+Requests (see ``connectors/fakes/dip.py``; DIP's real paths may differ, the base
 URL and paths are the only things to change): ``GET {base}/productions?modifiedSince=
 <iso>&page=<n>&pageSize=<n>`` sorted by ``updated``, then ``GET {base}/productions/
 {id}/performances`` per production.

@@ -12,6 +12,7 @@ import click
 from pydantic import SecretStr
 
 from bus.errors import RetriableError
+from bus.http import HttpServer
 from bus.log import get_logger
 from bus.settings import Settings, load_settings
 from connectors.sdk.context import ConnectorContext
@@ -21,11 +22,12 @@ from connectors.ticketing.dip.book import SnapshotBook
 from connectors.ticketing.dip.calendar import DipCalendarSource
 from connectors.ticketing.dip.poller import DipCumulativeSource
 from connectors.ticketing.dip.receiver import DipReceiver
-from connectors.ticketing.dip.server import HttpServer
 
-__all__ = ["command"]
+__all__ = ["PORT_SETTING", "command"]
 
 log = get_logger(__name__)
+#: How a user moves the receiver's port (named when it is taken).
+PORT_SETTING = "`cultuurbus connector dip --port N` or CULTUURBUS_CONNECTOR__HTTP_PORT"
 
 
 def _settings() -> Settings:
@@ -76,7 +78,8 @@ def _receive(settings: Settings, name: str, account: str, token: str | None, hos
             log.warning("stored snapshot parts not read yet", extra={"error": str(exc)[:300]})
         receiver = DipReceiver(ctx, account, book, token=SecretStr(token) if token else None)
         log.info("dip receiver starting", extra={"host": host, "port": port, "account": account})
-        HttpServer(create_app(receiver), host, port, graceful_s=graceful).run()
+        HttpServer(create_app(receiver), host, port, graceful_s=graceful, name="dip",
+                   setting=PORT_SETTING).run()
     finally:
         ctx.close()
 

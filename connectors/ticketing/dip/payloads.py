@@ -1,6 +1,6 @@
 """The bodies of DIP's cumulative calls, validated with field-named errors.
 
-REFERENCE.md gives the calls and what they carry (tickets and revenue per ticket type
+docs/data-sources.md (DIP) gives the calls and what they carry (tickets and revenue per ticket type
 ``normal | discount | free | other``, reservations and their value, blocked seats and
 their value, hall capacity; amounts in cents as DIP's ``recette``); the exact JSON of
 the bodies is not public, so these shapes are ours and documented in the OpenAPI:

@@ -3,14 +3,15 @@ publish, save, answer. Every outcome is an ``Answer``; nothing raises out of ``h
 
 Order of checks: on the headers alone, before a byte of the body is read (``admit``):
 token (401) -> declared size (413); then the body is read with the limit and a timeout
-(413, 408; ``body.read_body``); then path ids (422) -> JSON (400) -> fields and their
-ranges (422) -> event time in the window (422) -> merge with the performance's known
-parts, whose sums the contract must carry (422) -> Kafka acknowledges the snapshot and
-the saved parts (200; 503 with Retry-After when it does not). Bad input is
-dead-lettered to ``ticketing.snapshots.dlq`` (its first ``DEAD_LETTER_MAX_BYTES`` when
-longer; 503 if even that fails, so the caller retries and nothing is dropped). A
-snapshot lower than the previous one is accepted: it is a refund, and downstream derives
-a negative delta. Reading what is held (``current``) needs the token too.
+(413, 408; ``connectors.sdk.body``); then path ids (422) -> JSON (400) -> fields and
+their ranges (422) -> event time in the window (422) -> merge with the performance's
+known parts, whose sums the contract must carry (422) -> Kafka acknowledges the snapshot
+and the saved parts (200; 503 with Retry-After when it does not). Bad input is
+dead-lettered to ``ticketing.snapshots.dlq`` (the SDK's publisher keeps the first bytes
+of a body larger than Kafka takes; 503 if even that fails, so the caller retries and
+nothing is dropped). A snapshot lower than the previous one is accepted: it is a refund,
+and downstream derives a negative delta. Reading what is held (``current``) needs the
+token too.
 """
 
 from __future__ import annotations
@@ -29,23 +30,19 @@ from pydantic import SecretStr, ValidationError
 from bus.errors import RetriableError
 from bus.log import get_logger
 from bus.topics import SNAPSHOTS
+from connectors.sdk.body import BodyError, declared_too_large
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import DeadLetter, SourceRecord
-from connectors.ticketing.dip.body import BODY_TIMEOUT_S, BodyError, declared_too_large
 from connectors.ticketing.dip.book import Parts, SnapshotBook, build_snapshot
 from connectors.ticketing.dip.payloads import INT_MAX, LONG_MAX, PARTS, BadJson, parse_body
 from schemas.models import Identifier, utcnow
 
-__all__ = ["DEAD_LETTER_MAX_BYTES", "Answer", "DipReceiver"]
+__all__ = ["Answer", "DipReceiver"]
 
 log = get_logger(__name__)
 _PRODUCTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
-#: A dead letter keeps at most this much of a body: the producer's (librdkafka's) default
-#: ``message.max.bytes`` is 1,000,000 and the headers need room, while a body may be
-#: ``connector.max_body_bytes`` (1 MiB by default).
-DEAD_LETTER_MAX_BYTES = 900_000
 #: The input field that carries each call's numbers (named when their sums overflow).
 _FIELD = {"tickets": "body", "reservations": "reservations", "blocked-seats": "blockedSeats",
           "capacity": "capacity"}
@@ -126,8 +123,8 @@ class DipReceiver:
         book: the performances' known parts.
         token: when set, calls must carry ``Authorization: Bearer <token>``.
         currency: of every amount.
-        body_timeout_s: how long a body may take to arrive (``connector.body_timeout_s``,
-            else ``BODY_TIMEOUT_S``).
+        body_timeout_s: how long a body may take to arrive (default:
+            ``connector.body_timeout_s``).
 
     """
 
@@ -140,8 +137,8 @@ class DipReceiver:
         self.token = token
         self.currency = currency
         self.max_body = ctx.settings.connector.max_body_bytes
-        self.body_timeout_s = float(body_timeout_s if body_timeout_s is not None else getattr(
-            ctx.settings.connector, "body_timeout_s", BODY_TIMEOUT_S))
+        self.body_timeout_s = (ctx.settings.connector.body_timeout_s if body_timeout_s is None
+                               else body_timeout_s)
         self.calls = Counter("cultuurbus_dip_calls", "DIP cumulative calls answered, by part "
                              "and HTTP status.", ["part", "status"], registry=ctx.metrics_registry)
 
@@ -260,9 +257,6 @@ class DipReceiver:
                             "event_time": event_time.isoformat(), **_parts_view(merged)})
 
     def _reject(self, exc: MappingError, body: bytes, where: str, status: int) -> Answer:
-        if len(body) > DEAD_LETTER_MAX_BYTES:  # Kafka refuses records over ~1 MB outright
-            where = f"{where} [first {DEAD_LETTER_MAX_BYTES} of {len(body)} bytes]"
-            body = body[:DEAD_LETTER_MAX_BYTES]
         letter = DeadLetter(SNAPSHOTS, body, exc, stage="parse" if status == 400 else "mapping",
                             where=where)
         try:

@@ -10,11 +10,11 @@
 ``GET /docs``, ``/openapi.json``   OpenAPI
 =================================  ===========================================
 
-Metrics and health are served by this app on the webhook port (the CLI does not start
-the SDK's separate metrics server). The OpenAPI document (``openapi.py``) says which
-headers each vendor must send (the signature, Eventix's trigger), the triggers and
-actions handled, and every status the server answers with its body; any other path or
-method gets the same ``Refused`` body (404, 405).
+Metrics and health (``bus.ops_http``) are served by this app on the webhook port (the
+CLI does not start the SDK's separate metrics server). The OpenAPI document
+(``openapi.py``) says which headers each vendor must send (the signature, Eventix's
+trigger), the triggers and actions handled, and every status the server answers with
+its body; any other path or method gets the same ``Refused`` body (404, 405).
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from bus.ops_http import ops_router
 from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.webhook import eventbrite, eventix, stager
 from connectors.ticketing.webhook.fetch import EventbriteClient
@@ -45,16 +44,6 @@ from connectors.ticketing.webhook.receiver import Answer, Receiver
 from connectors.ticketing.webhook.settings import WebhookSettings
 
 __all__ = ["create_app"]
-
-
-class Health(BaseModel):
-    live: bool
-    ready: bool
-    checks: dict[str, bool]
-
-
-class Live(BaseModel):
-    live: bool
 
 
 def _reply(answer: Answer) -> JSONResponse:
@@ -117,22 +106,8 @@ def create_app(ctx: ConnectorContext, settings: WebhookSettings, *,
     async def unknown_hook(vendor: str, account: str, request: Request) -> JSONResponse:
         return _reply(await receiver.handle(vendor, account, request))
 
-    @app.get("/healthz", tags=["ops"], summary="Ready: Kafka reachable", response_model=Health,
-             responses={503: {"model": Health, "description": "Not ready: Kafka unreachable."}})
-    def healthz() -> JSONResponse:
-        report = ctx.health.report()
-        return JSONResponse(report, status_code=200 if report["ready"] else 503)
-
-    @app.get("/healthz/live", tags=["ops"], summary="Live: the process serves",
-             response_model=Live)
-    def live() -> dict[str, bool]:
-        return {"live": ctx.health.live}
-
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response,
-             responses={200: {"description": "Prometheus text format.",
-                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
-    def metrics() -> Response:
-        return Response(generate_latest(ctx.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(ops_router(ctx.health, ctx.metrics_registry,
+                                  ready_summary="Ready: Kafka reachable"))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

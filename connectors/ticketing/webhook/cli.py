@@ -5,18 +5,20 @@ from __future__ import annotations
 import click
 
 from bus.errors import ConfigError
+from bus.http import HttpServer
 from bus.log import configure_logging, get_logger
 from bus.settings import Settings, load_settings
 from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.webhook.app import create_app
 from connectors.ticketing.webhook.receiver import VENDORS
-from connectors.ticketing.webhook.server import WebhookServer
 from connectors.ticketing.webhook.settings import WebhookSettings
 from schemas.models import TicketType
 
-__all__ = ["command"]
+__all__ = ["PORT_SETTING", "command"]
 
 log = get_logger(__name__)
+#: How a user moves the receiver's port (named when it is taken).
+PORT_SETTING = "`cultuurbus connector webhook --port N` or CULTUURBUS_CONNECTOR__HTTP_PORT"
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -31,9 +33,11 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 
 
 def build_settings(secrets: tuple[str, ...] = (), tokens: tuple[str, ...] = (),
-                   ticket_types: tuple[str, ...] = (), strict: bool | None = None) -> WebhookSettings:
-    """Environment (``CULTUURBUS_WEBHOOK__*``) merged with command-line values (which win)."""
-    base = WebhookSettings()
+                   ticket_types: tuple[str, ...] = (), strict: bool | None = None,
+                   base: WebhookSettings | None = None) -> WebhookSettings:
+    """The ``webhook`` section of the settings (file and ``CULTUURBUS_WEBHOOK__*``) merged
+    with command-line values (which win)."""
+    base = base if base is not None else load_settings().webhook
     cli_secrets = _pairs(secrets, "--secret")
     for key in cli_secrets:
         if key.split("/")[0] not in VENDORS:
@@ -102,12 +106,13 @@ def command(host: str | None, port: int | None, secrets: tuple[str, ...], tokens
     else:  # run on its own (python -m ...): build settings and logging here
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
-    webhook = build_settings(secrets, tokens, ticket_types, strict)
+    webhook = build_settings(secrets, tokens, ticket_types, strict, base=settings.webhook)
     host = host or settings.connector.http_host
     port = settings.connector.http_port if port is None else port
     ctx = ConnectorContext(settings, "webhook", serve_metrics=False).open()
     try:
-        server = WebhookServer(create_app(ctx, webhook), host, port, graceful_s=graceful_timeout)
+        server = HttpServer(create_app(ctx, webhook), host, port, graceful_s=graceful_timeout,
+                            name="webhook", setting=PORT_SETTING)
         log.info("webhook receiver starting", extra={"host": host, "port": port,
                                                      "accounts": sorted(webhook.secrets)})
         server.run()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bus.errors import BusError, RetriableError
 
-__all__ = ["BadSignature", "BodyTooLarge", "FetchFailed", "UnknownAccount", "UnknownVendor",
+__all__ = ["BadSignature", "FetchFailed", "UnknownAccount", "UnknownVendor",
            "WebhookError"]
 
 
@@ -33,10 +33,6 @@ class UnknownAccount(WebhookError):
 
 class BadSignature(WebhookError):
     status = 401
-
-
-class BodyTooLarge(WebhookError):
-    status = 413
 
 
 class FetchFailed(RetriableError):

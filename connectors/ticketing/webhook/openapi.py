@@ -85,6 +85,7 @@ WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
                "configured for the account."),
     405: _json(Refused, "Method not allowed: deliveries are POSTed.",
                {"Allow": {"description": "The methods allowed.", "schema": {"type": "string"}}}),
+    408: _json(Refused, "The body did not arrive within connector.body_timeout_s."),
     413: _json(Refused, "Body over connector.max_body_bytes."),
     422: _json(Refused, "Signed and JSON, but not a delivery this bus can count: a missing or "
                "wrong field, a trigger or action not handled, an event time outside the "

@@ -2,11 +2,13 @@
 publish, answer. Every outcome is an ``Answer``; nothing raises out of ``handle``.
 
 Order of checks: vendor known (404) -> account has a secret (404) -> body within the
-limit (413) -> signature over the signed content, for Eventix including the trigger
-header (401) -> JSON (400 + dead letter) -> mapping, contract limits and the event-time
-window (422 + dead letter, naming the input field; 503 when a vendor API must be
-fetched and does not answer) -> replay, recognised by signed content only (200
-duplicate) -> Kafka acknowledges (200; 503 with Retry-After when it does not).
+limit and the time allowed to send it (413, 408; ``connectors.sdk.body``) -> signature
+over the signed content, for Eventix including the trigger header (401) -> JSON, text
+only (400 + dead letter) -> mapping, contract limits and the event-time window (422 +
+dead letter, naming the input field; 503 when a vendor API must be fetched and does not
+answer) -> replay, recognised by signed content only (200 duplicate) -> Kafka
+acknowledges (200; 503 with Retry-After when it does not). A dead letter of a body
+larger than Kafka takes keeps its first bytes (the SDK's publisher says so in headers).
 
 Whatever a mapping raises on hostile input is a 4xx and a dead letter, never a 500: a
 500 would have the vendor retry a body that can never succeed, and nothing would keep it.
@@ -28,12 +30,12 @@ from starlette.requests import Request
 from bus.errors import DeliveryError, RetriableError
 from bus.log import get_logger
 from bus.topics import SNAPSHOTS, TICKET_EVENTS
+from connectors.sdk.body import BodyError, read_body
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.errors import MappingError
-from connectors.sdk.jsonbody import BadJson
+from connectors.sdk.jsonbody import BadJson, load_json
 from connectors.sdk.records import DeadLetter
 from connectors.ticketing.webhook import eventbrite, eventix, stager
-from connectors.ticketing.webhook.body import parse_json, read_body
 from connectors.ticketing.webhook.dedupe import DeliveryMemory
 from connectors.ticketing.webhook.errors import (
     BadSignature,
@@ -49,7 +51,7 @@ from connectors.ticketing.webhook.signing import SIGNATURE_HEADER, signed_conten
 from connectors.ticketing.webhook.tickettypes import TicketTypeMapper
 from schemas.models import utcnow
 
-__all__ = ["ACCOUNT_PATTERN", "DEAD_LETTER_MAX_BYTES", "VENDORS", "Answer", "Receiver"]
+__all__ = ["ACCOUNT_PATTERN", "VENDORS", "Answer", "Receiver"]
 
 log = get_logger(__name__)
 
@@ -60,10 +62,6 @@ _ACCOUNT = re.compile(ACCOUNT_PATTERN)
 #: What hostile input can make Python itself raise while mapping (huge numbers, deep or
 #: odd structures): answered 422 and dead-lettered like any other mapping problem.
 _HOSTILE = (RecursionError, ValueError, ArithmeticError, TypeError, KeyError, IndexError)
-#: The largest body a dead letter can carry: librdkafka produces at most 1,000,000 bytes
-#: per message (``message.max.bytes``), and the letter also carries its errors.* headers.
-#: A larger body is refused at the edge (413) rather than acknowledged and lost.
-DEAD_LETTER_MAX_BYTES = 900_000
 
 
 @dataclass(frozen=True)
@@ -86,10 +84,8 @@ class Receiver:
         self.ctx = ctx
         self.settings = settings
         self.client = client
-        configured = ctx.settings.connector.max_body_bytes
-        self.max_body = min(configured, DEAD_LETTER_MAX_BYTES)
-        self.max_body_why = ("CULTUURBUS_CONNECTOR__MAX_BODY_BYTES" if configured <= DEAD_LETTER_MAX_BYTES
-                             else "the largest body a dead letter on Kafka can carry")
+        self.max_body = ctx.settings.connector.max_body_bytes
+        self.body_timeout_s = ctx.settings.connector.body_timeout_s
         self.window = ctx.window
         self.env = MappingEnv(settings, ctx.pseudonymiser,
                               TicketTypeMapper(settings.ticket_types,
@@ -160,12 +156,12 @@ class Receiver:
         headers = _lower(request.headers)
         try:
             secret = self._authenticate(vendor, account)
-            body = await read_body(request, self.max_body, self.max_body_why)
+            body = await read_body(request, self.max_body, self.body_timeout_s)
             trigger = self._signed_trigger(vendor, headers)
             problem = verify(secret, body, headers.get(SIGNATURE_HEADER.lower()), trigger=trigger)
             if problem:
                 raise BadSignature(problem, field=f"headers.{SIGNATURE_HEADER}")
-        except WebhookError as exc:
+        except (WebhookError, BodyError) as exc:
             self.ctx.metrics.records_failed.labels(self.ctx.name, type(exc).__name__).inc()
             log.info("delivery refused", extra={"vendor": vendor, "account": account,
                                                 "status": exc.status, "error": str(exc),
@@ -175,7 +171,7 @@ class Receiver:
         delivery = Delivery(vendor, account, headers, body, utcnow(), request_id, trigger)
         mapper, dlq_topic = self.vendors[vendor]
         try:
-            payload = parse_json(body)
+            payload = load_json(body, text_only=True)
             mapped = await mapper(delivery, payload, self.env)
             self.window.check_records(mapped.records)  # the mappings check at input fields
         except BadJson as exc:

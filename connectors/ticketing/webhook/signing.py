@@ -15,7 +15,7 @@ signature does not cover (``OpenTicket-Dedupe-Key``, ``OpenTicket-Identifier``) 
 decide what a delivery means or whether it is counted.
 
 Eventix/OpenTicket, Eventbrite and Stager do not sign this way themselves: a vendor that
-cannot sign is put behind a signing relay (``connectors.testing.webhooks`` plays one),
+cannot sign is put behind a signing relay (``connectors.fakes.webhooks`` plays one),
 or configured to sign, where it offers that.
 """
 

@@ -12,13 +12,15 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from bus.deadletter import MAX_VALUE_BYTES
+from bus.http import HttpServer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, dlq_of
+from connectors.fakes.dip import FakeDip, dip_performance, dip_production
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
-from connectors.testing.dip import FakeDip, dip_performance, dip_production
-from connectors.ticketing.dip import DipCalendarSource, DipReceiver, HttpServer, SnapshotBook, create_app
+from connectors.ticketing.dip import DipCalendarSource, DipReceiver, SnapshotBook, create_app
 from tests.integration.connectors.readback import read_topic
 
 pytestmark = pytest.mark.integration
@@ -168,7 +170,7 @@ def test_the_poll_mode_cli_publishes_snapshots_of_a_vendors_cumulative_list(
         topics: Settings, registry: Registry) -> None:
     from click.testing import CliRunner
 
-    from connectors.testing.dip import cumulative_entry
+    from connectors.fakes.dip import cumulative_entry
     from connectors.ticketing.dip.cli import command
 
     prod = _production()
@@ -241,3 +243,8 @@ def test_a_hostile_mebibyte_is_answered_in_well_under_a_second_while_live_answer
     letters = [m for m in read_topic(topics, dlq_of(SNAPSHOTS))
                if prod.encode() in dict(m.headers() or []).get("errors.source.position", b"")]
     assert len(letters) == 1 and dict(letters[0].headers())["errors.field"] == b"body"
+    # over what Kafka takes: the letter keeps the first bytes and says how long the body was
+    headers = dict(letters[0].headers())
+    assert (headers["errors.truncated"], headers["errors.original.size"]) == (
+        b"true", str(len(body)).encode())
+    assert letters[0].value() == body[:MAX_VALUE_BYTES]

@@ -21,10 +21,11 @@ import schemathesis
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from bus.http import HttpServer
 from bus.settings import Settings
 from connectors.sdk.context import ConnectorContext
-from connectors.testing.dip import RecordingPublisher, recording_context
-from connectors.ticketing.dip import DipReceiver, HttpServer, SnapshotBook, create_app
+from connectors.ticketing.dip import DipReceiver, SnapshotBook, create_app
+from tests.support.recording import RecordingPublisher, dip_context
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ def _document() -> dict[str, Any]:
     """The document the receiver serves (the served one is compared in the test): built at
     import because ``schemathesis.pytest.from_fixture`` reads ``Item._nodeid``, which
     pytest 9.2 no longer has."""
-    receiver = DipReceiver(recording_context(RecordingPublisher()), "schemathesis",
+    receiver = DipReceiver(dip_context(RecordingPublisher()), "schemathesis",
                            SnapshotBook(None), token=SecretStr(TOKEN))
     return create_app(receiver).openapi()
 

@@ -20,10 +20,10 @@ from prometheus_client import CollectorRegistry
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, TICKET_EVENTS
+from connectors.fakes.ticketmatic import CUSTOMERS, FakeTicketmatic, generate_feed
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.positions import PositionStore
 from connectors.sdk.runner import SourceRunner
-from connectors.testing.ticketmatic import CUSTOMERS, FakeTicketmatic, generate_feed
 from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource
 from connectors.ticketing.eventstream.mapping import MappingEnv, map_item
 from tests.integration.connectors.readback import read_topic

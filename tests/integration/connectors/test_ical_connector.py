@@ -14,9 +14,9 @@ from bus.settings import Settings
 from bus.topics import PERFORMANCES, dlq_of
 from connectors.calendar.common import Backoff
 from connectors.calendar.ical.source import IcalSource
+from connectors.fakes.calendars import FakeCalendarSite, ical_feed, read_back, vevent
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
-from connectors.testing.calendars import FakeCalendarSite, ical_feed, read_back, vevent
 
 pytestmark = pytest.mark.integration
 

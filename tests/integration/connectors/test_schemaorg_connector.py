@@ -13,9 +13,9 @@ from bus.settings import Settings
 from bus.topics import PERFORMANCES, dlq_of
 from connectors.calendar.common import Backoff
 from connectors.calendar.schemaorg.source import SchemaOrgSource
+from connectors.fakes.calendars import FakeCalendarSite, read_back, schemaorg_page, theater_event
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
-from connectors.testing.calendars import FakeCalendarSite, read_back, schemaorg_page, theater_event
 
 pytestmark = pytest.mark.integration
 

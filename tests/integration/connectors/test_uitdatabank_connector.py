@@ -14,10 +14,10 @@ from bus.settings import Settings
 from bus.topics import PERFORMANCES, dlq_of
 from connectors.calendar.common import Backoff
 from connectors.calendar.uitdatabank.source import UitdatabankSource
+from connectors.fakes.calendars import ReadBack, read_back
+from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
-from connectors.testing.calendars import ReadBack, read_back
-from connectors.testing.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 
 pytestmark = pytest.mark.integration
 

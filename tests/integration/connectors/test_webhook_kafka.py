@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +20,12 @@ import httpx
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
+from bus.http import HttpServer
 from bus.kafka import make_consumer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of
-from connectors.sdk.context import ConnectorContext
-from connectors.testing.webhooks import (
+from connectors.fakes.webhooks import (
     PEOPLE,
     FakeEventbriteApi,
     SignedRequest,
@@ -39,7 +38,9 @@ from connectors.testing.webhooks import (
     stager_delivery,
     stager_ticket_type,
 )
-from connectors.ticketing.webhook import WebhookServer, WebhookSettings, create_app
+from connectors.sdk.context import ConnectorContext
+from connectors.ticketing.webhook import WebhookSettings, create_app
+from ops.stack.ports import free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -114,14 +115,14 @@ def ctx(topics: Settings) -> Iterator[ConnectorContext]:
 
 
 @pytest.fixture(scope="module")
-def server(ctx: ConnectorContext, webhook_settings: WebhookSettings) -> Iterator[WebhookServer]:
-    srv = WebhookServer(create_app(ctx, webhook_settings), "127.0.0.1", 0).start()
+def server(ctx: ConnectorContext, webhook_settings: WebhookSettings) -> Iterator[HttpServer]:
+    srv = HttpServer(create_app(ctx, webhook_settings), "127.0.0.1", 0).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def http(server: WebhookServer) -> Iterator[httpx.Client]:
+def http(server: HttpServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         yield client
 
@@ -205,7 +206,7 @@ def test_an_eventbrite_order_refunded_before_its_placed_delivery_was_fetched_net
 
     # both again, to a receiver that no longer remembers them: published again, same ids
     with ConnectorContext(topics, "webhook", serve_metrics=False) as context:
-        srv = WebhookServer(create_app(context, webhook_settings), "127.0.0.1", 0).start()
+        srv = HttpServer(create_app(context, webhook_settings), "127.0.0.1", 0).start()
         try:
             with httpx.Client(base_url=srv.url, timeout=30) as c:
                 again = [post(c, d).json() for d in deliveries]
@@ -264,7 +265,7 @@ def test_after_a_restart_a_replay_is_published_again_with_the_same_fact_ids(
     answers = []
     for _ in range(2):  # two receivers in a row: the in-memory replay check is gone
         with ConnectorContext(topics, "webhook", serve_metrics=False) as context:
-            srv = WebhookServer(create_app(context, webhook_settings), "127.0.0.1", 0).start()
+            srv = HttpServer(create_app(context, webhook_settings), "127.0.0.1", 0).start()
             try:
                 with httpx.Client(base_url=srv.url, timeout=30) as c:
                     answers.append(post(c, req).json())
@@ -338,7 +339,7 @@ def test_kafka_unavailable_is_503_with_retry_after_and_the_server_keeps_serving(
         "kafka": topics.kafka.model_copy(update={"bootstrap_servers": "127.0.0.1:1"}),
         "connector": topics.connector.model_copy(update={"delivery_timeout_s": 2.0})})
     with ConnectorContext(dead, "webhook", serve_metrics=False) as context:
-        srv = WebhookServer(create_app(context, webhook_settings), "127.0.0.1", 0).start()
+        srv = HttpServer(create_app(context, webhook_settings), "127.0.0.1", 0).start()
         try:
             with httpx.Client(base_url=srv.url, timeout=30) as c:
                 req = eventix_delivery("acme", SECRET, "order.paid", eventix_order())
@@ -356,14 +357,8 @@ def test_kafka_unavailable_is_503_with_retry_after_and_the_server_keeps_serving(
             srv.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_cli_serves_until_sigterm_and_stops_cleanly(topics: Settings) -> None:
-    port = _free_port()
+    (port,) = free_ports(1)
     env = {**os.environ, "PYTHONPATH": str(REPO),
            "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": topics.kafka.bootstrap_servers,
            "CULTUURBUS_REGISTRY__URL": topics.registry.url,
@@ -410,7 +405,7 @@ def test_two_thousand_signed_deliveries_at_sixteen_concurrent_are_all_acknowledg
                                  eventix_order(event_id=f"{run}-{i % 50}", tickets=[("Regulier", 2750)]))
                 for i in range(DELIVERIES)]
     with ConnectorContext(topics, "webhook", serve_metrics=False) as ctx:
-        server = WebhookServer(create_app(ctx, settings), "127.0.0.1", 0).start()
+        server = HttpServer(create_app(ctx, settings), "127.0.0.1", 0).start()
         try:
             async def load() -> list[int]:
                 sem = asyncio.Semaphore(CONCURRENCY)

@@ -22,10 +22,12 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core import NotSet
 from schemathesis.core.parameters import ParameterLocation
 
+from bus.http import HttpServer
 from bus.settings import Settings
+from connectors.fakes.webhooks import FakeEventbriteApi
 from connectors.sdk.context import ConnectorContext
-from connectors.testing.webhooks import FakeEventbriteApi, recording_context
-from connectors.ticketing.webhook import WebhookServer, WebhookSettings, create_app, sign
+from connectors.ticketing.webhook import WebhookSettings, create_app, sign
+from tests.support.recording import recording_context
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +67,7 @@ def receiver_url(topics: Settings, api: FakeEventbriteApi) -> Iterator[str]:
         secrets={"eventix": SECRET, "eventbrite": SECRET, "stager": SECRET},
         eventbrite_tokens={"*": api.token}, eventbrite_api_hosts=(api.host,), fetch_attempts=1)
     with ConnectorContext(topics, "webhook", serve_metrics=False) as ctx:
-        server = WebhookServer(create_app(ctx, settings), "127.0.0.1", 0).start()
+        server = HttpServer(create_app(ctx, settings), "127.0.0.1", 0).start()
         try:
             yield server.url
         finally:

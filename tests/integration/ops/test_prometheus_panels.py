@@ -30,7 +30,7 @@ from ops.prometheus.build import PrometheusBinaries, build
 from ops.prometheus.config import default_cache_dir
 from ops.prometheus.lag_exporter import LagExporter, LagReading
 from ops.prometheus.server import PrometheusServer
-from ops.stack.testing import free_ports
+from ops.stack.ports import free_ports
 from sinks.clickhouse.metrics import SinkMetrics
 from sinks.gateway.metrics import GatewayMetrics
 from streams.metrics import StreamsMetrics

@@ -15,7 +15,7 @@ from ops.prometheus.build import PrometheusBinaries, build
 from ops.prometheus.config import ROLES, default_cache_dir
 from ops.prometheus.errors import PrometheusError, PrometheusQueryError, PrometheusStartError
 from ops.prometheus.server import PrometheusServer, rule_files
-from ops.stack.testing import free_ports
+from ops.stack.ports import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]  # a cold build takes minutes
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -19,20 +18,12 @@ from ops.prometheus.config import PROMETHEUS_RELEASE
 from ops.stack.cli import stack as stack_cli
 from ops.stack.manager import CORE_SERVICES, MONITORING_SERVICES, StackManager
 from ops.stack.settings import StackSettings
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]  # a cold Prometheus build takes minutes
 
 ROLE_PORTS = Settings(connector={"http_port": 28090, "metrics_port": 28091}, streams={"web_port": 28092},
                       sink={"metrics_port": 28093}, gateway={"port": 28094})
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout_s}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +67,7 @@ def test_targets_are_generated_from_the_roles_ports_and_the_lag_exporter_is_scra
         "connector": ["127.0.0.1:28090", "127.0.0.1:28091"], "streams": ["127.0.0.1:28092"],
         "sink": ["127.0.0.1:28093"], "gateway": ["127.0.0.1:28094"],
         "kafka": [stack.lag_exporter_address]}
-    wait_until(lambda: scraped(monitored).get(("kafka", stack.lag_exporter_address)) == "up", 30,
+    wait_for(lambda: scraped(monitored).get(("kafka", stack.lag_exporter_address)) == "up", 30,
                "Prometheus to scrape the lag exporter")
     up = httpx.get(f"{stack.prometheus_url}/api/v1/query", params={"query": "cultuurbus_kafka_lag_exporter_up"},
                    timeout=5).json()["data"]["result"]
@@ -101,7 +92,7 @@ def test_stack_targets_set_changes_what_is_scraped_without_restarting_prometheus
         assert result.exit_code == 0, result.output
         assert address in result.output
 
-        wait_until(lambda: scraped(monitored).get(("streams", address)) == "up", 30,
+        wait_for(lambda: scraped(monitored).get(("streams", address)) == "up", 30,
                    "Prometheus to scrape the new streams target")
         shown = CliRunner().invoke(stack_cli, ["targets"], obj=stack).output
         assert any(line.split()[:3] == ["streams", address, "up"] for line in shown.splitlines()), shown

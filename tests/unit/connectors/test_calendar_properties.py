@@ -29,10 +29,10 @@ from connectors.calendar.schemaorg.extract import blocks_of
 from connectors.calendar.schemaorg.mapping import Page, map_page
 from connectors.calendar.uitdatabank import UitdatabankSource
 from connectors.calendar.uitdatabank.mapping import map_event
+from connectors.fakes.calendars import ical_feed, schemaorg_page, theater_event, vevent
+from connectors.fakes.uitdatabank import uit_event
 from connectors.sdk.errors import MappingError, Retry
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
-from connectors.testing.calendars import ical_feed, schemaorg_page, theater_event, vevent
-from connectors.testing.uitdatabank import uit_event
 from schemas import load_schema
 from schemas.models import AvroModel
 

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from connectors.testing.dip import RecordingPublisher, recording_context
-from connectors.ticketing.dip import DipReceiver, HttpServer, SnapshotBook, create_app
+from bus.http import HttpServer
+from connectors.ticketing.dip import DipReceiver, SnapshotBook, create_app
+from tests.support.recording import RecordingPublisher, dip_context
 
 PATH = "/productions/NL-23-1234-5/performances/3/capacity"
 LIMIT = 1_048_576  # connector.max_body_bytes, default
@@ -20,7 +21,7 @@ LIMIT = 1_048_576  # connector.max_body_bytes, default
 
 @pytest.fixture
 def server() -> Iterator[HttpServer]:
-    receiver = DipReceiver(recording_context(RecordingPublisher()), "t", SnapshotBook(None),
+    receiver = DipReceiver(dip_context(RecordingPublisher()), "t", SnapshotBook(None),
                            token=SecretStr("s3cret"), body_timeout_s=0.5)
     srv = HttpServer(create_app(receiver), "127.0.0.1", 0).start()
     yield srv

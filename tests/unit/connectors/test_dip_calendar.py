@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bus.topics import PERFORMANCES
+from connectors.fakes.dip import FakeDip, dip_performance, dip_production, dip_theater
 from connectors.sdk.errors import MappingError, SourceUnavailable
 from connectors.sdk.records import DeadLetter, SourceRecord
-from connectors.testing.dip import FakeDip, dip_performance, dip_production, dip_theater
 from connectors.ticketing.dip import DipCalendarSource, map_performance
 from schemas.models import Identifier, Performance, PerformanceStatus
 

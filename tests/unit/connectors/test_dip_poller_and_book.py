@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bus.topics import SNAPSHOTS
+from connectors.fakes.dip import FakeDip, cumulative_entry
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import DeadLetter, SourceRecord
-from connectors.testing.dip import FakeDip, cumulative_entry
 from connectors.ticketing.dip import DipCumulativeSource, Parts, build_snapshot, map_entry
 from connectors.ticketing.dip.payloads import parse_body
 from schemas.models import Identifier, SalesSnapshot, TicketType
@@ -108,15 +108,15 @@ class _StoredPositions:
 
 
 def test_stored_parts_the_contract_cannot_carry_are_forgotten_and_later_calls_still_publish() -> None:
-    from connectors.testing.dip import RecordingPublisher, recording_context
     from connectors.ticketing.dip import DipReceiver, SnapshotBook
+    from tests.support.recording import RecordingPublisher, dip_context
 
     legacy = {"lines": {"NORMAL": [2**31, 0], "DISCOUNT": [4, 400]}, "reservations": [2, 2**63],
               "blocked": None, "capacity": 2**31}
     assert Parts.from_json(legacy) == Parts(lines={"DISCOUNT": (4, 400)}, capacity=None)
     publisher = RecordingPublisher()
     book = SnapshotBook(_StoredPositions({DIP.key: legacy}))  # type: ignore[arg-type]
-    receiver = DipReceiver(recording_context(publisher), "t", book)
+    receiver = DipReceiver(dip_context(publisher), "t", book)
     answer = receiver.handle("reservations", "NL-23-1234-5", "3", b'{"reservations": 3, "value": 90}')
     assert answer.status == 200, answer.body
     [snap] = publisher.snapshots()

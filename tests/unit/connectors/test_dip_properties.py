@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from connectors.sdk.errors import MappingError
-from connectors.testing.dip import RecordingPublisher, recording_context
 from connectors.ticketing.dip import DipReceiver, SnapshotBook
 from connectors.ticketing.dip.payloads import CENTS_MAX, INT_MAX, LONG_MAX, PARTS, SEATS_MAX, parse_body
 from schemas.models import SalesSnapshot
 from schemas.registry import load_schema
+from tests.support.recording import RecordingPublisher, dip_context
 
 PROPERTY = settings(deadline=None, max_examples=200, derandomize=bool(os.environ.get("CI")),
                     suppress_health_check=[HealthCheck.too_slow])
@@ -114,7 +114,7 @@ def _encode(snapshot: SalesSnapshot) -> None:
 
 def _receiver() -> tuple[DipReceiver, RecordingPublisher]:
     publisher = RecordingPublisher()
-    return DipReceiver(recording_context(publisher), "t", SnapshotBook(None)), publisher
+    return DipReceiver(dip_context(publisher), "t", SnapshotBook(None)), publisher
 
 
 def _check(answer_status: int, body: dict[str, Any], publisher: RecordingPublisher,

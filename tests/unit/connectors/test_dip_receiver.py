@@ -11,15 +11,15 @@ from starlette.testclient import TestClient
 
 from bus.topics import SNAPSHOTS
 from connectors.sdk.records import SourceRecord
-from connectors.testing.dip import RecordingPublisher, recording_context
 from connectors.ticketing.dip import DipReceiver, SnapshotBook, create_app
 from schemas.models import SalesSnapshot, TicketType
+from tests.support.recording import RecordingPublisher, dip_context
 
 BASE = "/productions/NL-23-1234-5/performances/3"
 
 
 def _ctx(publisher: RecordingPublisher) -> Any:
-    return recording_context(publisher)
+    return dip_context(publisher)
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from bus.topics import PERFORMANCES, TICKET_EVENTS
-from connectors.sdk.errors import MappingError
-from connectors.sdk.privacy import Pseudonymiser
-from connectors.testing.ticketmatic import (
+from connectors.fakes.ticketmatic import (
     CUSTOMERS,
     event_data,
     event_item,
@@ -20,6 +18,8 @@ from connectors.testing.ticketmatic import (
     scan_item,
     webshop_item,
 )
+from connectors.sdk.errors import MappingError
+from connectors.sdk.privacy import Pseudonymiser
 from connectors.ticketing.eventstream.mapping import (
     MappingEnv,
     map_item,

@@ -11,12 +11,12 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from bus.errors import ConfigError, DeliveryError
+from connectors.fakes.ticketmatic import FakeTicketmatic, generate_feed, stream_id
 from connectors.sdk.errors import Retry, SourceUnavailable
 from connectors.sdk.metrics import ConnectorMetrics
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import DeadLetter, SourceRecord
 from connectors.sdk.runner import SourceRunner
-from connectors.testing.ticketmatic import FakeTicketmatic, generate_feed, stream_id
 from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource, MalformedPage
 from connectors.ticketing.eventstream.mapping import MappingEnv
 from connectors.ticketing.eventstream.metrics import EventstreamMetrics

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from connectors.calendar.ical.mapping import Feed, map_feed
-from connectors.testing.calendars import ical_feed, vevent
+from connectors.fakes.calendars import ical_feed, vevent
 from schemas.models import Identifier, PerformanceStatus
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from connectors.calendar.common import Backoff
 from connectors.calendar.ical.source import IcalSource
+from connectors.fakes.calendars import FakeCalendarSite, ical_feed, vevent
 from connectors.sdk.records import SourceRecord
-from connectors.testing.calendars import FakeCalendarSite, ical_feed, vevent
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.calendar.schemaorg.extract import blocks_of
 from connectors.calendar.schemaorg.mapping import Page, map_page
-from connectors.testing.calendars import schemaorg_page, theater_event
+from connectors.fakes.calendars import schemaorg_page, theater_event
 from schemas.models import Identifier, Performance, PerformanceStatus
 
 PAGE = Page("https://www.stadsschouwburg-utrecht.nl/agenda", "stadsschouwburg-utrecht.nl",

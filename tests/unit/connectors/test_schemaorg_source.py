@@ -8,9 +8,9 @@ import pytest
 
 from connectors.calendar.common import Backoff
 from connectors.calendar.schemaorg.source import SchemaOrgSource
+from connectors.fakes.calendars import FakeCalendarSite, schemaorg_page, theater_event
 from connectors.sdk.errors import Retry
 from connectors.sdk.records import DeadLetter, SourceRecord
-from connectors.testing.calendars import FakeCalendarSite, schemaorg_page, theater_event
 
 
 @pytest.fixture

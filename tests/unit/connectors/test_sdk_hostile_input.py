@@ -37,6 +37,16 @@ def test_hostile_json_is_a_clear_400_naming_the_body(raw: bytes, says: str) -> N
     assert caught.value.field == "body"
 
 
+def test_a_lone_surrogate_is_a_clear_400_for_a_receiver_but_read_for_a_poller() -> None:
+    raw = b'{"tickets": [{"name": "Regulier \\udc00"}]}'
+    with pytest.raises(BadJson, match="surrogate") as caught:
+        load_json(raw, text_only=True)
+    assert (caught.value.status, caught.value.field) == (400, "body")
+    assert load_json(b'{"name": "\\ud83c\\udfad"}', text_only=True) == {"name": "\U0001f3ad"}
+    # a poller names the field of the one item that holds it, and goes on with the rest
+    assert load_json(raw)["tickets"][0]["name"] == "Regulier \udc00"
+
+
 def test_json_nested_as_deep_as_allowed_is_read() -> None:
     assert load_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.calendar.uitdatabank.mapping import map_event
+from connectors.fakes.uitdatabank import uit_event, uit_uuid
 from connectors.sdk.errors import MappingError
-from connectors.testing.uitdatabank import uit_event, uit_uuid
 from schemas.models import Identifier, PerformanceStatus
 
 MODIFIED = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)

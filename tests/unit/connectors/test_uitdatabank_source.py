@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from connectors.calendar.common import Backoff, CalendarMetrics
 from connectors.calendar.uitdatabank.source import UitdatabankSource
+from connectors.fakes.calendars import FakeCalendarSite
+from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.errors import Retry
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
-from connectors.testing.calendars import FakeCalendarSite
-from connectors.testing.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 
 SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
 STARTS = [SOON, SOON + timedelta(days=1), SOON + timedelta(days=2)]

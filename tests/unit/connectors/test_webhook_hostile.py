@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from bus.settings import Settings
-from connectors.testing.webhooks import (
+from connectors.fakes.webhooks import (
     FakeEventbriteApi,
-    RecordingPublisher,
     SignedRequest,
     eventbrite_attendee,
     eventbrite_delivery,
@@ -26,13 +25,14 @@ from connectors.testing.webhooks import (
     stager_ticket_type,
 )
 from connectors.ticketing.webhook import WebhookSettings, create_app, sign
+from tests.support.recording import RecordingPublisher
 
 SECRET = "acme-secret-0123456789"
 
 
 class Harness:
     def __init__(self, api: FakeEventbriteApi) -> None:
-        from connectors.testing.webhooks import recording_context
+        from tests.support.recording import recording_context
 
         self.ctx, self.publisher = recording_context(Settings())
         self.app = create_app(self.ctx, WebhookSettings(

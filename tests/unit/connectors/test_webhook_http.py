@@ -12,23 +12,22 @@ import pytest
 from click.testing import CliRunner
 
 from bus.settings import Settings
-from connectors.sdk.dlq import scrub
-from connectors.testing.webhooks import (
+from connectors.fakes.webhooks import (
     PEOPLE,
     FakeEventbriteApi,
-    RecordingPublisher,
     SignedRequest,
     eventbrite_attendee,
     eventbrite_delivery,
     eventbrite_order,
     eventix_delivery,
     eventix_order,
-    recording_context,
     stager_delivery,
     stager_ticket_type,
 )
+from connectors.sdk.dlq import scrub
 from connectors.ticketing.webhook import WebhookSettings, create_app
 from connectors.ticketing.webhook.cli import command
+from tests.support.recording import RecordingPublisher, recording_context
 
 SECRET = "acme-secret-0123456789"
 
@@ -170,6 +169,15 @@ def test_a_streamed_body_without_length_is_cut_off_at_the_limit(api: FakeEventbr
     resp = hx.request("POST", req.path, content=chunks(), headers=req.headers)
     assert resp.status_code == 413
     assert "over the limit" in _error(resp)["error"]
+
+
+def test_a_body_of_the_configured_mebibyte_is_read_and_dead_lettered_not_refused_413(
+        hx: Harness) -> None:
+    body = b'{"order": "' + b"a" * (1_048_576 - 13) + b'"}'
+    assert len(body) == 1_048_576  # connector.max_body_bytes, the default
+    resp = hx.post(eventix_delivery("acme", SECRET, "order.paid", eventix_order(), body=body))
+    assert resp.status_code == 422 and _error(resp)["dead_lettered"] is True
+    _only_dead_letter(hx.publisher, body)  # the SDK's publisher cuts it to what Kafka takes
 
 
 # -- bad input of an authenticated vendor: 4xx + dead letter ------------------------------

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from connectors.sdk.errors import MappingError
-from connectors.sdk.privacy import Pseudonymiser
-from connectors.testing.webhooks import (
+from connectors.fakes.webhooks import (
     PEOPLE,
     FakeEventbriteApi,
     SignedRequest,
@@ -24,6 +22,8 @@ from connectors.testing.webhooks import (
     stager_delivery,
     stager_ticket_type,
 )
+from connectors.sdk.errors import MappingError
+from connectors.sdk.privacy import Pseudonymiser
 from connectors.ticketing.webhook.eventbrite import map_eventbrite
 from connectors.ticketing.webhook.eventix import map_eventix
 from connectors.ticketing.webhook.facts import Delivery, MappingEnv

@@ -29,11 +29,7 @@ from bus.codec import without_logical_types
 from bus.ranges import contract_check
 from bus.settings import Settings
 from bus.topics import spec
-from connectors.sdk.errors import MappingError
-from connectors.sdk.privacy import Pseudonymiser
-from connectors.sdk.records import SourceRecord
-from connectors.sdk.window import EventTimeWindow
-from connectors.testing.webhooks import (
+from connectors.fakes.webhooks import (
     FakeEventbriteApi,
     eventbrite_attendee,
     eventbrite_delivery,
@@ -41,11 +37,14 @@ from connectors.testing.webhooks import (
     eventbrite_order,
     eventix_delivery,
     eventix_order,
-    recording_context,
     stager_delivery,
 )
+from connectors.sdk.errors import MappingError
+from connectors.sdk.jsonbody import load_json
+from connectors.sdk.privacy import Pseudonymiser
+from connectors.sdk.records import SourceRecord
+from connectors.sdk.window import EventTimeWindow
 from connectors.ticketing.webhook import WebhookSettings, create_app, sign
-from connectors.ticketing.webhook.body import parse_json
 from connectors.ticketing.webhook.eventbrite import map_eventbrite
 from connectors.ticketing.webhook.eventix import TRIGGERS, map_eventix
 from connectors.ticketing.webhook.facts import Delivery, Mapped, MappingEnv
@@ -53,6 +52,7 @@ from connectors.ticketing.webhook.fetch import EventbriteClient
 from connectors.ticketing.webhook.stager import map_stager
 from connectors.ticketing.webhook.tickettypes import TicketTypeMapper
 from schemas import load_schema
+from tests.support.recording import recording_context
 
 #: The profile of every property here: no deadline (the machine is shared and busy),
 #: a bounded number of examples, and derandomised so CI runs the same examples.
@@ -209,7 +209,7 @@ def test_any_eventix_json_and_headers_map_to_facts_or_a_named_error(
     if alias is not None:
         headers = {**headers, "x-eventix-trigger": alias}
     d = _delivery("eventix", body, {**headers, "openticket-trigger": trigger})
-    _facts_or_named_error(lambda: map_eventix(d, parse_json(body), ENV))
+    _facts_or_named_error(lambda: map_eventix(d, load_json(body, text_only=True), ENV))
 
 
 @PROPS
@@ -218,7 +218,7 @@ def test_any_stager_json_maps_to_a_snapshot_or_a_named_error(
         payload: Any, headers: dict[str, str]) -> None:
     body = json.dumps(payload).encode()
     d = _delivery("stager", body, headers)
-    _facts_or_named_error(lambda: map_stager(d, parse_json(body), ENV))
+    _facts_or_named_error(lambda: map_stager(d, load_json(body, text_only=True), ENV))
 
 
 class _FakeFetch(EventbriteClient):
@@ -250,7 +250,7 @@ def test_any_eventbrite_delivery_and_fetched_resource_map_to_facts_or_a_named_er
     async def run() -> Mapped:
         client = _FakeFetch(resource)
         try:
-            return await map_eventbrite(d, parse_json(body), ENV, client)
+            return await map_eventbrite(d, load_json(body, text_only=True), ENV, client)
         finally:
             await client.aclose()
 
@@ -266,7 +266,7 @@ def test_any_eventbrite_delivery_and_fetched_resource_map_to_facts_or_a_named_er
 def test_any_bytes_are_facts_or_a_named_error(body: bytes, vendor: str) -> None:
     d = _delivery(vendor, body, {"openticket-trigger": "order.paid"})
     mapper = map_eventix if vendor == "eventix" else map_stager
-    _facts_or_named_error(lambda: mapper(d, parse_json(body), ENV))
+    _facts_or_named_error(lambda: mapper(d, load_json(body, text_only=True), ENV))
 
 
 # -- the receiver ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from bus.settings import load_settings
 from connectors.sdk.errors import MappingError
 from connectors.ticketing.webhook import TicketTypeMapper, WebhookSettings, sign, verify
 from schemas.models import TicketType
@@ -44,7 +45,7 @@ def test_secrets_are_looked_up_per_account_then_per_vendor() -> None:
 def test_secrets_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CULTUURBUS_WEBHOOK__SECRETS", '{"eventix/acme": "from-env-secret"}')
     monkeypatch.setenv("CULTUURBUS_WEBHOOK__STRICT_TICKET_TYPES", "true")
-    s = WebhookSettings()
+    s = load_settings().webhook
     assert s.secret_for("eventix", "acme").get_secret_value() == "from-env-secret"
     assert s.strict_ticket_types is True
     assert "from-env-secret" not in repr(s)

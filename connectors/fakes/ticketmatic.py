@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.testing.http import FakeApiServer
+from connectors.fakes.http import FakeApiServer
 
 __all__ = [
     "CUSTOMERS",

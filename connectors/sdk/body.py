@@ -1,9 +1,11 @@
 """Reading a request body without holding more than the limit or waiting on a slow client.
 
-The receiver decides on the headers first (token, declared ``Content-Length``) and only
-then reads the body with :func:`read_body`: it stops at ``limit + 1`` bytes and gives up
-after ``timeout_s`` seconds in all, so neither a large nor a dripping body can hold
-memory or a connection for long.
+Every HTTP receiver reads its bodies with :func:`read_body`: a declared
+``Content-Length`` over the limit is refused before a byte is read, the stream stops at
+``limit + 1`` bytes and the whole body must arrive within ``timeout_s`` seconds, so
+neither a large nor a dripping body can hold memory or a connection for long. A
+receiver that can judge a call on its headers alone (a token) asks
+:func:`declared_too_large` first and answers before reading anything.
 """
 
 from __future__ import annotations
@@ -14,16 +16,14 @@ from starlette.requests import ClientDisconnect, Request
 
 from connectors.sdk.errors import MappingError
 
-__all__ = ["BODY_TIMEOUT_S", "BodyError", "BodyTimeout", "BodyTooLarge", "declared_too_large",
-           "read_body"]
+__all__ = ["BodyError", "BodyTimeout", "BodyTooLarge", "declared_too_large", "read_body"]
 
-#: How long the whole body may take to arrive (``connector.body_timeout_s`` once settings
-#: carry it).
-BODY_TIMEOUT_S = 10.0
+_LIMIT = "CULTUURBUS_CONNECTOR__MAX_BODY_BYTES"
+_TIMEOUT = "CULTUURBUS_CONNECTOR__BODY_TIMEOUT_S"
 
 
 class BodyError(MappingError):
-    """The body could not be read; ``status`` is the HTTP answer."""
+    """The body could not be read; ``status`` is the HTTP answer, ``field`` is ``body``."""
 
     status = 400
 
@@ -50,8 +50,8 @@ def declared_too_large(content_length: str | None, limit: int) -> BodyTooLarge |
         return None  # the HTTP server refuses a malformed Content-Length itself
     if size <= limit:
         return None
-    return BodyTooLarge(f"body of {size} bytes is over the limit of {limit} bytes "
-                        "(connector.max_body_bytes)", field="body")
+    return BodyTooLarge(f"body of {size} bytes is over the limit of {limit} bytes ({_LIMIT})",
+                        field="body")
 
 
 async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
@@ -72,11 +72,11 @@ async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
             async for chunk in request.stream():
                 buf += chunk
                 if len(buf) > limit:
-                    raise BodyTooLarge(f"body is over the limit of {limit} bytes "
-                                       "(connector.max_body_bytes)", field="body")
+                    raise BodyTooLarge(f"body is over the limit of {limit} bytes ({_LIMIT})",
+                                       field="body")
     except TimeoutError:
-        raise BodyTimeout(f"body not received within {timeout_s:g} s ({len(buf)} bytes arrived); "
-                          "send the whole body at once", field="body") from None
+        raise BodyTimeout(f"body not received within {timeout_s:g} s ({len(buf)} bytes arrived; "
+                          f"{_TIMEOUT}); send the whole body at once", field="body") from None
     except ClientDisconnect:
         raise BodyError("the client closed the connection before sending the whole body",
                         field="body") from None

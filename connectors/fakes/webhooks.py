@@ -1,7 +1,7 @@
 """Vendor-shaped webhook deliveries, signed, and a fake Eventbrite API to fetch from.
 
 Ships with the package (Bytewax style) so tests, benchmarks and demos play the vendors
-the same way. Payloads follow the shapes in REFERENCE.md and the vendors' public docs;
+the same way. Payloads follow the shapes in docs/data-sources.md and the vendors' public docs;
 every buyer carries realistic personal data (``Person``) so privacy tests can look for
 it in everything that reached Kafka.
 
@@ -19,18 +19,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from bus.errors import DeliveryError
-from bus.settings import Settings
-from connectors.sdk.context import ConnectorContext
-from connectors.sdk.metrics import ConnectorMetrics
-from connectors.sdk.privacy import Pseudonymiser
-from connectors.sdk.records import DeadLetter, SourceRecord
-from connectors.sdk.window import EventTimeWindow
-from connectors.testing.http import FakeApiServer
+from connectors.fakes.http import FakeApiServer
 from connectors.ticketing.webhook.signing import SIGNATURE_HEADER, sign
 
-__all__ = ["PEOPLE", "FakeEventbriteApi", "Person", "RecordingPublisher", "SignedRequest",
-           "recording_context", "eventbrite_attendee",
+__all__ = ["PEOPLE", "FakeEventbriteApi", "Person", "SignedRequest", "eventbrite_attendee",
            "eventbrite_delivery", "eventbrite_event", "eventbrite_order", "eventix_delivery",
            "eventix_order", "stager_delivery", "stager_ticket_type"]
 
@@ -349,41 +341,3 @@ class FakeEventbriteApi:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-class RecordingPublisher:
-    """Stands in for the SDK publisher without Kafka: keeps what it was given, or raises
-    ``DeliveryError`` while ``down`` is set (as the real one does when Kafka is away)."""
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.items: list[SourceRecord | DeadLetter] = []
-        self.down = False
-        self.window = EventTimeWindow.from_settings((settings or Settings()).connector)
-
-    async def publish_async(self, items: Any, timeout: float | None = None) -> None:
-        if self.down:
-            raise DeliveryError(f"0 of {len(items)} records acknowledged by Kafka (test: down)",
-                                retry_after=2.0)
-        self.items.extend(items)
-
-    @property
-    def records(self) -> list[SourceRecord]:
-        return [i for i in self.items if isinstance(i, SourceRecord)]
-
-    @property
-    def dead_letters(self) -> list[DeadLetter]:
-        return [i for i in self.items if isinstance(i, DeadLetter)]
-
-    def kafka_reachable(self, timeout: float = 2.0) -> bool:
-        return not self.down
-
-
-def recording_context(settings: Settings | None = None) -> tuple[ConnectorContext, RecordingPublisher]:
-    """A connector context whose publisher records instead of producing (unit tests)."""
-    ctx = ConnectorContext(settings or Settings(), "webhook", serve_metrics=False)
-    publisher = RecordingPublisher(ctx.settings)
-    ctx.metrics = ConnectorMetrics(ctx.metrics_registry)
-    ctx.publisher = publisher  # type: ignore[assignment]
-    ctx.pseudonymiser = Pseudonymiser(ctx.settings.connector.buyer_secret)
-    ctx.health.add_check("kafka", publisher.kafka_reachable)
-    return ctx, publisher

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.testing.calendars import FakeHttpServer, FakeRequest, FakeResponse
+from connectors.fakes.calendars import FakeHttpServer, FakeRequest, FakeResponse
 
 __all__ = ["EVENTTYPES", "VENUES", "FakeUitdatabank", "uit_event", "uit_uuid"]
 

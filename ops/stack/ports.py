@@ -1,4 +1,6 @@
-"""Helpers for tests that run their own stack (fixtures live in ``tests/conftest.py``)."""
+"""Free loopback ports, and settings for a stack of one's own on them: the bench and the
+test session each run a private stack next to any other (``isolated_settings``), and
+pick ports for the roles they start (``free_ports``)."""
 
 from __future__ import annotations
 

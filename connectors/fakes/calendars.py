@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.testing.http import FakeApiServer
+from connectors.fakes.http import FakeApiServer
 
 __all__ = ["FakeCalendarSite", "FakeHttpServer", "FakeRequest", "FakeResponse", "ReadBack",
            "ical_feed", "read_back", "schemaorg_page", "theater_event", "vevent"]

@@ -1,13 +1,13 @@
 """A fake DIP (Digitaal Informatieplatform Podiumkunsten) on loopback.
 
 Serves the calendar side (productions and their performances) and a vendor-style
-cumulative sales list, with DIP's field names from REFERENCE.md (production: ``id,
+cumulative sales list, with DIP's field names from docs/data-sources.md (production: ``id,
 title, season, genre{id,name}, producer{id,name}``; performance: ``number, date,
 status agreed|cancellation, type normal|premiere|tryout, theater{id, name, zipcode,
 city, province{id,name}, type}, capacity``).
 
 The paths are a plausible REST design of ours; DIP's real API paths may differ (only
-the ``PUT .../cumulative`` calls come from REFERENCE.md)::
+the ``PUT .../cumulative`` calls come from docs/data-sources.md)::
 
     GET /productions?modifiedSince=<iso>&page=<n>&pageSize=<n>
         -> {"data": [production...], "page", "pageSize", "total"}  (sorted by updated)
@@ -27,50 +27,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from prometheus_client import CollectorRegistry
+from connectors.fakes.http import FakeApiServer
 
-from bus.errors import DeliveryError
-from bus.metrics import Health
-from bus.settings import Settings
-from connectors.sdk.metrics import ConnectorMetrics
-from connectors.sdk.records import DeadLetter, SourceRecord
-from connectors.sdk.window import EventTimeWindow
-from connectors.testing.http import FakeApiServer
-
-__all__ = ["FakeDip", "RecordingPublisher", "cumulative_entry", "dip_performance",
-           "dip_production", "dip_theater", "recording_context"]
-
-
-class RecordingPublisher:
-    """Plays Kafka for receiver unit tests: keeps what was published; ``down`` refuses."""
-
-    def __init__(self) -> None:
-        self.items: list[SourceRecord | DeadLetter] = []
-        self.down = False
-
-    def publish(self, items: Sequence[SourceRecord | DeadLetter], timeout: float | None = None) -> None:
-        if self.down:
-            raise DeliveryError("1 of 1 records not acknowledged by Kafka (test)", retry_after=2.0)
-        self.items.extend(items)
-
-    def snapshots(self) -> list[Any]:
-        return [i.value for i in self.items if isinstance(i, SourceRecord)]
-
-    def letters(self) -> list[DeadLetter]:
-        return [i for i in self.items if isinstance(i, DeadLetter)]
-
-
-def recording_context(publisher: RecordingPublisher, settings: Settings | None = None) -> Any:
-    """What ``DipReceiver`` uses of a ``ConnectorContext``, around a recording publisher."""
-    settings = settings or Settings()
-    registry = CollectorRegistry()
-    return SimpleNamespace(settings=settings, name="dip", metrics_registry=registry,
-                           metrics=ConnectorMetrics(registry), publisher=publisher, health=Health(),
-                           window=EventTimeWindow.from_settings(settings.connector))
+__all__ = ["FakeDip", "cumulative_entry", "dip_performance", "dip_production", "dip_theater"]
 
 
 def dip_theater(id: str = "T-0042", name: str = "Stadsschouwburg Utrecht",  # noqa: A002

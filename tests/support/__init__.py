@@ -1,0 +1,12 @@
+"""The test harness: what several tests share to reach the real services.
+
+``dataset`` (a small realistic world of facts and derived records, produced the way the
+bus does), ``clickhouse`` (a fresh prefix, database and group per test; a ClickHouse
+server of a test's own), ``sink`` (the ClickHouse sink as a subprocess), ``recording``
+(a connector context whose publisher records instead of producing) and ``waiting``.
+Test-only: product code and the bench never import it.
+"""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
