@@ -14,7 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 from bench.data import Dataset
 from bench.env import Bench
 from bench.kafkaio import bench_consumer, bulk_producer, produce_all, schema_id
-from bus.topics import TICKET_EVENTS
+from bus.topics import TICKET_EVENTS, topic_name
 from schemas import load_schema
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.migrate import migrate
@@ -25,7 +25,7 @@ __all__ = ["measure_ceilings"]
 
 def _kafka(bench: Bench, ds: Dataset, n: int) -> dict[str, float]:
     s = bench.fresh("ceil")
-    topic = s.topic_prefix + TICKET_EVENTS
+    topic = topic_name(TICKET_EVENTS, s.topic_prefix)
     sid = schema_id(bench.registry, topic, "ticket_event.avsc")
     keys = ds.event_keys()
     values = ds.wire(sid, ds.event_bodies)

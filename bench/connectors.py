@@ -47,7 +47,7 @@ from bench.kafkaio import Offsets
 from bench.options import Sizes
 from bench.roles import REPO, Role, running, stop_process_group
 from bus.settings import Settings
-from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of
+from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of, topic_name
 from connectors.fakes.calendars import (
     FakeCalendarSite,
     FakeRequest,
@@ -339,7 +339,7 @@ def _published(s: Settings, topics: tuple[str, ...]) -> tuple[int, float, float]
     """Records on ``topics`` and the Kafka timestamps (epoch s) of the first and last."""
     count, first, last = 0, 0.0, 0.0
     for topic in topics:
-        off = Offsets(s, s.topic_prefix + topic)
+        off = Offsets(s, topic_name(topic, s.topic_prefix))
         try:
             ends = off.ends()
             if sum(ends.values()):
@@ -355,7 +355,7 @@ def _published(s: Settings, topics: tuple[str, ...]) -> tuple[int, float, float]
 def _total(s: Settings, topics: tuple[str, ...]) -> int:
     total = 0
     for topic in topics:
-        off = Offsets(s, s.topic_prefix + topic)
+        off = Offsets(s, topic_name(topic, s.topic_prefix))
         try:
             total += off.total()
         finally:

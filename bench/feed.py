@@ -18,7 +18,7 @@ from bench.kafkaio import bulk_producer, produce_all, schema_id
 from bench.watch import AvailabilityWatch
 from bus.serde import Registry
 from bus.settings import Settings
-from bus.topics import AVAILABILITY, PERFORMANCES, TICKET_EVENTS
+from bus.topics import AVAILABILITY, PERFORMANCES, TICKET_EVENTS, topic_name
 
 __all__ = ["Feed", "Watched", "wait_budget"]
 
@@ -78,8 +78,8 @@ class Feed:
         """Publish every performance and wait until each has its availability."""
         n = len(self.ds.performances)
         self.watch.expect(None, present=list(self.ds.targets))
-        t0 = produce_all(self._producer, self.settings.topic_prefix + PERFORMANCES, self.ds.perf_keys(),
-                         self._perf_values)
+        t0 = produce_all(self._producer, topic_name(PERFORMANCES, self.settings.topic_prefix),
+                         self.ds.perf_keys(), self._perf_values)
         done = _wait(self.watch, wait_budget(n, self.cap_s, 60.0), roles)
         seconds = max(self.watch.done_at - t0, 1e-3) if done else time.time() - t0
         got = n - self.watch.remaining
@@ -99,8 +99,8 @@ class Feed:
         before = self.watch.records
         self.watch.expect(ds.targets)
         open_before = self.watch.remaining
-        t0 = produce_all(self._producer, self.settings.topic_prefix + TICKET_EVENTS, ds.event_keys(),
-                         ds.wire(self._event_id, ds.event_bodies))
+        t0 = produce_all(self._producer, topic_name(TICKET_EVENTS, self.settings.topic_prefix),
+                         ds.event_keys(), ds.wire(self._event_id, ds.event_bodies))
         sent_s = time.time() - t0
         if on_sent is not None:
             on_sent()

@@ -29,7 +29,7 @@ from bench.options import Sizes
 from bench.watch import AvailabilityWatch
 from bus.serde import AvroSerializer
 from bus.settings import Settings
-from bus.topics import AVAILABILITY, TICKET_EVENTS
+from bus.topics import AVAILABILITY, TICKET_EVENTS, topic_name
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.gateway.client import stream_events
 
@@ -116,7 +116,7 @@ def _phase(s: Settings, ds: Dataset, rate: int, seconds: float, ser: AvroSeriali
     """Send ``rate`` events/s for ``seconds``, then drain (bounded); returns send stats.
     ``producer`` is warm (connected, its idempotence id acquired): a new one would stamp
     its first events before it can send them."""
-    topic = s.topic_prefix + TICKET_EVENTS
+    topic = topic_name(TICKET_EVENTS, s.topic_prefix)
     rng = random.Random(rate)
     pids = [p["performance_key"] for p in ds.performances]
     tag = f"lat{rate}-{uuid.uuid4().hex[:6]}"
@@ -165,10 +165,10 @@ def _clickhouse(s: Settings, tag: str, n: int, cap: float) -> dict[str, float]:
 def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, sizes: Sizes) -> dict[str, Any]:
     """Fact -> availability topic / ClickHouse / SSE latency at each offered load."""
     track = _Tracker()
-    watch = AvailabilityWatch(s, s.topic_prefix + AVAILABILITY, bench.registry,
+    watch = AvailabilityWatch(s, topic_name(AVAILABILITY, s.topic_prefix), bench.registry,
                                on_record=track.on_record).start()
-    schema_id(bench.registry, s.topic_prefix + TICKET_EVENTS, "ticket_event.avsc")
-    ser = AvroSerializer(bench.registry, s.topic_prefix + TICKET_EVENTS, "ticket_event.avsc")
+    schema_id(bench.registry, topic_name(TICKET_EVENTS, s.topic_prefix), "ticket_event.avsc")
+    ser = AvroSerializer(bench.registry, topic_name(TICKET_EVENTS, s.topic_prefix), "ticket_event.avsc")
     sse = _Sse(gateway_url)
     producer = bulk_producer(s, linger_ms=1)
     cap = min(sizes.max_wait_s, 60.0)
@@ -204,10 +204,10 @@ def measure_worker_latency(bench: Bench, s: Settings, ds: Dataset, sizes: Sizes,
     worker itself delivers it, next to the whole pipeline's number from
     :func:`measure_latency`, where the sink and the gateway share the two cores."""
     track = _Tracker()
-    watch = AvailabilityWatch(s, s.topic_prefix + AVAILABILITY, bench.registry,
+    watch = AvailabilityWatch(s, topic_name(AVAILABILITY, s.topic_prefix), bench.registry,
                               on_record=track.on_record).start()
-    schema_id(bench.registry, s.topic_prefix + TICKET_EVENTS, "ticket_event.avsc")
-    ser = AvroSerializer(bench.registry, s.topic_prefix + TICKET_EVENTS, "ticket_event.avsc")
+    schema_id(bench.registry, topic_name(TICKET_EVENTS, s.topic_prefix), "ticket_event.avsc")
+    ser = AvroSerializer(bench.registry, topic_name(TICKET_EVENTS, s.topic_prefix), "ticket_event.avsc")
     producer = bulk_producer(s, linger_ms=1)
     cap = min(sizes.max_wait_s, 60.0)
     try:

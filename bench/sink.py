@@ -21,7 +21,7 @@ from bench.roles import Role, running, wait_for
 from bus.kafka import make_consumer
 from bus.serde import Registry
 from bus.settings import Settings
-from bus.topics import FACTS, UNMATCHED
+from bus.topics import FACTS, UNMATCHED, topic_name
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.decode import DERIVED_TOPICS, RecordDecoder
 from sinks.clickhouse.migrate import migrate
@@ -35,7 +35,7 @@ class SinkProbe:
 
     def __init__(self, s: Settings, role: Role) -> None:
         self.role = role
-        self.topics = [s.topic_prefix + t for t in (FACTS, *DERIVED_TOPICS, UNMATCHED)]
+        self.topics = [topic_name(t, s.topic_prefix) for t in (FACTS, *DERIVED_TOPICS, UNMATCHED)]
         self._group = make_consumer(s.kafka, s.sink.group_id)  # never subscribes: reads commits only
         self._parts: list[TopicPartition] = []
         probe = bench_consumer(s)

@@ -25,14 +25,14 @@ from bench.options import Sizes
 from bench.peers.faust_empty import MODES
 from bench.roles import REPO, peak_rss_mb, stop_process_group
 from bus.settings import Settings
-from bus.topics import TICKET_EVENTS
+from bus.topics import TICKET_EVENTS, topic_name
 from ops.stack.ports import free_ports
 
 __all__ = ["measure_walls"]
 
 
 def _fill(bench: Bench, s: Settings, ds: Dataset, n: int) -> str:
-    topic = s.topic_prefix + TICKET_EVENTS
+    topic = topic_name(TICKET_EVENTS, s.topic_prefix)
     sid = schema_id(bench.registry, topic, "ticket_event.avsc")
     keys, values = ds.event_keys(), ds.wire(sid, ds.event_bodies)
     reps = -(-n // len(values))

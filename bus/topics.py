@@ -134,6 +134,8 @@ CATALOG: tuple[TopicSpec, ...] = (
 
 
 def topic_name(name: str, prefix: str = "") -> str:
+    """The topic on the broker for a catalog name: ``topic_name(AVAILABILITY, "prod.")`` ->
+    ``prod.participation.availability``. Every role builds topic names here, nowhere else."""
     return prefix + name
 
 

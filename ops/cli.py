@@ -14,6 +14,7 @@ import click
 from bus.errors import BusError
 from bus.log import configure_logging
 from bus.settings import Settings, load_settings
+from bus.topics import topic_name
 
 __all__ = ["main"]
 
@@ -85,7 +86,7 @@ def _subjects(settings: Settings) -> list[tuple[str, str]]:
     for t in CATALOG:
         if t.value_schema and t.name not in seen:
             seen.add(t.name)
-            out.append((subject_for(settings.topic_prefix + t.name), t.value_schema))
+            out.append((subject_for(topic_name(t.name, settings.topic_prefix)), t.value_schema))
     return out
 
 
@@ -153,7 +154,7 @@ def topics_list(ctx: click.Context) -> None:
 
     prefix = _settings(ctx).topic_prefix
     for t in CATALOG:
-        click.echo(f"{prefix + t.name:45} p={t.partitions:<2} {t.cleanup_policy:8} "
+        click.echo(f"{topic_name(t.name, prefix):45} p={t.partitions:<2} {t.cleanup_policy:8} "
                    f"owner={t.owner:10} key={t.key}\n    {t.description}")
 
 

@@ -16,7 +16,7 @@ from bus.kafka import make_consumer
 from bus.localtime import local_text
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
-from bus.topics import AVAILABILITY, LASTMINUTE
+from bus.topics import AVAILABILITY, LASTMINUTE, topic_name
 from schemas import load_schema
 
 __all__ = ["Board", "BoardReader"]
@@ -63,7 +63,8 @@ class BoardReader:
         self.board = Board()
         reg = Registry(settings.registry)
         self._av = AvroDeserializer(reg, load_schema("availability.avsc"))
-        self._names = {settings.topic_prefix + AVAILABILITY: "av", settings.topic_prefix + LASTMINUTE: "lm"}
+        prefix = settings.topic_prefix
+        self._names = {topic_name(AVAILABILITY, prefix): "av", topic_name(LASTMINUTE, prefix): "lm"}
         self._c = make_consumer(settings.kafka, f"demo-{uuid.uuid4().hex[:8]}",
                                 isolation_level="read_uncommitted")
         parts = []

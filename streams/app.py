@@ -32,7 +32,7 @@ from bus.kafka import make_admin
 from bus.metrics import Health
 from bus.serde import Registry
 from bus.settings import Settings
-from bus.topics import CATALOG, IDENTITY, PARTITIONS
+from bus.topics import CATALOG, IDENTITY, PARTITIONS, topic_name
 from streams import tuning
 from streams.attendance.domain import AttendanceDomain
 from streams.availability.domain import AvailabilityDomain
@@ -61,7 +61,7 @@ def check_copartitioning(settings: Settings) -> None:
     for t in CATALOG:
         if t.partitions != PARTITIONS:
             continue
-        name = settings.topic_prefix + t.name
+        name = topic_name(t.name, settings.topic_prefix)
         if name not in meta.topics:
             raise ConfigError(f"topic {name} is missing: run `cultuurbus topics apply` first")
         have = len(meta.topics[name].partitions)

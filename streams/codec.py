@@ -16,6 +16,7 @@ from typing import Any
 
 from bus.codec import KIND_HEADER, ContractReader, ContractWriter, FactReader, without_logical_types
 from bus.serde import Registry
+from bus.topics import topic_name
 
 __all__ = ["FactCodec", "KIND_HEADER", "without_logical_types"]
 
@@ -50,5 +51,6 @@ class FactCodec:
         """Encode a derived record for ``topic`` (unprefixed name); times as int ms."""
         enc = self._encoders.get(topic)
         if enc is None:
-            enc = self._encoders[topic] = ContractWriter(self.registry, self.prefix + topic, schema_file)
+            enc = ContractWriter(self.registry, topic_name(topic, self.prefix), schema_file)
+            self._encoders[topic] = enc
         return enc(record)

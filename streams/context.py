@@ -18,7 +18,7 @@ from bus.deadletter import error_headers
 from bus.errors import RetriableError
 from bus.log import get_logger
 from bus.settings import Settings
-from bus.topics import PARTITIONS, dlq_of, spec
+from bus.topics import PARTITIONS, dlq_of, spec, topic_name
 from streams.codec import KIND_HEADER, FactCodec
 from streams.faust_hooks import set_current_event
 from streams.metrics import StreamsMetrics
@@ -117,7 +117,7 @@ class StreamsContext:
         return RawTable(table, self.outbox)
 
     def name(self, topic: str) -> str:
-        return self.settings.topic_prefix + topic
+        return topic_name(topic, self.settings.topic_prefix)
 
     def topic(self, *topics: str) -> faust.TopicT:
         """A raw-bytes Faust topic over one or more catalog topics."""
@@ -142,7 +142,7 @@ class StreamsContext:
             partitions = self._partitions.get(topic)
             if partitions is None:
                 partitions = self._partitions[topic] = spec(topic).partitions
-            outbox.add(self.settings.topic_prefix + topic, outbox.partition(raw_key, partitions), raw_key,
+            outbox.add(self.name(topic), outbox.partition(raw_key, partitions), raw_key,
                        value, [(KIND_HEADER, kind.encode())] if kind else None)
         await outbox.flush()
 

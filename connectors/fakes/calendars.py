@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from bus.topics import topic_name
 from connectors.fakes.http import FakeApiServer
 
 __all__ = ["FakeCalendarSite", "FakeHttpServer", "FakeRequest", "FakeResponse", "ReadBack",
@@ -180,7 +181,7 @@ def read_back(settings: Any, topic: str, decode: Any = None, timeout_s: float = 
 
     from bus.kafka import make_consumer
 
-    name = settings.topic_prefix + topic
+    name = topic_name(topic, settings.topic_prefix)
     consumer = make_consumer(settings.kafka, f"read-back-{uuid.uuid4().hex[:8]}")
     out: list[ReadBack] = []
     try:

@@ -22,7 +22,7 @@ from connectors.sdk.publisher import Publisher
 
 __all__ = ["PositionStore"]
 
-from bus.topics import CONNECT_POSITIONS
+from bus.topics import CONNECT_POSITIONS, topic_name
 
 
 def _watermarks(consumer: Any, tp: TopicPartition, timeout: float) -> tuple[int, int]:
@@ -52,7 +52,7 @@ class PositionStore:
         if self._positions is not None:
             return self._positions
         settings = self._publisher.settings
-        topic = settings.topic_prefix + CONNECT_POSITIONS
+        topic = topic_name(CONNECT_POSITIONS, settings.topic_prefix)
         consumer = make_consumer(settings.kafka, f"positions-reader-{uuid.uuid4().hex[:8]}")
         out: dict[str, dict[str, Any]] = {}
         prefix = f"{self.connector}|"

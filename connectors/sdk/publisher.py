@@ -24,7 +24,7 @@ from bus.kafka import make_producer
 from bus.log import get_logger
 from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
-from bus.topics import dlq_of, spec
+from bus.topics import dlq_of, spec, topic_name
 from connectors.sdk.dlq import scrub
 from connectors.sdk.errors import MappingError
 from connectors.sdk.metrics import ConnectorMetrics
@@ -69,7 +69,7 @@ class Publisher:
             self._producer.poll(0.05)
 
     def _topic(self, name: str) -> str:
-        return self.settings.topic_prefix + name
+        return topic_name(name, self.settings.topic_prefix)
 
     def _serializer(self, topic: str) -> AvroSerializer:
         ser = self._serializers.get(topic)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from bus.log import get_logger
 from bus.serde import Registry, subject_for
 from bus.settings import Settings
-from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, spec
+from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, spec, topic_name
 from connectors.simulator.drivers import DRIVERS
 from connectors.simulator.drivers.base import Driver, DriverStats, Env, Pacer, SimulationError, Unit
 from connectors.simulator.model import Season
@@ -91,7 +91,7 @@ def register_schemas(settings: Settings) -> None:
     for topic in (TICKET_EVENTS, SNAPSHOTS, PERFORMANCES):
         schema = spec(topic).value_schema
         assert schema is not None
-        registry.register(subject_for(settings.topic_prefix + topic), load_schema(schema))
+        registry.register(subject_for(topic_name(topic, settings.topic_prefix)), load_schema(schema))
 
 
 def simulate(settings: Settings, season: Season, *, pace: float | None = None,

@@ -32,7 +32,7 @@ from bus.errors import BusError
 from bus.kafka import make_admin
 from bus.serde import Registry, subject_for
 from bus.settings import Settings
-from bus.topics import CATALOG, apply_catalog
+from bus.topics import CATALOG, apply_catalog, topic_name
 from connectors.simulator.drivers.render import TICKET_NAMES
 from ops.stack.settings import LOOPBACK, StackSettings
 from schemas import load_schema
@@ -200,7 +200,8 @@ class Pipeline:
         registry = Registry(s.registry)
         for t in CATALOG:
             if t.value_schema:
-                registry.register(subject_for(s.topic_prefix + t.name), load_schema(t.value_schema))
+                registry.register(subject_for(topic_name(t.name, s.topic_prefix)),
+                                  load_schema(t.value_schema))
         return sum(c.action == "created" for c in changes)
 
     def start(self) -> None:

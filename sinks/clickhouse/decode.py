@@ -16,7 +16,7 @@ from typing import Any
 from bus.codec import KIND_HEADER, ContractReader, FactReader
 from bus.errors import SchemaRegistryError, SerializationError
 from bus.serde import Registry
-from bus.topics import ATTENDANCE, AVAILABILITY, FACTS, IDENTITY, LASTMINUTE, SALES, UNMATCHED
+from bus.topics import ATTENDANCE, AVAILABILITY, FACTS, IDENTITY, LASTMINUTE, SALES, UNMATCHED, topic_name
 from sinks.clickhouse.errors import MappingError
 from sinks.clickhouse.rows import (
     FACT_MAPPERS,
@@ -68,10 +68,10 @@ class RecordDecoder:
         self._registry = registry
         self._prefix = topic_prefix
         self._fact_reader = FactReader(registry)
-        self._derived = {topic_prefix + t: (ContractReader(registry, schema), mapper)
+        self._derived = {topic_name(t, topic_prefix): (ContractReader(registry, schema), mapper)
                          for t, (schema, mapper) in DERIVED_TOPICS.items()}
-        self._facts = topic_prefix + FACTS
-        self._unmatched = topic_prefix + UNMATCHED
+        self._facts = topic_name(FACTS, topic_prefix)
+        self._unmatched = topic_name(UNMATCHED, topic_prefix)
 
     def topics(self, with_unmatched: bool = True) -> list[str]:
         """Prefixed topic names the sink subscribes to."""

@@ -21,7 +21,7 @@ from bus.errors import BusError
 from bus.log import get_logger
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
-from bus.topics import AVAILABILITY, LASTMINUTE
+from bus.topics import AVAILABILITY, LASTMINUTE, topic_name
 from sinks.gateway.metrics import GatewayMetrics
 from sinks.gateway.view import Change, Outcome, View
 
@@ -63,12 +63,13 @@ class ViewLoader:
         self.on_changes = on_changes
         registry = registry or Registry(settings.registry)
         prefix = settings.topic_prefix
-        self.topics = {prefix + AVAILABILITY: AVAILABILITY, prefix + LASTMINUTE: LASTMINUTE}
+        av, lm = topic_name(AVAILABILITY, prefix), topic_name(LASTMINUTE, prefix)
+        self.topics = {av: AVAILABILITY, lm: LASTMINUTE}
         handlers = {
-            prefix + AVAILABILITY: Handler(AVAILABILITY, AvroDeserializer(registry, "availability.avsc"),
-                                           self._applier(AVAILABILITY, view.apply_availability)),
-            prefix + LASTMINUTE: Handler(LASTMINUTE, AvroDeserializer(registry, "lastminute_offer.avsc"),
-                                         self._applier(LASTMINUTE, view.apply_lastminute)),
+            av: Handler(AVAILABILITY, AvroDeserializer(registry, "availability.avsc"),
+                        self._applier(AVAILABILITY, view.apply_availability)),
+            lm: Handler(LASTMINUTE, AvroDeserializer(registry, "lastminute_offer.avsc"),
+                        self._applier(LASTMINUTE, view.apply_lastminute)),
         }
         self.reader = CompactedReader(settings.kafka, handlers, source="gateway",
                                       count=self._count, on_batch=self._on_batch,

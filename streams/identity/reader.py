@@ -11,7 +11,7 @@ from bus.compacted import CompactedMetrics, CompactedReader, Handler, Record
 from bus.errors import RetriableError
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
-from bus.topics import IDENTITY
+from bus.topics import IDENTITY, topic_name
 from streams.identity.crosswalk import Crosswalk
 
 __all__ = ["CrosswalkReader"]
@@ -35,7 +35,7 @@ class CrosswalkReader:
 
     def __init__(self, settings: Settings, crosswalk: Crosswalk, registry: Registry,
                  metrics_registry: CollectorRegistry | None = None) -> None:
-        self.topic = settings.topic_prefix + IDENTITY
+        self.topic = topic_name(IDENTITY, settings.topic_prefix)
         self.crosswalk = crosswalk
         self.metrics = CompactedMetrics(metrics_registry or CollectorRegistry(), "crosswalk")
         self.reader = CompactedReader(
