@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from ops.stack.manager import CORE_SERVICES, StackManager
+from ops.stack.ports import free_ports
 from ops.stack.process import port_is_free
 from ops.stack.settings import StackSettings
-from tests.integration.streams.harness import REPO, free_port
+from tests.support import REPO_ROOT as REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -37,10 +38,9 @@ def demo(stack: StackSettings) -> tuple[str, dict]:  # type: ignore[type-arg]
         "CULTUURBUS_STACK_DOWNLOADS_DIR": str(stack.downloads),
         "CULTUURBUS_TOPIC_PREFIX": f"demo{os.getpid()}.",
         "CULTUURBUS_CLICKHOUSE__DATABASE": f"demo{os.getpid()}",
-        "CULTUURBUS_GATEWAY__PORT": str(free_port()),
-        "CULTUURBUS_SINK__METRICS_PORT": str(free_port()),
-        "CULTUURBUS_STREAMS__WEB_PORT": str(free_port()),
-        "CULTUURBUS_CONNECTOR__HTTP_PORT": str(free_port()),
+        **dict(zip(("CULTUURBUS_GATEWAY__PORT", "CULTUURBUS_SINK__METRICS_PORT",
+                    "CULTUURBUS_STREAMS__WEB_PORT", "CULTUURBUS_CONNECTOR__HTTP_PORT"),
+                   map(str, free_ports(4)), strict=True)),
         "PYTHONPATH": str(REPO),
     })
     proc = subprocess.run([sys.executable, "-m", "ops.cli", "demo", "--short", "--minutes", "6"],
