@@ -39,13 +39,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from ops.prometheus.api import PrometheusApi, ScrapeTarget
 from ops.prometheus.build import PrometheusBinaries, build, find_binaries
 from ops.prometheus.config import (
     JOBS,
@@ -56,7 +54,7 @@ from ops.prometheus.config import (
     render_config,
     render_targets,
 )
-from ops.prometheus.errors import PrometheusError, PrometheusQueryError, PrometheusStartError
+from ops.prometheus.errors import PrometheusError, PrometheusStartError
 from ops.stack.process import inspect_pid_file, is_alive, port_is_free, spawn_detached, terminate
 
 __all__ = ["PrometheusServer", "ScrapeTarget", "rule_files"]
@@ -77,41 +75,13 @@ def _checked(targets: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
         raise PrometheusError(str(exc)) from None
 
 
-def _unix(stamp: Any) -> float:
-    """An RFC 3339 time from the API as Unix seconds; 0 when absent (Go's zero time)."""
-    try:
-        return max(datetime.fromisoformat(str(stamp)).timestamp(), 0.0)
-    except ValueError:
-        return 0.0
-
-
 def _write_atomically(path: Path, text: str) -> None:
     scratch = path.with_name(path.name + ".tmp")
     scratch.write_text(text)
     scratch.replace(path)  # atomic: Prometheus never reads half a file
 
 
-@dataclass(frozen=True)
-class ScrapeTarget:
-    """One active target as ``/api/v1/targets`` reports it.
-
-    Attributes:
-        job: The scrape job (role).
-        instance: ``host:port``.
-        health: ``up``, ``down`` or ``unknown`` (not scraped yet).
-        last_error: Why the last scrape failed, empty when it worked.
-        last_scrape: Unix time of the last scrape, 0 before the first.
-
-    """
-
-    job: str
-    instance: str
-    health: str
-    last_error: str
-    last_scrape: float = 0.0
-
-
-class PrometheusServer:
+class PrometheusServer(PrometheusApi):
     """One Prometheus process rooted in ``dir``.
 
     Args:
@@ -330,82 +300,3 @@ class PrometheusServer:
         if response.status_code != 200:
             raise PrometheusError(f"prometheus rejected {self.config_file}: "
                                   f"{response.text.strip()}; read {self.log_file}")
-
-    # -- the HTTP API ----------------------------------------------------------------
-    def healthy(self) -> bool:
-        """``/-/ready`` answers 200 (the TSDB is open and the config loaded). Never raises."""
-        try:
-            return httpx.get(f"{self.url}/-/ready", timeout=2.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def version(self) -> str | None:
-        """The version the server reports (``/api/v1/status/buildinfo``); never raises."""
-        try:
-            body = httpx.get(f"{self.url}/api/v1/status/buildinfo", timeout=2.0).json()
-        except (httpx.HTTPError, ValueError):
-            return None
-        version = body.get("data", {}).get("version") if isinstance(body, dict) else None
-        return str(version) if version else None
-
-    def _api(self, path: str, form: dict[str, str], what: str) -> dict[str, Any]:
-        try:
-            response = httpx.post(f"{self.url}{path}", data=form, timeout=15.0)
-            body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise PrometheusQueryError(what, f"no answer from {self.url}: {exc}") from exc
-        if body.get("status") != "success":
-            raise PrometheusQueryError(what, f"{body.get('errorType')}: {body.get('error')}")
-        data: dict[str, Any] = body["data"]
-        return data
-
-    def query(self, promql: str, at: float | None = None) -> dict[str, Any]:
-        """Evaluate an instant query through ``/api/v1/query``.
-
-        Args:
-            promql: The expression.
-            at: Evaluation time (Unix seconds); default now.
-
-        Returns:
-            The API's ``data``: ``{"resultType": ..., "result": [...]}``.
-
-        Raises:
-            PrometheusQueryError: Invalid PromQL, an evaluation error, or no answer.
-
-        """
-        form = {"query": promql}
-        if at is not None:
-            form["time"] = f"{at:.3f}"
-        return self._api("/api/v1/query", form, promql)
-
-    def query_range(self, promql: str, start: float, end: float, step: float) -> dict[str, Any]:
-        """Evaluate a range query through ``/api/v1/query_range``, as a graph panel does.
-
-        Returns:
-            The API's ``data``: ``{"resultType": "matrix", "result": [{"metric", "values"}]}``.
-
-        Raises:
-            PrometheusQueryError: Invalid PromQL, an evaluation error, or no answer.
-
-        """
-        form = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
-        return self._api("/api/v1/query_range", form, promql)
-
-    def active_targets(self) -> list[ScrapeTarget]:
-        """The targets Prometheus scrapes now: ``job``, ``instance``, ``health``, ``last_error``.
-
-        Raises:
-            PrometheusQueryError: Prometheus did not answer.
-
-        """
-        try:
-            body = httpx.get(f"{self.url}/api/v1/targets", params={"state": "active"},
-                             timeout=10.0).json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise PrometheusQueryError("targets", f"no answer from {self.url}: {exc}") from exc
-        return [ScrapeTarget(job=str(t.get("labels", {}).get("job", "")),
-                             instance=str(t.get("labels", {}).get("instance", "")),
-                             health=str(t.get("health", "unknown")),
-                             last_error=str(t.get("lastError", "")),
-                             last_scrape=_unix(t.get("lastScrape")))
-                for t in body.get("data", {}).get("activeTargets", [])]
