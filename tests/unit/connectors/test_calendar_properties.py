@@ -10,15 +10,13 @@ Hypothesis profile ``connectors-properties``: ``deadline=None``, ``max_examples=
 from __future__ import annotations
 
 import copy
-import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import fastavro
 import httpx
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from connectors.calendar.common import parse_datetime
@@ -33,49 +31,21 @@ from connectors.fakes.calendars import ical_feed, schemaorg_page, theater_event,
 from connectors.fakes.uitdatabank import uit_event
 from connectors.sdk.errors import MappingError, Retry
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
-from schemas import load_schema
-from schemas.models import AvroModel
-
-settings.register_profile(
-    "connectors-properties", deadline=None, max_examples=200, derandomize=True, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.filter_too_much])
-PROFILE = settings.get_profile("connectors-properties")
+from tests.support.properties import PROFILE, encode, hostile_json, scalars
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 # -- strategies ----------------------------------------------------------------------
-EDGE_TIMES = ["0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59",
-              "9999-12-31T23:59:59-12:00", "9999-12-31", "0001-01-01", "1969-12-31T23:59:59Z",
-              "2025-04-10T20:00:00+02:00", "2999-12-31T23:59:59Z", "3000-01-01T00:00:00Z", ""]
 EDGE_TEXT = ["", " ", "\x00", "\ud800", "NaN", "http://[", "//[::1", "1e999", "²",
              "dip:NL-23-1|²", "dip:NL-23-1234-5|3@²", "uit:5e2b6c1f-0000-4000-8000-00000000000a#²",
              "vendor:a:b:c@" + "9" * 5000, "https://schema.org/EventCancelled"]
-EDGE_INTS = [2**70, -(2**70), 2**63, 2**31, -1, 0]
-SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.sampled_from(EDGE_INTS),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.sampled_from(EDGE_TEXT), st.sampled_from(EDGE_TIMES))
-JSON = st.recursive(SCALARS, lambda c: st.lists(c, max_size=4)
-                    | st.dictionaries(st.text(max_size=10), c, max_size=4), max_leaves=20)
+SCALARS = scalars(EDGE_TEXT)
+JSON = hostile_json(SCALARS)
 HOSTILE = st.one_of(SCALARS, st.lists(SCALARS, max_size=3),
                     st.dictionaries(st.sampled_from(["type", "@id", "@value", "name", "nl"]),
                                     SCALARS, max_size=3), JSON)
 
-_PARSED: dict[str, Any] = {}
-
-
-def encode(value: AvroModel) -> bytes:
-    """The fact as the Avro contract writes it (fails when the contract cannot carry it)."""
-    name = value.__avro_schema__
-    if name not in _PARSED:
-        _PARSED[name] = fastavro.parse_schema(load_schema(name))
-    record = value.to_avro()
-    fastavro.validation.validate(record, _PARSED[name], raise_errors=True)
-    buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, _PARSED[name], record)
-    return buf.getvalue()
 
 
 def check_poll(result: PollResult) -> None:

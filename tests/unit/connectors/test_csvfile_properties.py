@@ -9,7 +9,6 @@ Hypothesis profile ``connectors-properties``: ``deadline=None``, ``max_examples=
 
 from __future__ import annotations
 
-import io
 import re
 import tempfile
 from collections.abc import Sequence
@@ -18,8 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import fastavro
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
@@ -29,14 +27,7 @@ from connectors.sdk.records import DeadLetter, SourceRecord
 from connectors.sdk.window import EventTimeWindow
 from connectors.ticketing.csvfile import CsvImporter, ExportFormatError, RowEnv
 from connectors.ticketing.csvfile.mapping import map_row, parse_amount, parse_when
-from schemas import load_schema
-from schemas.models import AvroModel
-
-settings.register_profile(
-    "connectors-properties", deadline=None, max_examples=200, derandomize=True, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.filter_too_much])
-PROFILE = settings.get_profile("connectors-properties")
+from tests.support.properties import PROFILE, encode
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 COLUMNS: list[str | None] = ["order_id", "ticket_id", "event_id", "dip_id", "action", "ticket_type",
@@ -66,19 +57,6 @@ def cell(column: str | None) -> st.SearchStrategy[str]:
 
 ROWS = st.tuples(*(cell(c) for c in COLUMNS)).map(list)
 
-_PARSED: dict[str, Any] = {}
-
-
-def encode(value: AvroModel) -> bytes:
-    """The fact as the Avro contract writes it (fails when the contract cannot carry it)."""
-    name = value.__avro_schema__
-    if name not in _PARSED:
-        _PARSED[name] = fastavro.parse_schema(load_schema(name))
-    record = value.to_avro()
-    fastavro.validation.validate(record, _PARSED[name], raise_errors=True)
-    buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, _PARSED[name], record)
-    return buf.getvalue()
 
 
 def env() -> RowEnv:

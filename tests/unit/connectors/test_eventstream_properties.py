@@ -9,14 +9,12 @@ Hypothesis profile ``connectors-properties``: ``deadline=None``, ``max_examples=
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import fastavro
 import httpx
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
@@ -27,29 +25,13 @@ from connectors.sdk.records import DeadLetter, SourceRecord
 from connectors.sdk.window import EventTimeWindow
 from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource
 from connectors.ticketing.eventstream.mapping import MappingEnv, map_item, redacted_item_bytes
-from schemas import load_schema
-from schemas.models import AvroModel
-
-settings.register_profile(
-    "connectors-properties", deadline=None, max_examples=200, derandomize=True, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.filter_too_much])
-PROFILE = settings.get_profile("connectors-properties")
+from tests.support.properties import EDGE_INTS, EDGE_TIMES, PROFILE, encode, hostile_json, scalars
 
 # -- strategies ----------------------------------------------------------------------
-EDGE_TIMES = ["0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59",
-              "9999-12-31T23:59:59-12:00", "9999-12-31", "1969-12-31T23:59:59Z",
-              "1900-01-01 00:00:00", "2025-02-03 14:30:00", "2025-02-03T14:30:00.123456+01:00",
-              "2999-12-31T23:59:59Z", "3000-01-01T00:00:00Z", ""]
 EDGE_TEXT = ["", " ", "\x00", "\ud800", "NaN", "-Infinity", "1e999999", "-sNaN", "1e30",
              "NL-23-1234-5|" + "9" * 5000, "NL-23-1234-5|3", "NL-23-1234-5|²"]
-EDGE_INTS = [2**70, -(2**70), 2**63, 2**63 - 1, 2**31, 2**31 - 1, -1, 0]
-SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.sampled_from(EDGE_INTS),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.sampled_from(EDGE_TEXT), st.sampled_from(EDGE_TIMES))
-JSON = st.recursive(SCALARS, lambda c: st.lists(c, max_size=4)
-                    | st.dictionaries(st.text(max_size=10), c, max_size=4), max_leaves=20)
+SCALARS = scalars(EDGE_TEXT)
+JSON = hostile_json(SCALARS)
 HOSTILE = st.one_of(SCALARS, st.lists(SCALARS, max_size=3),
                     st.dictionaries(st.text(max_size=5), SCALARS, max_size=3))
 
@@ -115,19 +97,6 @@ ITEMS = st.one_of(
 )
 
 # -- the contract --------------------------------------------------------------------
-_PARSED: dict[str, Any] = {}
-
-
-def encode(value: AvroModel) -> bytes:
-    """The fact as the Avro contract writes it (fails when the contract cannot carry it)."""
-    name = value.__avro_schema__
-    if name not in _PARSED:
-        _PARSED[name] = fastavro.parse_schema(load_schema(name))
-    record = value.to_avro()
-    fastavro.validation.validate(record, _PARSED[name], raise_errors=True)
-    buf = io.BytesIO()
-    fastavro.schemaless_writer(buf, _PARSED[name], record)
-    return buf.getvalue()
 
 
 def env() -> MappingEnv:

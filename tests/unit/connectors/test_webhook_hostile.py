@@ -3,7 +3,6 @@ the publisher recorded: what is answered, what is published, what is dead-letter
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -11,10 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bus.settings import Settings
 from connectors.fakes.webhooks import (
     FakeEventbriteApi,
-    SignedRequest,
     eventbrite_attendee,
     eventbrite_delivery,
     eventbrite_event,
@@ -24,30 +21,10 @@ from connectors.fakes.webhooks import (
     stager_delivery,
     stager_ticket_type,
 )
-from connectors.ticketing.webhook import WebhookSettings, create_app, sign
+from connectors.ticketing.webhook import sign
 from tests.support.recording import RecordingPublisher
-
-SECRET = "acme-secret-0123456789"
-
-
-class Harness:
-    def __init__(self, api: FakeEventbriteApi) -> None:
-        from tests.support.recording import recording_context
-
-        self.ctx, self.publisher = recording_context(Settings())
-        self.app = create_app(self.ctx, WebhookSettings(
-            secrets={"eventix/acme": SECRET, "stager/acme": SECRET, "eventbrite/acme": SECRET},
-            eventbrite_tokens={"acme": api.token}, eventbrite_api_hosts=(api.host,),
-            fetch_attempts=1))
-
-    def post(self, req: SignedRequest, headers: dict[str, str] | None = None) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as c:
-                return await c.post(req.path, content=req.body,
-                                    headers=headers if headers is not None else req.headers)
-
-        return asyncio.run(go())
+from tests.support.webhook import SECRET
+from tests.support.webhook import WebhookHarness as Harness
 
 
 @pytest.fixture()
@@ -58,7 +35,7 @@ def api() -> Iterator[FakeEventbriteApi]:
 
 @pytest.fixture()
 def hx(api: FakeEventbriteApi) -> Harness:
-    return Harness(api)
+    return Harness(api, fetch_attempts=1)
 
 
 def _refused(resp: httpx.Response, status: int, field: str, pub: RecordingPublisher,

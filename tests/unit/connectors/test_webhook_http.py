@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,6 @@ from bus.settings import Settings
 from connectors.fakes.webhooks import (
     PEOPLE,
     FakeEventbriteApi,
-    SignedRequest,
     eventbrite_attendee,
     eventbrite_delivery,
     eventbrite_order,
@@ -25,34 +23,10 @@ from connectors.fakes.webhooks import (
     stager_ticket_type,
 )
 from connectors.sdk.dlq import scrub
-from connectors.ticketing.webhook import WebhookSettings, create_app
 from connectors.ticketing.webhook.cli import command
-from tests.support.recording import RecordingPublisher, recording_context
-
-SECRET = "acme-secret-0123456789"
-
-
-class Harness:
-    def __init__(self, api: FakeEventbriteApi, *, strict: bool = False,
-                 max_body: int = 1_048_576) -> None:
-        settings = Settings(connector={"max_body_bytes": max_body})
-        self.ctx, self.publisher = recording_context(settings)
-        self.settings = WebhookSettings(
-            secrets={"eventix/acme": SECRET, "stager/acme": SECRET, "eventbrite/acme": SECRET},
-            eventbrite_tokens={"acme": api.token}, eventbrite_api_hosts=(api.host,),
-            strict_ticket_types=strict, fetch_attempts=2)
-        self.app = create_app(self.ctx, self.settings)
-
-    def post(self, req: SignedRequest, **kw: Any) -> httpx.Response:
-        return self.request("POST", req.path, content=req.body, headers=req.headers, **kw)
-
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as c:
-                return await c.request(method, path, **kw)
-
-        return asyncio.run(go())
+from tests.support.recording import RecordingPublisher
+from tests.support.webhook import SECRET
+from tests.support.webhook import WebhookHarness as Harness
 
 
 @pytest.fixture()
