@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from connectors.fakes.http import FakeApiServer
+from connectors.fakes.http import ServedFake
 
 __all__ = ["FakeDip", "cumulative_entry", "dip_performance", "dip_production", "dip_theater"]
 
@@ -82,7 +82,7 @@ def cumulative_entry(production: str, number: int, updated: datetime, *,
     return entry
 
 
-class FakeDip:
+class FakeDip(ServedFake):
     """Lifecycle: ``start()`` binds 127.0.0.1 on a free port, ``stop()`` ends it.
 
     Args:
@@ -90,6 +90,8 @@ class FakeDip:
         page_size: default ``pageSize`` of ``/productions``.
 
     """
+
+    thread_name = "fake-dip"
 
     def __init__(self, productions: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]] = (),
                  *, page_size: int = 50) -> None:
@@ -100,8 +102,6 @@ class FakeDip:
         self._failures = 0
         self.requests: list[str] = []
         self.put(productions)
-        self._server: FakeApiServer | None = None
-        self._thread: threading.Thread | None = None
 
     def put(self, productions: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
         """Create or replace productions (a producer editing DIP)."""
@@ -174,23 +174,3 @@ class FakeDip:
                 self.wfile.write(body)
 
         return Handler
-
-    def start(self) -> FakeDip:
-        self._server = FakeApiServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-dip",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> FakeDip:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.fakes.http import FakeApiServer
+from connectors.fakes.http import ServedFake
 
 __all__ = [
     "CUSTOMERS",
@@ -213,7 +213,7 @@ def generate_feed(n: int, *, events: int = 5, first_event: int = 10_000,
     return items
 
 
-class FakeTicketmatic:
+class FakeTicketmatic(ServedFake):
     """Lifecycle: ``start()`` binds 127.0.0.1 on a free port and serves in a thread;
     ``stop()`` shuts it down. Also a context manager.
 
@@ -226,6 +226,8 @@ class FakeTicketmatic:
         secret_key: see ``access_key``.
 
     """
+
+    thread_name = "fake-ticketmatic"
 
     def __init__(self, items: Iterable[dict[str, Any]] = (), *, page_size: int = 100,
                  account: str = "acme", access_key: str | None = None,
@@ -240,8 +242,6 @@ class FakeTicketmatic:
         self.requests: list[str] = []
         self.served = 0
         self.append(items)
-        self._server: FakeApiServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- control --------------------------------------------------------------------
     def append(self, items: Iterable[dict[str, Any]]) -> None:
@@ -340,23 +340,3 @@ class FakeTicketmatic:
                 self._send(200, body)
 
         return Handler
-
-    def start(self) -> FakeTicketmatic:
-        self._server = FakeApiServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="fake-ticketmatic", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> FakeTicketmatic:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()

@@ -20,11 +20,12 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
 
+from connectors.sdk.amounts import cents
 from connectors.sdk.errors import MappingError
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.window import EventTimeWindow
@@ -88,15 +89,10 @@ def parse_amount(text: str, path: str = "price") -> int:
         amount = Decimal(s)
     except InvalidOperation:
         raise MappingError(f"{path} {text.strip()[:20]!r} is not an amount", field=path) from None
-    if not amount.is_finite():  # checked first: comparing a signalling NaN raises
-        raise MappingError(f"{path} is not a finite amount", field=path)
-    if negative and amount != 0:
-        raise MappingError(f"{path} is negative ({text.strip()[:20]}); a refund row carries the "
-                           "ticket's price with action refund", field=path)
-    if amount.adjusted() > 15:  # more than a quadrillion: no ticket costs that
-        raise MappingError(f"{path} {text.strip()[:20]!r} is too large for a ticket price",
-                           field=path)
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if negative and amount.is_finite() and amount != 0:
+        amount = -amount
+    return cents(amount, path, text.strip(), "a refund row carries the ticket's price with "
+                 "action refund")
 
 
 def _parse(s: str, path: str) -> datetime:

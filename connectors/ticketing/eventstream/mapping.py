@@ -34,12 +34,13 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from bus.topics import PERFORMANCES, TICKET_EVENTS
+from connectors.sdk.amounts import cents
 from connectors.sdk.errors import MappingError
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import SourceRecord
@@ -170,15 +171,8 @@ def _cents(value: Any, path: str) -> int:
         amount = Decimal(str(value))
     except InvalidOperation:
         raise MappingError(f"{path} {str(value)[:20]!r} is not a decimal amount", field=path) from None
-    if not amount.is_finite():
-        raise MappingError(f"{path} is not a finite amount", field=path)
-    if amount < 0:
-        raise MappingError(f"{path} is negative ({amount}); a refund is an order:refunded item "
-                           "with the ticket's price", field=path)
-    if amount.adjusted() > 15:  # more than a quadrillion: no ticket costs that
-        raise MappingError(f"{path} {str(value)[:20]!r} is too large for a ticket price",
-                           field=path)
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return cents(amount, path, str(value), "a refund is an order:refunded item with the "
+                 "ticket's price")
 
 
 def _text(value: Any, path: str) -> str | None:
