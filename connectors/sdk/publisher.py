@@ -59,6 +59,7 @@ class Publisher:
         self._producer = make_producer(settings.kafka, message_timeout_ms=timeout_ms)
         self._serializers: dict[str, AvroSerializer] = {}
         self._stop = threading.Event()
+        self._closed = False
         self._thread = threading.Thread(target=self._serve, name=f"{connector}-producer",
                                         daemon=True)
         self._thread.start()
@@ -215,10 +216,16 @@ class Publisher:
         return self._produce(topic, key, value)
 
     def close(self, timeout: float = 10.0) -> int:
-        """Flush what is queued (bounded) and stop; returns records left unflushed."""
+        """Flush what is queued (bounded), stop and close the producer (its connections end
+        now, not when the garbage collector finds it); returns records left unflushed."""
+        if self._closed:
+            return 0
         left = self._producer.flush(timeout)
         self._stop.set()
         self._thread.join(timeout=2)
+        if not self._thread.is_alive():
+            self._producer.close()
+            self._closed = True
         if left:
             log.error("records left unflushed at close", extra={"connector": self.connector,
                                                                  "count": left})
