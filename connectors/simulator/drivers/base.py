@@ -79,6 +79,16 @@ class Env:
     webhook_secret: str = "cultuurbus-simulator-secret"  # noqa: S105 - shared with the in-process receiver
     timeout_s: float = 300.0
     shared: dict[str, Any] = field(default_factory=dict)  # hosts several drivers use
+    _shared_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def shared_host(self, key: str, make: Callable[[], Any]) -> Any:
+        """The run's one host under ``key``, made (and started by ``make``) on first use.
+        Drivers run in threads: without the lock two could each start one, and the run's
+        close would end only the one kept."""
+        with self._shared_lock:
+            if key not in self.shared:
+                self.shared[key] = make()
+            return self.shared[key]
 
     def connector_name(self, kind: str) -> str:
         return f"simulate-{kind}-{self.run_id}"

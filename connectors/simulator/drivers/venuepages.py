@@ -30,9 +30,7 @@ _ICAL_STATUS = {"SCHEDULED": "CONFIRMED", "CANCELLED": "CANCELLED", "POSTPONED":
 
 
 def _site(env: Env) -> FakeCalendarSite:
-    site = env.shared.get("calendar-site")
-    if site is None:
-        site = env.shared["calendar-site"] = FakeCalendarSite().start()
+    site = env.shared_host("calendar-site", lambda: FakeCalendarSite().start())
     assert isinstance(site, FakeCalendarSite)
     return site
 

@@ -105,8 +105,6 @@ class WebhookHost:
 
 def webhook_host(env: Env) -> WebhookHost:
     """The run's shared webhook host (started on first use)."""
-    host = env.shared.get("webhook")
-    if host is None:
-        host = env.shared["webhook"] = WebhookHost(env)
+    host = env.shared_host("webhook", lambda: WebhookHost(env).start())
     assert isinstance(host, WebhookHost)
-    return host.start()
+    return host
