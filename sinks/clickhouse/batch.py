@@ -1,9 +1,8 @@
 """A batch of rows on its way to ClickHouse and the Kafka positions it covers.
 
-Pure bookkeeping, no I/O: rows per table (each with the record it came from, kept for
-a dead letter should ClickHouse refuse the row), the first and last offset per
-partition, dead letters, and the deduplication token of each table's insert (derived
-from the topic/partition/offset ranges, so the same batch retried carries the same token).
+Pure bookkeeping, no I/O: rows per table, the first and last offset per partition,
+dead letters, and the deduplication token of each table's insert (derived from the
+topic/partition/offset ranges, so the same batch retried carries the same token).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bus.deadletter import DeadLetter
-from sinks.clickhouse.dlq import Consumed
 from sinks.clickhouse.rows import Row
 
 __all__ = ["Batch", "DeadLetter"]
@@ -27,7 +25,6 @@ class Batch:
 
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     times: dict[str, list[int]] = field(default_factory=dict)  # event times, epoch ms
-    origins: dict[str, list[Consumed | None]] = field(default_factory=dict)  # record of each row
     ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
     records: int = 0
@@ -43,12 +40,9 @@ class Batch:
             seen[0] if seen[0] < offset else offset, offset)
         self.records += 1
 
-    def add(self, row: Row, origin: Consumed | None = None) -> None:
-        """Add ``row``; ``origin`` is the consumed record it came from (its dead letter
-        should ClickHouse refuse the row)."""
+    def add(self, row: Row) -> None:
         self.rows.setdefault(row.table, []).append(row.values)
         self.times.setdefault(row.table, []).append(row.event_time)
-        self.origins.setdefault(row.table, []).append(origin)
 
     def add_dead(self, letter: DeadLetter) -> None:
         self.dead.append(letter)
@@ -66,6 +60,10 @@ class Batch:
         if self.records >= max_records:
             return True
         return (time.monotonic() if now is None else now) - self.started >= max_seconds
+
+    def columns(self, table: str) -> list[tuple[Any, ...]]:
+        """The table's rows transposed to columns (for a column-oriented insert)."""
+        return list(zip(*self.rows[table], strict=True))
 
     def tables(self) -> list[str]:
         return sorted(t for t, rows in self.rows.items() if rows)

@@ -21,7 +21,6 @@ from bus.metrics import Health, MetricsServer
 from bus.settings import Settings, load_settings
 from sinks.clickhouse.connect import EMBEDDED_URL, connect_clickhouse
 from sinks.clickhouse.errors import SinkError
-from sinks.clickhouse.hooks import HOOKS_META_KEY, SinkHooks
 from sinks.clickhouse.migrate import applied_migrations, load_migrations, migrate
 from sinks.clickhouse.render import FORMATS, render
 from sinks.clickhouse.reports import (
@@ -67,9 +66,11 @@ def sink() -> None:
               help="Also record facts parked for an unknown performance.")
 @click.option("--migrate/--no-migrate", "apply_migrations", default=True, show_default=True,
               help="Apply pending migrations on start.")
+@click.option("--test-pause-before-commit", type=float, default=0.0, hidden=True,
+              help="Test hook: seconds to sleep between a confirmed insert and the offset commit.")
 @click.pass_context
 def sink_clickhouse(ctx: click.Context, url: str | None, metrics_port: int | None,
-                    unmatched: bool, apply_migrations: bool) -> None:
+                    unmatched: bool, apply_migrations: bool, test_pause_before_commit: float) -> None:
     """Write canonical facts and derived state to ClickHouse, exactly once in effect.
 
     Runs until SIGTERM or Ctrl-C, then flushes the open batch, commits and exits.
@@ -77,10 +78,9 @@ def sink_clickhouse(ctx: click.Context, url: str | None, metrics_port: int | Non
     settings = _settings(ctx, url)
     registry = CollectorRegistry()
     health = Health()
-    hooks = ctx.find_root().meta.get(HOOKS_META_KEY)  # a test entry module's; never an option
     worker = ClickHouseSink(settings, registry=registry, health=health, with_unmatched=unmatched,
                             apply_migrations=apply_migrations,
-                            hooks=hooks if isinstance(hooks, SinkHooks) else None)
+                            pause_before_commit_s=test_pause_before_commit)
     port = settings.sink.metrics_port if metrics_port is None else metrics_port
     try:
         server = MetricsServer(registry, port, health=health).start()

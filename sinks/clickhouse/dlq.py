@@ -6,15 +6,15 @@ it was refused. Delivery is confirmed before the batch's offsets are committed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Producer
 
 from bus.deadletter import DeadLetter, error_headers
 from bus.errors import DeliveryError
 from bus.topics import dlq_of
 
-__all__ = ["SOURCE", "Consumed", "DeadLetterWriter", "consumed", "dlq_headers", "letter_of"]
+__all__ = ["SOURCE", "DeadLetterWriter", "dlq_headers"]
 
 #: ``errors.source`` of the sink's dead letters.
 SOURCE = "sink-clickhouse"
@@ -25,32 +25,6 @@ def dlq_headers(letter: DeadLetter, group_id: str) -> list[tuple[str, str | byte
     return error_headers(topic=letter.topic, partition=letter.partition, offset=letter.offset,
                          stage=letter.stage, error=letter.error, source=SOURCE, group=group_id,
                          original=letter.headers)
-
-
-class Consumed(NamedTuple):
-    """What a dead letter needs of a consumed record, copied out of the Kafka message (a
-    batch keeps one per row; it must not keep the messages themselves alive)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, str | bytes | None]]
-    timestamp_ms: int
-
-
-def consumed(msg: Message) -> Consumed:
-    raw = msg.headers() or []
-    return Consumed(msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.key(),
-                    msg.value(), list(raw.items()) if isinstance(raw, dict) else list(raw),
-                    msg.timestamp()[1])
-
-
-def letter_of(rec: Consumed, error: BaseException, stage: str) -> DeadLetter:
-    """The dead letter of a consumed record: its key, value, headers and timestamp as read."""
-    return DeadLetter(rec.topic, rec.value, error, stage, key=rec.key, partition=rec.partition,
-                      offset=rec.offset, headers=rec.headers, timestamp_ms=rec.timestamp_ms)
 
 
 class DeadLetterWriter:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bus.errors import BusError, MappingError
 
-__all__ = ["InsertRefusedError", "MappingError", "MigrationError", "SinkError"]
+__all__ = ["MappingError", "MigrationError", "SinkError"]
 
 
 class SinkError(BusError):
@@ -13,8 +13,3 @@ class SinkError(BusError):
 
 class MigrationError(SinkError):
     """The database schema and the migration files disagree; the message says how to fix it."""
-
-
-class InsertRefusedError(SinkError):
-    """ClickHouse refused a record's row (a value a column or a constraint cannot take):
-    the reason of the record's dead letter (stage ``insert``)."""

@@ -16,7 +16,6 @@ from bus.kafka import make_consumer
 from bus.serde import Registry
 from bus.settings import Settings
 from sinks.clickhouse.connect import connect_clickhouse
-from tests.integration.sinks.hooked_sink import ENTRY, PAUSE_BEFORE_COMMIT_ENV
 from tests.support import REPO_ROOT
 from tests.support.clickhouse import (
     ClickHouseServerProcess,
@@ -87,8 +86,7 @@ def test_killed_between_insert_and_commit_restarts_without_doubles_or_gaps(
     cleanup.append(s)
     first_ds = make_dataset(seed=11, performances=10, tickets=600)
     produce_dataset(s, registry, first_ds)
-    first = SinkProcess(s, tmp_path / "sink1.log", entry=ENTRY,
-                        env={PAUSE_BEFORE_COMMIT_ENV: "600"}).start()
+    first = SinkProcess(s, tmp_path / "sink1.log", "--test-pause-before-commit", "600").start()
     try:
         assert wait_until(lambda: _count(s, "SELECT count() FROM ticket_facts") > 0, 120), \
             (tmp_path / "sink1.log").read_text()[-3000:]

@@ -17,7 +17,6 @@ from typing import Any
 import fastavro
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
-from prometheus_client import CollectorRegistry
 
 from bus.codec import KIND_HEADER, without_logical_types
 from bus.kafka import make_consumer, make_producer
@@ -27,7 +26,6 @@ from bus.topics import AVAILABILITY, FACTS, TICKET_EVENTS, dlq_of
 from schemas import load_schema
 from schemas.models import Availability, Identifier, TicketEvent
 from sinks.clickhouse.connect import connect_clickhouse
-from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.sink import ClickHouseSink
 from tests.support.clickhouse import caught_up, drop_database, fresh_settings, sink_topics
 from tests.support.waiting import wait_until
@@ -170,72 +168,3 @@ def test_facts_and_state_no_role_could_use_are_dead_lettered_and_the_rest_is_wri
     assert by_value[before_1970]["errors.field"] == b"event_time"
     assert by_value[too_many]["errors.field"] == b"quantity"
     assert dict(state_dlq[0].headers())["errors.field"] == b"last_fact_time"
-
-
-def test_a_row_clickhouse_refuses_is_dead_lettered_and_the_rest_of_its_batch_is_written(
-        settings: Settings, registry: Registry) -> None:
-    """A fact the contract allows but a column constraint refuses (VIOLATED_CONSTRAINT) must
-    not stall the sink: its record goes to the dead-letter topic with its original bytes,
-    the rows around it land once, and the batch is committed."""
-    s, prefix = settings, settings.topic_prefix
-    client = connect_clickhouse(s.clickhouse)
-    migrate(client)
-    client.command("ALTER TABLE ticket_facts ADD CONSTRAINT at_most_100_tickets CHECK quantity <= 100")
-    facts_topic = prefix + TICKET_EVENTS
-    good = [wire(registry, facts_topic, "ticket_event.avsc", ticket(n)) for n in range(9)]
-    refused = wire(registry, facts_topic, "ticket_event.avsc", {**ticket(200), "quantity": 500})
-    producer = make_producer(s.kafka)
-    sent_at = T_MS - 60_000
-    kind = [(KIND_HEADER, b"ticket"), ("trace", b"refused-row")]
-    for value in [*good[:4], refused, *good[4:]]:
-        producer.produce(prefix + FACTS, key=b"dip|NL-1|1", value=value, headers=kind, timestamp=sent_at)
-    assert producer.flush(30) == 0
-
-    metrics = CollectorRegistry()
-    assert run_until_settled(s, ClickHouseSink(s, registry=metrics), 90), \
-        "the sink retried a row ClickHouse refuses instead of dead-lettering it"
-
-    assert client.query("SELECT count(), uniqExact(fact_id), max(quantity) FROM ticket_facts"
-                        ).result_rows == [(len(good), len(good), 3)]
-    dlq = read_all(s, dlq_of(FACTS))
-    assert [m.value() for m in dlq] == [refused]
-    headers = dict(dlq[0].headers())
-    assert dlq[0].key() == b"dip|NL-1|1" and dlq[0].timestamp()[1] == sent_at
-    assert headers["trace"] == b"refused-row"
-    assert headers["errors.stage"] == b"insert"
-    assert headers["errors.source"] == b"sink-clickhouse"
-    assert headers["errors.topic"] == (prefix + FACTS).encode()
-    assert b"at_most_100_tickets" in headers["errors.exception.message"]
-    assert metrics.get_sample_value("cultuurbus_sink_rows_written_total",
-                                    {"table": "ticket_facts"}) == len(good)
-    assert metrics.get_sample_value("cultuurbus_sink_dlq_records_total",
-                                    {"topic": FACTS, "stage": "insert"}) == 1
-    client.close()
-
-
-def test_a_batch_spanning_more_months_than_one_insert_may_touch_is_written_whole(
-        topics: Settings, registry: Registry) -> None:
-    """``ticket_facts`` is partitioned by month and ClickHouse refuses an insert touching
-    more than 100 partitions: a catch-up over ten years of facts must not stall on it."""
-    s = fresh_settings(topics, "ckmonths", batch_max_rows=5000, batch_max_seconds=2.0)
-    try:
-        facts_topic = s.topic_prefix + TICKET_EVENTS
-        months = [datetime(2016 + m // 12, 1 + m % 12, 15, 20, tzinfo=UTC) for m in range(120)]
-        values = [wire(registry, facts_topic, "ticket_event.avsc", {**ticket(n), "event_time": t})
-                  for n, t in enumerate(months)]
-        producer = make_producer(s.kafka)
-        for value in values:
-            producer.produce(s.topic_prefix + FACTS, key=b"dip|NL-1|1", value=value,
-                             headers=[(KIND_HEADER, b"ticket")])
-        assert producer.flush(30) == 0
-
-        assert run_until_settled(s, ClickHouseSink(s), 90), \
-            "the sink retried an insert ClickHouse refuses as a whole instead of splitting it"
-
-        client = connect_clickhouse(s.clickhouse)
-        assert client.query("SELECT count(), uniqExact(toYYYYMM(event_time)) FROM ticket_facts"
-                            ).result_rows == [(len(values), len(months))]
-        client.close()
-        assert read_all(s, dlq_of(FACTS), timeout=5) == []
-    finally:
-        drop_database(s)

@@ -14,7 +14,6 @@ from sinks.clickhouse.dlq import dlq_headers
 from sinks.clickhouse.errors import MappingError
 from sinks.clickhouse.render import render
 from sinks.clickhouse.reports import ReportTable
-from sinks.clickhouse.retry import backoff_delay
 from sinks.clickhouse.rows import (
     COLUMNS,
     FACT_MAPPERS,
@@ -24,6 +23,7 @@ from sinks.clickhouse.rows import (
     snapshot_row,
     ticket_row,
 )
+from sinks.clickhouse.sink import backoff_delay
 from tests.support.dataset import buyer_hash, make_dataset
 
 T0 = datetime(2025, 3, 1, 20, tzinfo=UTC)
