@@ -8,16 +8,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from bus.deadletter import DeadLetter, error_headers
 from bus.errors import DeliveryError
 from bus.topics import dlq_of
 
-__all__ = ["SOURCE", "DeadLetterWriter", "dlq_headers"]
+__all__ = ["SOURCE", "DeadLetterWriter", "dlq_headers", "record_headers"]
 
 #: ``errors.source`` of the sink's dead letters.
 SOURCE = "sink-clickhouse"
+
+
+def record_headers(msg: Message) -> list[tuple[str, str | bytes | None]]:
+    """A consumed record's own headers, kept on its dead letter."""
+    raw = msg.headers() or []
+    return list(raw.items()) if isinstance(raw, dict) else list(raw)
 
 
 def dlq_headers(letter: DeadLetter, group_id: str) -> list[tuple[str, str | bytes | None]]:

@@ -36,27 +36,21 @@ from bus.settings import Settings
 from sinks.clickhouse.batch import Batch
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.decode import RecordDecoder, Skip
-from sinks.clickhouse.dlq import DeadLetterWriter
+from sinks.clickhouse.dlq import DeadLetterWriter, record_headers
 from sinks.clickhouse.errors import MappingError, MigrationError
 from sinks.clickhouse.metrics import SinkMetrics
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.positions import Positions
-from sinks.clickhouse.rows import COLUMNS
+from sinks.clickhouse.rebalance import Rebalancing
+from sinks.clickhouse.writing import BatchWriting
 
 __all__ = ["ClickHouseSink", "backoff_delay"]
 
 log = get_logger("sinks.clickhouse")
 
-_INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 _CONSUME_MAX = 5000
 _GC_GEN0 = 50_000  # allocations between young collections while running (default 700)
 _INFLIGHT_POLL_S = 0.05  # longest consume() while a batch is in flight, so its commit is prompt
-AGE_SAMPLE = 100
-
-
-def _headers(msg: Message) -> list[tuple[str, str | bytes | None]]:
-    raw = msg.headers() or []
-    return list(raw.items()) if isinstance(raw, dict) else list(raw)
 
 
 def backoff_delay(attempt: int, cap: float, base: float = 0.5) -> float:
@@ -74,7 +68,7 @@ class _InFlight:
     future: Future[None]
 
 
-class ClickHouseSink:
+class ClickHouseSink(BatchWriting, Rebalancing):
     """Writes the bus's facts and state to ClickHouse, exactly once in effect.
 
     Lifecycle: ``setup()`` connects to ClickHouse (waiting while it is down), applies
@@ -238,7 +232,7 @@ class ClickHouseSink:
             stage = "transform" if isinstance(exc, MappingError) else "deserialize"
             self._batch.add_dead(DeadLetter(topic, msg.value(), exc, stage, key=msg.key(),
                                             partition=partition, offset=offset,
-                                            headers=_headers(msg), timestamp_ms=ts))
+                                            headers=record_headers(msg), timestamp_ms=ts))
             self._batch.mark(topic, partition, offset)
             log.warning("record refused; sent to the dead-letter topic",
                         extra={"topic": topic, "partition": partition, "offset": offset,
@@ -352,70 +346,6 @@ class ClickHouseSink:
                     "them again", extra={"records": len(job.batch), "open": len(self._batch)})
         self._batch = Batch()
 
-    def _insert(self, batch: Batch, written: set[str]) -> None:
-        """The writer thread's job: :meth:`write`, then a young collection. Something in
-        each insert (clickhouse-connect's insert context, it seems) ends in a reference
-        cycle holding the batch's columns; with the raised threshold those piled up for
-        many batches (measured: peak RSS 405 MB instead of 275 MB over a catch-up of
-        265k records; with this collection 279 MB).
-        """
-        try:
-            self.write(batch, written)
-        finally:
-            gc.collect(0)
-
-    def _writer(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-insert")
-        return self._executor
-
-    def write(self, batch: Batch, written: set[str] | None = None) -> None:
-        """One attempt at inserting every table of ``batch`` not in ``written`` (updated as
-        tables succeed), then sending its dead letters. Offsets are not touched: writing
-        the same batch again is harmless (same deduplication tokens, replacing engines).
-
-        Raises:
-            Exception: whatever the ClickHouse client or the DLQ producer raised.
-
-        """
-        written = set() if written is None else written
-        m = self.metrics
-        for table in batch.tables():
-            if table in written:
-                continue
-            t0 = time.perf_counter()
-            try:
-                self.client.insert(table, batch.columns(table), column_names=list(COLUMNS[table]),
-                                   column_oriented=True,
-                                   settings={**_INSERT_SETTINGS,
-                                             "insert_deduplication_token": batch.token(self.group_id,
-                                                                                       table)})
-            except Exception:
-                m.insert_failures.labels(table).inc()
-                self._clickhouse_ok = False
-                m.clickhouse_up.set(0)
-                raise
-            m.insert_seconds.labels(table).observe(time.perf_counter() - t0)
-            written.add(table)
-            rows = batch.rows[table]
-            m.rows_written.labels(table).inc(len(rows))
-            now_ms = time.time() * 1000
-            age = m.event_age.labels(table)
-            times = batch.times[table]
-            # a sample (every row's age would cost more than its insert): evenly spaced,
-            # always with the oldest row, at most AGE_SAMPLE per table per batch
-            step = max(1, len(times) // AGE_SAMPLE)
-            for t in {min(times), *times[::step]}:
-                age.observe((now_ms - t) / 1000)
-        self._clickhouse_ok = True
-        m.clickhouse_up.set(1)
-        if batch.dead:
-            assert self._dlq is not None
-            self._dlq.send(batch.dead)
-            for d in batch.dead:
-                m.dlq.labels(self._short(d.topic), d.stage).inc()
-            batch.dead = []
-
     def _wait(self, seconds: float, keep_polling: bool) -> bool:
         """Wait while partitions are paused, polling so the group keeps us; False when
         stopped or revoked meanwhile. Any record polled is rewound so it comes again.
@@ -435,33 +365,6 @@ class ClickHouseSink:
         if stray and not self._revoked and self._positions is not None:
             self._positions.rewind(stray)
         return not (self._stopping.is_set() or self._revoked)
-
-    # -- rebalancing -------------------------------------------------------------------
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._pos().assigned = {(tp.topic, tp.partition) for tp in partitions}
-        self.metrics.assigned.set(len(partitions))
-        log.info("partitions assigned", extra={"count": len(partitions)})
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.info("partitions revoked", extra={"count": len(partitions), "open": len(self._batch),
-                                              "in_flight": self._inflight is not None})
-        self.metrics.assigned.set(0)
-        if self._flushing:
-            self._revoked = True  # the retry in progress abandons its batch
-        else:
-            self._flush(in_revoke=True)  # the batch in flight, then the open one
-        self._batch = Batch()
-        self._pos().assigned = set()
-
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.warning("partitions lost; the open batch is dropped uncommitted",
-                    extra={"count": len(partitions), "open": len(self._batch),
-                           "in_flight": self._inflight is not None})
-        self.metrics.assigned.set(0)
-        self._revoked = self._flushing
-        self._drain()
-        self._batch = Batch()
-        self._pos().assigned = set()
 
     # -- helpers -----------------------------------------------------------------------
     def _pos(self) -> Positions:

@@ -1,0 +1,100 @@
+"""Writing one batch to ClickHouse: every table's rows in one column-oriented insert
+with the batch's deduplication token, then the batch's dead letters. A mixin of
+:class:`sinks.clickhouse.sink.ClickHouseSink`, which owns the client, the metrics and
+the dead-letter writer; the loop decides when a batch is written and committed.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sinks.clickhouse.batch import Batch
+from sinks.clickhouse.dlq import DeadLetterWriter
+from sinks.clickhouse.metrics import SinkMetrics
+from sinks.clickhouse.rows import COLUMNS
+
+__all__ = ["AGE_SAMPLE", "BatchWriting"]
+
+_INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+AGE_SAMPLE = 100
+
+
+class BatchWriting:
+    """One attempt at writing a batch, and the writer thread that runs it."""
+
+    client: Any
+    metrics: SinkMetrics
+    group_id: str
+    _executor: ThreadPoolExecutor | None
+    _clickhouse_ok: bool
+    _dlq: DeadLetterWriter | None
+
+    def _short(self, topic: str) -> str:
+        raise NotImplementedError
+
+    def _insert(self, batch: Batch, written: set[str]) -> None:
+        """The writer thread's job: :meth:`write`, then a young collection. Something in
+        each insert (clickhouse-connect's insert context, it seems) ends in a reference
+        cycle holding the batch's columns; with the raised threshold those piled up for
+        many batches (measured: peak RSS 405 MB instead of 275 MB over a catch-up of
+        265k records; with this collection 279 MB).
+        """
+        try:
+            self.write(batch, written)
+        finally:
+            gc.collect(0)
+
+    def _writer(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-insert")
+        return self._executor
+
+    def write(self, batch: Batch, written: set[str] | None = None) -> None:
+        """One attempt at inserting every table of ``batch`` not in ``written`` (updated as
+        tables succeed), then sending its dead letters. Offsets are not touched: writing
+        the same batch again is harmless (same deduplication tokens, replacing engines).
+
+        Raises:
+            Exception: whatever the ClickHouse client or the DLQ producer raised.
+
+        """
+        written = set() if written is None else written
+        m = self.metrics
+        for table in batch.tables():
+            if table in written:
+                continue
+            t0 = time.perf_counter()
+            try:
+                self.client.insert(table, batch.columns(table), column_names=list(COLUMNS[table]),
+                                   column_oriented=True,
+                                   settings={**_INSERT_SETTINGS,
+                                             "insert_deduplication_token": batch.token(self.group_id,
+                                                                                       table)})
+            except Exception:
+                m.insert_failures.labels(table).inc()
+                self._clickhouse_ok = False
+                m.clickhouse_up.set(0)
+                raise
+            m.insert_seconds.labels(table).observe(time.perf_counter() - t0)
+            written.add(table)
+            rows = batch.rows[table]
+            m.rows_written.labels(table).inc(len(rows))
+            now_ms = time.time() * 1000
+            age = m.event_age.labels(table)
+            times = batch.times[table]
+            # a sample (every row's age would cost more than its insert): evenly spaced,
+            # always with the oldest row, at most AGE_SAMPLE per table per batch
+            step = max(1, len(times) // AGE_SAMPLE)
+            for t in {min(times), *times[::step]}:
+                age.observe((now_ms - t) / 1000)
+        self._clickhouse_ok = True
+        m.clickhouse_up.set(1)
+        if batch.dead:
+            assert self._dlq is not None
+            self._dlq.send(batch.dead)
+            for d in batch.dead:
+                m.dlq.labels(self._short(d.topic), d.stage).inc()
+            batch.dead = []
