@@ -16,7 +16,7 @@ from typing import Any
 import fastavro
 import httpx
 import pytest
-from confluent_kafka import Message
+from confluent_kafka import Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from bus.compacted import CompactedMetrics, CompactedReader, Handler, Record
@@ -88,6 +88,20 @@ class Links:
         for key, value in records:
             tx.produce(self.topic, key=key, value=value, partition=partition)
         tx.commit_transaction(WAIT_S)
+        # commit_transaction returns once the coordinator decided; the broker writes the
+        # partition's commit marker after that. Until it does, a read_committed reader sees
+        # an empty partition (its last stable offset is still 0) and is rightly ready with
+        # nothing: wait for the marker, which is the case this helper is for.
+        probe = make_consumer(self.settings.kafka, f"test-lso-{uuid.uuid4().hex[:6]}",
+                              isolation_level="read_committed")
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while probe.get_watermark_offsets(TopicPartition(self.topic, partition),
+                                              timeout=10)[1] < len(records) + 1:
+                assert time.monotonic() < deadline, "the commit marker was never written"
+                time.sleep(0.05)
+        finally:
+            probe.close()
 
 
 def dead_letters(settings: Settings, topic: str, want: int) -> list[Message]:
