@@ -66,11 +66,9 @@ def sink() -> None:
               help="Also record facts parked for an unknown performance.")
 @click.option("--migrate/--no-migrate", "apply_migrations", default=True, show_default=True,
               help="Apply pending migrations on start.")
-@click.option("--test-pause-before-commit", type=float, default=0.0, hidden=True,
-              help="Test hook: seconds to sleep between a confirmed insert and the offset commit.")
 @click.pass_context
 def sink_clickhouse(ctx: click.Context, url: str | None, metrics_port: int | None,
-                    unmatched: bool, apply_migrations: bool, test_pause_before_commit: float) -> None:
+                    unmatched: bool, apply_migrations: bool) -> None:
     """Write canonical facts and derived state to ClickHouse, exactly once in effect.
 
     Runs until SIGTERM or Ctrl-C, then flushes the open batch, commits and exits.
@@ -79,8 +77,7 @@ def sink_clickhouse(ctx: click.Context, url: str | None, metrics_port: int | Non
     registry = CollectorRegistry()
     health = Health()
     worker = ClickHouseSink(settings, registry=registry, health=health, with_unmatched=unmatched,
-                            apply_migrations=apply_migrations,
-                            pause_before_commit_s=test_pause_before_commit)
+                            apply_migrations=apply_migrations)
     port = settings.sink.metrics_port if metrics_port is None else metrics_port
     try:
         server = MetricsServer(registry, port, health=health).start()

@@ -1,6 +1,6 @@
 """What the sink does when the consumer group takes its partitions or gives it new
 ones. A mixin of :class:`sinks.clickhouse.sink.ClickHouseSink`, whose loop state (the
-open batch, the batch in flight, the retry flags) these callbacks change.
+open batch, the batch in flight, the phase) these callbacks change.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bus.log import get_logger
 from sinks.clickhouse.batch import Batch
+from sinks.clickhouse.committing import Phase
 from sinks.clickhouse.metrics import SinkMetrics
 from sinks.clickhouse.positions import Positions
 
@@ -25,8 +26,7 @@ class Rebalancing:
     metrics: SinkMetrics
     _batch: Batch
     _inflight: Any
-    _flushing: bool
-    _revoked: bool
+    _phase: Phase
 
     def _pos(self) -> Positions:
         raise NotImplementedError
@@ -46,8 +46,8 @@ class Rebalancing:
         log.info("partitions revoked", extra={"count": len(partitions), "open": len(self._batch),
                                               "in_flight": self._inflight is not None})
         self.metrics.assigned.set(0)
-        if self._flushing:
-            self._revoked = True  # the retry in progress abandons its batch
+        if self._phase is not Phase.CONSUMING:
+            self._phase = Phase.ABANDONED  # the retry in progress abandons its batch
         else:
             self._flush(in_revoke=True)  # the batch in flight, then the open one
         self._batch = Batch()
@@ -58,7 +58,8 @@ class Rebalancing:
                     extra={"count": len(partitions), "open": len(self._batch),
                            "in_flight": self._inflight is not None})
         self.metrics.assigned.set(0)
-        self._revoked = self._flushing
+        if self._phase is not Phase.CONSUMING:
+            self._phase = Phase.ABANDONED
         self._drain()
         self._batch = Batch()
         self._pos().assigned = set()

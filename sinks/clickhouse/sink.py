@@ -16,14 +16,13 @@ double.
 from __future__ import annotations
 
 import gc
-import random
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from prometheus_client import CollectorRegistry
 
 from bus.deadletter import DeadLetter
@@ -34,6 +33,7 @@ from bus.metrics import Health
 from bus.serde import Registry
 from bus.settings import Settings
 from sinks.clickhouse.batch import Batch
+from sinks.clickhouse.committing import Committing, InFlight, Phase, backoff_delay
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.decode import RecordDecoder, Skip
 from sinks.clickhouse.dlq import DeadLetterWriter, record_headers
@@ -44,7 +44,7 @@ from sinks.clickhouse.positions import Positions
 from sinks.clickhouse.rebalance import Rebalancing
 from sinks.clickhouse.writing import BatchWriting
 
-__all__ = ["ClickHouseSink", "backoff_delay"]
+__all__ = ["ClickHouseSink"]
 
 log = get_logger("sinks.clickhouse")
 
@@ -53,22 +53,7 @@ _GC_GEN0 = 50_000  # allocations between young collections while running (defaul
 _INFLIGHT_POLL_S = 0.05  # longest consume() while a batch is in flight, so its commit is prompt
 
 
-def backoff_delay(attempt: int, cap: float, base: float = 0.5) -> float:
-    """Bounded exponential backoff with jitter: ``base * 2**(attempt-1)``, at most ``cap``."""
-    return min(cap, base * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.0)
-
-
-@dataclass
-class _InFlight:
-    """A batch handed to the writer thread: its future and the tables already written."""
-
-    batch: Batch
-    started: float
-    written: set[str]
-    future: Future[None]
-
-
-class ClickHouseSink(BatchWriting, Rebalancing):
+class ClickHouseSink(BatchWriting, Committing, Rebalancing):
     """Writes the bus's facts and state to ClickHouse, exactly once in effect.
 
     Lifecycle: ``setup()`` connects to ClickHouse (waiting while it is down), applies
@@ -82,31 +67,32 @@ class ClickHouseSink(BatchWriting, Rebalancing):
         health: readiness checks are added here (served by ``MetricsServer``).
         with_unmatched: also record parked facts from ``participation.unmatched``.
         apply_migrations: run pending migrations in ``setup()``.
-        pause_before_commit_s: test hook: sleep between a confirmed insert and the commit.
+        before_commit: called with each batch after its inserts returned, before its
+            offsets are committed (tests use it to crash the sink in that window).
 
     """
 
     def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None,
                  health: Health | None = None, with_unmatched: bool = True,
-                 apply_migrations: bool = True, pause_before_commit_s: float = 0.0) -> None:
+                 apply_migrations: bool = True,
+                 before_commit: Callable[[Batch], None] | None = None) -> None:
         self.settings = settings
         self.metrics = SinkMetrics(registry or CollectorRegistry())
         self.health = health or Health()
         self.group_id = settings.sink.group_id
         self.with_unmatched = with_unmatched
         self.apply_migrations = apply_migrations
-        self.pause_before_commit_s = pause_before_commit_s
+        self.before_commit = before_commit
         self.client: Any = None
         self._consumer: Consumer | None = None
         self._positions: Positions | None = None
         self._dlq: DeadLetterWriter | None = None
         self._decoder: RecordDecoder | None = None
         self._batch = Batch()
-        self._inflight: _InFlight | None = None
+        self._inflight: InFlight | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._stopping = threading.Event()
-        self._flushing = False
-        self._revoked = False
+        self._phase = Phase.CONSUMING
         self._clickhouse_ok = False
         self._seen: dict[str, int] = {}  # records read per (prefixed) topic since last counted
         self.health.add_check("clickhouse", lambda: self._clickhouse_ok)
@@ -245,126 +231,6 @@ class ClickHouseSink(BatchWriting, Rebalancing):
             self.metrics.skipped.labels(decoder.unprefixed(topic), out.reason).inc()
             return
         self._batch.add(out)
-
-    # -- flushing ----------------------------------------------------------------------
-    def _flush(self, *, final: bool = False, in_revoke: bool = False) -> bool:
-        """Settle the batch in flight (wait for its inserts, commit it), then hand the open
-        batch to the writer; when ``final`` or ``in_revoke`` wait for that one too.
-
-        False if a batch had to be abandoned (stop or rebalance while ClickHouse was
-        down): then neither it nor anything read after it is committed, the open batch is
-        dropped, and Kafka re-delivers those records.
-        """
-        if not self._settle(final=final, in_revoke=in_revoke):
-            return False
-        batch = self._batch
-        if batch.is_empty():
-            return True
-        self._batch = Batch()
-        started, written = time.perf_counter(), set[str]()
-        self._inflight = _InFlight(batch, started, written,
-                                   self._writer().submit(self._insert, batch, written))
-        if final or in_revoke:
-            return self._settle(final=final, in_revoke=in_revoke)
-        return True
-
-    def _settle(self, *, final: bool = False, in_revoke: bool = False) -> bool:
-        """Wait for the batch in flight, retry it while ClickHouse is down, commit it.
-
-        True when there was none or it is committed. False when it was abandoned: then
-        the open batch, read after it, is dropped too (committing it would skip the
-        abandoned records).
-        """
-        job = self._inflight
-        if job is None:
-            return True
-        self._inflight = None
-        try:
-            job.future.result()
-        except Exception as exc:
-            if not self._retry(job, exc, final=final, in_revoke=in_revoke):
-                self._batch = Batch()
-                return False
-        if self.pause_before_commit_s > 0:
-            log.warning("test hook: pausing between insert and commit",
-                        extra={"seconds": self.pause_before_commit_s})
-            time.sleep(self.pause_before_commit_s)
-        self._pos().commit(job.batch)
-        self.metrics.batch_rows.observe(job.batch.row_count())
-        self.metrics.flush_seconds.observe(time.perf_counter() - job.started)
-        return True
-
-    def _retry(self, job: _InFlight, error: Exception, *, final: bool, in_revoke: bool) -> bool:
-        """Write ``job``'s batch again, here in the loop's thread, with bounded backoff and
-        partitions paused, until it is in; False when a stop or rebalance abandons it.
-        """
-        batch, attempt = job.batch, 0
-        paused: list[TopicPartition] = []
-        self._flushing, self._revoked = True, False
-        try:
-            while True:
-                attempt += 1
-                ending = final or in_revoke or self._stopping.is_set()
-                if self._revoked or (ending and attempt >= 3):
-                    log.warning("batch abandoned uncommitted; Kafka will deliver it again",
-                                extra={"records": len(batch), "open": len(self._batch),
-                                       "error": str(error)[:300]})
-                    return False
-                delay = backoff_delay(attempt, self.settings.sink.backoff_max_s)
-                log.warning("write failed; retrying", exc_info=attempt == 1,
-                            extra={"attempt": attempt, "wait_s": round(delay, 2),
-                                   "records": len(batch), "error": str(error)[:300]})
-                if not paused and not in_revoke:
-                    paused = self._pos().pause()
-                self._wait(min(delay, 1.0) if ending else delay, keep_polling=not in_revoke)
-                if self._revoked:
-                    continue
-                try:
-                    self.write(batch, job.written)
-                    return True
-                except Exception as exc:
-                    error = exc
-        finally:
-            self._flushing = False
-            if paused and not self._revoked and self._positions is not None:
-                self._positions.resume(paused)
-
-    def _drain(self) -> None:
-        """Wait for the batch in flight and forget it uncommitted, with the open batch read
-        after it (partitions lost, or closing after an error): the insert is harmless, the
-        offsets are not ours to store, and Kafka delivers both batches again.
-        """
-        job, self._inflight = self._inflight, None
-        if job is None:
-            return
-        try:
-            job.future.result()
-        except Exception as exc:
-            log.warning("batch in flight failed", extra={"records": len(job.batch),
-                                                         "error": str(exc)[:300]})
-        log.warning("batch in flight and open batch dropped uncommitted; Kafka will deliver "
-                    "them again", extra={"records": len(job.batch), "open": len(self._batch)})
-        self._batch = Batch()
-
-    def _wait(self, seconds: float, keep_polling: bool) -> bool:
-        """Wait while partitions are paused, polling so the group keeps us; False when
-        stopped or revoked meanwhile. Any record polled is rewound so it comes again.
-        """
-        self.metrics.backoff_seconds.inc(seconds)
-        deadline = time.monotonic() + seconds
-        stray: list[Message] = []
-        while (left := deadline - time.monotonic()) > 0:
-            if self._stopping.is_set() or self._revoked:
-                break
-            if keep_polling and self._consumer is not None:
-                msg = self._consumer.poll(min(0.5, left))
-                if msg is not None and msg.error() is None:
-                    stray.append(msg)
-            else:
-                self._stopping.wait(min(0.5, left))
-        if stray and not self._revoked and self._positions is not None:
-            self._positions.rewind(stray)
-        return not (self._stopping.is_set() or self._revoked)
 
     # -- helpers -----------------------------------------------------------------------
     def _pos(self) -> Positions:

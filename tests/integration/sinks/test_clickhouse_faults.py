@@ -86,7 +86,7 @@ def test_killed_between_insert_and_commit_restarts_without_doubles_or_gaps(
     cleanup.append(s)
     first_ds = make_dataset(seed=11, performances=10, tickets=600)
     produce_dataset(s, registry, first_ds)
-    first = SinkProcess(s, tmp_path / "sink1.log", "--test-pause-before-commit", "600").start()
+    first = SinkProcess(s, tmp_path / "sink1.log", entry="tests.support.sink_paused").start()
     try:
         assert wait_until(lambda: _count(s, "SELECT count() FROM ticket_facts") > 0, 120), \
             (tmp_path / "sink1.log").read_text()[-3000:]

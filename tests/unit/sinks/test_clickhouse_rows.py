@@ -9,6 +9,7 @@ import pytest
 
 from bus.errors import SerializationError
 from sinks.clickhouse.batch import Batch, DeadLetter
+from sinks.clickhouse.committing import backoff_delay
 from sinks.clickhouse.decode import DERIVED_TOPICS
 from sinks.clickhouse.dlq import dlq_headers
 from sinks.clickhouse.errors import MappingError
@@ -23,7 +24,6 @@ from sinks.clickhouse.rows import (
     snapshot_row,
     ticket_row,
 )
-from sinks.clickhouse.sink import backoff_delay
 from tests.support.dataset import buyer_hash, make_dataset
 
 T0 = datetime(2025, 3, 1, 20, tzinfo=UTC)
