@@ -11,34 +11,20 @@ from pathlib import Path
 
 import click
 
+from bus.cli import CONFIG_OPTION, ClearErrors, load_root
 from bus.errors import BusError
-from bus.log import configure_logging
-from bus.settings import Settings, load_settings
+from bus.settings import Settings
 from bus.topics import topic_name
 
 __all__ = ["main"]
 
 
-class _Group(click.Group):
-    """Turns a ``BusError`` into one clear line on stderr and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except BusError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-
-@click.group(cls=_Group)
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
-              help="TOML settings file (default: $CULTUURBUS_CONFIG_FILE or ./cultuurbus.toml).")
+@click.group(cls=ClearErrors)
+@CONFIG_OPTION
 @click.pass_context
 def main(ctx: click.Context, config_file: Path | None) -> None:
     """cultuurbus: near-real-time participation data for the cultural sector."""
-    settings = load_settings(config_file)
-    configure_logging(settings.log_level, settings.log_format)
-    ctx.obj = settings
+    load_root(ctx, config_file)
 
 
 def _settings(ctx: click.Context) -> Settings:

@@ -4,35 +4,20 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from bus.errors import BusError
-from bus.log import configure_logging
-from bus.settings import load_settings
+from bus.cli import CONFIG_OPTION, ClearErrors, load_root
 from sinks.clickhouse.cli import report, sink
 
 
-class _Root(click.Group):
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except BusError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-
-@click.group(cls=_Root)
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
-              help="TOML settings file (default: $CULTUURBUS_CONFIG_FILE or ./cultuurbus.toml).")
+@click.group(cls=ClearErrors)
+@CONFIG_OPTION
 @click.pass_context
 def main(ctx: click.Context, config_file: Path | None) -> None:
     """The ClickHouse sink and reports of cultuurbus."""
-    settings = load_settings(config_file)
-    configure_logging(settings.log_level, settings.log_format)
-    ctx.obj = settings
+    load_root(ctx, config_file)
 
 
 main.add_command(sink)

@@ -75,14 +75,7 @@ def availability_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
     if rec.get("remaining") is not None:
         booking["remainingCapacity"] = rec["remaining"]
     return {
-        "performance_id": rec["performance_id"],
-        "title": rec.get("title"),
-        "venue_name": rec.get("venue_name"),
-        "city": rec.get("city"),
-        "region": rec.get("region"),
-        "genre": rec.get("genre"),
-        "start": iso_utc(rec.get("start")),
-        "start_local": iso_local(rec.get("start")),
+        **_performance(rec),
         "capacity": rec.get("capacity"),
         "sold": rec.get("sold", 0),
         "reserved": rec.get("reserved", 0),
@@ -99,8 +92,8 @@ def availability_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def offer_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON of one LastMinuteOffer record."""
+def _performance(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """What both documents say of the performance itself, first and in this order."""
     return {
         "performance_id": rec["performance_id"],
         "title": rec.get("title"),
@@ -110,6 +103,13 @@ def offer_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
         "genre": rec.get("genre"),
         "start": iso_utc(rec.get("start")),
         "start_local": iso_local(rec.get("start")),
+    }
+
+
+def offer_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON of one LastMinuteOffer record."""
+    return {
+        **_performance(rec),
         "remaining": rec.get("remaining"),
         "capacity": rec.get("capacity"),
         "status": rec.get("status", "UNKNOWN"),
