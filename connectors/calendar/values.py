@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
 from schemas.models import Identifier
 
@@ -32,13 +33,6 @@ __all__ = ["DEFAULT_TIMEZONE", "contract_error", "country_code", "json_bytes", "
 #: Europe/Amsterdam and Europe/Brussels have had the same offsets since 1940.
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_COUNTRIES = {
-    "nl": "NL", "nederland": "NL", "netherlands": "NL", "the netherlands": "NL", "pays-bas": "NL",
-    "be": "BE", "belgie": "BE", "belgië": "BE", "belgium": "BE", "belgique": "BE", "belgien": "BE",
-    "de": "DE", "duitsland": "DE", "germany": "DE", "deutschland": "DE",
-    "fr": "FR", "frankrijk": "FR", "france": "FR", "lu": "LU", "luxemburg": "LU",
-    "luxembourg": "LU",
-}
 
 
 def parse_datetime(value: Any, field: str, default_tz: tzinfo | None = None) -> datetime:
@@ -114,13 +108,14 @@ def parse_tagged(text: Any) -> Identifier | None:
     return None
 
 
-def country_code(value: Any, default: str) -> str:
-    """``"BE"``, ``"België"`` or ``{"name": "Belgium"}`` -> ``"BE"``; else ``default``."""
+def country_code(value: Any, default: str, field: str) -> str:
+    """``"BE"``, ``"België"`` or ``{"name": "Belgium"}`` -> ``"BE"``; ``default`` only when
+    the address names no country (absent, null or blank).
+
+    Raises:
+        MappingError: a value that is no country (``countries.iso_country``); names ``field``.
+
+    """
     if isinstance(value, dict):
         value = value.get("name") or value.get("identifier")
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"[A-Za-z]{2}", text):
-            return text.upper()
-        return _COUNTRIES.get(text.lower(), default)
-    return default
+    return iso_country_or_none(value, field) or default

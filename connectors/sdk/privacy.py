@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from pydantic import SecretStr
 
+from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
 from schemas.models import Buyer
 
@@ -76,12 +77,17 @@ class Pseudonymiser:
 
     def buyer(self, namespace: str, customer_id: str | int | None, *, postcode: str | None = None,
               country: str | None = None, birthdate: str | date | int | None = None) -> Buyer | None:
-        """The pseudonymised buyer, or None when the vendor gave no customer id."""
+        """The pseudonymised buyer, or None when the vendor gave no customer id.
+
+        Raises:
+            MappingError: ``country`` is given but is no country (``buyer.country``); a
+                connector resolves it first with ``countries.iso_country_or_none`` to name
+                its own input field.
+
+        """
         if customer_id is None or customer_id == "":
             return None
-        cc = (country or "").upper() or None
-        if cc is not None and not re.fullmatch(r"[A-Z]{2}", cc):
-            cc = None
+        cc = iso_country_or_none(country, "buyer.country")
         return Buyer(id_hash=self.hash_id(namespace, str(customer_id)),
                      postcode_area=postcode_area(postcode, cc), country=cc,
                      birth_year=birth_year(birthdate))

@@ -174,7 +174,8 @@ def _venue(location: Any, graph: _Graph) -> Venue:
     return Venue(id=graph.abs_id(pid) if isinstance(pid, str) else f"{host}:{name.lower()}",
                  name=name, city=_text(address.get("addressLocality")),
                  postcode=_text(address.get("postalCode")),
-                 country=country_code(address.get("addressCountry"), graph.page.country))
+                 country=country_code(address.get("addressCountry"), graph.page.country,
+                                      "location.address.addressCountry"))
 
 
 def _capacity(value: Any) -> int | None:

@@ -126,7 +126,8 @@ def _venue(location: Any, lang: str) -> Venue:
     return Venue(id=place, name=name,
                  city=_text(address.get("addressLocality"), lang),
                  postcode=_text(address.get("postalCode"), lang),
-                 country=country_code(address.get("addressCountry"), "BE"))
+                 country=country_code(address.get("addressCountry"), "BE",
+                                      f"location.address.{lang}.addressCountry"))
 
 
 def _genre(terms: Any) -> str | None:

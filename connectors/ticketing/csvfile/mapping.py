@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.sdk.amounts import cents
+from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.window import EventTimeWindow
@@ -45,10 +46,6 @@ _COLUMN_OF = {"event_time": "sold_at", "price_cents": "price", "currency": "curr
               "channel": "channel", "order_id": "order_id", "ticket_ids": "ticket_id",
               "fact_id": "ticket_id", "buyer": "customer_id", "identifiers": "event_id",
               "performance_key": "event_id"}
-_COUNTRIES = {"nl": "NL", "nederland": "NL", "netherlands": "NL", "the netherlands": "NL",
-              "be": "BE", "belgie": "BE", "belgië": "BE", "belgium": "BE", "belgique": "BE",
-              "de": "DE", "duitsland": "DE", "germany": "DE", "fr": "FR", "frankrijk": "FR",
-              "lu": "LU", "luxemburg": "LU"}
 
 
 @dataclass
@@ -126,11 +123,6 @@ def parse_when(text: str, tz: tzinfo, path: str) -> datetime:
         raise MappingError(f"{path} {s[:30]!r} is out of range", field=path) from None
 
 
-def _country(value: str) -> str | None:
-    v = value.strip().lower()
-    return _COUNTRIES.get(v) or (v.upper() if re.fullmatch(r"[a-z]{2}", v) else None)
-
-
 def redacted_row(values: list[str], columns: list[str | None], delimiter: str) -> bytes:
     """The row re-written with personal columns masked; every field masked when the row
     does not line up with the header (its columns cannot be told apart)."""
@@ -195,7 +187,7 @@ def map_row(values: list[str], columns: list[str | None], env: RowEnv) -> Ticket
     order_id = _get(row, "order_id") or None
     buyer = env.pseudonymiser.buyer(f"{SYSTEM}:{env.venue}", _get(row, "customer_id") or None,
                                     postcode=_get(row, "postcode") or None,
-                                    country=_country(_get(row, "country")),
+                                    country=iso_country_or_none(_get(row, "country"), "country"),
                                     birthdate=_birthdate(_get(row, "birthdate")))
     extra: dict[str, Any] = {}
     if _get(row, "currency"):

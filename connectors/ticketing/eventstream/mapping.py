@@ -41,6 +41,7 @@ from pydantic import ValidationError
 
 from bus.topics import PERFORMANCES, TICKET_EVENTS
 from connectors.sdk.amounts import cents
+from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import SourceRecord
@@ -238,16 +239,19 @@ def _buyer(env: MappingEnv, data: dict[str, Any]) -> Buyer | None:
         return None
     path = "data.customerid" if data.get("customerid") else "data.customer.id"
     addresses = contact.get("addresses")
-    address = next((a for a in addresses if isinstance(a, dict)),
-                   {}) if isinstance(addresses, list) else {}
-    # Only text reaches the pseudonymiser: a number, list or object is no postcode/country.
-    postcode, country = address.get("zip"), address.get("countrycode")
+    i, address = next(((i, a) for i, a in enumerate(addresses) if isinstance(a, dict)),
+                      (0, {})) if isinstance(addresses, list) else (0, {})
+    # Only text reaches the pseudonymiser: a number, list or object is no postcode; a
+    # country that is not a code or name (a number too) is refused, naming it.
+    postcode = address.get("zip")
+    country = iso_country_or_none(address.get("countrycode"),
+                                  f"data.customer.addresses[{i}].countrycode")
     birthdate = contact.get("birthdate")
     try:
         return env.pseudonymiser.buyer(
             f"{SYSTEM}:{env.account}", _id(customerid, path),
             postcode=postcode if isinstance(postcode, str) else None,
-            country=country if isinstance(country, str) else None,
+            country=country,
             birthdate=birthdate if isinstance(birthdate, str | int)
             and not isinstance(birthdate, bool) else None)
     except ValidationError as exc:

@@ -29,18 +29,26 @@ was fetched still nets to zero. Fact ids come from the attendee id and the fact 
 so a fact repeated by a later action (or a replay) keeps its id and is deduplicated
 downstream; a refund and a cancellation of one attendee share one id (a ticket is undone
 once: an attendee cancelled and later refunded takes its sale back once, not twice).
+A check-in is dated when the ticket was used: the ``changed`` time of the attendee's
+barcode whose ``status`` is ``used`` (the latest, if several), else the time the delivery
+arrived. Never the attendee's own ``changed``: real answers leave it at the purchase.
 Replays are recognised by the resource id, the action and the resource's ``changed``
 time. Buyers are pseudonymised from the attendee's e-mail address (keyed
-HMAC), postcode area, country and birth year.
+HMAC), postcode area, country and birth year. Countries (the buyer's home, the venue's
+address) are ISO codes or names (``connectors.sdk.countries``); any other value is
+refused (422) naming it. A venue address without a country takes the contract's default
+(``Venue.country``: NL); a buyer without one has none.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from bus.topics import PERFORMANCES, TICKET_EVENTS
+from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
 from connectors.ticketing.webhook.facts import (
@@ -135,6 +143,15 @@ class Profile(_Model):
     addresses: Addresses | None = None
 
 
+class Barcode(_Model):
+    """One entry barcode of an attendee; ``status`` is ``unused`` or ``used``."""
+
+    barcode: str | None = None
+    status: str | None = None
+    created: Time | None = None
+    changed: Time | None = None
+
+
 class EventbriteAttendee(_Model):
     id: str = Field(min_length=1)
     event_id: str = Field(min_length=1)
@@ -146,6 +163,7 @@ class EventbriteAttendee(_Model):
     quantity: StrictInt = Field(default=1, ge=1, le=100_000)
     costs: Costs
     profile: Profile | None = None
+    barcodes: list[Barcode] = Field(default_factory=list)
     checked_in: StrictBool = False
     cancelled: StrictBool = False
     refunded: StrictBool = False
@@ -195,10 +213,12 @@ def _buyer(att: EventbriteAttendee, order_email: str | None, account: str,
     profile = att.profile or Profile()
     email = (profile.email or order_email or "").strip().lower() or None
     home = profile.addresses.home if profile.addresses else None
+    country = iso_country_or_none(home.country if home else None,
+                                  f"{where}.profile.addresses.home.country")
     try:
         return env.pseudonymiser.buyer(f"{NAME}:{account}", email,
                                        postcode=home.postal_code if home else None,
-                                       country=home.country if home else None,
+                                       country=country,
                                        birthdate=profile.birth_date)
     except MappingError as exc:  # the SDK names the contract field; name the input's
         field = f"{where}.profile.birth_date"
@@ -210,15 +230,30 @@ def _buyer(att: EventbriteAttendee, order_email: str | None, account: str,
 _ID_KIND = {TicketEventType.REFUNDED: "undone", TicketEventType.CANCELLED: "undone"}
 
 
-def _ticket(att: EventbriteAttendee, kind: TicketEventType, when: Literal["created", "changed"],
-            where: str,
+def _scan_time(att: EventbriteAttendee, where: str, received_at: datetime) -> tuple[datetime, str]:
+    """When the attendee went in, and the field that says so: the latest ``changed`` of a
+    ``used`` barcode, else the delivery's arrival (Eventbrite calls as the scan happens)."""
+    used = [(b.changed, i) for i, b in enumerate(att.barcodes)
+            if b.changed is not None and (b.status or "").strip().lower() == "used"]
+    if not used:
+        return received_at, "received_at"
+    at, i = max(used)
+    return at, f"{where}.barcodes[{i}].changed"
+
+
+def _ticket(att: EventbriteAttendee, kind: TicketEventType,
+            when: Literal["created", "changed"] | tuple[datetime, str], where: str,
             account: str, env: MappingEnv, order_email: str | None = None) -> SourceRecord:
-    """One ticket fact of ``att`` at its ``when`` time (``created`` or ``changed``)."""
+    """One ticket fact of ``att`` at its ``when`` time: ``created``, ``changed``, or a
+    time and the field it came from (a scan's)."""
     primary = Identifier.vendor(NAME, account, att.event_id)
     price = att.costs.base_price
-    at = att.created if when == "created" else att.changed
-    check_time(env, at, f"{where}.{when}")
-    inputs = {"event_time": f"{where}.{when}", "price_cents": f"{where}.costs.base_price.value",
+    if isinstance(when, tuple):
+        at, time_field = when
+    else:
+        at, time_field = (att.created if when == "created" else att.changed), f"{where}.{when}"
+    check_time(env, at, time_field)
+    inputs = {"event_time": time_field, "price_cents": f"{where}.costs.base_price.value",
               "currency": f"{where}.costs.base_price.currency", "order_id": f"{where}.order_id",
               "ticket_ids": f"{where}.id", "quantity": f"{where}.quantity",
               "performance_key": f"{where}.event_id", "identifiers": f"{where}.event_id",
@@ -268,14 +303,12 @@ def _performance(event: EventbriteEvent, account: str, env: MappingEnv) -> Sourc
         check_carried(event.end.utc, "api_url.end.utc")
     if event.venue is not None:
         addr = event.venue.address or Address()
-        country = (addr.country or "NL").upper()
+        country = iso_country_or_none(addr.country, "api_url.venue.address.country")
         venue = contract(Venue, {"id": "api_url.venue.id", "name": "api_url.venue.name",
                                  "city": "api_url.venue.address.city",
                                  "postcode": "api_url.venue.address.postal_code"},
                          id=f"{NAME}:{event.venue.id}", name=event.venue.name, city=addr.city,
-                         postcode=addr.postal_code,
-                         country=country if len(country) == 2 and country.isalpha()
-                         and country.isascii() else "NL")
+                         postcode=addr.postal_code, **({"country": country} if country else {}))
     elif event.online_event:
         venue = Venue(id=f"{NAME}:online", name="Online")
     else:
@@ -324,7 +357,8 @@ async def map_eventbrite(delivery: Delivery, payload: Any, env: MappingEnv,
         if not att.checked_in:
             raise MappingError("attendee.checked_in for an attendee whose checked_in is false",
                                field="api_url.checked_in")
-        records = [_ticket(att, TicketEventType.SCANNED, "changed", "api_url", account, env)]
+        records = [_ticket(att, TicketEventType.SCANNED, _scan_time(att, "api_url", delivery.received_at),
+                           "api_url", account, env)]
         rid, changed = att.id, att.changed
     else:
         event: EventbriteEvent = parse(EventbriteEvent, await client.get(url, account, "venue"),

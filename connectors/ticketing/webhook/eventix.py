@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from bus.topics import TICKET_EVENTS
+from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
 from connectors.ticketing.webhook.facts import (
@@ -220,9 +221,10 @@ def _buyer(customer: EventixCustomer | None, account: str, env: MappingEnv) -> B
     if customer is None:
         return None
     cid = customer.guid or (customer.email or "").strip().lower() or None
+    country = iso_country_or_none(customer.country, "order.customer.country")
     try:
         return env.pseudonymiser.buyer(f"{NAME}:{account}", cid, postcode=customer.postcode,
-                                       country=customer.country or "NL",
+                                       country=country,
                                        birthdate=customer.birthdate)
     except MappingError as exc:  # the SDK names the contract field; name the input's
         raise MappingError(str(exc).replace("buyer.birthdate", "order.customer.birthdate"),
