@@ -28,10 +28,13 @@ PERSONAL_KEYS = frozenset(k.replace("_", "").replace("-", "") for k in (
 _PERSON_CONTAINERS = frozenset(("customer", "buyer", "attendee", "profile", "contact",
                                 "visitor", "purchaser", "holder"))
 _PERSON_ONLY_KEYS = frozenset(("name", "postcode", "zipcode", "postalcode", "zip", "city"))
+# Text that is not JSON (a truncated body) shows no nesting, so whose ``name`` or
+# ``postcode`` a pair is cannot be told: there every name and postcode is masked too.
+_TEXT_KEYS = PERSONAL_KEYS | (_PERSON_ONLY_KEYS - {"city"})
 # A personal key (any case, with or without _ or -) and its string value, which may be
 # cut off at the end; the value is matched in one linear pass (unrolled escapes).
 _KEY_ALTERNATIVES = b"|".join(rb"[_\-]?".join(re.escape(c.encode()) for c in key)
-                              for key in sorted(PERSONAL_KEYS, key=len, reverse=True))
+                              for key in sorted(_TEXT_KEYS, key=len, reverse=True))
 _PAIR = re.compile(rb'"(' + _KEY_ALTERNATIVES + rb')"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)("|$)',
                    re.IGNORECASE)
 # Linear time on any input (a 1 MiB body is masked in milliseconds): a match may start
