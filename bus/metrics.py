@@ -13,14 +13,15 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, ClassVar, Self
+from weakref import WeakKeyDictionary
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from bus.errors import ConfigError
 
-__all__ = ["PREFIX", "Health", "MetricsServer", "metric_name"]
+__all__ = ["PREFIX", "Health", "MetricsServer", "PerRegistry", "metric_name"]
 
 PREFIX = "cultuurbus_"
 
@@ -128,3 +129,25 @@ class MetricsServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class PerRegistry:
+    """A container of metrics declared once per registry: ``of(registry)`` returns the same
+    container again, so several apps or mappings can share one connector context. A
+    subclass declares its metrics in ``__init__(self, registry)``."""
+
+    _by_registry: ClassVar[WeakKeyDictionary[CollectorRegistry, Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._by_registry = WeakKeyDictionary()
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    @classmethod
+    def of(cls, registry: CollectorRegistry) -> Self:
+        found: Self | None = cls._by_registry.get(registry)
+        if found is None:
+            found = cls._by_registry[registry] = cls(registry)
+        return found

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -135,19 +136,38 @@ class GatewaySettings(_Section):
 
 
 class WebhookSettings(_Section):
-    """The webhook receiver: per-vendor secrets and mapping options. Secrets are keyed
-    ``"vendor/account"`` (one account) or ``"vendor"`` (every account of that vendor)::
+    """The webhook receiver: how each account's deliveries are authenticated, and mapping
+    options. Credentials are keyed ``"vendor/account"`` (one account) or ``"vendor"``
+    (every account of that vendor); the map an account's credential is in is its mode
+    (``connectors.ticketing.webhook.auth``)::
 
-        CULTUURBUS_WEBHOOK__SECRETS='{"eventix/acme": "s3cret-of-acme", "stager": "s3cret"}'
+        CULTUURBUS_WEBHOOK__URL_TOKENS='{"stager/acme": "long-random-token"}'
+        CULTUURBUS_WEBHOOK__OPENTICKET_NONCES='{"eventix/acme": "nonce-from-the-webhook"}'
+        CULTUURBUS_WEBHOOK__SECRETS='{"eventix/relayed": "s3cret", "stager": "s3cret"}'
         CULTUURBUS_WEBHOOK__EVENTBRITE_TOKENS='{"acme": "PRIVATE_OAUTH_TOKEN"}'
+        CULTUURBUS_WEBHOOK__STAGER_ALLOW_FROM='["203.0.113.0/24"]'
         CULTUURBUS_WEBHOOK__STRICT_TICKET_TYPES=true
         CULTUURBUS_WEBHOOK__TICKET_TYPES='{"Passe-partout": "DISCOUNT"}'
     """
 
     secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
-        description='HMAC-SHA256 keys, keyed "vendor/account" or "vendor"; a delivery to an '
-                    "account without a key is refused.")
+        description='Mode hmac: HMAC-SHA256 keys (X-Signature), keyed "vendor/account" or '
+                    '"vendor", for signing relays and vendors that can sign.')
+    url_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Mode url-token: the secret last path segment of the delivery URL '
+                    '(POST /webhooks/{vendor}/{account}/{token}), keyed "vendor/account" or '
+                    '"vendor".')
+    openticket_nonces: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Mode openticket-nonce (Eventix/OpenTicket only): the nonce of the '
+                    "webhook's creation response, sent back as the OpenTicket-Identifier "
+                    'header; keyed "eventix/account" or "eventix".')
+    stager_allow_from: tuple[str, ...] = Field(
+        default=(),
+        description="CIDRs Stager deliveries must come from (the TCP peer address), on top "
+                    "of their mode; empty: any address.")
     eventbrite_tokens: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="Eventbrite private OAuth tokens per account (or under \"*\"), sent as "
@@ -167,16 +187,35 @@ class WebhookSettings(_Section):
         default=False,
         description="Refuse (422 + dead letter) a ticket type no mapping or rule knows, "
                     "instead of counting it as OTHER.")
-    dip_field: str = Field(default="dip_id",
-                           description="Name of the vendor's custom event field holding the "
-                                       "DIP id (production|number).")
-    uit_field: str = Field(default="uit_id",
-                           description="Name of the custom event field holding the UiTdatabank "
-                                       "event id (uuid or uuid#subEvent).")
+    id_fields: dict[str, str] = Field(
+        default_factory=lambda: {"dip": "dip_id", "uit": "uit_id"},
+        description="Sector id namespace (dip, uit) -> the vendor's custom event field holding "
+                    "it: a DIP id (production|number), a UiTdatabank id (uuid, uuid#subEvent or "
+                    "a UiT URL; an event id alone is matched on the vendor's start time).")
     dedupe_size: int = Field(default=100_000, ge=1,
                              description="Delivery keys remembered for replay detection.")
     dedupe_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0,
                                 description="How long a delivery key is remembered.")
+
+    @field_validator("id_fields")
+    @classmethod
+    def _id_namespaces(cls, value: dict[str, str]) -> dict[str, str]:
+        for ns, name in value.items():
+            if ns not in ("dip", "uit") or not name.strip():
+                raise ValueError(f"id_fields {ns}={name!r}: the key must be dip or uit and the "
+                                 "field name non-empty, e.g. {\"uit\": \"c_uitdatabankid\"}")
+        return value
+
+    @field_validator("stager_allow_from")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IP network; write CIDRs such as "
+                                 "203.0.113.0/24 or 2001:db8::/32") from None
+        return value
 
     def secret_for(self, vendor: str, account: str) -> SecretStr | None:
         """The key of ``vendor/account``, else of ``vendor``, else None."""

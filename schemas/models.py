@@ -143,18 +143,73 @@ class Identifier(AvroModel):
 
     @classmethod
     def dip(cls, production_id: str, number: int | str) -> Identifier:
-        """A DIP performance: production id + performance number."""
-        return cls(namespace="dip", value=f"{production_id}|{number}")
+        """A DIP performance, in DIP's own form ``<PRODUCTION>|<NNNNN>``.
+
+        The production id is stripped and upper-cased, the number zero-padded to five
+        digits (DIP writes ``NL-00-000-0000000|00000``), so every source builds the
+        same key for one performance.
+
+        Raises:
+            ValueError: an empty production id (or with ``|`` or spaces), or a number
+                that is not an integer from 0 to 99999.
+
+        """
+        prod = production_id.strip().upper() if isinstance(production_id, str) else ""
+        if not prod or "|" in prod or any(c.isspace() or not c.isprintable() for c in prod):
+            raise ValueError(f"DIP production id {str(production_id)[:40]!r} must be non-empty "
+                             "text without '|' or spaces, e.g. 'NL-23-1234-5'")
+        return cls(namespace="dip", value=f"{prod}|{_dip_number(number):05d}")
 
     @classmethod
     def uit(cls, event_uuid: str, sub_event: int) -> Identifier:
-        """A UiTdatabank performance: event uuid + subEvent index."""
-        return cls(namespace="uit", value=f"{event_uuid}#{sub_event}")
+        """A UiTdatabank performance: event uuid (lower case) + subEvent index; a
+        ValueError for what is not a uuid, or not an index >= 0."""
+        if isinstance(sub_event, bool) or not isinstance(sub_event, int) or sub_event < 0:
+            raise ValueError(f"UiTdatabank subEvent index {sub_event!r} must be an integer >= 0")
+        return cls(namespace="uit", value=f"{_uit_uuid(event_uuid)}#{sub_event}")
+
+    @classmethod
+    def uit_at(cls, event_uuid: str, start: datetime) -> Identifier:
+        """A UiTdatabank performance by event uuid and start time (UTC, to the minute):
+        ``<uuid>@2026-12-04T19:30Z``. SubEvent indexes are positions that a calendar edit
+        renumbers; the start is what a vendor that only knows the event id can match on.
+        A ValueError for what is not a uuid, or a start without a time zone.
+        """
+        if not isinstance(start, datetime) or start.tzinfo is None:
+            raise ValueError(f"start {start!r} of UiTdatabank event {event_uuid!r} needs a time zone")
+        at = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+        return cls(namespace="uit", value=f"{_uit_uuid(event_uuid)}@{at}")
 
     @classmethod
     def vendor(cls, system: str, account: str, local_id: str | int) -> Identifier:
-        """A ticketing vendor's own event/performance id."""
+        """A ticketing vendor's own event/performance id, within one account."""
         return cls(namespace=f"vendor:{system}:{account}", value=str(local_id))
+
+    @classmethod
+    def vendor_global(cls, system: str, local_id: str | int) -> Identifier:
+        """A vendor id unique across its accounts (Eventbrite's), as a shop link names it."""
+        return cls(namespace=f"vendor:{system}", value=str(local_id))
+
+
+_UUID_TEXT = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _uit_uuid(value: Any) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not _UUID_TEXT.match(text):
+        raise ValueError(f"UiTdatabank event id {str(value)[:60]!r} is not a uuid such as "
+                         "'5f0c7a3e-1b2d-4c8e-9a6f-0d1e2f3a4b5c'")
+    return text.lower()
+
+
+def _dip_number(number: Any) -> int:
+    text = number.strip() if isinstance(number, str) else ""
+    n = (number if isinstance(number, int) and not isinstance(number, bool)
+         else int(text) if text.isascii() and text.isdigit() else -1)
+    if not 0 <= n <= 99_999:
+        raise ValueError(f"DIP performance number {str(number)[:20]!r} must be an integer from 0 "
+                         "to 99999 (DIP writes it as five digits, e.g. 00003)")
+    return n
 
 
 class Buyer(AvroModel):

@@ -107,11 +107,15 @@ CUSTOMERS = (
 
 
 def event_data(eventid: int, name: str, start: datetime, *, dip_id: str | None = None,
-               dip_field: str = "c_dipid", contingents: Sequence[tuple[int, int]] = ((89, 840),),
+               dip_field: str = "c_dipid", custom_fields: dict[str, Any] | None = None,
+               contingents: Sequence[tuple[int, int]] = ((89, 840),),
                currentstatus: int = 19002, locationid: int = 125,
                locationname: str | None = "Grote Zaal", productionid: int | None = None,
                duration: timedelta = timedelta(hours=2)) -> dict[str, Any]:
-    """A Ticketmatic Event with ``availability[]`` per contingent (tickettypeid, total)."""
+    """A Ticketmatic Event with ``availability[]`` per contingent (tickettypeid, total).
+
+    ``custom_fields`` are the account's event custom fields by key (``{"uitdatabankid":
+    "..."}``); Ticketmatic adds each to the Event as a top-level ``c_<key>``."""
     data: dict[str, Any] = {
         "id": eventid, "name": name, "productionid": productionid, "locationid": locationid,
         "startts": tm_ts(start), "endts": tm_ts(start + duration),
@@ -127,6 +131,8 @@ def event_data(eventid: int, name: str, start: datetime, *, dip_id: str | None =
         data["locationname"] = locationname
     if dip_id is not None:
         data[dip_field] = dip_id
+    for key, value in (custom_fields or {}).items():
+        data[f"c_{key}"] = value
     return data
 
 

@@ -1,12 +1,17 @@
-"""Vendor-shaped webhook deliveries, signed, and a fake Eventbrite API to fetch from.
+"""Vendor-shaped webhook deliveries and a fake Eventbrite API to fetch from.
 
 Ships with the package (Bytewax style) so tests, benchmarks and demos play the vendors
 the same way. Payloads follow the shapes in docs/data-sources.md and the vendors' public docs;
 every buyer carries realistic personal data (``Person``) so privacy tests can look for
 it in everything that reached Kafka.
 
-Signing plays the relay in front of each vendor (``webhook.signing``): the body for
-Stager and Eventbrite, the ``OpenTicket-Trigger`` header + newline + body for Eventix.
+A delivery is built as its vendor really sends it (``docs/identity-sources.md``) when
+``secret`` is None: no signature; Eventix/OpenTicket with its ``OpenTicket-Identifier``
+nonce, ``OpenTicket-Trigger``, ``OpenTicket-Dedupe-Key`` and ``User-Agent``; an
+``url_token`` as the last segment of the path (``/webhooks/<vendor>/<account>/<token>``).
+With a ``secret`` the fake plays a signing relay in front of the vendor
+(``webhook.signing``): ``X-Signature`` over the body for Stager and Eventbrite, over the
+``OpenTicket-Trigger`` header + newline + body for Eventix.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from urllib.parse import urlsplit
 from connectors.fakes.http import FakeApiServer
 from connectors.ticketing.webhook.signing import SIGNATURE_HEADER, sign
 
-__all__ = ["PEOPLE", "FakeEventbriteApi", "Person", "SignedRequest", "eventbrite_attendee",
+__all__ = ["EVENTIX_NONCE", "PEOPLE", "FakeEventbriteApi", "Person", "SignedRequest", "eventbrite_attendee",
            "eventbrite_delivery", "eventbrite_event", "eventbrite_order", "eventix_delivery",
            "eventix_order", "stager_delivery", "stager_ticket_type"]
 
@@ -68,11 +73,20 @@ class SignedRequest:
     payload: Any = None
 
 
-def _signed(path: str, secret: str, payload: Any, headers: dict[str, str] | None = None,
-            body: bytes | None = None, trigger: str | None = None) -> SignedRequest:
+#: The nonce the Eventix fake sends as ``OpenTicket-Identifier`` unless told another.
+EVENTIX_NONCE = "5aK2HMgcUlDCWLuC3KWa"
+
+
+def _signed(path: str, secret: str | None, payload: Any, headers: dict[str, str] | None = None,
+            body: bytes | None = None, trigger: str | None = None,
+            url_token: str | None = None) -> SignedRequest:
+    """The request: signed when a relay ``secret`` is given, else as the vendor sends it."""
     raw = body if body is not None else json.dumps(payload).encode()
-    hdrs = {"Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(secret, raw, trigger=trigger), **(headers or {})}
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    if secret is not None:
+        hdrs[SIGNATURE_HEADER] = sign(secret, raw, trigger=trigger)
+    if url_token is not None:
+        path = f"{path}/{url_token}"
     return SignedRequest(path, hdrs, raw, payload)
 
 
@@ -106,13 +120,14 @@ def eventix_order(*, event_id: str = "e-7f3a", tickets: list[tuple[str, int]] | 
     }
 
 
-def eventix_delivery(account: str, secret: str, trigger: str, order: dict[str, Any], *,
+def eventix_delivery(account: str, secret: str | None, trigger: str, order: dict[str, Any], *,
                      ticket_guid: str | None = None, dedupe_key: str | None = None,
-                     time: str = "2025-03-01T19:02:11+01:00",
-                     body: bytes | None = None) -> SignedRequest:
-    """An OpenTicket-style delivery of ``trigger`` (``ticket_guid`` for ticket triggers),
-    signed over the trigger and the body. ``dedupe_key`` is sent as OpenTicket does (the
-    receiver does not trust it: it is not signed)."""
+                     time: str = "2025-03-01T19:02:11+01:00", body: bytes | None = None,
+                     nonce: str = EVENTIX_NONCE, url_token: str | None = None) -> SignedRequest:
+    """An OpenTicket-style delivery of ``trigger`` (``ticket_guid`` for ticket triggers)
+    with the webhook's ``nonce`` in ``OpenTicket-Identifier``; signed over the trigger and
+    the body when a relay ``secret`` is given. ``dedupe_key`` is sent as OpenTicket does
+    (the receiver does not read it)."""
     payload = {
         "meta": {"company_id": "53512e90-0139-11ee-8d31-79feaa0dd8b4",
                  "user_id": "535f11b0-0139-11ee-90b9-3766c05c0783"},
@@ -122,9 +137,10 @@ def eventix_delivery(account: str, secret: str, trigger: str, order: dict[str, A
         "order": order,
     }
     headers = {"User-Agent": "OpenTicket/Webhook", "OpenTicket-Trigger": trigger,
-               "OpenTicket-Identifier": "5aK2HMgcUlDCWLuC3KWa",
+               "OpenTicket-Identifier": nonce,
                "OpenTicket-Dedupe-Key": dedupe_key or uuid.uuid4().hex}
-    return _signed(f"/webhooks/eventix/{account}", secret, payload, headers, body, trigger)
+    return _signed(f"/webhooks/eventix/{account}", secret, payload, headers, body, trigger,
+                   url_token)
 
 
 # -- Stager -----------------------------------------------------------------------------
@@ -135,11 +151,13 @@ def stager_ticket_type(name: str, price: str, total: int, available: int,
             "soldOutOverride": None}
 
 
-def stager_delivery(account: str, secret: str, *, event_id: str = "st-8841",
+def stager_delivery(account: str, secret: str | None, *, event_id: str = "st-8841",
                     ticket_types: list[dict[str, Any]] | None = None,
                     modified: str = "2025-03-02T10:15:00+01:00", dip_id: str | None = None,
-                    channel: str = "website", body: bytes | None = None) -> SignedRequest:
-    """A Stager push-feed delivery (Extended permission level: counts per ticket type)."""
+                    channel: str = "website", body: bytes | None = None,
+                    url_token: str | None = None) -> SignedRequest:
+    """A Stager push-feed delivery (Extended permission level: counts per ticket type).
+    Stager documents no signature: a real one carries only the ``url_token`` in its URL."""
     tts = ticket_types if ticket_types is not None else [
         stager_ticket_type("Regulier", "24.50", 300, 120, 10),
         stager_ticket_type("Studenten", "15.00", 50, 20, 0),
@@ -153,7 +171,8 @@ def stager_delivery(account: str, secret: str, *, event_id: str = "st-8841",
                   "customFields": [{"key": "dip_id", "value": dip_id}] if dip_id else [],
                   "ticketTypes": tts},
     }
-    return _signed(f"/webhooks/stager/{account}", secret, payload, body=body)
+    return _signed(f"/webhooks/stager/{account}", secret, payload, body=body,
+                   url_token=url_token)
 
 
 # -- Eventbrite -------------------------------------------------------------------------
@@ -223,14 +242,19 @@ def eventbrite_event(*, event_id: str, name: str = "Het Nationale Theater - Haml
     }
 
 
-def eventbrite_delivery(account: str, secret: str, action: str, api_url: str, *,
-                        body: bytes | None = None) -> SignedRequest:
-    """An Eventbrite delivery: only the action and the URL of the changed resource."""
-    payload = {"config": {"action": action, "user_id": "1987654321",
-                          "endpoint_url": f"https://bus.example.nl/webhooks/eventbrite/{account}",
+def eventbrite_delivery(account: str, secret: str | None, action: str, api_url: str, *,
+                        body: bytes | None = None, url_token: str | None = None) -> SignedRequest:
+    """An Eventbrite delivery: only the action and the URL of the changed resource, with
+    the headers Eventbrite sends (no signature). Its ``config.endpoint_url`` echoes the
+    URL it was sent to, ``url_token`` included."""
+    path = f"/webhooks/eventbrite/{account}"
+    endpoint = "https://bus.example.nl" + path + (f"/{url_token}" if url_token else "")
+    payload = {"config": {"action": action, "user_id": "1987654321", "endpoint_url": endpoint,
                           "webhook_id": "8765432"},
                "api_url": api_url}
-    return _signed(f"/webhooks/eventbrite/{account}", secret, payload, body=body)
+    headers = {"X-Eventbrite-Event": action, "X-Eventbrite-Delivery": uuid.uuid4().hex[:12],
+               "User-Agent": "Eventbrite Hookshot 7c5dd3e"}
+    return _signed(path, secret, payload, headers, body=body, url_token=url_token)
 
 
 @dataclass

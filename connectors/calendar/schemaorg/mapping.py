@@ -27,7 +27,10 @@ on_sale_from; ``dateModified`` (else the page's Last-Modified, else the fetch ti
 
 Identifiers: ``identifier`` (text, list or PropertyValue with ``propertyID`` dip,
 uit or vendor:<system>:<account>) and ``sameAs`` texts in the tagged syntax of
-``connectors.calendar.common``; plus always ``schemaorg:<host>`` with the node's
+``connectors.calendar.common`` (a UiTdatabank id may also be a UiT URL or a bare event
+uuid: then it is matched on the start, ``Identifier.uit_at``); the vendor event the
+node's own ``offers.url`` sells (``connectors.sdk.shopurls``, only when they name one);
+plus always ``schemaorg:<host>`` with the node's
 ``@id`` (made absolute) or ``<url>#<start UTC ISO>``. The performance key is the DIP
 id if there is one, else the UiT id, else the schemaorg one. fact_id =
 ``schemaorg|<key>|<content hash>``: the same content always gives the same id.
@@ -53,6 +56,8 @@ from connectors.calendar.common import (
 )
 from connectors.calendar.schemaorg.extract import Block, event_types, flatten, short
 from connectors.sdk.errors import MappingError
+from connectors.sdk.identifiers import parse_uit
+from connectors.sdk.shopurls import shop_identifiers
 from schemas.models import Identifier, Performance, PerformanceStatus, Venue, utcnow
 
 __all__ = ["SOURCE_SYSTEM", "Failure", "Page", "map_page"]
@@ -191,23 +196,41 @@ def _capacity(value: Any) -> int | None:
     return cap
 
 
-def _identifiers(node: dict[str, Any]) -> list[Identifier]:
+def _uit_or_none(value: Any, start: datetime) -> Identifier | None:
+    try:
+        return parse_uit(value, start)
+    except ValueError:
+        return None
+
+
+def _identifiers(node: dict[str, Any], start: datetime) -> list[Identifier]:
     out: list[Identifier] = []
     for item in [*_as_list(node.get("identifier")), *_as_list(node.get("sameAs"))]:
         ident = None
         if isinstance(item, str):
-            ident = parse_tagged(item)
+            ident = parse_tagged(item) or (_uit_or_none(item, start)
+                                           if item.strip().startswith("http") else None)
         elif isinstance(item, dict):
             prop, value = str(item.get("propertyID", "")).strip(), item.get("value")
             if isinstance(value, str | int) and str(value).strip():
                 kind = prop.lower()
-                if kind in ("dip", "uit", "uitdatabank"):
-                    ident = parse_tagged(f"{'uit' if kind != 'dip' else 'dip'}:{value}")
+                if kind == "dip":
+                    ident = parse_tagged(f"dip:{value}")
+                elif kind in ("uit", "uitdatabank"):
+                    ident = _uit_or_none(str(value), start)
                 elif kind.startswith("vendor:"):
                     ident = Identifier(namespace=prop, value=str(value).strip())
         if ident is not None and ident not in out:
             out.append(ident)
     return out
+
+
+def _shop_identifiers(node: dict[str, Any], graph: _Graph) -> list[Identifier]:
+    """The vendor event the node's own ``offers[].url`` sell, when they name exactly one
+    (a series' offers, inherited by every date, would join different performances)."""
+    offers = [o for o in map(graph.resolve, _as_list(node.get("offers"))) if o]
+    found = {i.key: i for o in offers for i in shop_identifiers(o.get("url"))}
+    return list(found.values()) if len(found) == 1 else []
 
 
 def _event_url(merged: dict[str, Any], page: Page) -> str:
@@ -235,9 +258,10 @@ def _performance(node: dict[str, Any], parent: dict[str, Any] | None, graph: _Gr
     local = Identifier(namespace=f"{SOURCE_SYSTEM}:{host_of(page.url)}",
                        value=graph.abs_id(own) if isinstance(own, str)
                        else f"{_event_url(merged, page)}#{start.isoformat()}")
-    tagged = _identifiers(node)
+    tagged = _identifiers(node, start)
     primary = next((i for ns in ("dip", "uit") for i in tagged if i.namespace == ns), local)
-    identifiers = [primary, *(i for i in [*tagged, local] if i != primary)]
+    identifiers = [primary, *(i for i in [*tagged, local, *_shop_identifiers(node, graph)]
+                              if i != primary)]
     production = next((i.value.rsplit("|", 1)[0] for i in identifiers if i.namespace == "dip"),
                       None)
     genre = _text(merged.get("genre")) or next(

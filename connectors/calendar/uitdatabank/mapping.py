@@ -2,7 +2,9 @@
 
 Calendar types:
     single, multiple: every ``subEvent`` is one performance,
-        ``Identifier.uit(event_uuid, subEvent.id)``. (A ``single`` event has exactly
+        ``Identifier.uit(event_uuid, subEvent.id)``, with ``Identifier.uit_at(event_uuid,
+        start)`` next to it (the index is a position a calendar edit renumbers; a vendor
+        that knows only the event id matches on the start). (A ``single`` event has exactly
         one subEvent in v3 JSON-LD; an older document without one gets index 0 from
         the event's own ``startDate``/``endDate``.)
     periodic, permanent: no discrete performances (opening hours over a period);
@@ -28,8 +30,9 @@ Fields: ``name`` (``mainLanguage``, then nl, then any) -> title; the first
 ``terms[]`` of domain ``eventtype`` -> genre (its label); ``location`` (``@id`` uuid,
 ``name``, ``address.<lang>.postalCode/addressLocality/addressCountry``) -> venue;
 ``subEvent[].bookingAvailability.capacity`` -> capacity; ``production.id`` ->
-production_id; ``bookingInfo.url`` -> url; ``bookingInfo.availabilityStarts`` ->
-on_sale_from; ``modified`` -> event_time. fact_id =
+production_id; ``bookingInfo.url`` -> url, and the vendor event it sells when it is a
+known ticket shop's link (``connectors.sdk.shopurls``; only for an event with one date);
+``bookingInfo.availabilityStarts`` -> on_sale_from; ``modified`` -> event_time. fact_id =
 ``uitdatabank|<performance key>|<modified>``.
 
 Partner identifiers: UiT has no field for them, so partners put tagged labels
@@ -61,6 +64,7 @@ from connectors.calendar.common import (
     parse_tagged,
 )
 from connectors.sdk.errors import MappingError
+from connectors.sdk.shopurls import shop_identifiers
 from schemas.models import Identifier, Performance, PerformanceStatus, Venue, utcnow
 
 __all__ = ["SOURCE_SYSTEM", "Mapped", "event_uuid", "map_event", "member_bytes"]
@@ -196,6 +200,21 @@ def _label_identifiers(event: dict[str, Any], n_subs: int, uuid: str) -> dict[in
     return out
 
 
+def _shop_identifiers(event: dict[str, Any], n_subs: int, uuid: str) -> list[Identifier]:
+    """The vendor event ``bookingInfo.url`` sells (``connectors.sdk.shopurls``). The link
+    is the event's, not a date's: it identifies a performance only when the event has one
+    date and the link names one vendor event (otherwise it would join different dates)."""
+    booking = event.get("bookingInfo")
+    url = booking.get("url") if isinstance(booking, dict) else None
+    found = shop_identifiers(url)
+    if len(found) == 1 and n_subs == 1:
+        return found
+    if found:
+        log.info("not joining on a shop link that is not one performance's",
+                 extra={"event": uuid, "subEvents": n_subs, "vendor_events": len(found)})
+    return []
+
+
 def _sub_events(event: dict[str, Any]) -> list[dict[str, Any]]:
     subs = event.get("subEvent")
     if isinstance(subs, list) and subs:
@@ -244,6 +263,7 @@ def map_event(event: Any, *, account: str) -> Mapped:
     production_id = production.get("id") if isinstance(production, dict) else None
     subs = _sub_events(event)
     extra_ids = _label_identifiers(event, len(subs), uuid)
+    shop_ids = _shop_identifiers(event, len(subs), uuid)
     ingested = utcnow()
     out = Mapped(uuid, modified)
     for pos, sub in enumerate(subs):
@@ -256,15 +276,17 @@ def map_event(event: Any, *, account: str) -> Mapped:
             booking = sub.get("bookingInfo") or event.get("bookingInfo") or {}
             booking = booking if isinstance(booking, dict) else {}
             key = Identifier.uit(uuid, idx)
+            start = parse_datetime(sub.get("startDate"), f"{where}.startDate")
             starts = booking.get("availabilityStarts")
             out.performances.append(Performance(
                 fact_id=f"{SOURCE_SYSTEM}|{key.key}|{modified.isoformat()}",
                 event_time=modified, ingested_at=ingested, source_system=SOURCE_SYSTEM,
                 source_account=account, performance_key=key.key,
-                identifiers=[key, *extra_ids.get(idx, [])],
+                identifiers=[key, Identifier.uit_at(uuid, start), *extra_ids.get(idx, []),
+                             *shop_ids],
                 production_id=production_id if isinstance(production_id, str) else None,
                 title=title, genre=genre, venue=venue,
-                start=parse_datetime(sub.get("startDate"), f"{where}.startDate"),
+                start=start,
                 end=(parse_datetime(sub["endDate"], f"{where}.endDate")
                      if sub.get("endDate") else None),
                 capacity=_capacity(sub, event, len(subs) == 1, where),

@@ -108,12 +108,13 @@ class EventbriteDriver(Driver):
 
     def deliver(self, units: Sequence[Unit]) -> None:
         host = webhook_host(self.env)
-        secret = self.env.webhook_secret
+        creds = host.credentials(self.kind)
 
         def send(u: Unit) -> int:
             h: TicketHappening = u.payload
             url = self._apply(host, h)
             account = self.env.season.performance(h.performance).account
-            return host.post(eventbrite_delivery(account, secret, _ACTIONS[h.event_type], url))
+            return host.post(eventbrite_delivery(account, creds.secret, _ACTIONS[h.event_type],
+                                                 url, url_token=creds.url_token))
 
         push_all(self.env, units, send, self.stats)

@@ -1,4 +1,5 @@
-"""Eventix / OpenTicket: signed webhooks to the receiver, one per happening.
+"""Eventix / OpenTicket: webhooks to the receiver as OpenTicket sends them (its nonce in
+``OpenTicket-Identifier``; signed only for an external receiver), one per happening.
 
 SOLD -> ``order.paid``, REFUNDED -> ``order.refunded``, CANCELLED ->
 ``order.cancelled`` (the whole order: one fact per ticket), SCANNED ->
@@ -22,7 +23,7 @@ from connectors.simulator.drivers.render import (
     person,
     stable_uuid,
 )
-from connectors.simulator.drivers.webhook_host import webhook_host
+from connectors.simulator.drivers.webhook_host import Credentials, webhook_host
 from connectors.simulator.model import EVENTIX, SimPerformance, TicketHappening
 
 __all__ = ["EventixDriver", "facts_of"]
@@ -40,7 +41,10 @@ class EventixDriver(Driver):
     kind = EVENTIX
     connector = "webhook"
 
-    def _request(self, perf: SimPerformance, h: TicketHappening, secret: str) -> SignedRequest:
+    def _request(self, perf: SimPerformance, h: TicketHappening, secret: str | None,
+                 creds: Credentials | None = None) -> SignedRequest:
+        """The delivery of ``h``: signed with a relay ``secret``, else as ``creds`` say."""
+        creds = creds or Credentials(secret=secret)
         season = self.env.season
         prod = season.production(perf.production_id)
         event_id = str(perf.vendor_id)
@@ -62,9 +66,10 @@ class EventixDriver(Driver):
         if h.event_type == "SCANNED":
             for t in order["tickets"]:
                 t["scanned_at"], t["status"] = iso(h.event_time), "scanned"
-        return eventix_delivery(perf.account, secret, _TRIGGERS[h.event_type], order,
+        return eventix_delivery(perf.account, creds.secret, _TRIGGERS[h.event_type], order,
                                 ticket_guid=guids[0] if h.event_type == "SCANNED" else None,
-                                dedupe_key=f"sim-{h.id}", time=local_iso(h.event_time))
+                                dedupe_key=f"sim-{h.id}", time=local_iso(h.event_time),
+                                nonce=creds.nonce, url_token=creds.url_token)
 
     def units(self) -> list[Unit]:
         season = self.env.season
@@ -73,9 +78,9 @@ class EventixDriver(Driver):
 
     def deliver(self, units: Sequence[Unit]) -> None:
         host = webhook_host(self.env)
-        season, secret = self.env.season, self.env.webhook_secret
+        season, creds = self.env.season, host.credentials(self.kind)
 
         def send(u: Unit) -> int:
-            return host.post(self._request(season.performance(u.perf), u.payload, secret))
+            return host.post(self._request(season.performance(u.perf), u.payload, None, creds))
 
         push_all(self.env, units, send, self.stats)

@@ -23,7 +23,7 @@ from connectors.simulator.drivers.render import (
     local_iso,
     stable_uuid,
 )
-from connectors.simulator.drivers.webhook_host import webhook_host
+from connectors.simulator.drivers.webhook_host import Credentials, webhook_host
 from connectors.simulator.model import STAGER, SimPerformance, Snapshot
 from connectors.simulator.sales import unit_prices
 
@@ -38,7 +38,10 @@ class StagerDriver(Driver):
     kind = STAGER
     connector = "webhook"
 
-    def _request(self, perf: SimPerformance, snap: Snapshot, secret: str) -> SignedRequest:
+    def _request(self, perf: SimPerformance, snap: Snapshot, secret: str | None,
+                 creds: Credentials | None = None) -> SignedRequest:
+        """The push of ``snap``: signed with a relay ``secret``, else as ``creds`` say."""
+        creds = creds or Credentials(secret=secret)
         prices = unit_prices(self.env.season.production(perf.production_id).base_price_cents)
         free = max(snap.capacity - snap.sold - snap.reservations - snap.blocked_seats, 0)
         types = []
@@ -52,13 +55,14 @@ class StagerDriver(Driver):
                           "price": _euros(prices[line.ticket_type]), "total": total,
                           "available": available, "reserved": reserved,
                           "soldOut": available == 0, "soldOutOverride": None})
-        shape = stager_delivery(perf.account, secret, event_id=str(perf.vendor_id),
+        shape = stager_delivery(perf.account, None, event_id=str(perf.vendor_id),
                                 ticket_types=types, modified=local_iso(snap.event_time),
                                 dip_id=canonical_value(perf)).payload
         shape["sentAt"] = iso(snap.event_time)
         shape["event"]["name"] = self.env.season.production(perf.production_id).title
         shape["event"]["start"] = local_iso(perf.start)
-        return stager_delivery(perf.account, secret, body=json.dumps(shape).encode())
+        return stager_delivery(perf.account, creds.secret, body=json.dumps(shape).encode(),
+                               url_token=creds.url_token)
 
     def units(self) -> list[Unit]:
         season = self.env.season
@@ -69,9 +73,9 @@ class StagerDriver(Driver):
 
     def deliver(self, units: Sequence[Unit]) -> None:
         host = webhook_host(self.env)
-        season, secret = self.env.season, self.env.webhook_secret
+        season, creds = self.env.season, host.credentials(self.kind)
 
         def send(u: Unit) -> int:
-            return host.post(self._request(season.performance(u.perf), u.payload, secret))
+            return host.post(self._request(season.performance(u.perf), u.payload, None, creds))
 
         push_all(self.env, units, send, self.stats)

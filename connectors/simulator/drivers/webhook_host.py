@@ -1,24 +1,28 @@
 """The webhook receiver the push drivers deliver to, and how they POST.
 
 In process by default: the real receiver app (``create_app``) served by its
-``bus.http.HttpServer`` on a free loopback port, with one signing secret for every vendor,
-strict ticket types (the simulator's one unusual name mapped to OTHER, so a shape
-drift is refused rather than silently counted as OTHER), and the fake Eventbrite API
-it fetches ``api_url`` from. With ``env.webhook_url`` the
-deliveries go to an external receiver instead; it must know ``env.webhook_secret`` for
-eventix, eventbrite and stager, a token for the fake Eventbrite API and allow its host.
+``bus.http.HttpServer`` on a free loopback port, each vendor authenticated as it really
+sends (``Credentials``): Eventix by its OpenTicket nonce, Stager and Eventbrite by a
+token in the URL, all derived from ``env.webhook_secret``; strict ticket types (the
+simulator's one unusual name mapped to OTHER, so a shape drift is refused rather than
+silently counted as OTHER), and the fake Eventbrite API it fetches ``api_url`` from.
+With ``env.webhook_url`` the deliveries go to an external receiver instead, signed as a
+relay signs them: it must know ``env.webhook_secret`` for eventix, eventbrite and stager
+(mode hmac), a token for the fake Eventbrite API and allow its host.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from bus.http import HttpServer
-from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
+from connectors.fakes.webhooks import EVENTIX_NONCE, FakeEventbriteApi, SignedRequest
 from connectors.sdk.context import ConnectorContext
 from connectors.simulator.drivers.base import Env, SimulationError
 from connectors.simulator.drivers.render import TICKET_NAMES
@@ -26,9 +30,23 @@ from connectors.ticketing.webhook.app import create_app
 from connectors.ticketing.webhook.settings import WebhookSettings
 from schemas.models import TicketType
 
-__all__ = ["WebhookHost", "webhook_host"]
+__all__ = ["Credentials", "WebhookHost", "webhook_host"]
 
 _ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a driver's deliveries carry: a relay's HMAC ``secret``, or the vendor's own
+    ``url_token`` / Eventix ``nonce`` (no signature)."""
+
+    secret: str | None = None
+    url_token: str | None = None
+    nonce: str = EVENTIX_NONCE
+
+
+def _derived(secret: str, what: str) -> str:
+    return hashlib.sha256(f"{what}/{secret}".encode()).hexdigest()[:32]
 
 
 class WebhookHost:
@@ -50,9 +68,10 @@ class WebhookHost:
         if self.env.webhook_url:
             self.base_url = self.env.webhook_url.rstrip("/")
         else:
-            secret = SecretStr(self.env.webhook_secret)
+            token = SecretStr(_derived(self.env.webhook_secret, "url-token"))
             settings = WebhookSettings(
-                secrets={"eventix": secret, "eventbrite": secret, "stager": secret},
+                url_tokens={"eventbrite": token, "stager": token},
+                openticket_nonces={"eventix": SecretStr(_derived(self.env.webhook_secret, "nonce"))},
                 eventbrite_tokens={"*": SecretStr(self.eventbrite.token)},
                 eventbrite_api_hosts=(self.eventbrite.host,),
                 ticket_types={TICKET_NAMES["OTHER"]: TicketType.OTHER}, strict_ticket_types=True)
@@ -63,6 +82,15 @@ class WebhookHost:
         self._client = httpx.Client(base_url=self.base_url, timeout=60.0,
                                     limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
         return self
+
+    def credentials(self, vendor: str) -> Credentials:
+        """How ``vendor``'s deliveries authenticate at this run's receiver."""
+        secret = self.env.webhook_secret
+        if self.env.webhook_url:
+            return Credentials(secret=secret)
+        if vendor == "eventix":
+            return Credentials(nonce=_derived(secret, "nonce"))
+        return Credentials(url_token=_derived(secret, "url-token"))
 
     def post(self, req: SignedRequest) -> int:
         """POST one delivery; the facts Kafka acknowledged (0 for a duplicate).
@@ -89,9 +117,10 @@ class WebhookHost:
                 problem = f"HTTP {resp.status_code}: {resp.text[:200]}"
                 time.sleep(min(float(resp.headers.get("Retry-After", "1")), 5.0))
                 continue
-            raise SimulationError(f"POST {req.path} refused with HTTP {resp.status_code}: "
+            raise SimulationError(f"POST {_shown(req.path)} refused with HTTP {resp.status_code}: "
                                   f"{resp.text[:300]}")
-        raise SimulationError(f"POST {req.path} not accepted after {_ATTEMPTS} attempts ({problem})")
+        raise SimulationError(f"POST {_shown(req.path)} not accepted after {_ATTEMPTS} attempts "
+                              f"({problem})")
 
     def close(self) -> None:
         if self._client is not None:
@@ -101,6 +130,12 @@ class WebhookHost:
         if self._ctx is not None:
             self._ctx.close()
         self.eventbrite.close()
+
+
+def _shown(path: str) -> str:
+    """``path`` without a URL token (its fourth segment), for messages."""
+    parts = path.split("/")
+    return "/".join(parts[:4] + ["<token>"]) if len(parts) > 4 else path
 
 
 def webhook_host(env: Env) -> WebhookHost:

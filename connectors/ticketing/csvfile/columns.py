@@ -28,6 +28,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "event_id": ("event_id", "event", "eventid", "performance_id", "voorstelling_id",
                  "voorstellingsnummer", "evenement_id", "uitvoering_id"),
     "dip_id": ("dip_id", "dip", "dipid", "dip_nummer"),
+    "uit_id": ("uit_id", "uit", "uitid", "uitdatabank_id", "uitdatabankid", "uit_event_id"),
     "event_name": ("event_name", "performance", "titel", "voorstelling", "evenement"),
     "performance_start": ("performance_start", "start", "event_start", "aanvang",
                           "datum_voorstelling", "voorstelling_datum", "aanvangstijd"),
@@ -105,6 +106,7 @@ def map_header(header: Sequence[str]) -> list[str | None]:
     if missing:
         raise HeaderError(f"missing column(s) {', '.join(missing)} (Dutch names welcome, e.g. "
                           f"ticketnummer, actie, datum); header was: {', '.join(header)[:300]}")
-    if "event_id" not in out and "dip_id" not in out:
-        raise HeaderError("no performance column: give event_id (voorstelling_id) or dip_id")
+    if "event_id" not in out and "dip_id" not in out and "uit_id" not in out:
+        raise HeaderError("no performance column: give event_id (voorstelling_id), dip_id or "
+                          "uit_id")
     return out

@@ -4,8 +4,12 @@ for a dead letter.
 ``fact_id`` is ``boxoffice:<venue>:<order id>:<ticket id>:<action>``: the same sale,
 refund, cancellation or scan in any later export (or a second import of the same
 file) has the same id, so downstream counts it once. The performance key is the
-venue's event id (``vendor:boxoffice:<venue>|<event id>``); a DIP id column adds
-``Identifier.dip`` (and is the key when there is no event id).
+venue's event id (``vendor:boxoffice:<venue>|<event id>``); a column per sector
+namespace adds its id (``dip_id``: ``Identifier.dip``; ``uit_id``: a UiTdatabank id,
+``uuid#n``, or the event id alone matched on ``performance_start``; see
+``connectors.sdk.identifiers``). With an event id, an unreadable sector id is logged and
+counted and the sale still goes out; without one, the sector id is the key and an
+unreadable one refuses the row.
 
 Amounts accept ``25.00``, ``25,00``, ``€ 1.234,50``; a negative amount is refused (a
 refund row carries the ticket's price and the action ``refund``). Dates accept ISO
@@ -17,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -28,17 +31,19 @@ from pydantic import ValidationError
 from connectors.sdk.amounts import cents
 from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
+from connectors.sdk.identifiers import IdFields, parse_dip, parse_uit
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.window import EventTimeWindow
 from connectors.ticketing.csvfile.columns import ACTIONS, PERSONAL, TICKET_TYPES, normalise
 from schemas.models import Identifier, TicketEvent, TicketEventType, TicketType, utcnow
 
-__all__ = ["SYSTEM", "RowEnv", "map_row", "parse_amount", "parse_when", "redacted_row"]
+__all__ = ["ID_COLUMNS", "SYSTEM", "RowEnv", "map_row", "parse_amount", "parse_when", "redacted_row"]
 
 SYSTEM = "boxoffice"
 _FORMATS = ("%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%d/%m/%Y %H:%M:%S",
             "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y")
-_DIP = re.compile(r"^\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#\s]\s*([0-9]{1,18})\s*$")
+#: The sector id columns of a box-office export (canonical names, see ``columns``).
+ID_COLUMNS = IdFields((("dip", "dip_id"), ("uit", "uit_id")))
 #: A dead-lettered row carries at most this many bytes (Kafka's default limit is 1 MiB).
 MAX_DEAD_LETTER_BYTES = 512 * 1024
 #: Contract field -> the column its value came from, for errors the contract raises.
@@ -58,6 +63,7 @@ class RowEnv:
         tz: zone of times without an offset.
         currency: of every amount.
         ticket_types: extra labels -> ticket type (normalised labels), before the built-ins.
+        id_fields: the columns holding sector ids (``ID_COLUMNS``; may count unreadable ones).
         window: the event-time window a row's ``sold_at`` must fall in (none: not checked
             here; the publisher still refuses facts outside its window).
 
@@ -69,6 +75,22 @@ class RowEnv:
     currency: str = "EUR"
     ticket_types: dict[str, TicketType] = field(default_factory=dict)
     window: EventTimeWindow | None = None
+    id_fields: IdFields = ID_COLUMNS
+
+
+def _sector_ids(row: dict[str, str], env: RowEnv, start: datetime | None,
+                strict: bool) -> list[Identifier]:
+    if not strict:
+        return env.id_fields.extract(row, start, "row")
+    out = []
+    for ns, column in env.id_fields.fields:
+        text = _get(row, column)
+        if text:
+            try:
+                out.append(parse_dip(text) if ns == "dip" else parse_uit(text, start))
+            except ValueError as exc:
+                raise MappingError(f"{column}: {exc}", field=column) from None
+    return out
 
 
 def parse_amount(text: str, path: str = "price") -> int:
@@ -165,8 +187,8 @@ def map_row(values: list[str], columns: list[str | None], env: RowEnv) -> Ticket
     when = parse_when(_get(row, "sold_at"), env.tz, "sold_at")
     if env.window is not None:
         env.window.check(when, "sold_at")
-    if _get(row, "performance_start"):
-        parse_when(_get(row, "performance_start"), env.tz, "performance_start")
+    start = (parse_when(_get(row, "performance_start"), env.tz, "performance_start")
+             if _get(row, "performance_start") else None)
     cents = parse_amount(_get(row, "price"), "price")
     label = normalise(_get(row, "ticket_type"))
     ticket_type = env.ticket_types.get(label) or TICKET_TYPES.get(label) or (
@@ -175,15 +197,10 @@ def map_row(values: list[str], columns: list[str | None], env: RowEnv) -> Ticket
     event_id = _get(row, "event_id")
     if event_id:
         identifiers.append(Identifier.vendor(SYSTEM, env.venue, event_id))
-    dip_text = _get(row, "dip_id")
-    if dip_text:
-        m = _DIP.match(dip_text)
-        if not m:
-            raise MappingError(f"dip_id {dip_text[:30]!r} is not '<production>|<number>' such as "
-                               "'NL-23-1234-5|3'", field="dip_id")
-        identifiers.append(Identifier.dip(m.group(1), int(m.group(2))))
+    identifiers += _sector_ids(row, env, start, strict=not event_id)
     if not identifiers:
-        raise MappingError("row names no performance: fill event_id or dip_id", field="event_id")
+        raise MappingError("row names no performance: fill event_id, dip_id or uit_id",
+                           field="event_id")
     order_id = _get(row, "order_id") or None
     buyer = env.pseudonymiser.buyer(f"{SYSTEM}:{env.venue}", _get(row, "customer_id") or None,
                                     postcode=_get(row, "postcode") or None,

@@ -98,7 +98,10 @@ def map_performance(production: dict[str, Any], performance: Any, *, account: st
                   postcode=_str(theater, "zipcode", "theater", required=False),
                   country="NL", region=_str(province, "name", "province", required=False))
     genre = production.get("genre")
-    dip = Identifier.dip(prod_id or "?", number)
+    try:
+        dip = Identifier.dip(prod_id or "?", number)
+    except ValueError as exc:
+        raise MappingError(str(exc), field="performance.number") from None
     updated = production.get("updated")
     return Performance(
         fact_id=f"dip:{account}:{dip.value}:{content_id(production, performance)}",

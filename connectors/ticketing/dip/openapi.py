@@ -21,7 +21,7 @@ __all__ = ["HELD_RESPONSES", "NUMBER_PATTERN", "PRODUCTION_PATTERN", "RESPONSES"
            "body_doc", "install"]
 
 PRODUCTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-NUMBER_PATTERN = r"^[0-9]{1,9}$"
+NUMBER_PATTERN = r"^0*[0-9]{1,5}$"  # DIP numbers: at most five digits (00003), zeros before them allowed
 #: The security requirement of every call that takes or returns data.
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 

@@ -80,7 +80,10 @@ def map_entry(entry: Any, *, account: str) -> tuple[Identifier, datetime, SalesS
         if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 0:
             raise MappingError("capacity must be a whole number >= 0", field="capacity")
         parts = Parts(parts.lines, parts.reservations, parts.blocked, capacity)
-    dip = Identifier.dip(production.strip(), number)
+    try:
+        dip = Identifier.dip(production.strip(), number)
+    except ValueError as exc:
+        raise MappingError(str(exc), field="number") from None
     stamp = int(updated.timestamp() * 1000)
     try:
         snap = build_snapshot(dip, parts, fact_id=f"dip:{account}:{dip.value}:poll:{stamp}",

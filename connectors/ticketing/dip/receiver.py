@@ -35,14 +35,15 @@ from connectors.sdk.context import ConnectorContext
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import DeadLetter, SourceRecord
 from connectors.ticketing.dip.book import Parts, SnapshotBook, build_snapshot
+from connectors.ticketing.dip.openapi import NUMBER_PATTERN, PRODUCTION_PATTERN
 from connectors.ticketing.dip.payloads import INT_MAX, LONG_MAX, PARTS, BadJson, parse_body
 from schemas.models import Identifier, utcnow
 
 __all__ = ["Answer", "DipReceiver"]
 
 log = get_logger(__name__)
-_PRODUCTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_NUMBER = re.compile(r"^[0-9]{1,9}$")
+_PRODUCTION = re.compile(PRODUCTION_PATTERN)  # what the OpenAPI document promises
+_NUMBER = re.compile(NUMBER_PATTERN)
 #: The input field that carries each call's numbers (named when their sums overflow).
 _FIELD = {"tickets": "body", "reservations": "reservations", "blocked-seats": "blockedSeats",
           "capacity": "capacity"}
@@ -83,9 +84,13 @@ def _performance(production: str, number: str) -> Identifier:
         raise MappingError(f"production id {production[:70]!r} is not a DIP production id "
                            "such as NL-23-1234-5", field="path.production")
     if not _NUMBER.match(number):
-        raise MappingError(f"performance number {number[:20]!r} is not a whole number",
+        raise MappingError(f"performance number {number[:20]!r} is not a DIP performance number "
+                           "(a whole number of at most five digits, e.g. 00003)",
                            field="path.number")
-    return Identifier.dip(production, int(number))
+    try:
+        return Identifier.dip(production, int(number))
+    except ValueError as exc:
+        raise MappingError(str(exc), field="path.number") from None
 
 
 def _overflow(parts: Parts, part: str) -> MappingError | None:

@@ -7,6 +7,7 @@ import click
 from bus.log import get_logger
 from bus.settings import Settings, load_settings
 from connectors.sdk.context import ConnectorContext
+from connectors.sdk.identifiers import IdFields
 from connectors.sdk.runner import SourceRunner
 from connectors.ticketing.eventstream.client import DEFAULT_BASE_URL, EventstreamClient
 from connectors.ticketing.eventstream.mapping import MappingEnv
@@ -50,8 +51,10 @@ def parse_pricetypes(values: tuple[str, ...]) -> dict[str, TicketType]:
 @click.option("--default-ticket-type", type=click.Choice(_TYPES, case_sensitive=False),
               default="OTHER", show_default=True,
               help="Ticket type of unmapped price types (a price of 0 counts as FREE).")
-@click.option("--dip-field", default="c_dipid", show_default=True,
-              help="Event custom field (with its c_ prefix) holding the DIP id '<production>|<number>'.")
+@click.option("--id-field", "id_fields", multiple=True, metavar="NS=FIELD",
+              help="An event custom field (with its c_ prefix) holding a sector id: "
+                   "dip=c_dipid ('<production>|<number>'), uit=c_uitdatabankid (uuid, uuid#n "
+                   "or a UiT URL). Repeatable; default: dip=c_dipid.")
 @click.option("--start-id", default="0", show_default=True,
               help="First run only (no saved cursor): the eventstream id to start at.")
 @click.option("--currency", default="EUR", show_default=True)
@@ -62,7 +65,7 @@ def parse_pricetypes(values: tuple[str, ...]) -> dict[str, TicketType]:
 @click.option("--metrics/--no-metrics", "serve_metrics", default=True, show_default=True,
               help="Serve /metrics and /healthz on connector.metrics_port.")
 def command(base_url: str, account: str, access_key: str | None, secret_key: str | None,
-            pricetypes: tuple[str, ...], default_ticket_type: str, dip_field: str,
+            pricetypes: tuple[str, ...], default_ticket_type: str, id_fields: tuple[str, ...],
             start_id: str, currency: str, name: str, until_caught_up: bool,
             serve_metrics: bool) -> None:
     """Publish a Ticketmatic account's sales, cancellations, refunds, door scans and event
@@ -72,13 +75,15 @@ def command(base_url: str, account: str, access_key: str | None, secret_key: str
     if bool(access_key) != bool(secret_key):
         raise click.UsageError("give both --access-key and --secret-key (or neither, for a "
                                "test server)")
+    fields = IdFields.parse(id_fields or ("dip=c_dipid",))
     root = click.get_current_context().find_root().obj
     settings: Settings = root if isinstance(root, Settings) else load_settings()
     ctx = ConnectorContext(settings, name, serve_metrics=serve_metrics).open()
     client = EventstreamClient(base_url, account, access_key=access_key, secret_key=secret_key)
     try:
         env = MappingEnv(account, ctx.pseudonymiser, parse_pricetypes(pricetypes),
-                         TicketType(default_ticket_type.upper()), dip_field, currency,
+                         TicketType(default_ticket_type.upper()),
+                         fields.counting(ctx.metrics_registry, name), currency,
                          window=ctx.window)
         source = EventstreamSource(client, env, start_id=start_id,
                                    metrics=EventstreamMetrics(ctx.metrics_registry),

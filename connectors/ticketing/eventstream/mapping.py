@@ -21,9 +21,12 @@ id>:<ticket id>``: a replayed page gives the same ids. A scan's ``fact_id`` is
 ``ticketmatic:<account>:scan:<order id>:<ticket id>`` instead, so a re-entry after an
 exit does not count a second visitor.
 
-The performance key is the vendor event (``vendor:ticketmatic:<account>|<eventid>``);
-an event's DIP id (custom field, default ``c_dipid``, value ``<production>|<number>``)
-becomes a second identifier, also on ticket facts once the event was seen.
+The performance key is the vendor event (``vendor:ticketmatic:<account>|<eventid>``).
+Sector ids in the event's custom fields (top-level ``c_<key>`` keys of the Event;
+``env.id_fields``, default ``dip=c_dipid``; e.g. ``uit=c_uitdatabankid``) become more
+identifiers (``connectors.sdk.identifiers``: a UiT event id without ``#n`` is matched
+on the event's ``startts``), also on ticket facts once the event was seen. An
+unreadable value is logged and counted; the facts still go out with the vendor id.
 Customers are pseudonymised (customer id, postcode area, country, birth year); names,
 e-mail addresses and ticket holder names are never read into a fact.
 """
@@ -31,7 +34,6 @@ e-mail addresses and ticket holder names are never read into a fact.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -43,6 +45,7 @@ from bus.topics import PERFORMANCES, TICKET_EVENTS
 from connectors.sdk.amounts import cents
 from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
+from connectors.sdk.identifiers import IdFields, parse_dip
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import SourceRecord
 from connectors.sdk.window import EventTimeWindow
@@ -69,7 +72,6 @@ ORDER_TYPES = {"order:confirmed": TicketEventType.SOLD,
 EVENT_TYPES = frozenset({"event:created", "event:updated"})
 SCAN_TYPE = "accesscontrol:scan"
 DRAFT = 19001
-_DIP = re.compile(r"^\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#\s]\s*([0-9]{1,18})\s*$")
 _M = TypeVar("_M", bound=AvroModel)
 
 
@@ -82,9 +84,9 @@ class MappingEnv:
         pseudonymiser: turns customers into buyers.
         pricetypes: Ticketmatic ``pricetypeid`` -> ticket type.
         default_ticket_type: for price types not in ``pricetypes`` (a price of 0 is FREE).
-        dip_field: the event custom field holding the DIP id (``c_`` prefix included).
+        id_fields: event custom fields (``c_`` prefix included) holding sector ids.
         currency: of every price in the account.
-        dip_ids: event id -> DIP identifier, learned from event items.
+        event_ids: event id -> its sector identifiers, learned from event items.
         window: the event-time window facts must fall in (none: not checked here; the
             publisher still refuses facts outside its window).
 
@@ -94,19 +96,19 @@ class MappingEnv:
     pseudonymiser: Pseudonymiser
     pricetypes: dict[str, TicketType] = field(default_factory=dict)
     default_ticket_type: TicketType = TicketType.OTHER
-    dip_field: str = "c_dipid"
+    id_fields: IdFields = field(default_factory=lambda: IdFields((("dip", "c_dipid"),)))
     currency: str = "EUR"
-    dip_ids: dict[str, Identifier] = field(default_factory=dict)
+    event_ids: dict[str, list[Identifier]] = field(default_factory=dict)
     window: EventTimeWindow | None = None
 
 
 @dataclass(frozen=True)
 class Mapped:
-    """Facts of one item, or why it has none; DIP ids it taught."""
+    """Facts of one item, or why it has none; the event's sector ids it taught."""
 
     records: list[SourceRecord]
     skipped: str | None = None
-    dip_links: dict[str, Identifier] = field(default_factory=dict)
+    links: dict[str, list[Identifier]] = field(default_factory=dict)
 
 
 def topic_of(item_type: Any) -> str:
@@ -188,11 +190,10 @@ def parse_dip_id(value: Any, path: str = "dip id") -> Identifier | None:
     """``"NL-23-1234-5|3"`` (also ``/``, ``#`` or a space) -> ``Identifier.dip``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    m = _DIP.match(str(value))
-    if not m:
-        raise MappingError(f"{path} {str(value)[:40]!r} is not a DIP id '<production>|<number>' "
-                           "such as 'NL-23-1234-5|3'", field=path)
-    return Identifier.dip(_unicode(m.group(1), path), int(m.group(2)))
+    try:
+        return parse_dip(_unicode(str(value), path))
+    except ValueError as exc:
+        raise MappingError(f"{path}: {exc}", field=path) from None
 
 
 def redacted_item_bytes(item: Any) -> bytes:
@@ -221,8 +222,7 @@ def redacted_item_bytes(item: Any) -> bytes:
 # -- facts -------------------------------------------------------------------------------
 def _identifiers(env: MappingEnv, eventid: str) -> tuple[Identifier, list[Identifier]]:
     vendor = Identifier.vendor(SYSTEM, env.account, eventid)
-    dip = env.dip_ids.get(eventid)
-    return vendor, [vendor, dip] if dip else [vendor]
+    return vendor, [vendor, *env.event_ids.get(eventid, [])]
 
 
 def _ticket_type(env: MappingEnv, pricetypeid: Any, price_cents: int | None) -> TicketType:
@@ -318,10 +318,14 @@ def _scan(ts: datetime, data: dict[str, Any], env: MappingEnv) -> Mapped:
 
 def _event(item_id: str, ts: datetime, data: dict[str, Any], env: MappingEnv) -> Mapped:
     eventid = _id(data.get("id"), "data.id")
-    dip = parse_dip_id(data.get(env.dip_field), f"data.{env.dip_field}")
-    links = {eventid: dip} if dip else {}
+    try:
+        start: datetime | None = _ts(data.get("startts"), "data.startts")
+    except MappingError:
+        start = None  # a draft may have none yet; a published event is refused below
+    sector = env.id_fields.extract(data, start, "data")
+    links = {eventid: sector}
     if data.get("currentstatus") == DRAFT:
-        return Mapped([], skipped="draft event", dip_links=links)
+        return Mapped([], skipped="draft event", links=links)
     title = _text(data.get("name"), "data.name")
     if title is None:
         raise MappingError("data.name is missing: an event needs a name", field="data.name")
@@ -346,16 +350,17 @@ def _event(item_id: str, ts: datetime, data: dict[str, Any], env: MappingEnv) ->
                   or f"Ticketmatic location {locationid}")
     _in_window(ts, "ts", env)
     vendor = Identifier.vendor(SYSTEM, env.account, eventid)
+    dip = next((i for i in sector if i.namespace == "dip"), None)
     fact = _fact(
         Performance, {"event_time": "ts", "start": "data.startts", "end": "data.endts",
                       "on_sale_from": "data.salestartts", "capacity": "data.availability"}, "data",
         fact_id=f"{SYSTEM}:{env.account}:{item_id}:event:{eventid}", event_time=ts,
         ingested_at=utcnow(), source_system=SYSTEM, source_account=env.account,
-        performance_key=vendor.key, identifiers=[vendor, dip] if dip else [vendor],
+        performance_key=vendor.key, identifiers=[vendor, *sector],
         production_id=dip.value.split("|")[0] if dip else None, title=title, venue=venue,
         start=start, end=end, capacity=sum(totals) if totals else None,
         status=PerformanceStatus.SCHEDULED, on_sale_from=on_sale)
-    return Mapped([SourceRecord(PERFORMANCES, vendor.key, fact)], dip_links=links)
+    return Mapped([SourceRecord(PERFORMANCES, vendor.key, fact)], links=links)
 
 
 def map_item(item: Any, env: MappingEnv) -> Mapped:

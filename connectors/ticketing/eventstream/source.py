@@ -47,7 +47,7 @@ class EventstreamSource:
 
     Args:
         client: reads pages.
-        env: mapping configuration (account, price types, DIP field, pseudonymiser).
+        env: mapping configuration (account, price types, id fields, pseudonymiser).
         start_id: the cursor of a first run (no saved position); ``"0"`` reads all.
         metrics: counts skipped items (optional).
         connector: the connector name, as metrics label.
@@ -88,7 +88,7 @@ class EventstreamSource:
                 items.append(DeadLetter(topic_of(type_), redacted_item_bytes(item), exc,
                                         where=where))
                 continue
-            self.env.dip_ids.update(mapped.dip_links)
+            self.env.event_ids.update(mapped.links)
             if mapped.skipped:
                 log.debug("item skipped", extra={"item": item_id, "type": type_,
                                                  "reason": mapped.skipped})

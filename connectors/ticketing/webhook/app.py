@@ -4,6 +4,7 @@
 ``POST /webhooks/eventix/{acct}``  Eventix / OpenTicket order, ticket, scan triggers
 ``POST /webhooks/eventbrite/{a}``  Eventbrite actions (the receiver fetches api_url)
 ``POST /webhooks/stager/{acct}``   Stager push feed (cumulative -> snapshots)
+``POST /webhooks/{v}/{a}/{token}`` the same, for accounts in mode url-token
 ``GET /healthz``                   200 when Kafka is reachable, else 503
 ``GET /healthz/live``              200 while the process serves
 ``GET /metrics``                   Prometheus text format (the context's registry)
@@ -12,9 +13,10 @@
 
 Metrics and health (``bus.ops_http``) are served by this app on the webhook port (the
 CLI does not start the SDK's separate metrics server). The OpenAPI document
-(``openapi.py``) says which headers each vendor must send (the signature, Eventix's
-trigger), the triggers and actions handled, and every status the server answers with
-its body; any other path or method gets the same ``Refused`` body (404, 405).
+(``openapi.py``) says which headers each vendor must send (the signature or nonce,
+Eventix's trigger), how each account is authenticated (``auth.py``), the triggers and
+actions handled, and every status the server answers with its body; any other path or
+method gets the same ``Refused`` body (404, 405).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus.ops_http import ops_router
 from connectors.sdk.context import ConnectorContext
@@ -44,6 +47,30 @@ from connectors.ticketing.webhook.receiver import Answer, Receiver
 from connectors.ticketing.webhook.settings import WebhookSettings
 
 __all__ = ["create_app"]
+
+
+class _MaskUrlToken:
+    """ASGI middleware: masks a URL token (a webhook path's fourth segment) in the request's
+    path once the answer starts, so an access log, whoever turns one on, prints
+    ``/webhooks/<vendor>/<account>/<token>`` and never the token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/webhooks/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def masked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                parts = scope["path"].split("/")
+                if len(parts) > 4:
+                    scope["path"] = "/".join([*parts[:4], "<token>"])
+                    scope["raw_path"] = scope["path"].encode()
+            await send(message)
+
+        await self.app(scope, receive, masked)
 
 
 def _reply(answer: Answer) -> JSONResponse:
@@ -72,6 +99,7 @@ def create_app(ctx: ConnectorContext, settings: WebhookSettings, *,
                   description="Ticketing vendors' webhooks -> Avro facts on Kafka. A 2xx answer "
                               "means Kafka acknowledged every fact of the delivery.")
     app.state.receiver = receiver
+    app.add_middleware(_MaskUrlToken)
 
     @app.exception_handler(HTTPException)
     async def refused(request: Request, exc: HTTPException) -> JSONResponse:
@@ -102,9 +130,35 @@ def create_app(ctx: ConnectorContext, settings: WebhookSettings, *,
         """Per ticket type total/available/reserved -> a cumulative sales snapshot."""
         return _reply(await receiver.handle(stager.NAME, account, request))
 
+    @app.post("/webhooks/eventix/{account}/{token}", responses=WEBHOOK_RESPONSES,
+              tags=["webhooks"], summary="Eventix / OpenTicket delivery (URL token)",
+              openapi_extra=eventix_doc(token=True))
+    async def eventix_token_hook(account: str, token: str, request: Request) -> JSONResponse:
+        """As ``eventix_hook``, authenticated by the token in the URL."""
+        return _reply(await receiver.handle(eventix.NAME, account, request, token))
+
+    @app.post("/webhooks/eventbrite/{account}/{token}", responses=WEBHOOK_RESPONSES,
+              tags=["webhooks"], summary="Eventbrite delivery (URL token)",
+              openapi_extra=eventbrite_doc(token=True))
+    async def eventbrite_token_hook(account: str, token: str, request: Request) -> JSONResponse:
+        """As ``eventbrite_hook``, authenticated by the token in the URL."""
+        return _reply(await receiver.handle(eventbrite.NAME, account, request, token))
+
+    @app.post("/webhooks/stager/{account}/{token}", responses=WEBHOOK_RESPONSES,
+              tags=["webhooks"], summary="Stager push feed (URL token)",
+              openapi_extra=stager_doc(token=True))
+    async def stager_token_hook(account: str, token: str, request: Request) -> JSONResponse:
+        """As ``stager_hook``, authenticated by the token in the URL."""
+        return _reply(await receiver.handle(stager.NAME, account, request, token))
+
     @app.post("/webhooks/{vendor}/{account}", include_in_schema=False)
     async def unknown_hook(vendor: str, account: str, request: Request) -> JSONResponse:
         return _reply(await receiver.handle(vendor, account, request))
+
+    @app.post("/webhooks/{vendor}/{account}/{token}", include_in_schema=False)
+    async def unknown_token_hook(vendor: str, account: str, token: str,
+                                 request: Request) -> JSONResponse:
+        return _reply(await receiver.handle(vendor, account, request, token))
 
     app.include_router(ops_router(ctx.health, ctx.metrics_registry,
                                   ready_summary="Ready: Kafka reachable"))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from bus.errors import BusError, RetriableError
 
-__all__ = ["BadSignature", "FetchFailed", "UnknownAccount", "UnknownVendor",
-           "WebhookError"]
+__all__ = ["BadSignature", "FetchFailed", "PeerNotAllowed", "Unauthenticated",
+           "UnknownAccount", "UnknownVendor", "WebhookError"]
 
 
 class WebhookError(BusError):
@@ -31,8 +31,20 @@ class UnknownAccount(WebhookError):
     status = 404
 
 
-class BadSignature(WebhookError):
+class Unauthenticated(WebhookError):
+    """A missing or wrong credential: URL token, OpenTicket nonce or signature."""
+
     status = 401
+
+
+class BadSignature(Unauthenticated):
+    """A missing or wrong ``X-Signature`` (mode hmac)."""
+
+
+class PeerNotAllowed(WebhookError):
+    """A Stager delivery from an address outside ``stager_allow_from``."""
+
+    status = 403
 
 
 class FetchFailed(RetriableError):

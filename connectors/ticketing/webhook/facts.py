@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
 from bus.log import get_logger
 from bus.ranges import TIME_MAX_MS, TIME_MIN_MS
 from connectors.sdk.errors import MappingError
+from connectors.sdk.identifiers import IdFields
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import SourceRecord
 from connectors.sdk.window import EventTimeWindow
@@ -56,7 +57,6 @@ log = get_logger(__name__)
 
 #: uuid5 namespace of webhook fact ids (fixed forever: changing it changes every id).
 FACT_NAMESPACE = uuid.UUID("7d3c8a52-2f0e-5b7e-9c41-6a1f0e3b9d27")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def fact_id(*parts: object) -> str:
@@ -185,39 +185,13 @@ def contract(model: type[M], inputs: Mapping[str, str], /, **values: Any) -> M:
                            f"{first['msg']}", field=where) from None
 
 
-def _number(digits: str) -> int | None:
-    """A small non-negative number from digits, or None (too long to be an index)."""
-    digits = digits.lstrip("0") or "0"
-    return int(digits) if len(digits) <= 9 else None
-
-
 def custom_identifiers(fields: Mapping[str, Any], settings: WebhookSettings,
-                       where: str) -> list[Identifier]:
-    """DIP and UiT identifiers from a vendor's custom event fields (name -> value).
+                       start: datetime | None, where: str) -> list[Identifier]:
+    """DIP and UiT identifiers from a vendor's custom event fields (name -> value), as
+    ``settings.id_fields`` names them (``connectors.sdk.identifiers``); ``start`` is the
+    vendor's start of the event, for a UiT id that names only the event.
 
     A value that cannot be read is logged and left out: a venue's typo in a custom
     field must not hold back the sale itself, which still carries the vendor id.
     """
-    out: list[Identifier] = []
-    dip = fields.get(settings.dip_field)
-    if dip not in (None, ""):
-        m = re.fullmatch(r"\s*([A-Za-z]{2}-[0-9A-Za-z-]+?)\s*[|/#]\s*([0-9]+)\s*", str(dip))
-        number = _number(m.group(2)) if m else None
-        if m and number is not None:
-            out.append(Identifier.dip(m.group(1).upper(), number))
-        else:
-            log.warning("unreadable DIP id in custom field", extra={
-                "field": f"{where}.{settings.dip_field}",
-                "hint": "expected production|number, e.g. NL-23-1234-5|3"})
-    uit = fields.get(settings.uit_field)
-    if uit not in (None, ""):
-        text = str(uit)
-        m2 = _UUID.search(text)
-        sub = re.search(r"#(\d+)\s*$", text) if m2 else None
-        index = _number(sub.group(1)) if sub else 0
-        if m2 and index is not None:
-            out.append(Identifier.uit(m2.group(0).lower(), index))
-        else:
-            log.warning("unreadable UiTdatabank id in custom field", extra={
-                "field": f"{where}.{settings.uit_field}", "hint": "expected uuid or uuid#subEvent"})
-    return out
+    return IdFields.of(settings.id_fields).extract(fields, start, where)

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-from weakref import WeakKeyDictionary
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from bus.metrics import LATENCY_BUCKETS
+from bus.metrics import LATENCY_BUCKETS, PerRegistry
 
 __all__ = ["WebhookMetrics"]
 
 
-class WebhookMetrics:
-    """Declared once per registry: ``of(registry)`` returns the same container again, so
-    several apps can share one connector context."""
-
-    _by_registry: ClassVar[WeakKeyDictionary[CollectorRegistry, WebhookMetrics]] = WeakKeyDictionary()
-
-    @classmethod
-    def of(cls, registry: CollectorRegistry) -> WebhookMetrics:
-        found = cls._by_registry.get(registry)
-        if found is None:
-            found = cls._by_registry[registry] = cls(registry)
-        return found
+class WebhookMetrics(PerRegistry):
+    """The receiver's counters, declared once per registry (``of``)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.deliveries = Counter(

@@ -3,9 +3,14 @@
 The handlers read the raw body themselves (the signature covers the exact bytes), so
 FastAPI neither parses nor validates it; this module declares for the document:
 
-- the signature as a security scheme (``X-Signature``, HMAC-SHA256 of the signed
-  content: the body, for Eventix the trigger header, a newline and the body); a request
-  without a valid one is answered 401 before anything is read from it;
+- per vendor two operations, one per way an account is authenticated (``auth.py``):
+  ``/webhooks/{vendor}/{account}`` with the signature as a security scheme
+  (``X-Signature``, HMAC-SHA256 of the signed content: the body, for Eventix the trigger
+  header, a newline and the body; Eventix accounts in mode openticket-nonce send
+  ``OpenTicket-Identifier`` instead, Eventbrite accounts in mode eventbrite-fetch
+  nothing), and ``/webhooks/{vendor}/{account}/{token}`` for accounts in mode url-token
+  (the token is the credential, so no security scheme); a request without a valid
+  credential is answered 401 before anything is read from it;
 - the headers each vendor must or may send, with the allowed triggers as an enum;
 - the request body of each vendor (its pydantic model: exactly the types the mapping
   accepts), the account id's pattern;
@@ -25,6 +30,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from connectors.ticketing.webhook import eventbrite, eventix, stager
+from connectors.ticketing.webhook.auth import NONCE_HEADER, TOKEN_PATTERN
 from connectors.ticketing.webhook.receiver import ACCOUNT_PATTERN
 from connectors.ticketing.webhook.signing import SIGNATURE_HEADER
 
@@ -79,10 +85,15 @@ WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _json(Refused, "The body is not JSON this bus reads (not UTF-8, invalid, nested over "
                "64 levels, a number of thousands of digits, NaN/Infinity, a lone surrogate); "
                "dead-lettered."),
-    401: _json(Refused, f"Missing or wrong {SIGNATURE_HEADER}, or (Eventix) a missing or "
-               "ambiguous OpenTicket-Trigger the signature must cover. Nothing is kept."),
-    404: _json(Refused, "Unknown vendor, an account id that is not one, or no secret "
-               "configured for the account."),
+    401: _json(Refused, f"Missing or wrong credential of the account's mode: {SIGNATURE_HEADER} "
+               "(or, Eventix, a missing or ambiguous OpenTicket-Trigger the signature must "
+               "cover), the URL token, or OpenTicket-Identifier. Names what to configure; "
+               "nothing is kept."),
+    403: _json(Refused, "A Stager delivery from a peer address outside "
+               "webhook.stager_allow_from."),
+    404: _json(Refused, "Unknown vendor, an account id that is not one, no credential "
+               "configured for the account (the message names the settings to add), or a "
+               "token in the URL of an account that takes none."),
     405: _json(Refused, "Method not allowed: deliveries are POSTed.",
                {"Allow": {"description": "The methods allowed.", "schema": {"type": "string"}}}),
     408: _json(Refused, "The body did not arrive within connector.body_timeout_s."),
@@ -108,34 +119,56 @@ def _header(name: str, description: str, *, required: bool = False,
             "schema": schema}
 
 
+_IN_URL_NOTE = ("For accounts in mode url-token (webhook.url_tokens): the token is the last "
+               "path segment, compared in constant time and never logged or echoed; no "
+               "header authenticates these deliveries.")
+
+
 def _operation(model: type[BaseModel], headers: list[dict[str, Any]],
-               note: str = "") -> dict[str, Any]:
+               note: str = "", *, token: bool = False) -> dict[str, Any]:
+    if token:
+        note = f"{_IN_URL_NOTE} {note}".strip()
     out: dict[str, Any] = {"description": note} if note else {}
     return out | {"parameters": headers,
-            "security": [{SECURITY_SCHEME: []}],
+            "security": [] if token else [{SECURITY_SCHEME: []}],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
-def eventix_doc() -> dict[str, Any]:
+def eventix_doc(*, token: bool = False) -> dict[str, Any]:
     triggers = sorted(eventix.TRIGGERS)
-    return _operation(eventix.EventixDelivery, [
-        _header(eventix.TRIGGER_HEADERS[0], "The trigger; covered by the signature (HMAC of "
-                "the trigger, a newline, the body). Any other trigger is refused (422).",
-                required=True, enum=triggers),
+    headers = [
+        _header(eventix.TRIGGER_HEADERS[0], "The trigger; in mode hmac covered by the "
+                "signature (HMAC of the trigger, a newline, the body). Any other trigger is "
+                "refused (422).", required=True, enum=triggers),
         _header(eventix.TRIGGER_HEADERS[1], f"Older spelling; if sent it must equal "
-                f"{eventix.TRIGGER_HEADERS[0]} (else 401).", enum=triggers),
-    ], "OpenTicket also sends OpenTicket-Identifier (the webhook's nonce) and "
-       "OpenTicket-Dedupe-Key; neither is signed, so neither is read: a replay is recognised "
-       "by the hash of the signed trigger and body.")
+                f"{eventix.TRIGGER_HEADERS[0]} (else 401 in mode hmac, 422 otherwise).",
+                enum=triggers)]
+    if not token:
+        headers.append(_header(NONCE_HEADER, "The webhook's nonce, as OpenTicket sends it; "
+                               "required (and the only credential) for accounts in mode "
+                               "openticket-nonce (webhook.openticket_nonces), else not read."))
+    return _operation(eventix.EventixDelivery, headers,
+                      "Accounts in mode hmac sign; accounts in mode openticket-nonce send "
+                      "OpenTicket-Identifier and no signature. OpenTicket-Dedupe-Key is not "
+                      "read: a replay is recognised by the hash of the trigger and the body. "
+                      "Without a signature the trigger header is as trusted as the body.",
+                      token=token)
 
 
-def eventbrite_doc() -> dict[str, Any]:
-    return _operation(eventbrite.EventbriteDelivery, [])
+def eventbrite_doc(*, token: bool = False) -> dict[str, Any]:
+    return _operation(eventbrite.EventbriteDelivery, [],
+                      "The body only points at api_url: nothing of it is published, only "
+                      "what the receiver fetches from an allowed Eventbrite API host with "
+                      "the account's token. Accounts in mode eventbrite-fetch (their own "
+                      "token in webhook.eventbrite_tokens, no other credential) send no "
+                      "signature.", token=token)
 
 
-def stager_doc() -> dict[str, Any]:
-    return _operation(stager.StagerDelivery, [])
+def stager_doc(*, token: bool = False) -> dict[str, Any]:
+    return _operation(stager.StagerDelivery, [],
+                      "webhook.stager_allow_from, when set, also limits the peer address "
+                      "(403).", token=token)
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -160,4 +193,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 param["schema"] = {"type": "string", "pattern": ACCOUNT_PATTERN,
                                    "title": "Account"}
                 param["description"] = "The venue's account id at the vendor."
+            if path.startswith("/webhooks/") and param.get("name") == "token":
+                param["schema"] = {"type": "string", "pattern": TOKEN_PATTERN, "title": "Token"}
+                param["description"] = ("The account's URL token (webhook.url_tokens); a "
+                                        "wrong one is 401.")
     return schema

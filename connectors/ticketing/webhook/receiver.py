@@ -1,14 +1,23 @@
 """What happens to one delivery, whatever the web framework: authenticate, read, map,
 publish, answer. Every outcome is an ``Answer``; nothing raises out of ``handle``.
 
-Order of checks: vendor known (404) -> account has a secret (404) -> body within the
-limit and the time allowed to send it (413, 408; ``connectors.sdk.body``) -> signature
-over the signed content, for Eventix including the trigger header (401) -> JSON, text
-only (400 + dead letter) -> mapping, contract limits and the event-time window (422 +
-dead letter, naming the input field; 503 when a vendor API must be fetched and does not
-answer) -> replay, recognised by signed content only (200 duplicate) -> Kafka
-acknowledges (200; 503 with Retry-After when it does not). A dead letter of a body
-larger than Kafka takes keeps its first bytes (the SDK's publisher says so in headers).
+Order of checks: vendor known (404) -> the account has a credential, its mode
+(``auth.py``; 404 naming the settings to add) -> Stager's peer address within
+``stager_allow_from`` (403) -> URL token or OpenTicket nonce (401; a token in the URL of
+an account that takes none: 404) -> body within the limit and the time allowed to send
+it (413, 408; ``connectors.sdk.body``) -> mode hmac: signature over the signed content,
+for Eventix including the trigger header (401) -> JSON, text only (400 + dead letter) ->
+mapping, contract limits and the event-time window (422 + dead letter, naming the input
+field; 503 when a vendor API must be fetched and does not answer) -> replay, recognised
+by body content (+ Eventix's trigger) only (200 duplicate) -> Kafka acknowledges (200;
+503 with Retry-After when it does not). A dead letter of a body larger than Kafka takes
+keeps its first bytes (the SDK's publisher says so in headers).
+
+Eventbrite, in every mode, is only a pointer: nothing of its body is published, only
+what the receiver fetched from an allowed API host with the account's token (a fetch
+that fails is a 503, an ``api_url`` off the allow-list a 422 + dead letter). A URL token
+never leaves the request: not in logs, metrics, answers or dead-letter headers, and it
+is masked in a dead letter's bytes (Eventbrite echoes its ``endpoint_url`` in the body).
 
 Whatever a mapping raises on hostile input is a 4xx and a dead letter, never a 500: a
 500 would have the vendor retry a body that can never succeed, and nothing would keep it.
@@ -36,6 +45,7 @@ from connectors.sdk.errors import MappingError
 from connectors.sdk.jsonbody import BadJson, load_json
 from connectors.sdk.records import DeadLetter
 from connectors.ticketing.webhook import eventbrite, eventix, stager
+from connectors.ticketing.webhook.auth import AccountAuth, check_delivery, check_settings, missing, resolve
 from connectors.ticketing.webhook.dedupe import DeliveryMemory
 from connectors.ticketing.webhook.errors import (
     BadSignature,
@@ -108,14 +118,16 @@ class Receiver:
             eventbrite.NAME: (_eventbrite, TICKET_EVENTS),
             stager.NAME: (_stager, SNAPSHOTS),
         }
+        check_settings(settings, VENDORS)
 
-    async def handle(self, vendor: str, account: str, request: Request) -> Answer:
-        """Answer one delivery; never raises."""
+    async def handle(self, vendor: str, account: str, request: Request,
+                     token: str | None = None) -> Answer:
+        """Answer one delivery (``token``: the URL's last segment, if any); never raises."""
         t0 = time.monotonic()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         label = vendor if vendor in self.vendors else "unknown"
         try:
-            answer = await self._handle(vendor, account, request, request_id)
+            answer = await self._handle(vendor, account, request, request_id, token)
         except Exception:  # noqa: BLE001 - last line: log, answer 500, keep serving
             log.exception("webhook handler failed", extra={"vendor": vendor, "account": account,
                                                            "request_id": request_id})
@@ -126,7 +138,9 @@ class Receiver:
         return answer
 
     # -- steps --------------------------------------------------------------------------
-    def _authenticate(self, vendor: str, account: str) -> Any:
+    def _authenticate(self, vendor: str, account: str, token: str | None,
+                      headers: Mapping[str, str], peer: str | None) -> AccountAuth:
+        """The account's mode once everything but an HMAC (which needs the body) passed."""
         if vendor not in self.vendors:
             raise UnknownVendor(f"unknown vendor {vendor!r}; known vendors: "
                                 f"{', '.join(sorted(self.vendors))}", field="vendor")
@@ -134,12 +148,11 @@ class Receiver:
             raise UnknownAccount("unknown account: an account id is 1 to 64 letters, digits, "
                                  "'.', '_' or '-', starting with a letter or digit",
                                  field="account")
-        secret = self.settings.secret_for(vendor, account)
-        if secret is None:
-            raise UnknownAccount(f"no secret configured for {vendor}/{account}: add "
-                                 f"\"{vendor}/{account}\" to CULTUURBUS_WEBHOOK__SECRETS or pass "
-                                 f"--secret {vendor}/{account}=...", field="account")
-        return secret
+        auth = resolve(self.settings, vendor, account)
+        if auth is None:
+            raise UnknownAccount(missing(vendor, account), field="account")
+        check_delivery(self.settings, auth, vendor, account, token, headers, peer)
+        return auth
 
     @staticmethod
     def _signed_trigger(vendor: str, headers: Mapping[str, str]) -> str | None:
@@ -152,15 +165,20 @@ class Receiver:
             raise BadSignature(str(exc), field=exc.field) from None
 
     async def _handle(self, vendor: str, account: str, request: Request,
-                      request_id: str) -> Answer:
+                      request_id: str, token: str | None) -> Answer:
         headers = _lower(request.headers)
         try:
-            secret = self._authenticate(vendor, account)
+            peer = request.client.host if request.client else None
+            auth = self._authenticate(vendor, account, token, headers, peer)
             body = await read_body(request, self.max_body, self.body_timeout_s)
-            trigger = self._signed_trigger(vendor, headers)
-            problem = verify(secret, body, headers.get(SIGNATURE_HEADER.lower()), trigger=trigger)
-            if problem:
-                raise BadSignature(problem, field=f"headers.{SIGNATURE_HEADER}")
+            if auth.mode == "hmac":
+                trigger = self._signed_trigger(vendor, headers)
+                problem = verify(auth.credential, body, headers.get(SIGNATURE_HEADER.lower()),
+                                 trigger=trigger)
+                if problem:
+                    raise BadSignature(problem, field=f"headers.{SIGNATURE_HEADER}")
+            else:  # the trigger is as trusted as the body; a missing one is the mapping's 422
+                trigger = _trigger_or_none(vendor, headers)
         except (WebhookError, BodyError) as exc:
             self.ctx.metrics.records_failed.labels(self.ctx.name, type(exc).__name__).inc()
             log.info("delivery refused", extra={"vendor": vendor, "account": account,
@@ -175,15 +193,15 @@ class Receiver:
             mapped = await mapper(delivery, payload, self.env)
             self.window.check_records(mapped.records)  # the mappings check at input fields
         except BadJson as exc:
-            return await self._dead_letter(delivery, dlq_topic, exc, 400, "parse")
+            return await self._dead_letter(delivery, dlq_topic, exc, 400, "parse", token)
         except MappingError as exc:
-            return await self._dead_letter(delivery, dlq_topic, exc, 422, "mapping")
+            return await self._dead_letter(delivery, dlq_topic, exc, 422, "mapping", token)
         except ValidationError as exc:  # a contract limit no mapping names an input field for
             first = exc.errors(include_url=False, include_input=False)[0]
             path = ".".join(str(p) for p in first["loc"]) or "fact"
             err = MappingError(f"the fact does not satisfy the contract at {path}: {first['msg']}",
                                field=path)
-            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping")
+            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping", token)
         except RetriableError as exc:  # FetchFailed
             return _unavailable(str(exc), exc.retry_after, request_id)
         except _HOSTILE as exc:
@@ -191,7 +209,7 @@ class Receiver:
                 "vendor": vendor, "account": account, "request_id": request_id})
             err = MappingError(f"the delivery could not be mapped ({type(exc).__name__}); check "
                                "it against the documented body", field="body")
-            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping")
+            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping", token)
         if self.memory.seen(mapped.delivery_key):
             log.info("duplicate delivery", extra={"vendor": vendor, "account": account,
                                                   "what": mapped.what, "request_id": request_id})
@@ -210,8 +228,9 @@ class Receiver:
                             "fact_ids": ids, "request_id": request_id})
 
     async def _dead_letter(self, delivery: Delivery, topic: str, exc: Exception, status: int,
-                           stage: str) -> Answer:
-        """Dead-letter the original bytes (once per identical body), then answer ``status``."""
+                           stage: str, token: str | None) -> Answer:
+        """Dead-letter the original bytes (once per identical body; a URL ``token`` in them
+        masked), then answer ``status``."""
         field_path = getattr(exc, "field", None)
         content = signed_content(delivery.body, delivery.trigger)
         key = "dlq/" + hashlib.sha256(
@@ -221,7 +240,10 @@ class Receiver:
             where = f"{delivery.vendor}/{delivery.account} request {delivery.request_id}"
             if delivery.trigger is not None:  # not in the body: keep it with the letter
                 where += f" trigger {delivery.trigger[:100]}"
-            letter = DeadLetter(topic, delivery.body, exc, stage=stage, where=where)
+            raw = delivery.body
+            if token:
+                raw = raw.replace(token.encode("utf-8", "surrogateescape"), b"<url-token>")
+            letter = DeadLetter(topic, raw, exc, stage=stage, where=where)
             try:
                 await self.ctx.publisher.publish_async([letter])
             except DeliveryError as err:  # not even the dead letter is safe: let them retry
@@ -237,6 +259,17 @@ class Receiver:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _trigger_or_none(vendor: str, headers: Mapping[str, str]) -> str | None:
+    """Eventix's trigger, None when missing or ambiguous (the mapping refuses it) or for
+    another vendor."""
+    if vendor != eventix.NAME:
+        return None
+    try:
+        return eventix.trigger_of(headers)
+    except MappingError:
+        return None
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -14,9 +14,10 @@ A bare ``<hex>`` is accepted too; the comparison is constant-time. Headers the
 signature does not cover (``OpenTicket-Dedupe-Key``, ``OpenTicket-Identifier``) never
 decide what a delivery means or whether it is counted.
 
-Eventix/OpenTicket, Eventbrite and Stager do not sign this way themselves: a vendor that
-cannot sign is put behind a signing relay (``connectors.fakes.webhooks`` plays one),
-or configured to sign, where it offers that.
+This is mode ``hmac`` (``webhook.secrets``, ``auth.py``). Eventix/OpenTicket, Eventbrite
+and Stager do not sign; their accounts use what each vendor sends (a URL token, the
+OpenTicket nonce, Eventbrite's fetch), or sit behind a signing relay
+(``connectors.fakes.webhooks`` plays one when given a secret).
 """
 
 from __future__ import annotations

@@ -79,13 +79,13 @@ def test_put_calls_become_merged_snapshots_on_the_topic_and_a_refund_goes_backwa
     for path, body in calls:
         resp = receiver.put(prod, 3, path, body)
         assert resp.status_code == 200, resp.text
-    snaps = snapshots(topics, registry, f"dip|{prod}|3")
+    snaps = snapshots(topics, registry, f"dip|{prod}|00003")
     assert len(snaps) == 4
     assert [_lines(s)["NORMAL"][0] for s in snaps] == [120, 120, 120, 118]
     last = snaps[-1]
     assert (last["reservations"], last["reservations_value_cents"], last["capacity"]) == (12, 36000, 850)
-    assert last["performance_key"] == f"dip|{prod}|3"
-    assert last["identifiers"] == [{"namespace": "dip", "value": f"{prod}|3"}]
+    assert last["performance_key"] == f"dip|{prod}|00003"
+    assert last["identifiers"] == [{"namespace": "dip", "value": f"{prod}|00003"}]
 
 
 def test_bad_input_is_4xx_naming_the_field_and_lands_in_the_dlq(
@@ -117,7 +117,7 @@ def test_a_restarted_receiver_still_knows_the_ticket_lines(topics: Settings, reg
         assert second.put(prod, 2, "capacity", {"capacity": 300}).status_code == 200
     finally:
         second.close()
-    last = snapshots(topics, registry, f"dip|{prod}|2")[-1]
+    last = snapshots(topics, registry, f"dip|{prod}|00002")[-1]
     assert _lines(last)["NORMAL"] == (40, 100000) and last["capacity"] == 300
 
 
@@ -163,7 +163,7 @@ def test_the_calendar_poller_publishes_dip_performances(topics: Settings, regist
     perfs = [decode(m.value()) for m in read_topic(topics, PERFORMANCES)
              if (m.key() or b"").decode().startswith(f"dip|{prod}|")]
     assert sorted((p["performance_key"], str(p["status"])) for p in perfs) == [
-        (f"dip|{prod}|1", "SCHEDULED"), (f"dip|{prod}|2", "CANCELLED")]
+        (f"dip|{prod}|00001", "SCHEDULED"), (f"dip|{prod}|00002", "CANCELLED")]
 
 
 def test_the_poll_mode_cli_publishes_snapshots_of_a_vendors_cumulative_list(
@@ -182,7 +182,7 @@ def test_the_poll_mode_cli_publishes_snapshots_of_a_vendors_cumulative_list(
                                               f"vendor-{prod}", "--until-caught-up", "--no-metrics"],
                                     obj=topics, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    [snap] = snapshots(topics, registry, f"dip|{prod}|1")
+    [snap] = snapshots(topics, registry, f"dip|{prod}|00001")
     assert _lines(snap)["NORMAL"] == (50, 125000) and snap["capacity"] == 640
     where = f"GET {fake.url}/cumulative [1]".encode()
     letters = [m for m in read_topic(topics, dlq_of(SNAPSHOTS))
@@ -204,7 +204,7 @@ def test_numbers_the_contract_cannot_carry_are_refused_and_later_calls_reach_the
     for capacity in (850, 900):
         ok = receiver.put(prod, 4, "capacity", {"capacity": capacity})
         assert ok.status_code == 200, ok.text
-    snaps = snapshots(topics, registry, f"dip|{prod}|4")
+    snaps = snapshots(topics, registry, f"dip|{prod}|00004")
     assert [(s["capacity"], s["lines"]) for s in snaps] == [(850, []), (900, [])]
     letters = [dict(m.headers() or []) for m in read_topic(topics, dlq_of(SNAPSHOTS))
                if prod.encode() in dict(m.headers() or []).get("errors.source.position", b"")]

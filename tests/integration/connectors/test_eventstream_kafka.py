@@ -47,7 +47,7 @@ def expected_ids(feed: list[dict[str, Any]], account: str) -> set[str]:
     ids: set[str] = set()
     for item in feed:
         mapped = map_item(item, env)
-        env.dip_ids.update(mapped.dip_links)
+        env.event_ids.update(mapped.links)
         ids |= {r.value.fact_id for r in mapped.records}  # type: ignore[attr-defined]
     return ids
 

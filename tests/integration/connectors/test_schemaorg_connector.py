@@ -72,11 +72,11 @@ def test_a_venue_page_arrives_on_calendar_performances_and_only_changes_go_again
     assert first.published == 3
     records = {r["performance_key"]: r for r in _published(topics, registry, account)}
     host = "schemaorg:127.0.0.1"
-    assert set(records) == {f"{host}|{url}#d1", f"{host}|{url}#d2", "dip|NL-30-0042-1|3"}
+    assert set(records) == {f"{host}|{url}#d1", f"{host}|{url}#d2", "dip|NL-30-0042-1|00003"}
     assert records[f"{host}|{url}#d1"]["capacity"] == 380
     assert records[f"{host}|{url}#d2"]["status"] == "CANCELLED"
-    assert [(i["namespace"], i["value"]) for i in records["dip|NL-30-0042-1|3"]["identifiers"]] == [
-        ("dip", "NL-30-0042-1|3"), (host, f"{url}#hamlet")]
+    assert [(i["namespace"], i["value"]) for i in records["dip|NL-30-0042-1|00003"]["identifiers"]] == [
+        ("dip", "NL-30-0042-1|00003"), (host, f"{url}#hamlet")]
 
     assert _run(context, url, account).published == 0  # unchanged page: nothing
 

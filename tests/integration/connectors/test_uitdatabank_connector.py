@@ -74,7 +74,8 @@ def test_uit_events_arrive_on_calendar_performances_with_their_fields(
     assert second["start"] == STARTS[1]
     assert second["status"] == "SCHEDULED"
     assert [(i["namespace"], i["value"]) for i in second["identifiers"]] == [
-        ("uit", f"{event}#1"), ("dip", "NL-25-0101-1|2")]
+        ("uit", f"{event}#1"), ("uit", f"{event}@{STARTS[1]:%Y-%m-%dT%H:%MZ}"),
+        ("dip", "NL-25-0101-1|00002")]
     assert records[f"uit|{uit_uuid('event', 102)}#0"]["status"] == "CANCELLED"
 
 

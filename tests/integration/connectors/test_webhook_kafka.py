@@ -146,7 +146,7 @@ def test_an_eventix_sale_is_on_ticketing_events_after_the_200(
     v = first.value
     assert (v["event_type"], v["ticket_type"], v["price_cents"], v["quantity"]) == ("SOLD", "NORMAL", 2750, 1)
     assert v["order_id"] == order["guid"] and v["source_system"] == "eventix"
-    assert {"namespace": "dip", "value": "NL-23-1234-5|3"} in v["identifiers"]
+    assert {"namespace": "dip", "value": "NL-23-1234-5|00003"} in v["identifiers"]
     assert {"namespace": "vendor:eventix:acme", "value": event_id} in v["identifiers"]
     assert v["buyer"]["postcode_area"] == "3511" and v["buyer"]["birth_year"] == 1984
     assert len(v["buyer"]["id_hash"]) == 64
@@ -243,7 +243,7 @@ def test_a_stager_delivery_is_one_snapshot_on_ticketing_snapshots(
     assert {(line["ticket_type"], line["tickets"], line["revenue_cents"]) for line in v["lines"]} == {
         ("NORMAL", 170, 170 * 2450), ("FREE", 8, 0)}
     assert (v["reservations"], v["capacity"]) == (10, 320)
-    assert {"namespace": "dip", "value": "NL-24-0042-1|12"} in v["identifiers"]
+    assert {"namespace": "dip", "value": "NL-24-0042-1|00012"} in v["identifiers"]
 
 
 def test_a_replayed_delivery_is_published_once(

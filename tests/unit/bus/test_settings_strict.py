@@ -48,10 +48,10 @@ def test_the_webhook_receiver_is_a_section_of_the_one_settings_model(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[webhook]\nstrict_ticket_types = true\n[webhook.secrets]\n"eventix/acme" = "s3cret-of-acme"\n')
-    monkeypatch.setenv("CULTUURBUS_WEBHOOK__DIP_FIELD", "c_dip")
+    monkeypatch.setenv("CULTUURBUS_WEBHOOK__ID_FIELDS", '{"dip": "c_dip"}')
     s = load_settings(f)
     assert s.webhook.strict_ticket_types is True
-    assert s.webhook.dip_field == "c_dip"
+    assert s.webhook.id_fields == {"dip": "c_dip"}
     secret = s.webhook.secret_for("eventix", "acme")
     assert secret is not None and secret.get_secret_value() == "s3cret-of-acme"
 

@@ -111,7 +111,7 @@ def test_dates_iso_and_day_first(text: str) -> None:
     ({"action": "ruilen"}, "action"), ({"sold_at": "gisteren"}, "sold_at"),
     ({"price": "-27,50"}, "price"), ({"price": "gratis?"}, "price"),
     ({"ticket_id": ""}, "ticket_id"), ({"event_id": "", "dip_id": ""}, "event_id"),
-    ({"dip_id": "NL-24-0712-3"}, "dip_id"), ({"birthdate": "17 mei"}, "birthdate"),
+    ({"event_id": "", "dip_id": "NL-24-0712-3"}, "dip_id"), ({"birthdate": "17 mei"}, "birthdate"),
     ({"performance_start": "zaterdag"}, "performance_start"),
 ])
 def test_bad_rows_raise_naming_the_column(env: RowEnv, patch: dict, field: str) -> None:

@@ -23,7 +23,7 @@ def test_a_performance_maps_with_its_dip_identifier_venue_and_capacity() -> None
                            theater=dip_theater("T-0042", "Stadsschouwburg Utrecht", "3511 EN",
                                                "Utrecht", ("26", "Utrecht")))
     fact = map_performance(PROD, perf, account="dip.test")
-    assert fact.performance_key == "dip|NL-24-0712-3|2"
+    assert fact.performance_key == "dip|NL-24-0712-3|00002"
     assert fact.identifiers == [Identifier.dip("NL-24-0712-3", 2)]
     assert fact.production_id == "NL-24-0712-3"
     assert fact.title == "De Verleiders: Sluipend Gif"
@@ -118,7 +118,7 @@ def test_a_bad_performance_is_dead_lettered_and_its_siblings_published(fake: Fak
                 dip_performance(2, "2025-03-02T20:15:00+01:00", status="perhaps")])])
     result = DipCalendarSource(fake.url).poll({"modifiedSince": (U + timedelta(hours=5)).isoformat()})
     letters = [i for i in result.items if isinstance(i, DeadLetter)]
-    assert [f.performance_key for f in _facts(result.items)] == ["dip|NL-24-3000-1|1"]
+    assert [f.performance_key for f in _facts(result.items)] == ["dip|NL-24-3000-1|00001"]
     assert len(letters) == 1 and letters[0].error.field == "performance.status"  # type: ignore[attr-defined]
     assert b"perhaps" in letters[0].raw
 

@@ -72,14 +72,14 @@ def test_the_poller_publishes_a_performance_only_when_its_updated_moves() -> Non
         source = DipCumulativeSource(f"{fake.url}/cumulative")
         first = source.poll(None)
         assert sorted(s.performance_key for s in _snaps(first.items)) == [
-            "dip|NL-23-1234-5|1", "dip|NL-23-1234-5|2"]
+            "dip|NL-23-1234-5|00001", "dip|NL-23-1234-5|00002"]
         assert all(i.topic == SNAPSHOTS for i in first.items)
         assert source.poll(first.position).items == []
         fake.set_cumulative([cumulative_entry("NL-23-1234-5", 1, U + timedelta(hours=1), normal=(9, 2250)),
                              cumulative_entry("NL-23-1234-5", 2, U, normal=(4, 1000))])
         second = source.poll(first.position)
     [snap] = _snaps(second.items)
-    assert snap.performance_key == "dip|NL-23-1234-5|1"
+    assert snap.performance_key == "dip|NL-23-1234-5|00001"
     assert snap.lines[0].tickets == 9  # fewer than before: a refund, published as is
 
 

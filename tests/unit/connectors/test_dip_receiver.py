@@ -43,13 +43,13 @@ def test_a_tickets_call_publishes_a_snapshot_keyed_by_the_dip_performance(
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "accepted"
     [record] = [i for i in publisher.items if isinstance(i, SourceRecord)]
-    assert record.topic == SNAPSHOTS and record.key == "dip|NL-23-1234-5|3"
+    assert record.topic == SNAPSHOTS and record.key == "dip|NL-23-1234-5|00003"
     snap = record.value
     assert isinstance(snap, SalesSnapshot)
     lines = {line.ticket_type: (line.tickets, line.revenue_cents) for line in snap.lines}
     assert lines == {TicketType.NORMAL: (120, 360000), TicketType.DISCOUNT: (30, 60000),
                      TicketType.FREE: (4, 0), TicketType.OTHER: (0, 0)}
-    assert snap.performance_key == "dip|NL-23-1234-5|3"
+    assert snap.performance_key == "dip|NL-23-1234-5|00003"
     assert snap.source_account == "theater-utrecht"
     assert snap.event_time.isoformat() == "2025-02-01T09:00:00+00:00"
 

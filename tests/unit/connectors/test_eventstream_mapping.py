@@ -19,6 +19,7 @@ from connectors.fakes.ticketmatic import (
     webshop_item,
 )
 from connectors.sdk.errors import MappingError
+from connectors.sdk.identifiers import IdFields
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.ticketing.eventstream.mapping import (
     MappingEnv,
@@ -141,14 +142,14 @@ def test_an_event_item_is_a_performance_with_capacity_and_its_dip_id(env: Mappin
     assert perf.performance_key == "vendor:ticketmatic:acme|554"
     assert Identifier.dip("NL-24-0712-3", 2) in perf.identifiers
     assert perf.production_id == "NL-24-0712-3"
-    assert mapped.dip_links == {"554": Identifier.dip("NL-24-0712-3", 2)}
+    assert mapped.links == {"554": [Identifier.dip("NL-24-0712-3", 2)]}
 
 
 def test_ticket_facts_carry_the_dip_id_once_their_event_was_seen(env: MappingEnv) -> None:
-    env.dip_ids.update(map_item(event_item("4-0", T, event_data(554, "X", SHOW,
-                                                                dip_id="NL-24-0712-3|2")), env).dip_links)
+    env.event_ids.update(map_item(event_item("4-0", T, event_data(554, "X", SHOW,
+                                                                  dip_id="NL-24-0712-3|2")), env).links)
     fact = _facts(order_item("5-0", T, 1, [order_ticket(5, 554)]), env)[0]
-    assert [i.key for i in fact.identifiers] == ["vendor:ticketmatic:acme|554", "dip|NL-24-0712-3|2"]
+    assert [i.key for i in fact.identifiers] == ["vendor:ticketmatic:acme|554", "dip|NL-24-0712-3|00002"]
     assert fact.performance_key == "vendor:ticketmatic:acme|554"
 
 
@@ -158,7 +159,7 @@ def test_a_draft_event_is_not_published(env: MappingEnv) -> None:
 
 
 def test_the_dip_field_name_is_configurable(env: MappingEnv) -> None:
-    env.dip_field = "c_dip"
+    env.id_fields = IdFields.parse(["dip=c_dip"])
     data = event_data(554, "X", SHOW, dip_id="NL-24-0712-3/2", dip_field="c_dip")
     assert Identifier.dip("NL-24-0712-3", 2) in map_item(event_item("4-0", T, data), env).records[0].value.identifiers  # type: ignore[attr-defined]
 
@@ -167,7 +168,6 @@ def test_the_dip_field_name_is_configurable(env: MappingEnv) -> None:
     (order_item("1-0", T, 1, [order_ticket(5, 554, price=-25)]), "data.tickets[0].price"),
     (order_item("1-0", T, 1, []), "data.tickets"),
     (order_item("1-0", T, 1, [{"id": 5, "price": "10"}]), "data.tickets[0].eventid"),
-    (event_item("4-0", T, event_data(554, "X", SHOW, dip_id="production three")), "data.c_dipid"),
     ({"id": "1-0", "ts": "yesterday", "type": "order:confirmed", "data": {}}, "ts"),
     ({"id": "1-0", "ts": "2025-01-01T10:00:00+0000", "type": "order:confirmed"}, "data"),
 ])
@@ -204,3 +204,26 @@ def test_dip_ids_parse_with_common_separators() -> None:
     assert parse_dip_id("NL-23-1234-5|3") == Identifier.dip("NL-23-1234-5", 3)
     assert parse_dip_id(" NL-23-1234-5 / 12 ") == Identifier.dip("NL-23-1234-5", 12)
     assert parse_dip_id("") is None
+
+
+def test_an_unreadable_dip_id_is_counted_and_the_event_still_goes_out_with_its_vendor_id(
+        env: MappingEnv) -> None:
+    seen: list[str] = []
+    env.id_fields = IdFields((("dip", "c_dipid"),), on_unreadable=seen.append)
+    mapped = map_item(event_item("4-0", T, event_data(554, "X", SHOW, dip_id="production three")), env)
+    assert [i.key for i in mapped.records[0].value.identifiers] == [  # type: ignore[attr-defined]
+        "vendor:ticketmatic:acme|554"]
+    assert seen == ["dip"]
+
+
+def test_a_uitdatabank_custom_field_joins_the_event_and_its_sales_to_the_uit_performance(
+        env: MappingEnv) -> None:
+    uuid = "5f0c7a3e-1b2d-4c8e-9a6f-0d1e2f3a4b5c"
+    env.id_fields = IdFields.parse(["uit=c_uitdatabankid", "dip=c_dipid"])
+    only_event = event_data(554, "X", SHOW, custom_fields={"uitdatabankid": uuid})
+    with_index = event_data(555, "X", SHOW, custom_fields={"uitdatabankid": f"{uuid.upper()}#3"})
+    for n, data in enumerate((only_event, with_index)):
+        env.event_ids.update(map_item(event_item(f"4-{n}", T, data), env).links)
+    sold = _facts(order_item("5-0", T, 1, [order_ticket(5, 554), order_ticket(6, 555)]), env)
+    assert [i.key for i in sold[0].identifiers][1:] == [f"uit|{uuid}@{SHOW:%Y-%m-%dT%H:%M}Z"]
+    assert [i.key for i in sold[1].identifiers][1:] == [f"uit|{uuid}#3"]

@@ -83,7 +83,7 @@ def test_a_graph_series_gives_one_performance_per_subevent_inheriting_the_series
 def test_a_dip_identifier_becomes_the_key_and_the_page_id_stays_in_identifiers() -> None:
     performances, _ = _map(_html(FESTIVAL))
     (hamlet,) = [p for p in performances if p.title == "Hamlet"]
-    assert hamlet.performance_key == "dip|NL-24-0042-1|3"
+    assert hamlet.performance_key == "dip|NL-24-0042-1|00003"
     assert hamlet.identifiers == [
         Identifier.dip("NL-24-0042-1", 3),
         Identifier(namespace="schemaorg:www.stadsschouwburg-utrecht.nl",

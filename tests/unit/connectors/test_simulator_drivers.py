@@ -126,7 +126,7 @@ def test_ticketmatic_feed_starts_with_the_event_item_that_links_vendor_id_to_dip
         perf = season.performance(u.perf)
         e = envs.setdefault(perf.account, TmEnv(perf.account, PSEUDO, tm))
         mapped = map_item(u.payload, e)
-        e.dip_ids.update(mapped.dip_links)
+        e.event_ids.update(mapped.links)
         assert len(mapped.records) == u.facts
         if u.payload["type"] == "event:updated":
             seen_event.add(u.perf)

@@ -32,7 +32,7 @@ def test_multiple_event_gives_one_performance_per_subevent_with_its_capacity() -
     assert [p.capacity for p in mapped.performances] == [850, 850, 420]
     assert [p.start for p in mapped.performances] == STARTS
     first = mapped.performances[0]
-    assert first.identifiers == [Identifier.uit(uuid, 0)]
+    assert first.identifiers == [Identifier.uit(uuid, 0), Identifier.uit_at(uuid, STARTS[0])]
     assert first.title == "De Meeuw"  # mainLanguage nl, not the French name
     assert first.genre == "Concert"  # the eventtype term, not the theme
     assert (first.venue.id, first.venue.name, first.venue.postcode, first.venue.city,
@@ -109,15 +109,15 @@ def test_partner_labels_add_dip_and_vendor_ids_to_the_subevent_they_name() -> No
                            "dip:NL-23-1234-5|9", "UiTPAS Gent"])
     event["hiddenLabels"] = ["vendor:ticketmatic:acme:10230@0"]
     ids = [p.identifiers for p in map_event(event, account="a").performances]
-    assert ids[0][1:] == [Identifier.vendor("ticketmatic", "acme", "10230")]
-    assert ids[1][1:] == [Identifier.dip("NL-23-1234-5", 7)]
-    assert ids[2][1:] == [Identifier.vendor("ticketmatic", "acme", "10234")]
+    assert ids[0][2:] == [Identifier.vendor("ticketmatic", "acme", "10230")]
+    assert ids[1][2:] == [Identifier.dip("NL-23-1234-5", 7)]
+    assert ids[2][2:] == [Identifier.vendor("ticketmatic", "acme", "10234")]
 
 
 def test_an_unindexed_partner_label_applies_to_a_single_event() -> None:
     event = _event(starts=STARTS[:1], labels=["DIP:NL-23-1234-5|9"])
     (perf,) = map_event(event, account="a").performances
-    assert perf.identifiers[1:] == [Identifier.dip("NL-23-1234-5", 9)]
+    assert perf.identifiers[2:] == [Identifier.dip("NL-23-1234-5", 9)]
 
 
 def test_a_bad_subevent_fails_alone() -> None:
