@@ -10,9 +10,10 @@ import click
 
 from bus.settings import Settings, load_settings
 from connectors.sdk.context import ConnectorContext
+from connectors.sdk.identifiers import IdFields
 from connectors.ticketing.csvfile.columns import normalise
 from connectors.ticketing.csvfile.importer import CsvImporter
-from connectors.ticketing.csvfile.mapping import RowEnv
+from connectors.ticketing.csvfile.mapping import ID_COLUMNS, RowEnv
 from schemas.models import TicketType
 
 __all__ = ["command"]
@@ -54,9 +55,14 @@ def _ticket_types(values: tuple[str, ...]) -> dict[str, TicketType]:
               help="Progress bar on stderr. [default: when stderr is a terminal]")
 @click.option("--name", default="file", show_default=True,
               help="Connector name (metrics label, position key).")
+@click.option("--id-field", "id_fields", multiple=True, metavar="NS=COLUMN",
+              help="A column holding a sector id, by its header: dip=COLUMN ('<production>|"
+                   "<number>'), uit=COLUMN (uuid, uuid#n, a UiT URL, or the event id matched on "
+                   "the performance start). Repeatable; columns named dip_id/dip or uit_id/uit "
+                   "are read without it.")
 def command(paths: tuple[Path, ...], venue: str, fmt: str, encoding: str, delimiter: str | None,
             tz: str, currency: str, ticket_types: tuple[str, ...], batch_size: int,
-            progress: bool | None, name: str) -> None:
+            progress: bool | None, name: str, id_fields: tuple[str, ...]) -> None:
     """Import box-office CSV exports (one ticket event per row: sale, refund, cancel, scan).
 
     Importing the same file twice publishes nothing; a re-export with rows appended
@@ -68,15 +74,17 @@ def command(paths: tuple[Path, ...], venue: str, fmt: str, encoding: str, delimi
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--timezone") from None
+    id_columns = {normalise(column): f"{ns}_id" for ns, column in IdFields.parse(id_fields).fields}
     root = click.get_current_context().find_root().obj
     settings: Settings = root if isinstance(root, Settings) else load_settings()
     ctx = ConnectorContext(settings, name, serve_metrics=False).open()
     try:
         env = RowEnv(venue, ctx.pseudonymiser, zone, currency, _ticket_types(ticket_types),
-                     window=ctx.window)
+                     window=ctx.window, id_fields=ID_COLUMNS.counting(ctx.metrics_registry, name))
         importer = CsvImporter(ctx.publisher, ctx.positions, env, encoding=encoding,
                                delimiter=delimiter, batch_size=batch_size,
-                               progress=sys.stderr.isatty() if progress is None else progress)
+                               progress=sys.stderr.isatty() if progress is None else progress,
+                               id_columns=id_columns)
         for path in paths:
             click.echo(importer.import_file(path).line())
     finally:

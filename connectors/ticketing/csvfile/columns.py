@@ -8,7 +8,7 @@ dots and slashes turned into ``_``), so ``E-mail``, ``e mail`` and ``email`` are
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from schemas.models import TicketEventType, TicketType
 
@@ -88,8 +88,9 @@ def normalise(label: str) -> str:
     return _SEP.sub("_", label.strip().lower()).strip("_")
 
 
-def map_header(header: Sequence[str]) -> list[str | None]:
-    """The canonical name of each column (``None`` for columns the import does not use).
+def map_header(header: Sequence[str], extra: Mapping[str, str] | None = None) -> list[str | None]:
+    """The canonical name of each column (``None`` for columns the import does not use);
+    ``extra`` maps more labels (normalised) to canonical names, before the built-in ones.
 
     Raises:
         HeaderError: a required column is missing, no performance column exists, or two
@@ -98,7 +99,7 @@ def map_header(header: Sequence[str]) -> list[str | None]:
     """
     out: list[str | None] = []
     for label in header:
-        canon = _BY_ALIAS.get(normalise(label))
+        canon = (extra or {}).get(normalise(label)) or _BY_ALIAS.get(normalise(label))
         if canon is not None and canon in out:
             raise HeaderError(f"columns {label!r} and another one both mean {canon}; keep one")
         out.append(canon)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +85,10 @@ class CsvImporter:
 
     def __init__(self, publisher: Publisher, positions: PositionStore, env: RowEnv, *,
                  encoding: str = "utf-8", delimiter: str | None = None, batch_size: int = 1000,
-                 progress: bool = False) -> None:
+                 progress: bool = False, id_columns: Mapping[str, str] | None = None) -> None:
         self.publisher = publisher
+        #: header label (normalised) -> the sector id column it is (``uit_id``, ``dip_id``)
+        self.id_columns = dict(id_columns or {})
         self.positions = positions
         self.env = env
         self.encoding = encoding
@@ -139,7 +142,7 @@ class CsvImporter:
             try:
                 if reader.header_error is not None:
                     raise HeaderError(f"{reader.header_error}; check the file and --delimiter")
-                columns = map_header(reader.header)
+                columns = map_header(reader.header, self.id_columns)
             except HeaderError as exc:
                 raise ExportFormatError(f"{path}: {exc}") from exc
             batch: list[SourceRecord | DeadLetter] = []

@@ -191,7 +191,7 @@ def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
         identifiers = [primary]
         event = events.get(ticket.event_id)
         if event is not None:
-            identifiers += custom_identifiers(event.custom_fields(), env.settings, event.start,
+            identifiers += custom_identifiers(event.custom_fields(), env, event.start,
                                               f"order.events[{ticket.event_id}].metadata")
         scanned = event_type is TicketEventType.SCANNED and ticket.scanned_at is not None
         when = ticket.scanned_at if scanned and ticket.scanned_at else body.time

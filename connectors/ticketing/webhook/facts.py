@@ -92,6 +92,9 @@ class MappingEnv:
     pseudonymiser: Pseudonymiser
     ticket_types: TicketTypeMapper
     window: EventTimeWindow | None = None  # the receiver's; None in mapping-only tests
+    #: the custom fields holding sector ids (the receiver's counts unreadable values);
+    #: None: ``settings.id_fields``, uncounted (mapping-only tests)
+    id_fields: IdFields | None = None
 
 
 @dataclass
@@ -185,13 +188,15 @@ def contract(model: type[M], inputs: Mapping[str, str], /, **values: Any) -> M:
                            f"{first['msg']}", field=where) from None
 
 
-def custom_identifiers(fields: Mapping[str, Any], settings: WebhookSettings,
+def custom_identifiers(fields: Mapping[str, Any], env: MappingEnv,
                        start: datetime | None, where: str) -> list[Identifier]:
     """DIP and UiT identifiers from a vendor's custom event fields (name -> value), as
     ``settings.id_fields`` names them (``connectors.sdk.identifiers``); ``start`` is the
     vendor's start of the event, for a UiT id that names only the event.
 
-    A value that cannot be read is logged and left out: a venue's typo in a custom
-    field must not hold back the sale itself, which still carries the vendor id.
+    A value that cannot be read is logged, counted (when the receiver's ``env.id_fields``
+    counts) and left out: a venue's typo in a custom field must not hold back the sale
+    itself, which still carries the vendor id.
     """
-    return IdFields.of(settings.id_fields).extract(fields, start, where)
+    id_fields = env.id_fields or IdFields.of(env.settings.id_fields)
+    return id_fields.extract(fields, start, where)

@@ -42,6 +42,7 @@ from bus.topics import SNAPSHOTS, TICKET_EVENTS
 from connectors.sdk.body import BodyError, read_body
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.errors import MappingError
+from connectors.sdk.identifiers import IdFields
 from connectors.sdk.jsonbody import BadJson, load_json
 from connectors.sdk.records import DeadLetter
 from connectors.ticketing.webhook import eventbrite, eventix, stager
@@ -100,7 +101,9 @@ class Receiver:
         self.env = MappingEnv(settings, ctx.pseudonymiser,
                               TicketTypeMapper(settings.ticket_types,
                                                strict=settings.strict_ticket_types),
-                              self.window)
+                              self.window,
+                              IdFields.of(settings.id_fields).counting(ctx.metrics_registry,
+                                                                       "webhook"))
         self.memory = DeliveryMemory(settings.dedupe_size, settings.dedupe_ttl_s)
         self.metrics = WebhookMetrics.of(ctx.metrics_registry)
 

@@ -137,7 +137,7 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
                 "revenue in cents summed over the ticket types")
     primary = Identifier.vendor(NAME, account, event.id)
     fields = {f.key: f.value for f in event.customFields}
-    identifiers = [primary, *custom_identifiers(fields, env.settings, event.start,
+    identifiers = [primary, *custom_identifiers(fields, env, event.start,
                                                 "event.customFields")]
     when = event.modified or body.sentAt
     when_field = "event.modified" if event.modified else "sentAt"

@@ -138,3 +138,24 @@ def test_throughput_of_the_csv_import_through_real_kafka(
         print(f"\ncsv import: {summary.published} rows in {summary.seconds:.2f} s = "
               f"{summary.published / summary.seconds:,.0f} rows/s (batches of 500, acks=all)",
               file=sys.stderr)
+
+
+def test_a_column_named_by_id_field_carries_its_sector_id_onto_the_facts(
+        topics: Settings, registry: Registry, tmp_path: Path) -> None:
+    venue = f"idfield-{uuid.uuid4().hex[:6]}"
+    event = "5f0c7a3e-1b2d-4c8e-9a6f-0d1e2f3a4b5c"
+    path = tmp_path / "export.csv"
+    header = HEADER.rstrip("\n") + ";UiT-nummer\n"
+    path.write_text(header + row(0).rstrip("\n") + f";{event.upper()}#2\n"
+                    + row(1).rstrip("\n") + ";not an id\n", encoding="utf-8")
+    args = [str(path), "--venue", venue, "--no-progress", "--id-field", "uit=UiT-nummer"]
+    result = CliRunner().invoke(command, args, obj=topics, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "2 published" in result.output  # an unreadable id holds back no sale
+    ids = sorted((f["fact_id"], [(i["namespace"], i["value"]) for i in f["identifiers"]])
+                 for f in facts(topics, registry, venue))
+    assert [i for _, i in ids] == [
+        [("vendor:boxoffice:" + venue, "EV-0"), ("dip", "NL-24-0700-1|00001"), ("uit", f"{event}#2")],
+        [("vendor:boxoffice:" + venue, "EV-1"), ("dip", "NL-24-0701-1|00002")]]
+    bad = CliRunner().invoke(command, [*args[:-1], "uitnummer"], obj=topics)
+    assert bad.exit_code == 2 and "NAMESPACE=FIELD" in bad.output

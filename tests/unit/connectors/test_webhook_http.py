@@ -62,6 +62,18 @@ def test_a_signed_eventix_sale_is_answered_200_with_its_fact_ids(hx: Harness) ->
     assert body["fact_ids"] == [r.value.fact_id for r in hx.publisher.records]
 
 
+def test_an_unreadable_dip_id_is_counted_and_the_sale_still_goes_out_with_its_vendor_id(
+        hx: Harness) -> None:
+    resp = hx.post(eventix_delivery("acme", SECRET, "order.paid",
+                                    eventix_order(dip_id="Karamazov, voorstelling 3")))
+    assert resp.status_code == 200 and resp.json()["facts"] == 2
+    for record in hx.publisher.records:
+        assert [i.namespace for i in record.value.identifiers] == ["vendor:eventix:acme"]
+    assert hx.ctx.metrics_registry.get_sample_value(
+        "cultuurbus_connector_identifiers_unreadable_total",
+        {"connector": "webhook", "namespace": "dip"}) == 2  # one per fact that went without it
+
+
 def test_a_replayed_delivery_is_answered_duplicate_and_not_published_again(hx: Harness) -> None:
     req = eventix_delivery("acme", SECRET, "order.paid", eventix_order())
     assert hx.post(req).json()["status"] == "accepted"
