@@ -24,7 +24,8 @@ __all__ = ["Profiler", "hot_spots"]
 
 OUR_CODE = ("(bus/", "(schemas/", "(connectors/", "(streams/", "(sinks/")
 #: Entry points of the roles: on nearly every stack, so they say nothing.
-ENTRY = ("(streams/worker.py", "(streams/cli.py", "(sinks/clickhouse/cli.py", "ClickHouseSink.run (",
+ENTRY = ("(bus/cli.py",
+         "(streams/worker.py", "(streams/cli.py", "(sinks/clickhouse/cli.py", "ClickHouseSink.run (",
          "(connectors/ticketing/webhook/cli.py", "(sinks/gateway/cli.py", "(sinks/gateway/server.py")
 
 
