@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from bus.clickhouse import make_clickhouse_client
 from bus.kafka import make_admin, make_consumer
@@ -41,16 +41,27 @@ def sink_topics(settings: Settings, with_unmatched: bool = True) -> list[str]:
     return [settings.topic_prefix + t for t in (*names, UNMATCHED)[: len(names) + with_unmatched]]
 
 
+#: What a fresh single broker answers while it is still loading its group coordinators.
+_NOT_YET = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+            KafkaError.COORDINATOR_NOT_AVAILABLE)
+
+
 def caught_up(settings: Settings, topics: Iterable[str]) -> bool:
-    """Whether the sink's group committed every partition of ``topics`` up to its end."""
+    """Whether the sink's group committed every partition of ``topics`` up to its end
+    (not yet, while a fresh broker still loads its group coordinators)."""
     consumer = make_consumer(settings.kafka, settings.sink.group_id)
     try:
         parts: list[TopicPartition] = []
         for topic in topics:
             meta = consumer.list_topics(topic, timeout=10).topics[topic]
             parts.extend(TopicPartition(topic, p) for p in meta.partitions)
-        committed = {(tp.topic, tp.partition): tp.offset
-                     for tp in consumer.committed(parts, timeout=10)}
+        try:
+            committed = {(tp.topic, tp.partition): tp.offset
+                         for tp in consumer.committed(parts, timeout=10)}
+        except KafkaException as exc:
+            if exc.args[0].code() in _NOT_YET:
+                return False
+            raise
         for tp in parts:
             _, high = consumer.get_watermark_offsets(tp, timeout=10)
             if high > 0 and committed[(tp.topic, tp.partition)] < high:

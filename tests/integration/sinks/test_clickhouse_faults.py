@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from tests.support import REPO_ROOT
 from tests.support.clickhouse import (
     ClickHouseServerProcess,
     caught_up,
-    drop_database,
     fresh_settings,
     sink_topics,
 )
@@ -29,15 +27,6 @@ from tests.support.sink import SinkProcess
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[Settings]]:
-    """Databases (by settings) this test made on the shared server; dropped afterwards."""
-    made: list[Settings] = []
-    yield made
-    for s in made:
-        drop_database(s)
 
 
 def _count(settings: Settings, sql: str) -> int:

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,18 +16,8 @@ from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.errors import MigrationError
 from sinks.clickhouse.migrate import applied_migrations, load_migrations, migrate
 from tests.support import REPO_ROOT
-from tests.support.clickhouse import drop_database
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[Settings]]:
-    """Databases (by settings) this test made on the shared server; dropped afterwards."""
-    made: list[Settings] = []
-    yield made
-    for s in made:
-        drop_database(s)
 
 
 def test_migrations_apply_once_and_a_changed_one_is_refused(bus_settings: Settings,
@@ -71,7 +60,6 @@ def test_migrate_cli_works_on_a_relative_embedded_path(tmp_path: Path) -> None:
     status = _cli(tmp_path, "sink", "migrate", "--status", "--clickhouse-url",
                   "chdb://.stack/clickhouse-embedded")
     assert status.stdout.count("applied") == len(load_migrations()), status.stdout
-
 
 
 def test_a_report_on_a_database_without_the_sink_tables_says_what_to_run(tmp_path: Path) -> None:

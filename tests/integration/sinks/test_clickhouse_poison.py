@@ -9,17 +9,15 @@ from __future__ import annotations
 import io
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import fastavro
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
 from bus.codec import KIND_HEADER, without_logical_types
-from bus.kafka import make_consumer, make_producer
+from bus.kafka import make_producer
 from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
 from bus.topics import AVAILABILITY, FACTS, TICKET_EVENTS, dlq_of
@@ -28,6 +26,7 @@ from schemas.models import Availability, Identifier, TicketEvent
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.sink import ClickHouseSink
 from tests.support.clickhouse import caught_up, drop_database, fresh_settings, sink_topics
+from tests.support.topics import read_all
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -75,44 +74,13 @@ def availability(version: int) -> dict[str, Any]:
                         last_fact_time=T, updated_at=T, version=version).to_avro()
 
 
-def settled(settings: Settings) -> bool:
-    """The sink committed everything; a fresh broker may still be loading its coordinators."""
-    try:
-        return caught_up(settings, sink_topics(settings))
-    except KafkaException:
-        return False
-
-
-def read_all(settings: Settings, topic: str, timeout: float = 30) -> list[Any]:
-    c = make_consumer(settings.kafka, f"read-{time.monotonic_ns()}")
-    out: list[Any] = []
-    try:
-        name = settings.topic_prefix + topic
-        for p in c.list_topics(name, timeout=10).topics[name].partitions:
-            _, high = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-            if high <= 0:
-                continue
-            c.assign([TopicPartition(name, p, OFFSET_BEGINNING)])
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                m = c.poll(1)
-                if m is None or m.error():
-                    continue
-                out.append(m)
-                if m.offset() >= high - 1:
-                    break
-    finally:
-        c.close()
-    return out
-
-
 def run_until_settled(settings: Settings, sink: ClickHouseSink, timeout: float) -> bool:
     """Run ``sink`` until it committed everything (True) or ``timeout`` passed; stop it."""
     sink.setup()
     runner = threading.Thread(target=sink.run, daemon=True)
     runner.start()
     try:
-        return bool(wait_until(lambda: settled(settings), timeout, 1.0))
+        return bool(wait_until(lambda: caught_up(settings, sink_topics(settings)), timeout, 1.0))
     finally:
         sink.stop()
         runner.join(60)

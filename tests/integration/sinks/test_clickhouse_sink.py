@@ -9,7 +9,6 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,47 +26,12 @@ from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.rows import FACT_MAPPERS, Source
 from sinks.clickhouse.sink import ClickHouseSink
 from tests.support import REPO_ROOT
-from tests.support.clickhouse import caught_up, drop_database, fresh_settings, sink_topics
+from tests.support.clickhouse import caught_up, fresh_settings, sink_topics
 from tests.support.dataset import make_dataset, produce_dataset
+from tests.support.topics import read_all
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[Settings]]:
-    """Databases (by settings) this test made on the shared server; dropped afterwards."""
-    made: list[Settings] = []
-    yield made
-    for s in made:
-        drop_database(s)
-
-
-def _read_all(settings: Settings, topic: str) -> list:  # type: ignore[type-arg]
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-
-    from bus.kafka import make_consumer
-
-    c = make_consumer(settings.kafka, f"read-{uuid.uuid4().hex[:6]}")
-    out = []
-    try:
-        name = settings.topic_prefix + topic
-        for p in c.list_topics(name, timeout=10).topics[name].partitions:
-            _, high = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-            if high <= 0:
-                continue
-            c.assign([TopicPartition(name, p, OFFSET_BEGINNING)])
-            got = 0
-            while got < high:
-                m = c.poll(10)
-                assert m is not None, f"timed out reading {name}"
-                if m.error():
-                    continue
-                out.append(m)
-                got = m.offset() + 1
-    finally:
-        c.close()
-    return out
 
 
 def _scalar(client, sql: str):  # type: ignore[no-untyped-def]
@@ -123,8 +87,8 @@ def test_sink_writes_every_produced_record_once_and_dead_letters_bad_ones(
     assert _scalar(client, "SELECT countIf(NOT match(buyer_id_hash, '^[0-9a-f]{64}$') "
                            "OR NOT match(postcode_area, '^[0-9]{4}$')) FROM ticket_facts") == 0
 
-    facts_dlq = _read_all(s, dlq_of(FACTS))
-    avail_dlq = _read_all(s, dlq_of(AVAILABILITY))
+    facts_dlq = read_all(s, dlq_of(FACTS))
+    avail_dlq = read_all(s, dlq_of(AVAILABILITY))
     assert sorted(m.value() for m in facts_dlq) == sorted(v for t, _, v in bad if t == FACTS)
     assert sorted(m.value() for m in avail_dlq) == sorted(v for t, _, v in bad if t == AVAILABILITY)
     for m in facts_dlq + avail_dlq:

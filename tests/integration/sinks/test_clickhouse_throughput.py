@@ -9,7 +9,6 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,21 +23,11 @@ from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.rows import COLUMNS, Source, ticket_row
 from sinks.clickhouse.sink import ClickHouseSink
-from tests.support.clickhouse import drop_database, fresh_settings
+from tests.support.clickhouse import fresh_settings
 from tests.support.dataset import buyer_hash
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def cleanup() -> Iterator[list[Settings]]:
-    """Databases (by settings) this test made on the shared server; dropped afterwards."""
-    made: list[Settings] = []
-    yield made
-    for s in made:
-        drop_database(s)
-
 
 
 ROWS = int(os.environ.get("CULTUURBUS_BENCH_ROWS", "100000"))
