@@ -14,7 +14,7 @@ from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import DeadLetter, SourceRecord
 from connectors.sdk.window import EventTimeWindow
 
-__all__ = ["RecordingPublisher", "dip_context", "recording_context"]
+__all__ = ["KeptPositions", "RecordingPublisher", "dip_context", "recording_context"]
 
 
 class RecordingPublisher:
@@ -75,3 +75,16 @@ def recording_context(settings: Settings | None = None, *, name: str = "webhook"
 def dip_context(publisher: RecordingPublisher, settings: Settings | None = None) -> ConnectorContext:
     """What ``DipReceiver`` uses of a connector context, around ``publisher``."""
     return recording_context(settings, name="dip", publisher=publisher)[0]
+
+
+class KeptPositions:
+    """Stands in for the connector's position store without Kafka: keeps what was saved."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, dict[str, Any]] = {}
+
+    def get(self, part: str) -> dict[str, Any] | None:
+        return self.saved.get(part)
+
+    def save(self, part: str, position: dict[str, Any], timeout: float | None = None) -> None:
+        self.saved[part] = position

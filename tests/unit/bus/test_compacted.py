@@ -8,6 +8,7 @@ from typing import Any
 from bus.compacted import CompactedReader, Handler, Record
 from bus.errors import SchemaRegistryError
 from bus.settings import Settings
+from tests.support.producing import KeptProducer
 
 TOPIC = "u.participation.identity"
 
@@ -53,28 +54,14 @@ class Message:
         return [("trace", b"t1")]
 
 
-class Producer:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    def produce(self, topic: str, **kw: Any) -> None:
-        self.sent.append({"topic": topic, **kw})
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
-
-    def flush(self, timeout: float = 0) -> int:
-        return 0
-
-
-def reader(decode: Any, applied: list[Record], counts: list[tuple[str, str]]) -> tuple[CompactedReader, Producer]:
+def reader(decode: Any, applied: list[Record], counts: list[tuple[str, str]]) -> tuple[CompactedReader, KeptProducer]:
     def apply(rec: Record) -> str:
         applied.append(rec)
         return "tombstone" if rec.value is None else "applied"
 
     r = CompactedReader(Settings().kafka, {TOPIC: Handler("participation.identity", decode, apply)},
                         source="unit", count=lambda t, o: counts.append((t, o)))
-    producer = Producer()
+    producer = KeptProducer()
     r._producer = producer  # type: ignore[assignment]
     return r, producer
 

@@ -15,6 +15,7 @@ from bus.errors import DeliveryError
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import DeadLetter, SourceRecord
 from connectors.ticketing.csvfile import CsvImporter, ExportFormatError, RowEnv
+from tests.support.recording import KeptPositions
 
 HEADER = "bestelnummer;ticketnummer;voorstelling_id;actie;prijssoort;prijs;datum;naam;e-mail;postcode;geboortedatum\n"
 
@@ -43,18 +44,7 @@ class Publisher:
         return [i for i in self.items if isinstance(i, DeadLetter)]
 
 
-class Positions:
-    def __init__(self) -> None:
-        self.saved: dict[str, dict[str, Any]] = {}
-
-    def get(self, part: str) -> dict[str, Any] | None:
-        return self.saved.get(part)
-
-    def save(self, part: str, position: dict[str, Any], timeout: float | None = None) -> None:
-        self.saved[part] = position
-
-
-def _importer(publisher: Publisher, positions: Positions, batch_size: int = 1000) -> CsvImporter:
+def _importer(publisher: Publisher, positions: KeptPositions, batch_size: int = 1000) -> CsvImporter:
     env = RowEnv("stadsschouwburg", Pseudonymiser(SecretStr("unit-test-secret-0123456789")),
                  ZoneInfo("Europe/Amsterdam"))
     return CsvImporter(publisher, positions, env, batch_size=batch_size)  # type: ignore[arg-type]
@@ -68,7 +58,7 @@ def _file(tmp_path: Path, name: str, rows: list[str]) -> Path:
 
 def test_importing_the_same_file_twice_publishes_nothing_the_second_time(tmp_path: Path) -> None:
     path = _file(tmp_path, "export.csv", [row(n) for n in range(10)])
-    publisher, positions = Publisher(), Positions()
+    publisher, positions = Publisher(), KeptPositions()
     first = _importer(publisher, positions).import_file(path)
     assert (first.rows_read, first.published, first.dead_lettered, first.skipped) == (10, 10, 0, 0)
     second = _importer(publisher, positions).import_file(path)
@@ -79,14 +69,14 @@ def test_importing_the_same_file_twice_publishes_nothing_the_second_time(tmp_pat
 
 def test_the_same_file_under_another_name_is_recognised(tmp_path: Path) -> None:
     rows = [row(n) for n in range(5)]
-    publisher, positions = Publisher(), Positions()
+    publisher, positions = Publisher(), KeptPositions()
     _importer(publisher, positions).import_file(_file(tmp_path, "maandag.csv", rows))
     again = _importer(publisher, positions).import_file(_file(tmp_path, "kopie.csv", rows))
     assert again.whole_file_skipped and len(publisher.facts()) == 5
 
 
 def test_a_re_export_with_more_rows_publishes_only_the_new_ones(tmp_path: Path) -> None:
-    publisher, positions = Publisher(), Positions()
+    publisher, positions = Publisher(), KeptPositions()
     _importer(publisher, positions).import_file(_file(tmp_path, "day1.csv", [row(n) for n in range(8)]))
     summary = _importer(publisher, positions).import_file(
         _file(tmp_path, "day2.csv", [row(n) for n in range(12)]))
@@ -96,7 +86,7 @@ def test_a_re_export_with_more_rows_publishes_only_the_new_ones(tmp_path: Path) 
 
 
 def test_an_unrelated_export_is_imported_in_full_with_stable_fact_ids(tmp_path: Path) -> None:
-    publisher, positions = Publisher(), Positions()
+    publisher, positions = Publisher(), KeptPositions()
     _importer(publisher, positions).import_file(_file(tmp_path, "a.csv", [row(n) for n in range(4)]))
     reordered = [row(n) for n in reversed(range(6))]
     summary = _importer(publisher, positions).import_file(_file(tmp_path, "b.csv", reordered))
@@ -107,7 +97,7 @@ def test_an_unrelated_export_is_imported_in_full_with_stable_fact_ids(tmp_path: 
 
 def test_an_interrupted_import_resumes_after_the_last_acknowledged_batch(tmp_path: Path) -> None:
     path = _file(tmp_path, "big.csv", [row(n) for n in range(25)])
-    positions = Positions()
+    positions = KeptPositions()
     failing = Publisher(fail_on_call=3)  # batches 1 and 2 acknowledged, batch 3 not
     with pytest.raises(DeliveryError):
         _importer(failing, positions, batch_size=10).import_file(path)
@@ -123,7 +113,7 @@ def test_bad_rows_are_dead_lettered_with_their_line_and_the_rest_goes_on(tmp_pat
     rows = [row(0), row(1, action="ruilen"), row(2, when="morgen"), row(3, price="-25,00"),
             "B9;T9;EV-7;verkoop\n", row(4)]
     publisher = Publisher()
-    summary = _importer(publisher, Positions()).import_file(_file(tmp_path, "x.csv", rows))
+    summary = _importer(publisher, KeptPositions()).import_file(_file(tmp_path, "x.csv", rows))
     assert (summary.rows_read, summary.published, summary.dead_lettered) == (6, 2, 4)
     letters = publisher.letters()
     assert [letter.where for letter in letters] == ["x.csv line 3", "x.csv line 4", "x.csv line 5",
@@ -140,12 +130,12 @@ def test_a_file_with_an_unreadable_header_publishes_nothing(tmp_path: Path) -> N
     path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
     publisher = Publisher()
     with pytest.raises(ExportFormatError, match="missing column"):
-        _importer(publisher, Positions()).import_file(path)
+        _importer(publisher, KeptPositions()).import_file(path)
     assert publisher.items == []
 
 
 def test_a_final_row_without_a_newline_is_safe_to_extend(tmp_path: Path) -> None:
-    publisher, positions = Publisher(), Positions()
+    publisher, positions = Publisher(), KeptPositions()
     path = tmp_path / "a.csv"
     path.write_text(HEADER + row(0) + row(1).rstrip("\n"), encoding="utf-8")
     _importer(publisher, positions).import_file(path)

@@ -28,6 +28,7 @@ from connectors.sdk.window import EventTimeWindow
 from connectors.ticketing.csvfile import CsvImporter, ExportFormatError, RowEnv
 from connectors.ticketing.csvfile.mapping import map_row, parse_amount, parse_when
 from tests.support.properties import PROFILE, encode
+from tests.support.recording import KeptPositions
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 COLUMNS: list[str | None] = ["order_id", "ticket_id", "event_id", "dip_id", "action", "ticket_type",
@@ -125,17 +126,6 @@ class RecordingPublisher:
         self.items.extend(items)
 
 
-class Positions:
-    def __init__(self) -> None:
-        self.saved: dict[str, dict[str, Any]] = {}
-
-    def get(self, part: str) -> dict[str, Any] | None:
-        return self.saved.get(part)
-
-    def save(self, part: str, position: dict[str, Any], timeout: float | None = None) -> None:
-        self.saved[part] = position
-
-
 HEADER = ";".join(c or "notes" for c in COLUMNS).encode() + b"\n"
 GOOD_ROW = b"B1;T1;EV-7;;verkoop;Normaal;25,00;03-02-2025 14:30;;web;;;;;EUR;;\n"
 BAD_BYTES = [b"\x00", b"\r", b"\xff\xfe", b'"', b"\n", b";", b"\r\n", b"x" * 200_000,
@@ -150,7 +140,7 @@ def _import(data: bytes) -> tuple[Any, RecordingPublisher]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.csv"
         path.write_bytes(data)
-        importer = CsvImporter(publisher, Positions(), env())  # type: ignore[arg-type]
+        importer = CsvImporter(publisher, KeptPositions(), env())  # type: ignore[arg-type]
         return importer.import_file(path), publisher
 
 

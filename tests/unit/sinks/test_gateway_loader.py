@@ -19,6 +19,7 @@ from schemas import load_schema
 from sinks.gateway.loader import ViewLoader
 from sinks.gateway.metrics import GatewayMetrics
 from sinks.gateway.view import Change, View
+from tests.support.producing import KeptProducer
 
 PREFIX = "u."
 AVAIL = PREFIX + "participation.availability"
@@ -30,20 +31,6 @@ SCHEMAS = {1: fastavro.parse_schema(load_schema("availability.avsc")),
 class FakeRegistry:
     def writer_schema(self, schema_id: int) -> Any:
         return SCHEMAS[schema_id]
-
-
-class FakeProducer:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    def produce(self, topic: str, **kw: Any) -> None:
-        self.sent.append({"topic": topic, **kw})
-
-    def poll(self, timeout: float = 0) -> int:
-        return 0
-
-    def flush(self, timeout: float = 0) -> int:
-        return 0
 
 
 class FakeError:
@@ -102,12 +89,12 @@ def availability(pid: str, remaining: int = 5) -> bytes:
                       "updated_at": datetime(2025, 6, 1, tzinfo=UTC), "version": 1})
 
 
-def loader() -> tuple[ViewLoader, FakeProducer, list[Change], GatewayMetrics]:
+def loader() -> tuple[ViewLoader, KeptProducer, list[Change], GatewayMetrics]:
     metrics = GatewayMetrics(CollectorRegistry())
     got: list[Change] = []
     ld = ViewLoader(Settings(topic_prefix=PREFIX), View(100, seq_base=0), metrics, on_changes=got.extend,
                     registry=cast(Registry, FakeRegistry()))
-    producer = FakeProducer()
+    producer = KeptProducer()
     ld.reader._producer = producer  # type: ignore[assignment]
     return ld, producer, got, metrics
 
