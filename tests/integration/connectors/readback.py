@@ -11,9 +11,12 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
 from bus.kafka import make_consumer
+from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
+from bus.topics import PERFORMANCES
+from connectors.fakes.calendars import read_back
 
-__all__ = ["end_offsets", "read_topic"]
+__all__ = ["end_offsets", "published_performances", "read_topic"]
 
 
 def end_offsets(consumer: Any, name: str, timeout: float = 30.0) -> dict[int, int]:
@@ -56,3 +59,10 @@ def read_topic(settings: Settings, topic: str, timeout: float = 60.0) -> list[An
         return out
     finally:
         consumer.close()
+
+
+def published_performances(settings: Settings, registry: Registry, account: str) -> list[dict[str, Any]]:
+    """Every performance on calendar.performances that ``account`` published, decoded."""
+    decode = AvroDeserializer(registry, "performance.avsc")
+    return [r.value for r in read_back(settings, PERFORMANCES, decode)
+            if r.value["source_account"] == account]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
-from bus.serde import AvroDeserializer, Registry
+from bus.serde import Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, dlq_of
 from connectors.calendar.common import Backoff
@@ -17,17 +15,12 @@ from connectors.calendar.ical.source import IcalSource
 from connectors.fakes.calendars import FakeCalendarSite, ical_feed, read_back, vevent
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
+from tests.integration.connectors.readback import published_performances
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
-
-@pytest.fixture
-def context(topics: Settings) -> Iterator[ConnectorContext]:
-    ctx = ConnectorContext(topics, f"ical-{uuid.uuid4().hex[:6]}", serve_metrics=False).open()
-    yield ctx
-    ctx.close()
 
 
 def _feed(cancel_third: bool = False) -> str:
@@ -50,11 +43,6 @@ def _run(context: ConnectorContext, url: str, feed: str) -> SourceRunner:
     return runner
 
 
-def _published(settings: Settings, registry: Registry, feed: str) -> list[dict[str, Any]]:
-    decode = AvroDeserializer(registry, "performance.avsc")
-    return [r.value for r in read_back(settings, PERFORMANCES, decode)
-            if r.value["source_account"] == feed]
-
 
 def test_an_ical_feed_arrives_on_calendar_performances_and_a_changed_occurrence_again(
         topics: Settings, registry: Registry, context: ConnectorContext) -> None:
@@ -63,7 +51,7 @@ def test_an_ical_feed_arrives_on_calendar_performances_and_a_changed_occurrence_
         url = site.put("/agenda.ics", _feed(), "text/calendar; charset=utf-8")
         site.fail_next(2, status=502)
         assert _run(context, url, feed).published == 3
-        records = {r["performance_key"]: r for r in _published(topics, registry, feed)}
+        records = {r["performance_key"]: r for r in published_performances(topics, registry, feed)}
         key = f"ical:{feed}|hamlet@ssu.nl@2030-03-15T19:00:00+00:00"
         assert len(records) == 3 and key in records
         assert records[key]["status"] == "SCHEDULED"
@@ -77,7 +65,7 @@ def test_an_ical_feed_arrives_on_calendar_performances_and_a_changed_occurrence_
 
         site.put("/agenda.ics", _feed(cancel_third=True), "text/calendar; charset=utf-8")
         assert _run(context, url, feed).published == 1
-        latest = [r for r in _published(topics, registry, feed) if r["performance_key"] == key]
+        latest = [r for r in published_performances(topics, registry, feed) if r["performance_key"] == key]
         assert [r["status"] for r in latest] == ["SCHEDULED", "CANCELLED"]
 
     dead = [r for r in read_back(topics, dlq_of(PERFORMANCES))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from bus.serde import AvroDeserializer, Registry
+from bus.serde import Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, dlq_of
 from connectors.calendar.common import Backoff
@@ -16,6 +15,7 @@ from connectors.calendar.schemaorg.source import SchemaOrgSource
 from connectors.fakes.calendars import FakeCalendarSite, read_back, schemaorg_page, theater_event
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
+from tests.integration.connectors.readback import published_performances
 
 pytestmark = pytest.mark.integration
 
@@ -26,12 +26,6 @@ def site() -> Iterator[FakeCalendarSite]:
         yield server
 
 
-@pytest.fixture
-def context(topics: Settings) -> Iterator[ConnectorContext]:
-    ctx = ConnectorContext(topics, f"schemaorg-{uuid.uuid4().hex[:6]}", serve_metrics=False).open()
-    yield ctx
-    ctx.close()
-
 
 def _run(context: ConnectorContext, url: str, account: str) -> SourceRunner:
     runner = SourceRunner(SchemaOrgSource(url, account=account, backoff=Backoff(0.05, 0.2)),
@@ -40,11 +34,6 @@ def _run(context: ConnectorContext, url: str, account: str) -> SourceRunner:
     runner.run(until_caught_up=True)
     return runner
 
-
-def _published(settings: Settings, registry: Registry, account: str) -> list[dict[str, Any]]:
-    decode = AvroDeserializer(registry, "performance.avsc")
-    return [r.value for r in read_back(settings, PERFORMANCES, decode)
-            if r.value["source_account"] == account]
 
 
 def _page(capacity: int = 380) -> str:
@@ -70,7 +59,7 @@ def test_a_venue_page_arrives_on_calendar_performances_and_only_changes_go_again
     site.fail_next(2)  # the site is down for the first two attempts
     first = _run(context, url, account)
     assert first.published == 3
-    records = {r["performance_key"]: r for r in _published(topics, registry, account)}
+    records = {r["performance_key"]: r for r in published_performances(topics, registry, account)}
     host = "schemaorg:127.0.0.1"
     assert set(records) == {f"{host}|{url}#d1", f"{host}|{url}#d2", "dip|NL-30-0042-1|00003"}
     assert records[f"{host}|{url}#d1"]["capacity"] == 380

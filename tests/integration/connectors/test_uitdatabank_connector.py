@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from bus.serde import AvroDeserializer, Registry
+from bus.serde import Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, dlq_of
 from connectors.calendar.common import Backoff
@@ -18,6 +17,7 @@ from connectors.fakes.calendars import ReadBack, read_back
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
+from tests.integration.connectors.readback import published_performances
 
 pytestmark = pytest.mark.integration
 
@@ -31,12 +31,6 @@ def fake() -> Iterator[FakeUitdatabank]:
         yield server
 
 
-@pytest.fixture
-def context(topics: Settings) -> Iterator[ConnectorContext]:
-    ctx = ConnectorContext(topics, f"uit-{uuid.uuid4().hex[:6]}", serve_metrics=False).open()
-    yield ctx
-    ctx.close()
-
 
 def _runner(context: ConnectorContext, fake: FakeUitdatabank, account: str) -> SourceRunner:
     source = UitdatabankSource(fake.url, client_id="cultuurbus-test", account=account,
@@ -44,11 +38,6 @@ def _runner(context: ConnectorContext, fake: FakeUitdatabank, account: str) -> S
     return SourceRunner(source, context.publisher, context.positions, poll_interval_s=0.1,
                         backoff_max_s=0.5)
 
-
-def _published(settings: Settings, registry: Registry, account: str) -> list[dict[str, Any]]:
-    decode = AvroDeserializer(registry, "performance.avsc")
-    return [r.value for r in read_back(settings, PERFORMANCES, decode)
-            if r.value["source_account"] == account]
 
 
 def test_uit_events_arrive_on_calendar_performances_with_their_fields(
@@ -61,7 +50,7 @@ def test_uit_events_arrive_on_calendar_performances_with_their_fields(
                        sub_statuses=["Unavailable"]))
     _runner(context, fake, account).run(until_caught_up=True)
 
-    records = {r["performance_key"]: r for r in _published(topics, registry, account)}
+    records = {r["performance_key"]: r for r in published_performances(topics, registry, account)}
     event = uit_uuid("event", 101)
     assert set(records) == {f"uit|{event}#0", f"uit|{event}#1", f"uit|{event}#2",
                             f"uit|{uit_uuid('event', 102)}#0"}
@@ -86,20 +75,20 @@ def test_a_second_poll_publishes_nothing_and_a_modified_event_comes_again_newer(
     key = fake.add(uit_event(201, starts=STARTS, modified=fake.tick()))
     fake.add(uit_event(202, starts=STARTS, modified=fake.tick()))
     _runner(context, fake, account).run(until_caught_up=True)
-    first = _published(topics, registry, account)
+    first = published_performances(topics, registry, account)
     assert len(first) == 6
 
     again = _runner(context, fake, account)
     again.run(until_caught_up=True)
     assert again.published == 0
-    assert len(_published(topics, registry, account)) == 6
+    assert len(published_performances(topics, registry, account)) == 6
 
     stamp = fake.modify(key, lambda e: e["subEvent"][0]["bookingAvailability"].update(
         capacity=450))
     after = _runner(context, fake, account)
     after.run(until_caught_up=True)
     assert after.published == 3
-    records = _published(topics, registry, account)
+    records = published_performances(topics, registry, account)
     newest = [r for r in records if r["event_time"] == stamp]
     assert len(newest) == 3
     assert max(r["event_time"] for r in first) < stamp
@@ -119,7 +108,7 @@ def test_a_server_failing_twice_then_recovering_loses_nothing(
     runner = _runner(context, fake, account)
     runner.run(until_caught_up=True)
     assert sum(1 for r in fake.requests) >= 3
-    records = _published(topics, registry, account)
+    records = published_performances(topics, registry, account)
     assert len({r["performance_key"] for r in records}) == 30
 
 
@@ -133,7 +122,7 @@ def test_a_malformed_member_goes_to_the_dlq_with_error_headers(
     fake.add(broken)
     _runner(context, fake, account).run(until_caught_up=True)
 
-    assert len(_published(topics, registry, account)) == 5
+    assert len(published_performances(topics, registry, account)) == 5
     broken_id = uit_uuid("event", 402)
     dead: list[ReadBack] = [r for r in read_back(topics, dlq_of(PERFORMANCES))
                             if r.headers.get("errors.source") == context.name]
