@@ -28,7 +28,7 @@ from bus.topics import PERFORMANCES
 from connectors.sdk.errors import MappingError, SourceUnavailable
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
 from connectors.ticketing.dip.calendar_mapping import map_performance, parse_when
-from connectors.ticketing.dip.http import get_json
+from connectors.ticketing.dip.http import client_for, get_json
 
 __all__ = ["DipCalendarSource"]
 
@@ -64,10 +64,7 @@ class DipCalendarSource:
         self.source_partition = f"dip-calendar:{self.account}"
         self.page_size = page_size
         self.since = since or _EPOCH
-        headers = {"Accept": "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._client = client or httpx.Client(timeout=30.0, headers=headers)
+        self._client = client_for(api_key, client)
 
     def close(self) -> None:
         self._client.close()

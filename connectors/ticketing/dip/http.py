@@ -9,7 +9,18 @@ import httpx
 from bus.errors import ConfigError
 from connectors.sdk.errors import Retry, SourceUnavailable
 
-__all__ = ["get_json"]
+__all__ = ["client_for", "get_json"]
+
+
+def client_for(api_key: str | None, client: httpx.Client | None = None) -> httpx.Client:
+    """``client`` if given (tests), else a client that asks for JSON and sends the key as
+    ``Authorization: Bearer``."""
+    if client is not None:
+        return client
+    headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return httpx.Client(timeout=30.0, headers=headers)
 
 
 def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = None,

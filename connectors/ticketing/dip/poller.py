@@ -27,7 +27,7 @@ from bus.topics import SNAPSHOTS
 from connectors.sdk.errors import MappingError, SourceUnavailable
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
 from connectors.ticketing.dip.book import Parts, build_snapshot
-from connectors.ticketing.dip.http import get_json
+from connectors.ticketing.dip.http import client_for, get_json
 from connectors.ticketing.dip.payloads import BlockedBody, ReservationsBody, TicketsBody
 from schemas.models import Identifier, SalesSnapshot
 
@@ -113,10 +113,7 @@ class DipCumulativeSource:
         self.account = account or (httpx.URL(url).host or "dip")
         self.source_partition = f"dip-cumulative:{self.account}"
         self.keep = timedelta(days=keep_days)
-        headers = {"Accept": "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._client = client or httpx.Client(timeout=30.0, headers=headers)
+        self._client = client_for(api_key, client)
 
     def close(self) -> None:
         self._client.close()
