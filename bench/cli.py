@@ -25,6 +25,7 @@ import click
 from bench.ceilings import measure_ceilings
 from bench.connectors import measure_connectors
 from bench.env import STACK_DIR, Bench, bench_stack, preflight
+from bench.matching import measure_matching
 from bench.options import FULL, PARTS, SMOKE, Sizes, parse_scale
 from bench.peers.runner import measure_peers
 from bench.report import fold, git_state, machine_info, markdown, now_iso
@@ -58,6 +59,20 @@ def run(sizes: Sizes, parts: tuple[str, ...], out: Path, use_env_stack: bool, ke
     results: dict[str, Any] = {}
     state = Path(tempfile.mkdtemp(prefix="state-", dir=_mkdir(STACK_DIR)))
     echo = None if quiet else lambda m: print(f"  {m}", flush=True)
+    if "matching" in parts:  # in process, no stack: the season's descriptions through the matcher
+        say = echo or (lambda m: None)
+        say("== matching")
+        try:
+            results["matching"] = measure_matching(
+                **({"venues": 8, "productions": 12, "performances": 60} if mode == "smoke" else {}),
+                say=say)
+        except Exception as exc:  # noqa: BLE001 - one failed part must not lose the others
+            failed.append("matching")
+            say(f"matching FAILED: {type(exc).__name__}: {exc}")
+            results["matching"] = {"error": f"{type(exc).__name__}: {exc}",
+                                   "traceback": traceback.format_exc()[-2000:]}
+    if set(parts) == {"matching"}:
+        return _write(results, failed, parts, out, mode, sizes, started, load_start, state, keep)
     with bench_stack(use_env_stack, keep, echo=echo) as base:
         try:
             preflight(base)
@@ -96,6 +111,12 @@ def run(sizes: Sizes, parts: tuple[str, ...], out: Path, use_env_stack: bool, ke
             latency_at = 10_000 if "latency" in parts else None
             results["scale"] = _part(bench, "scale",
                                      lambda: measure_scale(bench, scale_sizes, datasets, latency_at), failed)
+    return _write(results, failed, parts, out, mode, sizes, started, load_start, state, keep)
+
+
+def _write(results: dict[str, Any], failed: list[str], parts: tuple[str, ...], out: Path, mode: str,
+           sizes: Sizes, started: float, load_start: float, state: Path, keep: bool
+           ) -> tuple[dict[str, Any], list[str]]:
     prev = json.loads(out.read_text()) if out.exists() and set(parts) != set(PARTS) else None
     command = ("python -m bench " + shlex.join(sys.argv[1:])).strip()
     meta = {"generated_at": now_iso(), "mode": mode, "command": command,

@@ -139,6 +139,10 @@ def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any
             if "latency" in size:
                 r["latency_ms"] = _latency_keys(size["latency"])
                 details["latency"] = size["latency"]
+    ma = parts.get("matching")
+    if ma and "error" not in ma:
+        r["matching"] = {k: (_r(v, 4) if isinstance(v, float) else v) for k, v in ma.items()
+                         if k not in ("wrong_links", "missed")}
     r["ratios"] = _ratios(r)
     r["goals"] = [{"goal": what, "key": key, "value": _get(r, key), "target": target,
                    "met": None if _get(r, key) is None else
@@ -225,6 +229,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {g['goal']} | {_n(g['value'])} | {g['target']} | {met} |")
     lines += _connector_table(r)
     lines += _walls_table(r)
+    lines += _matching_table(r)
     rates = sorted({int(k.rsplit("_", 1)[1]) for k in lat})
     if rates:
         lines += ["", "Latency from a fact's event time (ms): p50 / p95 / p99 / max", "",
@@ -313,6 +318,32 @@ _WALL_NAMES = {
     "faust_take_decode": "the batched Faust agent + fastavro decode",
     "plain_decode": "plain confluent-kafka loop + fastavro decode",
 }
+
+
+def _f4(x: Any) -> str:
+    return "–" if x is None else f"{x:.4f}"
+
+
+def _matching_table(r: dict[str, Any]) -> list[str]:
+    ma = r.get("matching") or {}
+    if not ma:
+        return []
+    s, learn = ma.get("season") or {}, ma.get("learn_per_cpu_s") or {}
+    plain, both = learn.get("crosswalk"), learn.get("crosswalk_and_matcher")
+    return ["", f"Matching (issue #13, `bench/matching.py`, in process): a real-rules season of "
+                f"{s.get('performances')} performances, {s.get('without_sector_id')} of "
+                f"{s.get('vendor_events')} vendor events without a sector id; {ma.get('descriptions')} "
+                f"published descriptions, {ma.get('needed_matching')} needing a match.", "",
+            "| measure | value | goal |", "|---|---:|---:|",
+            f"| automatic links: precision ({ma.get('correct_links')} of {ma.get('links')}) | "
+            f"{_f4(ma.get('precision'))} | >= 0.995 |",
+            f"| automatic links: recall | {_f4(ma.get('recall'))} | >= 0.95 |",
+            f"| matinee/evening confusions | {ma.get('matinee_evening_confusions')} | 0 |",
+            f"| share sent to review | {_n(ma.get('review_share'))} | |",
+            f"| µs per description, median / p99 | {_n(ma.get('us_median'))} / {_n(ma.get('us_p99'))} | |",
+            f"| descriptions matched per CPU second | {_n(ma.get('per_cpu_s'))} | |",
+            f"| identity learning, calendar facts per CPU second: crosswalk alone / with matching | "
+            f"{_n(plain)} / {_n(both)} ({_n(both / plain if plain and both else None)}x) | |"]
 
 
 def _walls_table(r: dict[str, Any]) -> list[str]:

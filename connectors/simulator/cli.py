@@ -13,7 +13,8 @@ import click
 from tqdm import tqdm
 
 from bus.settings import Settings, load_settings
-from connectors.simulator.model import CALENDAR_KINDS, TICKETING_KINDS
+from connectors.simulator.model import CALENDAR_KINDS, IDENTIFIER_MODES, TICKETING_KINDS
+from connectors.simulator.realism import DEFAULT_UNLINKED_SHARE
 from connectors.simulator.run import SimulationReport
 from connectors.simulator.run import simulate as play
 from connectors.simulator.season import build_season
@@ -50,6 +51,14 @@ def _summary(report: SimulationReport, truth_path: Path, truth_facts: dict[str, 
               help="Productions, each touring 2-5 venues.")
 @click.option("--performances", type=click.IntRange(3), default=60, show_default=True,
               help="Performances, spread over now-21d..now+21d (>= productions).")
+@click.option("--identifiers", type=click.Choice(IDENTIFIER_MODES), default="linked",
+              show_default=True,
+              help="linked: every source carries the canonical id (simulator conventions); "
+                   "real: only what real sources carry (vendor custom fields, shop links; the "
+                   "rest must be matched by venue, start and title).")
+@click.option("--unlinked-share", type=click.FloatRange(0, 1), default=DEFAULT_UNLINKED_SHARE,
+              show_default="1/3", help="With --identifiers real: the share of vendor events "
+                                       "that carry no sector id.")
 @click.option("--truth", "truth_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("ground_truth.json"), show_default=True,
               help="Where to write the ground truth (JSON) once every fact is acknowledged.")
@@ -83,7 +92,8 @@ def _summary(report: SimulationReport, truth_path: Path, truth_facts: dict[str, 
                    "[default: when stderr is a terminal]")
 @click.pass_context
 def simulate(ctx: click.Context, seed: int, venues: int, productions: int,
-                     performances: int, truth_path: Path, now_text: str | None, pace: float | None,
+                     performances: int, identifiers: str, unlinked_share: float, truth_path: Path,
+                     now_text: str | None, pace: float | None,
                      fast: bool, calendar_last: bool, webhook_url: str | None, webhook_secret: str,
                      kinds: tuple[str, ...], workers: int, timeout_s: float, progress: bool | None) -> None:
     """Play a realistic season through the real connector paths into Kafka.
@@ -121,7 +131,8 @@ def simulate(ctx: click.Context, seed: int, venues: int, productions: int,
     else:
         now = utcnow()
     season = build_season(seed, venues=venues, productions=productions,
-                          performances=performances, now=now.replace(microsecond=0))
+                          performances=performances, now=now.replace(microsecond=0),
+                          identifiers=identifiers, unlinked_share=unlinked_share)
     bar: tqdm | None = None  # type: ignore[type-arg]
     lock = threading.Lock()
 

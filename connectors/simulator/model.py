@@ -18,11 +18,13 @@ __all__ = [
     "BOXOFFICE_CSV",
     "CALENDAR_KINDS",
     "CAPABILITIES",
+    "DECLARED",
     "DIP_CALENDAR",
     "DIP_CUMULATIVE",
     "EVENTBRITE",
     "EVENTIX",
     "ICAL",
+    "IDENTIFIER_MODES",
     "SCHEMAORG",
     "SNAPSHOT_KINDS",
     "STAGER",
@@ -51,7 +53,13 @@ BOXOFFICE_CSV = "boxoffice-csv"
 TICKETING_KINDS = (EVENTIX, EVENTBRITE, STAGER, TICKETMATIC, DIP_CUMULATIVE, BOXOFFICE_CSV)
 #: Kinds that report cumulative numbers (``ticketing.snapshots``), not single events.
 SNAPSHOT_KINDS = (STAGER, DIP_CUMULATIVE)
-
+#: No ticketing connector: the venue only declares availability in UiTdatabank or on its
+#: schema.org page (``identifiers="real"`` seasons only; not a connector kind).
+DECLARED = "declared"
+#: ``linked``: every source carries the canonical id (simulator conventions: vendor ids in
+#: UiT labels, ``X-CULTUURBUS-ID``, canonical ids in schema.org pages). ``real``: no
+#: source carries an identifier its real counterpart would not (``connectors.simulator.realism``).
+IDENTIFIER_MODES = ("linked", "real")
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ CAPABILITIES: dict[str, KindCaps] = {
     TICKETMATIC: KindCaps(holds=False, blocks=False, out_of_order=False, carries_canonical=False),
     DIP_CUMULATIVE: KindCaps(holds=True, blocks=True, out_of_order=False, carries_canonical=True),
     BOXOFFICE_CSV: KindCaps(holds=False, blocks=False, out_of_order=True, carries_canonical=True),
+    DECLARED: KindCaps(holds=False, blocks=False, out_of_order=False, carries_canonical=False),
 }
 
 #: The ``system`` part of each kind's vendor identifier (``vendor:<system>:<account>``).
@@ -178,6 +187,12 @@ class SimPerformance:
     tickets_carry_canonical: bool  # False: ticket facts carry only the vendor id
     sold_out: bool = False  # demand exceeds capacity on purpose
     popularity: float = 0.6
+    #: ``real`` seasons: the sector id namespace the vendor's own event carries in a custom
+    #: field ("dip", "uit"), or "" for none; ``shop_link``: calendars publish the vendor's
+    #: real ticket-shop URL (UiT ``bookingInfo.url`` of a one-date event, schema.org
+    #: ``offers.url``), which identifies the vendor event.
+    vendor_field: str = ""
+    shop_link: bool = False
 
 
 @dataclass(frozen=True)
@@ -247,6 +262,13 @@ class Season:
     happenings: tuple[TicketHappening, ...]
     snapshots: tuple[Snapshot, ...]
     delivery: tuple[str, ...] = field(default=())  # happening ids in delivery order
+    identifiers: str = "linked"  # IDENTIFIER_MODES
+    unlinked_share: float = 0.0  # real: share of vendor events carrying no sector id
+
+    @property
+    def real(self) -> bool:
+        """Whether sources carry only the identifiers their real counterparts carry."""
+        return self.identifiers == "real"
 
     def venue(self, key: str) -> VenueSpec:
         return self._venues()[key]

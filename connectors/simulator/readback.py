@@ -4,7 +4,9 @@
 end as of the call). ``recompute`` derives, per canonical performance, what the truth
 states, the way a consumer would: a crosswalk from the calendar facts' identifiers
 (each calendar fact's identifier keys all map to its best key, dip > uit > vendor >
-others), ticket facts deduplicated by fact id and summed, the newest snapshot per
+others; given the truth, what it knows each description and vendor id to be: a
+real-rules season shares no id between descriptions), ticket facts deduplicated by fact
+id and summed, the newest snapshot per
 source (sources that send snapshots are counted by them only), the newest calendar
 fact's capacity and status. ``compare`` lists every difference; ``privacy_leaks``
 every raw personal value of the buyer pool found anywhere in what was read.
@@ -21,8 +23,10 @@ from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of
 from connectors.fakes.calendars import read_back
 from connectors.simulator.model import Season
+from connectors.simulator.realism import ref_of
 
-__all__ = ["Observed", "best_key", "compare", "crosswalk", "observe", "privacy_leaks", "recompute"]
+__all__ = ["Observed", "best_key", "compare", "crosswalk", "observe", "privacy_leaks", "recompute",
+           "truth_links"]
 
 FACT_TOPICS = (TICKET_EVENTS, SNAPSHOTS, PERFORMANCES)
 _SIGN = {"SOLD": ("sold", 1), "CANCELLED": ("sold", -1), "REFUNDED": ("sold", -1),
@@ -86,14 +90,38 @@ def crosswalk(performances: list[dict[str, Any]]) -> dict[str, str]:
     return links
 
 
+def truth_links(truth: dict[str, Any], performances: list[dict[str, Any]]) -> dict[str, str]:
+    """Identifier key -> canonical id, from the ground truth: every key a calendar fact
+    carries belongs to the performance its description is (``realism.ref_of``), and every
+    identifier the truth names (the vendor's own id) to its performance. In a real-rules
+    season descriptions share no id: joining them is the streams worker's job (checked by
+    the streams acceptance test); this checks what the connectors delivered per performance."""
+    owner = {ref: cid for cid, p in truth["performances"].items()
+             for ref in (p.get("descriptions") or {}).values()}
+    links: dict[str, str] = {}
+    for fact in performances:
+        cid = owner.get(ref_of(fact))
+        if cid is not None:
+            links.update(dict.fromkeys(_keys(fact), cid))
+    for cid, p in truth["performances"].items():
+        links.update(dict.fromkeys(p["identifiers"], cid))
+    return links
+
+
 def _resolve(fact: dict[str, Any], links: dict[str, str]) -> str | None:
     found = [links[k] for k in _keys(fact) if k in links]
     return best_key(found) if found else None
 
 
-def recompute(observed: Observed) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Per canonical id the numbers the truth states; and the fact ids left unresolved."""
-    links = crosswalk(observed.facts.get(PERFORMANCES, []))
+def recompute(observed: Observed, truth: dict[str, Any] | None = None
+              ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Per canonical id the numbers the truth states; and the fact ids left unresolved.
+
+    Facts are tied to performances by the identifiers they share (``crosswalk``), or, given
+    the ``truth``, by what the truth knows each description and vendor id to be
+    (``truth_links``)."""
+    perfs = observed.facts.get(PERFORMANCES, [])
+    links = crosswalk(perfs) if truth is None else truth_links(truth, perfs)
     out: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "sold": 0, "refunded": 0, "reserved": 0, "blocked": 0, "scanned": 0,
         "tickets": dict.fromkeys(_TYPES, 0), "revenue_cents": dict.fromkeys(_TYPES, 0)})
@@ -146,8 +174,11 @@ def recompute(observed: Observed) -> tuple[dict[str, dict[str, Any]], list[str]]
             p["tickets"][str(line["ticket_type"])] += line["tickets"]
             p["revenue_cents"][str(line["ticket_type"])] += line["revenue_cents"]
     newest: dict[str, dict[str, Any]] = {}
-    for perf in observed.facts.get(PERFORMANCES, []):
-        cid = links[perf["performance_key"]]
+    for perf in perfs:
+        cid = links.get(perf["performance_key"])
+        if cid is None:
+            unresolved.append(perf["fact_id"])
+            continue
         held = newest.get(cid)
         if held is None or perf["event_time"] > held["event_time"]:
             newest[cid] = perf
@@ -167,7 +198,7 @@ def compare(truth: dict[str, Any], observed: Observed) -> list[str]:
     for topic, n in observed.dead_letters.items():
         if n:
             problems.append(f"{dlq_of(topic)}: {n} dead letters")
-    numbers, unresolved = recompute(observed)
+    numbers, unresolved = recompute(observed, truth)
     if unresolved:
         problems.append(f"{len(unresolved)} facts not tied to any calendar performance "
                         f"(first: {unresolved[0]})")

@@ -46,15 +46,17 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from connectors.simulator import catalog
+from connectors.simulator import catalog, realism
 from connectors.simulator.model import (
     BOXOFFICE_CSV,
     CAPABILITIES,
+    DECLARED,
     DIP_CALENDAR,
     DIP_CUMULATIVE,
     EVENTBRITE,
     EVENTIX,
     ICAL,
+    IDENTIFIER_MODES,
     SCHEMAORG,
     SNAPSHOT_KINDS,
     STAGER,
@@ -214,11 +216,13 @@ def _drafts(rng: random.Random, n: int, prods: list[Production], venues: dict[st
     return out
 
 
-def _kinds(rng: random.Random, drafts: list[dict[str, object]]) -> list[str]:
-    used = dict.fromkeys(_KINDS_BY_COUNTRY["NL"], 0)
+def _kinds(rng: random.Random, drafts: list[dict[str, object]], declared: set[str] | None
+           ) -> list[str]:
+    used = dict.fromkeys((*_KINDS_BY_COUNTRY["NL"], DECLARED), 0)
     kinds = [""] * len(drafts)
     for i in rng.sample(range(len(drafts)), len(drafts)):
-        allowed = _allowed(drafts[i]["venue"])  # type: ignore[arg-type]
+        venue: VenueSpec = drafts[i]["venue"]  # type: ignore[assignment]
+        allowed = _allowed(venue) if declared is None else realism.real_kinds(venue, declared)
         low = min(used[k] for k in allowed)
         kind = rng.choice([k for k in allowed if used[k] == low])
         used[kind] += 1
@@ -241,7 +245,8 @@ def _vendor_id(rng: random.Random, kind: str, venue: VenueSpec, serial: int) -> 
 
 
 def build_season(seed: int, *, venues: int, productions: int, performances: int,
-                 now: datetime) -> Season:
+                 now: datetime, identifiers: str = "linked",
+                 unlinked_share: float = realism.DEFAULT_UNLINKED_SHARE) -> Season:
     """Draw a whole season up to ``now`` from ``seed``.
 
     Args:
@@ -250,6 +255,9 @@ def build_season(seed: int, *, venues: int, productions: int, performances: int,
         productions: number of productions (>= 1).
         performances: number of performances (>= max(productions, 3)).
         now: the season's present (aware); no happening lies after it.
+        identifiers: ``linked`` (every source carries the canonical id) or ``real`` (only
+            what real sources carry: ``connectors.simulator.realism``).
+        unlinked_share: in a real season, the share of vendor events with no sector id.
 
     Raises:
         ValueError: parameters that cannot make a season.
@@ -260,18 +268,30 @@ def build_season(seed: int, *, venues: int, productions: int, performances: int,
     if venues < 2 or productions < 1 or performances < max(productions, 3):
         raise ValueError("need venues >= 2, productions >= 1 and performances >= "
                          "max(productions, 3)")
+    if identifiers not in IDENTIFIER_MODES or not 0 <= unlinked_share <= 1:
+        raise ValueError(f"identifiers must be one of {', '.join(IDENTIFIER_MODES)} (not "
+                         f"{identifiers!r}) and unlinked_share within 0..1 (not {unlinked_share})")
+    real = identifiers == "real"
+    real_rng = random.Random(f"{seed}/real")  # linked seasons draw exactly as before
     now = now.astimezone(UTC).replace(microsecond=0)
     rng = random.Random(seed)
     vlist = _venues(rng, venues)
     vmap = {v.key: v for v in vlist}
     prods = _productions(rng, productions, vlist, now)
     drafts = _drafts(rng, performances, prods, vmap, now)
-    kinds = _kinds(rng, drafts)
+    declared = realism.declared_venues(real_rng, vlist) if real else None
+    if real:
+        realism.pair_matinees(real_rng, drafts, max(2, performances // 12), LOCAL_TZ)
+    kinds = _kinds(rng, drafts, declared)
+    links = realism.link_plan(
+        real_rng, [d["venue"].country for d in drafts], kinds,  # type: ignore[attr-defined]
+        [SCHEMAORG in d["venue"].calendar_feeds for d in drafts],  # type: ignore[attr-defined]
+        unlinked_share) if real else [("", False)] * len(drafts)
 
     # identifiers: DIP numbers per production (NL) and UiT subEvent indexes (BE), by start
     order = sorted(range(len(drafts)), key=lambda i: (drafts[i]["start"], i))  # type: ignore[arg-type,return-value]
     dip_numbers: dict[str, int] = {}
-    uit_events: dict[tuple[str, str], tuple[str, list[int]]] = {}
+    uit_events: dict[tuple[str, ...], tuple[str, list[int]]] = {}
     ids: dict[int, tuple[int | None, str | None, int | None]] = {}
     for i in order:
         d = drafts[i]
@@ -281,7 +301,8 @@ def build_season(seed: int, *, venues: int, productions: int, performances: int,
             dip_numbers[prod.id] = dip_numbers.get(prod.id, 0) + 1
             ids[i] = (dip_numbers[prod.id], None, None)
         else:
-            ev = uit_events.setdefault((prod.id, venue.key), (_uuid(rng), []))
+            own = (str(i),) if links[i][1] else ()  # a shop link is one date's: its own event
+            ev = uit_events.setdefault((prod.id, venue.key, *own), (_uuid(rng), []))
             ev[1].append(i)
             ids[i] = (None, ev[0], len(ev[1]) - 1)
 
@@ -324,10 +345,12 @@ def build_season(seed: int, *, venues: int, productions: int, performances: int,
             ticketing=kinds[i], account=venue.key,
             vendor_id=_vendor_id(rng, kinds[i], venue, serial), dip_number=number,
             uit_event=uit_event, uit_index=uit_index, calendars=cals,
-            tickets_carry_canonical=CAPABILITIES[kinds[i]].carries_canonical and not (
-                kinds[i] == BOXOFFICE_CSV and venue.country == "BE"),
+            tickets_carry_canonical=bool(links[i][0]) if real else (
+                CAPABILITIES[kinds[i]].carries_canonical
+                and not (kinds[i] == BOXOFFICE_CSV and venue.country == "BE")),
             sold_out=i in sold_out,
-            popularity=round(float(d["popularity"]), 3)))  # type: ignore[arg-type]
+            popularity=round(float(d["popularity"]), 3),  # type: ignore[arg-type]
+            vendor_field=links[i][0], shop_link=links[i][1]))
 
     expected_orders = sum(p.capacity * (1.4 if p.sold_out else p.popularity) for p in perfs) / 2.4
     customers = make_customers(rng, max(40, int(expected_orders / 2.2)), now.date())
@@ -352,7 +375,8 @@ def build_season(seed: int, *, venues: int, productions: int, performances: int,
                   venues=tuple(vlist), productions=tuple(prods), performances=tuple(perfs),
                   customers=customers, happenings=tuple(happenings), snapshots=tuple(snapshots),
                   delivery=_delivery(rng, happenings, {p.canonical_id for p in perfs
-                                                       if CAPABILITIES[p.ticketing].out_of_order}))
+                                                       if CAPABILITIES[p.ticketing].out_of_order}),
+                  identifiers=identifiers, unlinked_share=unlinked_share if real else 0.0)
 
 
 def _delivery(rng: random.Random, happenings: list[TicketHappening], shuffled: set[str]

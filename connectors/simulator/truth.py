@@ -28,6 +28,15 @@ Computed from the ``Season`` alone (never from Kafka), per canonical performance
   calendar or UiTdatabank, the venue's schema.org page, its iCal feed) plus one for
   Ticketmatic's own event item (which links the vendor id to the canonical id).
 - ``identifiers``: every identifier key some source attaches to the performance.
+- ``descriptions``: source kind -> the reference of that source's description of the
+  performance (``realism.ref_of`` reads it back from a ``Performance`` record), so every
+  description maps to its performance even where no identifier links them (real seasons).
+- ``declared``: true for a performance without a ticketing connector (real seasons):
+  the bus sees no ticket facts, only the venue's declared remaining seats, so the truth
+  states what the bus must show: ``remaining`` = the figure the venue declared
+  (``realism.declared_remaining``, exact), ``availability`` from it; ``sold``,
+  ``refunded``, ``scanned``, ``tickets`` and ``revenue_cents`` are 0 (the venue's own
+  sales never reach the bus) and ``scans_reported`` is false.
 
 The file is JSON: ``{"seed", "now", "params", "performances": {id: {...}}, "totals",
 "facts"}`` with sorted keys, so equal seasons give equal bytes.
@@ -42,6 +51,7 @@ from typing import Any
 
 from connectors.simulator.granularity import calendar_facts, dip_calls, ticket_facts
 from connectors.simulator.model import (
+    DECLARED,
     DIP_CUMULATIVE,
     SNAPSHOT_KINDS,
     VENDOR_SYSTEMS,
@@ -50,6 +60,7 @@ from connectors.simulator.model import (
     Snapshot,
     TicketHappening,
 )
+from connectors.simulator.realism import declared_remaining, description_refs
 from schemas.models import Identifier
 
 __all__ = ["LIMITED_THRESHOLD", "TOPICS", "compute_truth", "identifiers_of", "vendor_identifier",
@@ -144,10 +155,13 @@ def compute_truth(season: Season) -> dict[str, Any]:
     for p in season.performances:
         cid = p.canonical_id
         snapshot_sourced = p.ticketing in SNAPSHOT_KINDS
-        nums = _from_snapshots(snaps[cid]) if snapshot_sourced else _from_events(by_perf[cid])
-        remaining = max(p.capacity - nums["sold"] - nums["reserved"] - nums["blocked"], 0)
+        if p.ticketing == DECLARED:  # no ticket fact reaches the bus: it shows the declaration
+            nums, remaining = _from_snapshots([]), declared_remaining(season, p)
+        else:
+            nums = _from_snapshots(snaps[cid]) if snapshot_sourced else _from_events(by_perf[cid])
+            remaining = max(p.capacity - nums["sold"] - nums["reserved"] - nums["blocked"], 0)
         started = season.started(p)
-        facts = {"ticketing.events": 0 if snapshot_sourced else sum(
+        facts = {"ticketing.events": 0 if snapshot_sourced or p.ticketing == DECLARED else sum(
                      ticket_facts(p.ticketing, h) for h in by_perf[cid]),
                  "ticketing.snapshots": _snapshot_facts(p.ticketing, snaps[cid]),
                  "calendar.performances": calendar_facts(p)}
@@ -162,7 +176,8 @@ def compute_truth(season: Season) -> dict[str, Any]:
             "venue": venue.name, "city": venue.city, "country": venue.country,
             "ticketing": p.ticketing, "account": p.account, "calendars": list(p.calendars),
             "identifiers": identifiers_of(p), "sold_out_by_design": p.sold_out,
-            "facts": facts,
+            "facts": facts, "descriptions": description_refs(season, p),
+            "declared": p.ticketing == DECLARED,
         }
         topic_totals.update(facts)
         kind = by_kind.setdefault(p.ticketing, Counter())

@@ -23,16 +23,19 @@ from connectors.simulator.drivers.base import Driver, SimulationError, Unit
 from connectors.simulator.drivers.render import canonical_value, in_delivery_order
 from connectors.simulator.granularity import ticket_facts
 from connectors.simulator.model import BOXOFFICE_CSV, TicketHappening
+from connectors.simulator.realism import title_for, vendor_field_value
 from connectors.simulator.season import LOCAL_TZ
 from connectors.ticketing.csvfile.importer import CsvImporter
 from connectors.ticketing.csvfile.mapping import RowEnv
 
-__all__ = ["HEADER", "BoxOfficeDriver"]
+__all__ = ["HEADER", "REAL_HEADER", "BoxOfficeDriver"]
 
 HEADER = ["bestelnummer", "ticketnummer", "voorstelling_id", "dip_id", "voorstelling", "aanvang",
           "actie", "tarief", "prijs", "datum", "verkoopkanaal", "klantnummer", "voornaam",
           "achternaam", "e-mail", "telefoon", "adres", "postcode", "woonplaats", "land",
           "geboortedatum"]
+#: A real season's export: Flemish venues keep the UiTdatabank id in a column of their own.
+REAL_HEADER = [*HEADER, "uit_id"]
 _ACTIONS = {"SOLD": "verkoop", "REFUNDED": "retour", "CANCELLED": "annulering", "SCANNED": "scan"}
 _TARIFFS = {"NORMAL": "regulier", "DISCOUNT": "cjp", "FREE": "vrijkaart", "OTHER": "overig"}
 _CHUNK = 1000
@@ -56,11 +59,16 @@ class BoxOfficeDriver(Driver):
         c = season.customer(h.customer_id) if h.customer_id else None
         person = ([c.id, c.first_name, c.last_name, c.email, c.phone, c.street, c.postcode,
                    c.city, c.country, c.birthdate.isoformat()] if c else [""] * 10)
-        return [[h.order_id, t, str(p.vendor_id),
-                 canonical_value(p) if p.dip_number is not None else "",
-                 season.production(p.production_id).title, _local(p.start),
+        if season.real:  # the venue's own title; the UiT id in an extra column (REAL_HEADER)
+            dip = (vendor_field_value(p) or "") if p.vendor_field == "dip" else ""
+            extra = [(vendor_field_value(p) or "") if p.vendor_field == "uit" else ""]
+            title = title_for(season, p, self.kind)
+        else:
+            dip = canonical_value(p) if p.dip_number is not None else ""
+            extra, title = [], season.production(p.production_id).title
+        return [[h.order_id, t, str(p.vendor_id), dip, title, _local(p.start),
                  _ACTIONS[h.event_type], _TARIFFS[h.ticket_type], _euros(h.price_cents),
-                 _local(h.event_time), h.channel, *person] for t in h.ticket_ids]
+                 _local(h.event_time), h.channel, *person, *extra] for t in h.ticket_ids]
 
     def units(self) -> list[Unit]:
         return [Unit(h.performance, ticket_facts(self.kind, h), self._rows(h))
@@ -83,7 +91,8 @@ class BoxOfficeDriver(Driver):
         importer = CsvImporter(ctx.publisher, ctx.positions,
                                RowEnv(venue, ctx.pseudonymiser, LOCAL_TZ), batch_size=500)
         with path.open("w", encoding="utf-8", newline="") as f:
-            csv.writer(f, delimiter=";", lineterminator="\r\n").writerow(HEADER)
+            csv.writer(f, delimiter=";", lineterminator="\r\n").writerow(
+                REAL_HEADER if self.env.season.real else HEADER)
         rows_in_chunk = 0
         chunk = io.StringIO()
         writer = csv.writer(chunk, delimiter=";", lineterminator="\r\n")

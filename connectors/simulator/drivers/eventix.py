@@ -5,7 +5,8 @@ SOLD -> ``order.paid``, REFUNDED -> ``order.refunded``, CANCELLED ->
 ``order.cancelled`` (the whole order: one fact per ticket), SCANNED ->
 ``order.ticket.scanned`` (one ticket). The event's metadata carries the canonical
 id (``dip_id`` in NL, ``uit_id`` in Flanders); the buyer is the season customer with
-all the personal data Eventix sends. The dedupe key is the happening id.
+all the personal data Eventix sends. The dedupe key is the happening id. In a real
+season the metadata holds what the venue typed (``realism.vendor_field_value``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from connectors.simulator.drivers.render import (
 )
 from connectors.simulator.drivers.webhook_host import Credentials, webhook_host
 from connectors.simulator.model import EVENTIX, SimPerformance, TicketHappening
+from connectors.simulator.realism import title_for, vendor_field_value
 
 __all__ = ["EventixDriver", "facts_of"]
 
@@ -49,16 +51,21 @@ class EventixDriver(Driver):
         prod = season.production(perf.production_id)
         event_id = str(perf.vendor_id)
         guids = [stable_uuid("eventix-ticket", t) for t in h.ticket_ids]
+        real_id = vendor_field_value(perf) if season.real else None
         assert h.customer_id is not None, "every Eventix happening is an order's"
         order = eventix_order(
             event_id=event_id, tickets=[(TICKET_NAMES[h.ticket_type], h.price_cents)] * h.quantity,
             person=person(season.customer(h.customer_id)),
-            dip_id=canonical_value(perf) if perf.dip_number is not None else None,
-            order_guid=stable_uuid("eventix-order", h.order_id), event_name=prod.title,
+            dip_id=(real_id if perf.vendor_field == "dip" else None) if season.real
+            else canonical_value(perf) if perf.dip_number is not None else None,
+            order_guid=stable_uuid("eventix-order", h.order_id),
+            event_name=title_for(season, perf, self.kind) if season.real else prod.title,
             ticket_guids=guids)
         event = order["events"][0]
         event["start"] = local_iso(perf.start)
-        if perf.uit_event is not None:
+        if season.real and real_id is not None and perf.vendor_field == "uit":
+            event["metadata"] = [{"name": "uit_id", "value": real_id}]
+        elif perf.uit_event is not None and not season.real:
             event["metadata"] = [{"name": "uit_id", "value": canonical_value(perf)}]
         order["created_at"] = local_iso(h.event_time)
         order["purchase_channel"] = h.channel

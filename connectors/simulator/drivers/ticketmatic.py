@@ -10,6 +10,11 @@ id until the connector has seen the event item. Price types: 1 Regulier (NORMAL)
 2 CJP (DISCOUNT), 3 Vrijkaart (FREE), 4 Arrangement (OTHER); sales channels 1 web,
 2 box office, 3 reseller. Item ids are Ticketmatic style ``<ms>-<seq>`` from the
 item's time, so the cursor order is the event-time order.
+
+In a real season (``connectors.simulator.realism``) the event item carries the sector id
+the venue typed into a custom field (``c_dipid`` or ``c_uitdatabankid``, read by the
+connector's ``--id-field`` mapping ``ID_FIELDS``) or none, and the venue's own spelling
+of the title and location.
 """
 
 from __future__ import annotations
@@ -30,16 +35,21 @@ from connectors.fakes.ticketmatic import (
     scan_item,
     tm_ts,
 )
+from connectors.sdk.identifiers import IdFields
 from connectors.simulator.drivers.base import Driver, Unit, drain
 from connectors.simulator.drivers.render import calendar_modified, canonical_value, in_delivery_order
 from connectors.simulator.granularity import ticket_facts
 from connectors.simulator.model import TICKETMATIC, Customer, SimPerformance, TicketHappening
+from connectors.simulator.realism import title_for, vendor_field_value, venue_name_for
 from connectors.ticketing.eventstream.client import EventstreamClient
 from connectors.ticketing.eventstream.mapping import MappingEnv
 from connectors.ticketing.eventstream.source import EventstreamSource
 from schemas.models import TicketType
 
-__all__ = ["TicketmaticDriver"]
+__all__ = ["ID_FIELDS", "TicketmaticDriver"]
+
+#: ``cultuurbus connector eventstream --id-field dip=c_dipid --id-field uit=c_uitdatabankid``
+ID_FIELDS = IdFields((("dip", "c_dipid"), ("uit", "c_uitdatabankid")))
 
 PRICETYPES = {"NORMAL": 1, "DISCOUNT": 2, "FREE": 3, "OTHER": 4}
 CHANNELS = {"web": 1, "box_office": 2, "reseller": 3}
@@ -80,9 +90,17 @@ class TicketmaticDriver(Driver):
     def _event(self, p: SimPerformance) -> dict[str, Any]:
         season = self.env.season
         ts = calendar_modified(p, self.kind)
-        data = event_data(int(str(p.vendor_id)), season.production(p.production_id).title,
-                          p.start, dip_id=canonical_value(p), contingents=((1, p.capacity),),
-                          locationname=p.hall, duration=p.end - p.start)
+        if season.real:
+            value = vendor_field_value(p)
+            fields = {"dipid" if p.vendor_field == "dip" else "uitdatabankid": value} if value else {}
+            data = event_data(int(str(p.vendor_id)), title_for(season, p, self.kind), p.start,
+                              custom_fields=fields, contingents=((1, p.capacity),),
+                              locationname=venue_name_for(season, p, self.kind),
+                              duration=p.end - p.start)
+        else:
+            data = event_data(int(str(p.vendor_id)), season.production(p.production_id).title,
+                              p.start, dip_id=canonical_value(p), contingents=((1, p.capacity),),
+                              locationname=p.hall, duration=p.end - p.start)
         data["salestartts"] = tm_ts(p.on_sale)
         for contingent in data["availability"]:
             contingent["lastupdatets"] = tm_ts(ts)
@@ -132,7 +150,8 @@ class TicketmaticDriver(Driver):
 
         def run(account: str, fake: FakeTicketmatic) -> None:
             client = EventstreamClient(fake.base_url, account)
-            source = EventstreamSource(client, MappingEnv(account, ctx.pseudonymiser, pricetypes),
+            source = EventstreamSource(client, MappingEnv(account, ctx.pseudonymiser, pricetypes,
+                                                          id_fields=ID_FIELDS),
                                        connector=self.env.connector_name(self.connector))
             try:
                 drain(self.env, ctx, source, self.stats, done=fed.is_set)

@@ -7,6 +7,11 @@ the performance's ``uit_index``), with capacity in ``bookingAvailability`` and s
 subEvent with the ticketing vendor's id (``vendor:<system>:<account>:<id>@<index>``)
 so vendor-only ticket facts can be tied. ``modified`` = the newest
 ``render.calendar_modified`` of its subEvents.
+
+In a real season (``connectors.simulator.realism``) no labels: a performance with a shop
+link is an event of its own whose ``bookingInfo.url`` is the vendor's shop URL; titles
+and venue names are UiT's own variants; ``remainingCapacity`` is declared only by venues
+without a ticketing connector (as of their last sale).
 """
 
 from __future__ import annotations
@@ -19,7 +24,14 @@ from connectors.calendar.uitdatabank.source import UitdatabankSource
 from connectors.fakes.uitdatabank import IO, FakeUitdatabank, uit_event
 from connectors.simulator.drivers.base import Driver, Unit, drain
 from connectors.simulator.drivers.render import calendar_modified, iso, tags_of
-from connectors.simulator.model import UITDATABANK, SimPerformance
+from connectors.simulator.model import DECLARED, UITDATABANK, SimPerformance
+from connectors.simulator.realism import (
+    declared_at,
+    declared_remaining,
+    shop_url,
+    title_for,
+    venue_name_for,
+)
 
 __all__ = ["UitdatabankDriver"]
 
@@ -49,9 +61,13 @@ class UitdatabankDriver(Driver):
         perfs = sorted(perfs, key=lambda p: p.uit_index or 0)
         prod = season.production(perfs[0].production_id)
         venue = season.venue(perfs[0].venue)
-        modified = max(calendar_modified(p, self.kind) for p in perfs)
-        labels = [f"{tag}@{p.uit_index}" for p in perfs for tag in tags_of(p)[1:]]
-        ev = uit_event(0, starts=[p.start for p in perfs], modified=modified, title=prod.title,
+        real = season.real
+        modified = max(declared_at(season, p, calendar_modified(p, self.kind))
+                       if real and p.ticketing == DECLARED else calendar_modified(p, self.kind)
+                       for p in perfs)
+        labels = [] if real else [f"{tag}@{p.uit_index}" for p in perfs for tag in tags_of(p)[1:]]
+        ev = uit_event(0, starts=[p.start for p in perfs], modified=modified,
+                       title=title_for(season, perfs[0], self.kind),
                        capacities=[p.capacity for p in perfs],
                        remaining=[p.capacity for p in perfs],
                        sub_statuses=[_SUB_STATUS[p.status] for p in perfs],
@@ -59,9 +75,16 @@ class UitdatabankDriver(Driver):
         ev["@id"] = f"{IO}/event/{uuid}"
         for sub, p in zip(ev["subEvent"], perfs, strict=True):
             sub["endDate"] = iso(p.end)
+            if real and p.ticketing == DECLARED:
+                left = declared_remaining(season, p)
+                sub["bookingAvailability"].update(remainingCapacity=left,
+                                                  type="Available" if left else "Unavailable")
+            elif real:
+                sub["bookingAvailability"] = {"type": "Available", "capacity": p.capacity}
         ev["endDate"] = iso(max(p.end for p in perfs))
         ev["location"].update({
-            "@id": f"{IO}/place/{venue.uit_place_uuid}", "name": {"nl": venue.name},
+            "@id": f"{IO}/place/{venue.uit_place_uuid}",
+            "name": {"nl": venue_name_for(season, perfs[0], self.kind)},
             "address": {"nl": {"addressCountry": "BE", "addressLocality": venue.city,
                                "postalCode": venue.zipcode, "streetAddress": "Kunstlaan 1"}}})
         ev["organizer"] = {"@id": f"{IO}/organizers/{venue.uit_place_uuid}",
@@ -69,7 +92,8 @@ class UitdatabankDriver(Driver):
         type_id, label = _EVENTTYPES.get(prod.genre, _THEATRE)
         ev["terms"][0] = {"id": type_id, "label": label, "domain": "eventtype"}
         ev["production"] = {"id": prod.id, "title": prod.title, "otherEvents": []}
-        ev["bookingInfo"]["url"] = f"{venue.url}/tickets/{uuid}"
+        link = shop_url(season, perfs[0]) if len(perfs) == 1 and perfs[0].shop_link else None
+        ev["bookingInfo"]["url"] = link or f"{venue.url}/tickets/{uuid}"
         ev["sameAs"] = [f"http://www.uitinvlaanderen.be/agenda/e/{prod.id.lower()}/{uuid}"]
         return ev
 

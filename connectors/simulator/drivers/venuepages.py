@@ -5,6 +5,12 @@ Every item carries the canonical id and the ticketing vendor's id as tagged
 identifiers (schema.org ``identifier``; iCal ``X-CULTUURBUS-ID``). Their modification
 times follow ``render.calendar_modified``. iCal cannot say "postponed": a postponed
 performance stays CONFIRMED there.
+
+In a real season (``connectors.simulator.realism``) neither carries tagged identifiers:
+items are named by the venue's own agenda path, titles are the venue's own variants,
+``offers.url`` is the vendor's shop URL where the performance has a shop link, and a
+venue without a ticketing connector declares ``remainingAttendeeCapacity`` and
+``offers.availability``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,18 @@ from connectors.fakes.calendars import FakeCalendarSite, ical_feed, schemaorg_pa
 from connectors.sdk.runner import PollingSource
 from connectors.simulator.drivers.base import Driver, Env, Unit, drain
 from connectors.simulator.drivers.render import calendar_modified, iso, local_iso, tags_of
-from connectors.simulator.model import ICAL, SCHEMAORG, SimPerformance, VenueSpec
+from connectors.simulator.model import DECLARED, ICAL, SCHEMAORG, SimPerformance, VenueSpec
+from connectors.simulator.realism import (
+    declared_at,
+    declared_remaining,
+    declared_status,
+    ical_uid,
+    local_ref,
+    schemaorg_id,
+    shop_url,
+    title_for,
+    venue_name_for,
+)
 from connectors.simulator.season import LOCAL_TZ
 
 __all__ = ["IcalDriver", "SchemaOrgDriver"]
@@ -100,15 +117,22 @@ class SchemaOrgDriver(_PageDriver):
         season = self.env.season
         nodes = []
         for p in perfs:
-            title = season.production(p.production_id).title
+            real, declared = season.real, season.real and p.ticketing == DECLARED
+            modified = calendar_modified(p, self.kind)
+            own_shop = (f"{venue.url}/tickets/{local_ref(season, p)}" if real
+                        else f"{venue.url}/tickets/{p.vendor_id or p.dip_number}")
             nodes.append(theater_event(
-                title, local_iso(p.start), end=local_iso(p.end),
-                event_id=f"{venue.url}/agenda/{p.canonical_id.replace('|', '-')}",
-                status=_SCHEMA_STATUS[p.status], venue=venue.name, street="Schouwburgplein 1",
+                title_for(season, p, self.kind), local_iso(p.start), end=local_iso(p.end),
+                event_id=schemaorg_id(season, p),
+                status=_SCHEMA_STATUS[p.status], venue=venue_name_for(season, p, self.kind),
+                street="Schouwburgplein 1",
                 postcode=venue.zipcode, city=venue.city, country=venue.country,
-                capacity=p.capacity, offer_url=f"{venue.url}/tickets/{p.vendor_id or p.dip_number}",
-                valid_from=local_iso(p.on_sale), identifier=tags_of(p),
-                modified=iso(calendar_modified(p, self.kind))))
+                capacity=p.capacity,
+                remaining=declared_remaining(season, p) if declared else None,
+                availability=declared_status(season, p) if declared else "InStock",
+                offer_url=(shop_url(season, p) if p.shop_link else None) or own_shop,
+                valid_from=local_iso(p.on_sale), identifier=None if real else tags_of(p),
+                modified=iso(declared_at(season, p, modified) if declared else modified)))
         return (f"/{venue.key}/agenda.html", schemaorg_page(nodes, title=f"Agenda {venue.name}"),
                 "text/html; charset=utf-8")
 
@@ -125,13 +149,15 @@ class IcalDriver(_PageDriver):
         season = self.env.season
         events = []
         for p in perfs:
+            page = (local_ref(season, p) if season.real
+                    else p.canonical_id.replace('|', '-'))
             events.append(vevent(
-                f"{p.canonical_id.replace('|', '-')}@{venue.key}", _ical_local(p.start),
-                summary=season.production(p.production_id).title,
+                ical_uid(season, p), _ical_local(p.start),
+                summary=title_for(season, p, self.kind),
                 end=_ical_local(p.end), status=_ICAL_STATUS[p.status],
-                location=p.hall, url=f"{venue.url}/agenda/{p.canonical_id.replace('|', '-')}",
+                location=p.hall, url=f"{venue.url}/agenda/{page}",
                 last_modified=_ical_utc(calendar_modified(p, self.kind)),
-                extra=[f"X-CULTUURBUS-ID:{tag}" for tag in tags_of(p)]))
+                extra=[] if season.real else [f"X-CULTUURBUS-ID:{tag}" for tag in tags_of(p)]))
         return (f"/{venue.key}/agenda.ics", ical_feed(events, name=venue.name),
                 "text/calendar; charset=utf-8")
 

@@ -49,7 +49,10 @@ PSEUDO = Pseudonymiser(SecretStr("unit-test-secret-0123456789"))
 
 @pytest.fixture(scope="module")
 def season() -> Season:
-    return build_season(42, venues=8, productions=12, performances=60, now=NOW)
+    # These tests check the "linked" mode's conventions (canonical id in every ticket fact,
+    # vendor ids in UiT labels and venue pages, X-CULTUURBUS-ID); what the drivers render
+    # by real rules (the default) is checked in test_simulator_realism.
+    return build_season(42, venues=8, productions=12, performances=60, now=NOW, identifiers="linked")
 
 
 @pytest.fixture(scope="module")
