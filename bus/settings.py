@@ -109,10 +109,20 @@ class StreamsSettings(_Section):
     web_port: int = Field(default=6066, description="Faust web: /metrics and /healthz.")
     limited_threshold: int = Field(default=10, ge=0,
                                    description="LIMITED when this many seats or fewer remain.")
+    declared_drift_seats: int = Field(
+        default=5, ge=0, description="Declared and computed remaining seats that differ by more than "
+                                     "this are a drift (metric, alert, participation.reconciliation).")
     lastminute_window_h: float = Field(default=48.0, gt=0)
     lastminute_tick_s: float = Field(default=5.0, gt=0)
     release_tick_s: float = Field(default=0.5, gt=0)
     commit_interval_s: float = Field(default=1.0, gt=0)
+    match_link_at: float = Field(default=90.0, ge=0, le=100,
+                                 description="Identity matching: link automatically from this score.")
+    match_review_at: float = Field(default=75.0, ge=0, le=100,
+                                   description="Identity matching: ask a person from this score.")
+    match_start_tolerance_s: int = Field(default=2700, gt=0,
+                                         description="Identity matching: most seconds two starts of one "
+                                                     "performance differ (door vs curtain time).")
 
 
 class SinkSettings(_Section):

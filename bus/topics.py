@@ -27,8 +27,11 @@ __all__ = [
     "FACTS",
     "RELEASE",
     "IDENTITY",
+    "MATCH",
+    "REVIEW",
     "LASTMINUTE",
     "PERFORMANCES",
+    "RECONCILIATION",
     "SALES",
     "SNAPSHOTS",
     "TICKET_EVENTS",
@@ -55,6 +58,9 @@ UNMATCHED = "participation.unmatched"
 CONNECT_POSITIONS = "connect.positions"
 FACTS = "participation.facts"
 RELEASE = "streams.release"
+RECONCILIATION = "participation.reconciliation"
+MATCH = "streams.match"
+REVIEW = "participation.identity.review"
 
 
 @dataclass(frozen=True)
@@ -111,11 +117,22 @@ _FACTS = [
     TopicSpec(LASTMINUTE, "lastminute_offer.avsc", "canonical performance id", PARTITIONS,
               "compact", -1, "streams",
               "Last-minute offers; a tombstone withdraws one."),
+    TopicSpec(RECONCILIATION, "reconciliation.avsc", "canonical performance id", PARTITIONS,
+              "compact", -1, "streams", "Declared availability against computed: DRIFT when they "
+              "differ by more than streams.declared_drift_seats, RESOLVED when they agree again."),
     TopicSpec(FACTS, None, "canonical performance id", PARTITIONS, "delete", 400 * DAY_MS,
               "streams", "Raw facts (ticket events, snapshots, performances) re-keyed by canonical "
               "performance id; original Confluent-wire Avro bytes, header cultuurbus.kind."),
     TopicSpec(RELEASE, None, "source performance key", PARTITIONS, "delete", 7 * DAY_MS,
-              "streams", "Internal: asks the identity agent to release parked facts of a key."),
+              "streams", "Internal: asks the identity agent to release parked facts of a key, or "
+              "(kind reroute, JSON) to move its counted facts to another performance."),
+    TopicSpec(MATCH, None, "local day of the start (YYYY-MM-DD, Europe/Amsterdam)", PARTITIONS, "delete",
+              30 * DAY_MS, "streams",
+              "Internal: calendar facts no identifier links (original bytes, kind header) and a "
+              "person's decisions (kind decision, JSON), decided one day at a time by identity-match."),
+    TopicSpec(REVIEW, "identity_candidate.avsc", "candidate id", PARTITIONS, "compact", -1, "streams",
+              "Identity match candidates: both descriptions, score, reason, state; a person "
+              "accepts or rejects PENDING ones (`cultuurbus identity`)."),
     TopicSpec(UNMATCHED, None, "source performance key", PARTITIONS, "delete", 400 * DAY_MS,
               "streams", "Copies of ticket facts and snapshots parked because their performance "
               "is not known yet (original Confluent-wire Avro bytes)."),
@@ -128,7 +145,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     *(
         TopicSpec(dlq_of(t.name), None, t.key, 1, "delete", 30 * DAY_MS, t.owner,
                   f"Dead letters of {t.name}: original bytes, errors.* headers.")
-        for t in _FACTS if t.name not in (CONNECT_POSITIONS, RELEASE)
+        for t in _FACTS if t.name != CONNECT_POSITIONS
     ),
 )
 

@@ -48,6 +48,10 @@ from streams.cli import streams  # noqa: E402
 
 main.add_command(streams)
 
+from streams.identity.cli import identity  # noqa: E402
+
+main.add_command(identity)
+
 from sinks.clickhouse.cli import report, sink  # noqa: E402
 from sinks.gateway.cli import gateway  # noqa: E402
 

@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Self
+from typing import Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from schemas.base import TIMESTAMP_MAX, TIMESTAMP_MIN, AvroModel, Int, Long, Timestamp, utcnow
+from schemas.declared import DeclaredAvailability, DeclaredStatus, Reconciliation, ReconciliationState
+
+_POSTCODE_AREA = re.compile(r"^[0-9]{4}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 __all__ = [
     "Attendance",
@@ -25,6 +31,7 @@ __all__ = [
     "TIMESTAMP_MAX",
     "TIMESTAMP_MIN",
     "Buyer",
+    "DeclaredAvailability", "DeclaredStatus", "Reconciliation", "ReconciliationState",
     "IdentityLink",
     "Identifier",
     "LastMinuteOffer",
@@ -40,55 +47,6 @@ __all__ = [
     "WindowGranularity",
     "utcnow",
 ]
-
-#: What every role can carry: Avro ``timestamp-millis`` is a 64-bit count, but Python's
-#: ``datetime`` (which decoders build) stops at year 9999 (a time zone offset can push a
-#: local 9999-12-31 past it) and ClickHouse's ``DateTime64(3)`` at 2299-12-31. Times
-#: outside are not facts of a box office; refusing them keeps one record from stopping a
-#: reader. ``bus.ranges`` checks the same bounds on every record read or written.
-TIMESTAMP_MIN = datetime(1970, 1, 1, tzinfo=UTC)
-TIMESTAMP_MAX = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
-
-
-def _representable(value: datetime) -> datetime:
-    if not TIMESTAMP_MIN <= value <= TIMESTAMP_MAX:
-        raise ValueError(f"time {value.isoformat()} is outside what the contract carries "
-                         f"({TIMESTAMP_MIN.year}-01-01 to {TIMESTAMP_MAX.year}-12-31 UTC)")
-    return value
-
-
-#: Avro ``int``: 32-bit signed.
-Int = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
-#: Avro ``long``: 64-bit signed.
-Long = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
-#: Avro ``timestamp-millis`` as an aware datetime every role can decode.
-Timestamp = Annotated[AwareDatetime, AfterValidator(_representable)]
-
-_POSTCODE_AREA = re.compile(r"^[0-9]{4}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-def utcnow() -> datetime:
-    """Now, in UTC, truncated to the millisecond that Avro keeps."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-class AvroModel(BaseModel):
-    """Base of every contract model: frozen, strict about unknown fields."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
-    __avro_schema__: ClassVar[str] = ""
-
-    def to_avro(self) -> dict[str, Any]:
-        """The record as fastavro writes it (enums as their symbols)."""
-        return self.model_dump(mode="python")
-
-    @classmethod
-    def from_avro(cls, record: dict[str, Any]) -> Self:
-        """Build the model from a record fastavro has read."""
-        return cls.model_validate(record)
-
 
 class TicketEventType(StrEnum):
     SOLD = "SOLD"
@@ -281,6 +239,7 @@ class SalesSnapshot(_Fact):
     blocked_value_cents: Long = 0
     capacity: Int | None = Field(default=None, ge=0)
     currency: str = "EUR"
+    declared: DeclaredAvailability | None = None
 
 
 class Venue(AvroModel):
@@ -310,6 +269,7 @@ class Performance(_Fact):
     status: PerformanceStatus = PerformanceStatus.SCHEDULED
     on_sale_from: Timestamp | None = None
     url: str | None = None
+    declared: DeclaredAvailability | None = None
 
 
 class IdentityLink(AvroModel):
@@ -321,6 +281,9 @@ class IdentityLink(AvroModel):
     performance_id: str
     learned_from: str
     event_time: Timestamp
+    reason: str = "identifier"
+    score: float | None = None
+    decided_by: str | None = None
 
 
 class Availability(AvroModel):
@@ -346,6 +309,12 @@ class Availability(AvroModel):
     last_fact_time: Timestamp | None = None
     updated_at: Timestamp
     version: Long = 0
+    basis: str = "computed"
+    declared_status: str | None = None
+    declared_remaining: Int | None = None
+    declared_source: str | None = None
+    declared_at: Timestamp | None = None
+    drift: Int | None = None
 
 
 class Attendance(AvroModel):

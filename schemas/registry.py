@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from schemas import models
+from schemas import candidate, models
 
 __all__ = ["MODELS", "load_schema", "schema_files"]
 
@@ -23,6 +23,8 @@ MODELS: dict[str, type[models.AvroModel]] = {
         models.Attendance,
         models.SalesWindow,
         models.LastMinuteOffer,
+        candidate.IdentityCandidate,
+        models.Reconciliation,
     )
 }
 

@@ -1,7 +1,8 @@
 """The streams app: one Faust app, run by ``cultuurbus streams worker``.
 
 The graph is built here, in :func:`create_app`, by constructors that take their
-collaborators: identity re-keys facts (two agents); one facts agent reads the re-keyed
+collaborators: identity re-keys facts (two agents) and matches calendar descriptions
+no identifier links (identity-match, one local day at a time); one facts agent reads the re-keyed
 facts and applies each, decoded once, to the fact domains it is given (availability,
 attendance, sales); last-minute listens to availability in process; timers drive
 attendance's no-shows, last-minute's offers and identity's releases. Every agent takes
@@ -32,17 +33,21 @@ from bus.kafka import make_admin
 from bus.metrics import Health
 from bus.serde import Registry
 from bus.settings import Settings
-from bus.topics import CATALOG, IDENTITY, PARTITIONS, topic_name
+from bus.topics import CATALOG, IDENTITY, PARTITIONS, REVIEW, topic_name
 from streams import tuning
 from streams.attendance.domain import AttendanceDomain
 from streams.availability.domain import AvailabilityDomain
 from streams.codec import FactCodec
-from streams.context import StreamsContext, in_partition_of
+from streams.context import StreamsContext, in_partition_of, now_ms
 from streams.facts import agents as facts_agents
 from streams.identity import agents as identity_agents
+from streams.identity import match_agents
 from streams.identity.crosswalk import Crosswalk
 from streams.identity.domain import Identity
+from streams.identity.match_domain import MatchDesk
+from streams.identity.matching import Matcher
 from streams.identity.reader import CrosswalkReader
+from streams.identity.reroute import Rerouter
 from streams.lastminute.domain import LastMinute
 from streams.metrics import StreamsMetrics
 from streams.sales.domain import SalesDomain
@@ -130,11 +135,15 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
 
     parked = ctx.table("identity-parked", help="Facts parked per source performance key until the calendar "
                        "brings their performance; released in arrival order.")
+    routed = ctx.table("identity-routed", help="Facts forwarded under links a person may undo, per source "
+                       "performance key, with where each is counted; moved when a link is undone.")
+    rerouter = Rerouter(crosswalk, routed, in_partition_of)
     identity = Identity(crosswalk, parked, ctx.metrics,
                         encode_link=lambda link: ctx.codec.encode(IDENTITY, "identity_link.avsc", link),
-                        in_partition_of=in_partition_of)
+                        in_partition_of=in_partition_of, rerouter=rerouter)
     parked.on_recover(identity.recovered)
-    identity_agents.define(ctx, identity)
+    identity_agents.define(ctx, identity, rerouter)
+    _matching(ctx, identity)
 
     lastminute = LastMinute(ctx)
     availability = AvailabilityDomain(ctx, listeners=[lastminute.on_availability])
@@ -152,6 +161,24 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     health.add_check("crosswalk_reader_running", lambda: reader.healthy)
     _web(ctx, health)
     return StreamsApp(app=app, ctx=ctx, crosswalk_reader=reader, health=health)
+
+
+def _matching(ctx: StreamsContext, identity: Identity) -> None:
+    """Identity matching: the day-keyed match table, its desk and the identity-match agent."""
+    s = ctx.settings.streams
+    table = ctx.table("identity-match", help="Descriptions (d|day|key) and match candidates (c|day|id) of "
+                      "calendar facts per local day, decided by identity-match one day at a time.")
+
+    def make_matcher() -> Matcher:
+        return Matcher(link_at=s.match_link_at, review_at=s.match_review_at,
+                       start_tolerance_s=s.match_start_tolerance_s)
+
+    make_matcher()  # wrong thresholds stop the worker at start, with what to fix
+    desk = MatchDesk(identity, table, ctx.codec.decode,
+                     encode_candidate=lambda c: ctx.codec.encode(REVIEW, "identity_candidate.avsc", c),
+                     make_matcher=make_matcher, now_ms=now_ms, in_partition_of=in_partition_of)
+    table.on_recover(desk.recovered)
+    match_agents.define(ctx, desk)
 
 
 def _web(ctx: StreamsContext, health: Health) -> None:

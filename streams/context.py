@@ -25,8 +25,8 @@ from streams.metrics import StreamsMetrics
 from streams.outbox import Outbox
 from streams.store import RawTable
 
-__all__ = ["BATCH_MAX", "BATCH_WITHIN_S", "Out", "StreamsContext", "batches", "header", "in_partition_of",
-           "now_ms", "to_ms"]
+__all__ = ["BATCH_MAX", "BATCH_WITHIN_S", "MOVE_HEADER", "Out", "StreamsContext", "batches", "header",
+           "in_partition_of", "now_ms", "to_ms"]
 
 log = get_logger("streams")
 
@@ -38,8 +38,17 @@ BATCH_MAX = 1000
 #: Longest an agent waits to fill a batch; bounds the latency batching adds.
 BATCH_WITHIN_S = 0.005
 
-#: A record to publish: (unprefixed topic, key, value or None for a tombstone, kind header).
-Out = tuple[str, str, bytes | None, str | None]
+#: Kafka header of a fact on ``participation.facts`` that a re-route moved
+#: (``streams.identity.reroute``): ``retract/<n>`` on a RETRACTION (take generation ``n``
+#: of the fact back out of the performance it is keyed by), ``<n>`` on the fact re-sent
+#: as generation ``n`` (1, 2, ...) under its new performance. An ordinary fact has none
+#: (generation 0). The facts agent deduplicates a moved fact by ``<fact id>~<header>``,
+#: so each retraction and each re-send is applied once, apart from the fact's first delivery.
+MOVE_HEADER = "cultuurbus.move"
+
+#: A record to publish: (unprefixed topic, key, value or None for a tombstone, kind header),
+#: optionally followed by the ``MOVE_HEADER`` value of a moved fact.
+Out = tuple[str, str, bytes | None, str | None] | tuple[str, str, bytes | None, str | None, str]
 
 
 def now_ms() -> int:
@@ -137,13 +146,16 @@ class StreamsContext:
         """Publish records (and the table writes queued so far) in bulk through the app's
         producer; the next offset commit waits until the broker has them."""
         outbox = self.outbox
-        for topic, key, value, kind in records:
+        for record in records:
+            topic, key, value, kind = record[:4]
             raw_key = key.encode()
             partitions = self._partitions.get(topic)
             if partitions is None:
                 partitions = self._partitions[topic] = spec(topic).partitions
-            outbox.add(self.name(topic), outbox.partition(raw_key, partitions), raw_key,
-                       value, [(KIND_HEADER, kind.encode())] if kind else None)
+            headers = [(KIND_HEADER, kind.encode())] if kind else None
+            if len(record) > 4:
+                headers = [*(headers or ()), (MOVE_HEADER, record[4].encode())]
+            outbox.add(self.name(topic), outbox.partition(raw_key, partitions), raw_key, value, headers)
         await outbox.flush()
 
     async def dead_letter(self, event: Any, error: Exception, agent: str, stage: str = "decode") -> None:
@@ -167,6 +179,14 @@ class StreamsContext:
                                               for k, v in headers])
         log.warning("dead letter", extra={"agent": agent, "topic": topic, "stage": stage,
                                           "offset": msg.offset, "error": str(error)[:300]})
+
+    async def decoded(self, decode: Callable[[bytes], Any], event: Any, agent: str) -> Any:
+        """``decode(event.value)``, or None when it cannot be decoded and was dead-lettered
+        (after waiting while the registry is away: see :meth:`decode_or_dead_letter`)."""
+        try:
+            return decode(event.value)
+        except Exception as exc:  # noqa: BLE001 - never stop on a record
+            return await self.decode_or_dead_letter(decode, event, exc, agent)
 
     async def decode_or_dead_letter(self, decode: Callable[[bytes], Any], event: Any, error: Exception,
                                     agent: str) -> Any:

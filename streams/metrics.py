@@ -55,6 +55,15 @@ class StreamsMetrics:
             "cultuurbus_streams_performances",
             "Performances this worker holds, by availability status as last published.",
             ["status"], registry=registry)
+        self.drift_performances = Gauge(
+            "cultuurbus_streams_declared_drift_performances",
+            "Performances this worker holds whose declared availability drifts from the computed "
+            "one (participation.reconciliation state DRIFT).", registry=registry)
+        self.drift_detections = Counter(
+            "cultuurbus_streams_declared_drifts",
+            "Performances found drifting between declared and computed availability (each time one "
+            "enters DRIFT).",
+            registry=registry)
         self.decode_errors = Counter("cultuurbus_streams_dead_letters",
                                      "Messages the worker could not decode (sent to the DLQ).",
                                      ["topic"], registry=registry)

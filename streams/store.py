@@ -121,6 +121,14 @@ class FirstDelivery:
             seen = int(raw)
         return seen == offset
 
+    def cover(self, fact_id: str, offset: int) -> None:
+        """Mark ``fact_id`` as first delivered at ``offset`` unless it was delivered before: a
+        fact re-sent under a new performance (``streams.identity.reroute``) makes a later plain
+        delivery of it there (a replay, a resend routed by the new link) a duplicate, also when
+        its first delivery was counted in another partition."""
+        if fact_id not in self._new and self.table.get(fact_id.encode()) is None:
+            self._new[fact_id] = offset
+
     def save(self) -> int:
         """Write the markers of first deliveries seen since the last save (call in the
         partition of their facts, after their effects are written); returns how many."""

@@ -111,8 +111,10 @@ def event_data(eventid: int, name: str, start: datetime, *, dip_id: str | None =
                contingents: Sequence[tuple[int, int]] = ((89, 840),),
                currentstatus: int = 19002, locationid: int = 125,
                locationname: str | None = "Grote Zaal", productionid: int | None = None,
-               duration: timedelta = timedelta(hours=2)) -> dict[str, Any]:
-    """A Ticketmatic Event with ``availability[]`` per contingent (tickettypeid, total).
+               duration: timedelta = timedelta(hours=2),
+               free: Sequence[int] | None = None) -> dict[str, Any]:
+    """A Ticketmatic Event with ``availability[]`` per contingent (tickettypeid, total);
+    ``free`` per contingent declares seats left (default: all free, none sold).
 
     ``custom_fields`` are the account's event custom fields by key (``{"uitdatabankid":
     "..."}``); Ticketmatic adds each to the Event as a top-level ``c_<key>``."""
@@ -121,11 +123,12 @@ def event_data(eventid: int, name: str, start: datetime, *, dip_id: str | None =
         "startts": tm_ts(start), "endts": tm_ts(start + duration),
         "salestartts": tm_ts(start - timedelta(days=60)), "saleendts": tm_ts(start),
         "currentstatus": currentstatus,
-        "availability": [{"tickettypeid": tt, "total": total, "free": total, "reserved": 0,
-                          "sold_paid": 0, "sold_unpaid": 0, "complimentary": 0,
+        "availability": [{"tickettypeid": tt, "total": total, "free": left, "reserved": 0,
+                          "sold_paid": total - left, "sold_unpaid": 0, "complimentary": 0,
                           "locked_hard": 0, "locked_soft": 0,
                           "lastupdatets": tm_ts(start - timedelta(days=1))}
-                         for tt, total in contingents],
+                         for (tt, total), left in zip(contingents, free or [t for _, t in contingents],
+                                                       strict=True)],
     }
     if locationname is not None:
         data["locationname"] = locationname

@@ -145,10 +145,12 @@ def eventix_delivery(account: str, secret: str | None, trigger: str, order: dict
 
 # -- Stager -----------------------------------------------------------------------------
 def stager_ticket_type(name: str, price: str, total: int, available: int,
-                       reserved: int = 0) -> dict[str, Any]:
+                       reserved: int = 0, sold_out_override: bool | None = None) -> dict[str, Any]:
+    """A ticket type as Stager pushes it; ``sold_out_override``: the organiser closed
+    (True) or reopened (False) its sale whatever the count."""
     return {"id": str(uuid.uuid4()), "name": name, "price": price, "total": total,
             "available": available, "reserved": reserved, "soldOut": available == 0,
-            "soldOutOverride": None}
+            "soldOutOverride": sold_out_override}
 
 
 def stager_delivery(account: str, secret: str | None, *, event_id: str = "st-8841",

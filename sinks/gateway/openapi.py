@@ -65,6 +65,12 @@ COMPONENTS: dict[str, Schema] = {
                 "properties": {"type": {"type": "string"}, "capacity": _INT, "remainingCapacity": _INT}},
             "offers": {"type": "object", "required": ["@type", "availability"],
                        "properties": {"@type": {"type": "string"}, "availability": {"type": "string"}}},
+            "basis": {"type": "string", "enum": ["computed", "declared"],
+                      "description": "computed: from counted sales; declared: no ticketing source is "
+                                     "connected, so what a calendar or vendor declared"},
+            "declared": {"type": ["object", "null"], "description": "the newest declared availability",
+                         "properties": {"status": _TEXT, "remaining": _INT_OR_NULL, "source": _TEXT,
+                                        "at": _UTC, "drift": _INT_OR_NULL}},
         },
     },
     "LastMinuteOffer": {

@@ -67,7 +67,9 @@ def iso_local(value: datetime | int | None) -> str | None:
 
 def availability_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON of one Availability record, with UiTdatabank's ``bookingAvailability``
-    (``type``, ``capacity``, ``remainingCapacity``) and schema.org's ``offers.availability``.
+    (``type``, ``capacity``, ``remainingCapacity``) and schema.org's ``offers.availability``;
+    ``basis`` says whether remaining rests on counted sales or on a declaration, ``declared``
+    what a calendar or vendor declared (and the drift from the count), or null.
     """
     booking: dict[str, Any] = {"type": rec.get("uit_booking_availability_type") or "Available"}
     if rec.get("capacity") is not None:
@@ -89,6 +91,11 @@ def availability_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
         "bookingAvailability": booking,
         "offers": {"@type": "Offer",
                    "availability": rec.get("schema_org_availability") or "https://schema.org/InStock"},
+        "basis": rec.get("basis") or "computed",
+        "declared": None if rec.get("declared_source") is None else {
+            "status": rec.get("declared_status"), "remaining": rec.get("declared_remaining"),
+            "source": rec.get("declared_source"), "at": iso_utc(rec.get("declared_at")),
+            "drift": rec.get("drift")},
     }
 
 

@@ -68,18 +68,20 @@ class AttendanceDomain:
             self.keys += 1
             self._keys_gauge.set(self.keys)
         applied = []
-        publish = False
+        changed = publish = False
         for f in facts:
             if f.kind == "snapshot":
                 continue
             if f.offset <= st["o"]:
                 publish = True  # a redelivery after a crash: publish again in case it was lost
                 continue
-            if at.apply(st, f.kind, f.rec):
+            if (at.retract if f.retract else at.apply)(st, f.kind, f.rec):
                 st["o"] = f.offset
-                applied.append(f.rec)
+                changed = True
+                if f.move is None:  # a moved fact's age is how late its link was undone, not a latency
+                    applied.append(f.rec)
                 publish = publish or f.kind == "ticket" or bool(st["scanned"])
-        if applied:
+        if changed:
             self.table.put(key, st)
             self._wait_for_start(pid, st)
         if publish:

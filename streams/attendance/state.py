@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["apply", "attendance_record", "new_state"]
+__all__ = ["apply", "attendance_record", "new_state", "retract"]
 
 State = dict[str, Any]
 _SOLD_SIGN = {"SOLD": 1, "CANCELLED": -1, "REFUNDED": -1}
@@ -27,6 +27,17 @@ def _ms(value: Any) -> int | None:
 
 def apply(state: State, kind: str, fact: dict[str, Any]) -> bool:
     """Apply a ticket fact or a calendar fact; returns whether attendance changed."""
+    return _count(state, kind, fact, 1)
+
+
+def retract(state: State, kind: str, fact: dict[str, Any]) -> bool:
+    """Take back a ticket fact counted before (it belongs to another performance, see
+    ``streams.identity.reroute``): its scans or net sales are negated. First and last scan
+    times stay, unless no scan is left. A calendar fact's retraction changes nothing here."""
+    return kind == "ticket" and _count(state, kind, fact, -1)
+
+
+def _count(state: State, kind: str, fact: dict[str, Any], direction: int) -> bool:
     if kind == "performance":
         t = _ms(fact["event_time"])
         if state["cal_time"] is not None and t is not None and t <= state["cal_time"]:
@@ -38,15 +49,19 @@ def apply(state: State, kind: str, fact: dict[str, Any]) -> bool:
         return False
     et = str(fact["event_type"])
     if et == "SCANNED":
+        state["scanned"] += direction * int(fact["quantity"])
+        if direction < 0:
+            if state["scanned"] <= 0:
+                state["first"] = state["last"] = None
+            return True
         t = _ms(fact["event_time"])
-        state["scanned"] += int(fact["quantity"])
         state["first"] = t if state["first"] is None else min(state["first"], t)
         state["last"] = t if state["last"] is None else max(state["last"], t)
         return True
     sign = _SOLD_SIGN.get(et)
     if sign is None:
         return False
-    state["sold"] += sign * int(fact["quantity"])
+    state["sold"] += direction * sign * int(fact["quantity"])
     return True
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bus.topics import AVAILABILITY
+from bus.log import get_logger
+from bus.topics import AVAILABILITY, RECONCILIATION
+from streams.availability import declared as decl
 from streams.availability import state as av
 from streams.context import Out, StreamsContext, now_ms
 from streams.facts.fact import Fact
 from streams.store import JsonTable
+
+log = get_logger(__name__)
 
 __all__ = ["AvailabilityDomain", "AvailabilityListener"]
 
@@ -42,6 +46,8 @@ class AvailabilityDomain:
         self.listeners = tuple(listeners)
         m = ctx.metrics
         self.threshold = ctx.settings.streams.limited_threshold
+        self.drift_seats = ctx.settings.streams.declared_drift_seats
+        self.drifting: set[str] = set()  # pids whose reconciliation says DRIFT, for the gauge
         self.table = JsonTable(ctx.raw_table(
             "availability-state", help="Availability state per canonical performance (s:<id>), "
                                        "with the last facts offset applied (o)."))
@@ -55,13 +61,17 @@ class AvailabilityDomain:
     async def _recovered(self) -> None:
         """After a rebalance: count the states held and tell listeners (last-minute) about them."""
         self.keys = 0
+        self.drifting = set()
         for key, st in self.table.items("s:"):
             self.keys += 1
-            rec = av.availability_record(key[2:], st, limited_threshold=self.threshold, now_ms=now_ms())
+            if decl.in_drift(st):
+                self.drifting.add(key[2:])
+            rec = decl.availability(key[2:], st, limited_threshold=self.threshold, now_ms=now_ms())
             self._status(key[2:], rec["status"])
             for listener in self.listeners:
                 listener(key[2:], rec, None)  # remembered; decided on the next tick
         self._keys_gauge.set(self.keys)
+        self.ctx.metrics.drift_performances.set(len(self.drifting))
 
     def _status(self, pid: str, new: str) -> None:
         old = self.statuses.get(pid)
@@ -81,6 +91,7 @@ class AvailabilityDomain:
             self.keys += 1
             self._keys_gauge.set(self.keys)
         applied = []
+        observed = []
         replayed = False
         tickets = self.ctx.metrics.tickets_of
         for f in facts:
@@ -88,24 +99,53 @@ class AvailabilityDomain:
                 replayed = True
                 continue
             rec = f.rec
-            if f.kind == "ticket":
+            if f.retract:  # counted here before; it belongs to another performance
+                changed = av.retract(st, f.kind, rec)
+            elif f.kind == "ticket":
                 changed = av.apply_ticket(st, rec)
-                tickets(rec["event_type"], rec.get("channel") or "unknown").inc(rec.get("quantity") or 1)
+                if f.move is None:  # a re-sent fact was counted in the metric when it first came
+                    tickets(rec["event_type"], rec.get("channel") or "unknown").inc(rec.get("quantity") or 1)
             elif f.kind == "snapshot":
                 changed = av.apply_snapshot(st, rec)
             else:
                 changed = av.apply_calendar(st, rec)
+            if not f.retract:
+                changed = decl.apply_declared(st, f.kind, rec) or changed
             if changed:
                 st["o"] = f.offset
                 applied.append(rec)
+                if f.move is None:  # a moved fact's age is how late its link was undone, not a latency
+                    observed.append(rec)
         if applied:
             self.table.put(key, st)
         if applied or replayed:
-            rec = av.availability_record(pid, st, limited_threshold=self.threshold, now_ms=now_ms())
+            rec = decl.availability(pid, st, limited_threshold=self.threshold, now_ms=now_ms())
+            self._reconcile(key, pid, st, rec, out)
             out.append((AVAILABILITY, pid, self.ctx.codec.encode(AVAILABILITY, "availability.avsc", rec),
                         None))
             self._status(pid, rec["status"])
             for listener in self.listeners:
                 listener(pid, rec, out)
-            self.ctx.observe(AGENT, applied)
+            self.ctx.observe(AGENT, observed)
 
+
+    def _reconcile(self, key: str, pid: str, st: av.State, rec: dict[str, Any], out: list[Out]) -> None:
+        """Publish a Reconciliation when the verdict on declared vs computed changes."""
+        found = decl.reconcile(pid, st, rec, drift_seats=self.drift_seats, now_ms=now_ms())
+        if found is None:
+            return
+        self.table.put(key, st)  # the verdict is state: a restarted worker keeps it
+        out.append((RECONCILIATION, pid, self.ctx.codec.encode(RECONCILIATION, "reconciliation.avsc",
+                                                               found), None))
+        if found["state"] == "DRIFT":
+            if pid not in self.drifting:  # a drift that only changes size is the same drift
+                self.ctx.metrics.drift_detections.inc()
+            self.drifting.add(pid)
+            log.warning("declared availability drifts from the computed one",
+                        extra={"performance": pid, "drift": found["drift"],
+                               "declared_source": found["declared_source"]})
+        else:
+            self.drifting.discard(pid)
+            log.info("declared availability agrees with the computed one again",
+                     extra={"performance": pid, "drift": found["drift"]})
+        self.ctx.metrics.drift_performances.set(len(self.drifting))

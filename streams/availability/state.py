@@ -34,6 +34,11 @@ calendar into a fresh state rebuilds the per-source view).
 
 Deduplication by fact id happens in the agent (a separate table), so a redelivered
 fact never reaches these functions twice; applying one twice changes nothing anyway.
+
+Retractions (``retract``): a fact counted on the wrong performance (a link a person
+undid, ``streams.identity.reroute``) is taken back: a ticket fact's counters are
+negated, a snapshot's source figures go when it is the one held, a calendar fact's
+source status goes when this fact set it.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["STATUSES", "apply_calendar", "apply_snapshot", "apply_ticket", "availability_record",
-           "calendar_status", "new_state", "status_of", "totals"]
+           "calendar_status", "new_state", "retract", "retract_calendar", "retract_snapshot",
+           "retract_ticket", "status_of", "totals"]
 
 State = dict[str, Any]
 
@@ -85,19 +91,76 @@ def _touch(state: State, fact: dict[str, Any]) -> None:
         state["last_fact_time"] = t
 
 
-def apply_ticket(state: State, fact: dict[str, Any]) -> bool:
-    """Count one ticket fact; returns whether availability changed."""
+def _count(state: State, fact: dict[str, Any], direction: int) -> bool:
+    """Add a ticket fact to its source's counters (``direction`` -1 takes it back out)."""
     effect = _EFFECT.get(str(fact["event_type"]))
     if effect is None:  # SCANNED: attendance, not availability
         return False
     counter, sign = effect
     counts = state["events"].setdefault(_source(fact), {"sold": 0, "reserved": 0, "blocked": 0,
                                                         "refunded": 0})
-    counts[counter] += sign * int(fact["quantity"])
+    quantity = direction * int(fact["quantity"])
+    counts[counter] += sign * quantity
     if sign < 0 and counter == "sold":
-        counts["refunded"] += int(fact["quantity"])
+        counts["refunded"] += quantity
+    return True
+
+
+def apply_ticket(state: State, fact: dict[str, Any]) -> bool:
+    """Count one ticket fact; returns whether availability changed."""
+    if not _count(state, fact, 1):
+        return False
     _touch(state, fact)
     return True
+
+
+def retract_ticket(state: State, fact: dict[str, Any]) -> bool:
+    """Take back a ticket fact counted before (it belongs to another performance: see
+    ``streams.identity.reroute``); returns whether availability changed."""
+    if not _count(state, fact, -1):
+        return False
+    state["version"] += 1
+    return True
+
+
+def retract_snapshot(state: State, snap: dict[str, Any]) -> bool:
+    """Take back a snapshot: its source's figures go when it is the snapshot held (an
+    older one of the same source was superseded already and changes nothing)."""
+    t = _ms(snap["event_time"])
+    src = _source(snap)
+    held = state["snapshots"].get(src)
+    if held is None or held["time"] != t:
+        return False
+    del state["snapshots"][src]
+    if state["snap_capacity_time"] == t and snap.get("capacity") is not None \
+            and state["snap_capacity"] == int(snap["capacity"]):
+        state["snap_capacity"] = state["snap_capacity_time"] = None
+    state["version"] += 1
+    return True
+
+
+def retract_calendar(state: State, perf: dict[str, Any]) -> bool:
+    """Take back a calendar fact: its source's status entry goes when this fact set it,
+    and the status is decided again over the other sources. Capacity and descriptive
+    fields stay (newest-wins keeps no history to fall back on)."""
+    _upgrade(state)
+    src = _source(perf)
+    held = state["cal_sources"].get(src)
+    if held is None or held["fact"] != str(perf.get("fact_id") or ""):
+        return False
+    del state["cal_sources"][src]
+    state["status"] = calendar_status(state["cal_sources"])
+    state["version"] += 1
+    return True
+
+
+def retract(state: State, kind: str, fact: dict[str, Any]) -> bool:
+    """Take back a fact of any kind counted before; returns whether availability changed."""
+    if kind == "ticket":
+        return retract_ticket(state, fact)
+    if kind == "snapshot":
+        return retract_snapshot(state, fact)
+    return retract_calendar(state, fact)
 
 
 def apply_snapshot(state: State, snap: dict[str, Any]) -> bool:

@@ -7,6 +7,12 @@ availability, attendance and sales; last-minute follows availability). Then it w
 the first-delivery markers and publishes what the domains produced, with the table
 changelog writes, in bulk (``streams.outbox``).
 
+A fact that a re-route moved (``streams.identity.reroute``) arrives twice more: as a
+retraction under the performance it was counted on, then re-sent under its new one, each
+marked by the ``streams.context.MOVE_HEADER``. Each is deduplicated under its own id
+(``Fact.dedup_id``: fact id ~ move), so neither is taken for a duplicate of the fact's
+first delivery, and each is applied once; an ordinary fact costs one header look-up more.
+
 Perf notes (issue #7; 2,000 performances, 50,000 ticket facts, one worker, a shared
 2-core machine; ``py-spy`` for the profiles): before, each domain was an agent of its own
 that read and decoded every fact again, kept per-fact markers and a ring of fact ids in
@@ -24,13 +30,27 @@ from typing import Any
 
 from bus.errors import SerializationError
 from bus.topics import FACTS
-from streams.context import Out, StreamsContext, batches, in_partition_of, log
+from streams.context import MOVE_HEADER, Out, StreamsContext, batches, header, in_partition_of, log
 from streams.facts.fact import Fact, FactDomain
 from streams.store import FirstDelivery
 
-__all__ = ["define"]
+__all__ = ["define", "first_deliveries"]
 
 AGENT = "facts"
+
+
+def first_deliveries(seen: FirstDelivery, facts: list[Fact]) -> list[Fact]:
+    """The first deliveries among one performance's facts (in their partition), in order.
+
+    A re-sent fact (moved here by a re-route) also covers its plain fact id, so that a
+    later plain delivery of it here is a duplicate: its first one may have been counted
+    in another partition (the performance it was moved from).
+    """
+    first = [f for f in facts if seen.is_first(f.dedup_id, f.offset)]
+    for f in first:
+        if f.move is not None and not f.retract:
+            seen.cover(str(f.rec["fact_id"]), f.offset)
+    return first
 
 
 def define(ctx: StreamsContext, domains: Sequence[FactDomain]) -> None:
@@ -59,13 +79,14 @@ def define(ctx: StreamsContext, domains: Sequence[FactDomain]) -> None:
                 if decoded is None:
                     continue
                 kind, rec = decoded
-            by_pid.setdefault(pid, []).append(Fact(kind, rec, event.message.offset, event))
+            by_pid.setdefault(pid, []).append(Fact(kind, rec, event.message.offset, event,
+                                                   header(event, MOVE_HEADER)))
         for counter in events_of:
             counter.inc(len(events))
         out: list[Out] = []
         for pid, facts in by_pid.items():
             in_partition_of(facts[0].event)
-            first = [f for f in facts if seen.is_first(f.rec["fact_id"], f.offset)]
+            first = first_deliveries(seen, facts)
             if len(first) < len(facts):
                 for counter in duplicates_of:
                     counter.inc(len(facts) - len(first))

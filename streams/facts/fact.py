@@ -17,6 +17,19 @@ class Fact:
     rec: dict[str, Any]  # the fact, timestamps as int milliseconds
     offset: int  # its offset on participation.facts (see streams.store)
     event: Any  # the Faust event, for the table partition
+    #: its ``streams.context.MOVE_HEADER``: None for an ordinary fact, ``retract/<n>`` for a
+    #: retraction (undo the fact in the performance it is keyed by), ``<n>`` for a re-sent fact
+    move: str | None = None
+
+    @property
+    def retract(self) -> bool:
+        return self.move is not None and self.move.startswith("retract/")
+
+    @property
+    def dedup_id(self) -> str:
+        """What ``facts-seen`` knows this delivery by: the fact id, and the move if it is one."""
+        fid = str(self.rec["fact_id"])
+        return fid if self.move is None else f"{fid}~{self.move}"
 
 
 class FactDomain(Protocol):

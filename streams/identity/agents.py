@@ -1,6 +1,7 @@
 """The identity agents: Faust's side of :class:`~streams.identity.domain.Identity`.
 
-``identity-route`` takes ticket facts, snapshots and release requests; ``identity-learn``
+``identity-route`` takes ticket facts, snapshots, release requests and re-routes (a
+person undid a link: ``streams.identity.reroute``); ``identity-learn``
 takes calendar facts; both in batches (``streams.context.batches``), decoding each fact
 once, dead-lettering what cannot be decoded or has unusable identifiers, and publishing
 what the batch produced after it. A timer asks for the release of parked keys whose
@@ -13,14 +14,17 @@ import time
 from typing import Any
 
 from bus.topics import PERFORMANCES, RELEASE, SNAPSHOTS, TICKET_EVENTS
-from streams.context import Out, StreamsContext, batches
+from streams.codec import KIND_HEADER
+from streams.context import Out, StreamsContext, batches, header
 from streams.identity.domain import Identity
+from streams.identity.reroute import REROUTE_KIND, Rerouter, parse_reroute
 
 __all__ = ["define"]
 
 
-def define(ctx: StreamsContext, identity: Identity) -> None:
-    """Define the identity agents and the release timer on ``ctx.app``."""
+def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter) -> None:
+    """Define the identity agents and the release timer on ``ctx.app``; ``identity-route``
+    hands re-route records (a person undid a link) to ``rerouter``."""
     app = ctx.app
     route_events = ctx.metrics.events_of("identity-route")
     learn_events = ctx.metrics.events_of("identity-learn")
@@ -36,15 +40,20 @@ def define(ctx: StreamsContext, identity: Identity) -> None:
             for event in events:
                 key = event.key.decode() if event.key else ""
                 if event.message.topic == release_topic:
-                    identity.release_requested(event, key, out)
-                    continue
-                try:
-                    kind, rec = decode(event.value)
-                except Exception as exc:  # noqa: BLE001 - never stop on a record
-                    decoded = await ctx.decode_or_dead_letter(decode, event, exc, "identity-route")
-                    if decoded is None:
+                    if header(event, KIND_HEADER) != REROUTE_KIND:
+                        identity.release_requested(event, key, out)
                         continue
-                    kind, rec = decoded
+                    try:
+                        to, keys = parse_reroute(key, event.value)
+                    except Exception as exc:  # noqa: BLE001 - a bad re-route is a dead letter
+                        await ctx.dead_letter(event, exc, "identity-route", "decode")
+                        continue
+                    rerouter.reroute(event, key, to, keys, out)
+                    continue
+                decoded = await ctx.decoded(decode, event, "identity-route")
+                if decoded is None:
+                    continue
+                kind, rec = decoded
                 refused = identity.route(event, key, kind, rec, event.value, out)
                 if refused is not None:
                     await ctx.dead_letter(event, refused, "identity-route", "apply")
@@ -58,13 +67,10 @@ def define(ctx: StreamsContext, identity: Identity) -> None:
             learn_events.inc(len(events))
             out: list[Out] = []
             for event in events:
-                try:
-                    kind, rec = decode(event.value)
-                except Exception as exc:  # noqa: BLE001 - never stop on a record
-                    decoded = await ctx.decode_or_dead_letter(decode, event, exc, "identity-learn")
-                    if decoded is None:
-                        continue
-                    kind, rec = decoded
+                decoded = await ctx.decoded(decode, event, "identity-learn")
+                if decoded is None:
+                    continue
+                kind, rec = decoded
                 refused = identity.learn(kind, rec, event.value, out)
                 if refused is not None:
                     await ctx.dead_letter(event, refused, "identity-learn", "apply")

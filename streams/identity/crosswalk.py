@@ -15,7 +15,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["Crosswalk", "best_key", "priority"]
+__all__ = ["UNDOABLE", "Crosswalk", "best_key", "keys_of", "priority"]
+
+#: Link reasons a person may undo; routing records the facts it forwards under them.
+UNDOABLE = frozenset({"match", "person"})
 
 
 def priority(key: str) -> tuple[int, str]:
@@ -43,6 +46,8 @@ class Crosswalk:
 
     def __init__(self) -> None:
         self._links: dict[str, str] = {}
+        #: keys whose link a person may undo (reason match or person) -> that reason
+        self.undoable: dict[str, str] = {}
         self._lock = threading.Lock()
         self.conflicts = 0
 
@@ -52,9 +57,21 @@ class Crosswalk:
     def get(self, key: str) -> str | None:
         return self._links.get(key)
 
-    def put(self, key: str, performance_id: str) -> None:
+    def put(self, key: str, performance_id: str, reason: str = "identifier") -> None:
+        """Link ``key`` to ``performance_id``; ``reason`` is why (see ``UNDOABLE``)."""
         with self._lock:
             self._links[key] = performance_id
+            if reason in UNDOABLE:
+                self.undoable[key] = reason
+            else:
+                self.undoable.pop(key, None)
+
+    def reason_of(self, key: str) -> str | None:
+        """Why ``key`` is linked as far as routing needs to know: match/person, else
+        identifier (None when not linked)."""
+        if key not in self._links:
+            return None
+        return self.undoable.get(key, "identifier")
 
     def resolve(self, keys: Iterable[str]) -> str | None:
         """The canonical id of a fact with these identifier keys, or None if unknown."""

@@ -11,23 +11,39 @@ performance, never reads the table.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bus.localtime import LOCAL_TZ
 from bus.log import get_logger
-from bus.topics import FACTS, IDENTITY, UNMATCHED
+from bus.topics import FACTS, IDENTITY, MATCH, UNMATCHED
 from streams.identity.crosswalk import Crosswalk, keys_of
 from streams.metrics import StreamsMetrics
 
 if TYPE_CHECKING:
     from streams.context import Out
 
-__all__ = ["RELEASE_EVERY_S", "Identity"]
+__all__ = ["KNOWN_KIND", "RELEASE_EVERY_S", "Identity", "Rerouter", "day_of"]
 
 log = get_logger("streams")
 
 #: Least time between two release requests for one parked key.
 RELEASE_EVERY_S = 5.0
+#: Kind header of a calendar fact whose performance is known, told to ``streams.match``.
+KNOWN_KIND = "known"
+
+
+def day_of(start_ms: int) -> str:
+    """The local calendar day (Europe/Amsterdam) of a start: the key on ``streams.match``."""
+    return datetime.fromtimestamp(start_ms / 1000, UTC).astimezone(LOCAL_TZ).strftime("%Y-%m-%d")
+
+
+class Rerouter(Protocol):
+    """Remembers facts forwarded under a link a person may undo (helper of the undo's re-route)."""
+
+    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> None: ...
 
 
 class Identity:
@@ -44,12 +60,16 @@ class Identity:
         encode_link: an IdentityLink record -> its bytes for the identity topic.
         in_partition_of: called with a fact's event before ``parked`` is read or written
             (the table partition of that event; nothing for a plain mapping).
+        rerouter: told of every fact forwarded under a link made by matching or a person
+            (one that can be undone); None: nobody is.
 
     """
 
     def __init__(self, crosswalk: Crosswalk, parked: MutableMapping[str, Any], metrics: StreamsMetrics,
                  encode_link: Callable[[dict[str, Any]], bytes],
-                 in_partition_of: Callable[[Any], None] = lambda _event: None) -> None:
+                 in_partition_of: Callable[[Any], None] = lambda _event: None,
+                 rerouter: Rerouter | None = None) -> None:
+        self.rerouter = rerouter
         self.crosswalk = crosswalk
         self.parked = parked
         self.metrics = metrics
@@ -97,8 +117,10 @@ class Identity:
             self.in_partition_of(event)
             entry = self.parked.get(key)
             if entry:
-                self._release(key, entry, canonical, out)
+                self._release(key, entry, canonical, out, event)
         out.append((FACTS, canonical, raw, kind))
+        if self.rerouter is not None and key in cw.undoable:
+            self.rerouter.record(event, key, canonical, kind, raw, rec["fact_id"])
         return None
 
     def release_requested(self, event: Any, key: str, out: list[Out]) -> None:
@@ -108,10 +130,12 @@ class Identity:
             self.in_partition_of(event)
             entry = self.parked.get(key)
             if entry and (canonical := self.crosswalk.resolve(entry["keys"])):
-                self._release(key, entry, canonical, out)
+                self._release(key, entry, canonical, out, event)
 
     def learn(self, kind: str, rec: dict[str, Any], raw: bytes, out: list[Out]) -> Exception | None:
-        """A calendar fact: learn its identifier links, publish the new ones, forward it.
+        """A calendar fact: if an identifier of it is known, learn its other identifiers'
+        links, publish the new ones and forward it; else hand it to matching
+        (``streams.match``, keyed by its local day), which decides one day at a time.
 
         Returns:
             the error that makes the fact's identifiers unusable (dead-letter it), else None.
@@ -119,21 +143,35 @@ class Identity:
         """
         try:
             keys = keys_of(rec)
+            day = day_of(int(rec["start"]))
         except Exception as exc:  # noqa: BLE001 - its identifiers are unusable
             return exc
-        canonical, new = self.crosswalk.learn(keys)
-        for k in new:
+        canonical = self.crosswalk.resolve(keys)
+        if canonical is None:
+            out.append((MATCH, day, raw, kind))
+            return None
+        _canonical, new = self.crosswalk.learn(keys)
+        self.publish_links(new, canonical, rec, out)
+        out.append((FACTS, canonical, raw, kind))
+        known = {"canonical": canonical, "kind": kind, "fact": base64.b64encode(raw).decode()}
+        out.append((MATCH, day, json.dumps(known).encode(), KNOWN_KIND))
+        return None
+
+    def publish_links(self, keys: list[str], canonical: str, rec: dict[str, Any], out: list[Out],
+                      reason: str = "identifier", score: float | None = None,
+                      decided_by: str | None = None) -> None:
+        """Publish IdentityLinks ``keys`` -> ``canonical``, taught by fact ``rec``, and why."""
+        for k in keys:
             ns, value = k.split("|", 1)
             link = {"namespace": ns, "value": value, "performance_id": canonical,
-                    "learned_from": rec["fact_id"], "event_time": rec["event_time"]}
+                    "learned_from": rec["fact_id"], "event_time": rec["event_time"],
+                    "reason": reason, "score": score, "decided_by": decided_by}
             try:
                 encoded = self.encode_link(link)
             except Exception as exc:  # noqa: BLE001 - the link is learned; it is not published
                 log.warning("identity link not published", extra={"key": k, "error": str(exc)[:300]})
                 continue
             out.append((IDENTITY, k, encoded, None))
-        out.append((FACTS, canonical, raw, kind))
-        return None
 
     def learned(self) -> None:
         """After a batch of calendar facts: count the links and the conflicts met since."""
@@ -155,9 +193,14 @@ class Identity:
         self.metrics.unmatched.set(count)
         return due
 
-    def _release(self, key: str, entry: dict[str, Any], canonical: str, out: list[Out]) -> None:
-        for kind, b64, _fact_id in entry["items"]:
-            out.append((FACTS, canonical, base64.b64decode(b64), kind))
+    def _release(self, key: str, entry: dict[str, Any], canonical: str, out: list[Out], event: Any) -> None:
+        rerouter = self.rerouter if key in self.crosswalk.undoable else None
+        record = rerouter.record if rerouter is not None else None
+        for kind, b64, fact_id in entry["items"]:
+            raw = base64.b64decode(b64)
+            out.append((FACTS, canonical, raw, kind))
+            if record is not None:
+                record(event, key, canonical, kind, raw, fact_id)
         self.metrics.released_total.inc(len(entry["items"]))
         del self.parked[key]
         self.waiting.pop(key, None)

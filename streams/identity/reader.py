@@ -52,7 +52,8 @@ class CrosswalkReader:
         key = rec.key.decode()  # not UTF-8: a dead letter, not a crosswalk entry
         if rec.value is None:
             return "tombstone"  # links are sticky (see Crosswalk): a tombstone removes nothing
-        self.crosswalk.put(key, str(rec.value["performance_id"]))
+        reason = str(rec.value.get("reason") or "identifier")
+        self.crosswalk.put(key, str(rec.value["performance_id"]), reason)
         return "applied"
 
     @property

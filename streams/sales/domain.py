@@ -47,6 +47,8 @@ class SalesDomain:
         for f in facts:
             rec = f.rec
             if f.kind == "performance":
+                if f.retract:
+                    continue  # a start is description: a calendar fact's retraction leaves it
                 if start is None:
                     start = table.get("p:" + pid) or {"start": None, "o": -1}
                 if f.offset > start["o"] and start["start"] != rec["start"]:
@@ -54,13 +56,13 @@ class SalesDomain:
                     start_dirty = True
                 continue
             if f.kind == "ticket":
-                deltas = sa.ticket_deltas(rec)
+                deltas = sa.ticket_deltas(rec, -1 if f.retract else 1)
             else:
                 hkey = f"h:{pid}|{rec['source_system']}/{rec['source_account']}"
                 held = dirty.get(hkey) or table.get(hkey)
                 if held is not None and f.offset <= held.get("o", -1):
                     continue  # this snapshot's deltas are in the windows already
-                deltas, hold = sa.snapshot_deltas(held, rec)
+                deltas, hold = (sa.retracted_snapshot_deltas if f.retract else sa.snapshot_deltas)(held, rec)
                 if hold is None:
                     continue  # older than the one held
                 hold["o"] = f.offset
@@ -84,7 +86,8 @@ class SalesDomain:
                     w["r"] += revenue
                     w["o"] = f.offset
                     dirty["w:" + wk] = w
-            applied.append(rec)
+            if f.move is None:  # a moved fact's age is how late its link was undone, not a latency
+                applied.append(rec)
         for key, value in dirty.items():
             if key.startswith("w:"):
                 table.put(key, value)

@@ -19,8 +19,9 @@ subEvent that says Scheduled or nothing):
 Fields: ``name`` -> title; ``startDate``/``endDate`` (no offset: the feed's zone) ->
 start/end; ``location`` Place (+ PostalAddress ``postalCode``, ``addressLocality``,
 ``addressCountry``) -> venue (a VirtualLocation only: venue "Online");
-``maximumAttendeeCapacity`` -> capacity (``remainingAttendeeCapacity`` and
-``offers.availability`` describe stock, which calendar.performances does not carry);
+``maximumAttendeeCapacity`` -> capacity; ``offers.availability`` and
+``remainingAttendeeCapacity`` -> declared (``schemaorg.stock``: the stock the page declares,
+as of the event time);
 ``offers.url`` (else ``url``) -> url; the earliest ``offers.validFrom`` ->
 on_sale_from; ``dateModified`` (else the page's Last-Modified, else the fetch time)
 -> event_time; the Event subtype (or a ``genre`` text) -> genre.
@@ -55,6 +56,7 @@ from connectors.calendar.common import (
     parse_tagged,
 )
 from connectors.calendar.schemaorg.extract import Block, event_types, flatten, short
+from connectors.calendar.schemaorg.stock import declared_stock
 from connectors.sdk.errors import MappingError
 from connectors.sdk.identifiers import parse_uit
 from connectors.sdk.shopurls import shop_identifiers
@@ -279,9 +281,10 @@ def _performance(node: dict[str, Any], parent: dict[str, Any] | None, graph: _Gr
         end=parse_datetime(merged["endDate"], "endDate", page.timezone)
         if merged.get("endDate") else None,
         capacity=_capacity(merged.get("maximumAttendeeCapacity")),
-        status=_STATUS[status_name], on_sale_from=min(sales) if sales else None, url=url)
+        status=_STATUS[status_name], on_sale_from=min(sales) if sales else None, url=url,
+        declared=declared_stock(merged, offers, event_time))
     digest = content_hash(draft.model_dump(mode="json", exclude={
-        "fact_id", "ingested_at", "event_time"}))
+        "fact_id": True, "ingested_at": True, "event_time": True, "declared": {"as_of"}}))
     return draft.model_copy(update={"fact_id": f"{SOURCE_SYSTEM}|{primary.key}|{digest}"})
 
 

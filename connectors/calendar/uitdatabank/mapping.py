@@ -35,6 +35,15 @@ known ticket shop's link (``connectors.sdk.shopurls``; only for an event with on
 ``bookingInfo.availabilityStarts`` -> on_sale_from; ``modified`` -> event_time. fact_id =
 ``uitdatabank|<performance key>|<modified>``.
 
+Declared availability (``Performance.declared``, as of ``modified``), from the subEvent's
+``bookingAvailability`` (else the event's, which UiT copies to every date or derives from
+them; capacity and remaining only from the event's when it has one date):
+    type Unavailable ("sold out/fully booked") or remainingCapacity 0 -> SOLD_OUT
+    type Available                                                   -> AVAILABLE
+    capacity, remainingCapacity                                      -> capacity, remaining
+Another type, or a count that is not a non-negative integer, is a MappingError naming
+the field (the date goes to the dead letters).
+
 Partner identifiers: UiT has no field for them, so partners put tagged labels
 (``labels`` or ``hiddenLabels``, syntax in ``connectors.calendar.common``) on the
 event, with ``@<subEvent index>`` to say which performance they belong to::
@@ -63,9 +72,18 @@ from connectors.calendar.common import (
     parse_datetime,
     parse_tagged,
 )
+from connectors.sdk.declared import declared, seats
 from connectors.sdk.errors import MappingError
 from connectors.sdk.shopurls import shop_identifiers
-from schemas.models import Identifier, Performance, PerformanceStatus, Venue, utcnow
+from schemas.models import (
+    DeclaredAvailability,
+    DeclaredStatus,
+    Identifier,
+    Performance,
+    PerformanceStatus,
+    Venue,
+    utcnow,
+)
 
 __all__ = ["SOURCE_SYSTEM", "Mapped", "event_uuid", "map_event", "member_bytes"]
 
@@ -174,6 +192,33 @@ def _capacity(sub: dict[str, Any], event: dict[str, Any], single: bool, where: s
                                    field=f"{path}.bookingAvailability.capacity")
             return cap
     return None
+
+
+_BOOKING = {"Available": DeclaredStatus.AVAILABLE, "Unavailable": DeclaredStatus.SOLD_OUT}
+
+
+def _declared(sub: dict[str, Any], event: dict[str, Any], single: bool, where: str,
+              modified: datetime) -> DeclaredAvailability | None:
+    """What UiT declares about this date's bookings (see the module docstring)."""
+    ba, path = sub.get("bookingAvailability"), f"{where}.bookingAvailability"
+    if ba is None:
+        ba, path = event.get("bookingAvailability"), "bookingAvailability"
+    if ba is None:
+        return None
+    if not isinstance(ba, dict):
+        raise MappingError(f"{path} must be an object with a type", field=path)
+    kind = ba.get("type")
+    status = _BOOKING.get(_word(kind) or "")
+    if status is None and kind is not None:
+        raise MappingError(f"{path}.type must be Available or Unavailable, not {str(kind)[:40]!r}",
+                           field=f"{path}.type")
+    counted = path != "bookingAvailability" or single
+    capacity = seats(ba.get("capacity"), f"{path}.capacity") if counted else None
+    remaining = seats(ba.get("remainingCapacity"), f"{path}.remainingCapacity") if counted else None
+    if remaining == 0:
+        status = DeclaredStatus.SOLD_OUT  # remainingCapacity overwrites the type (UiT)
+    return declared(status, capacity=capacity, remaining=remaining, source_field=path,
+                    as_of=modified)
 
 
 def _label_identifiers(event: dict[str, Any], n_subs: int, uuid: str) -> dict[int, list[Identifier]]:
@@ -294,6 +339,7 @@ def map_event(event: Any, *, account: str) -> Mapped:
                 on_sale_from=(parse_datetime(starts, "bookingInfo.availabilityStarts")
                               if starts else None),
                 url=booking.get("url") if isinstance(booking.get("url"), str) else None,
+                declared=_declared(sub, event, len(subs) == 1, where, modified),
             ))
         except MappingError as exc:
             out.failures.append((f"{uuid}#{idx}", exc))

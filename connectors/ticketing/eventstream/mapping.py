@@ -27,6 +27,8 @@ Sector ids in the event's custom fields (top-level ``c_<key>`` keys of the Event
 identifiers (``connectors.sdk.identifiers``: a UiT event id without ``#n`` is matched
 on the event's ``startts``), also on ticket facts once the event was seen. An
 unreadable value is logged and counted; the facts still go out with the vendor id.
+An event's ``availability[]`` also becomes its declared availability (``stock``: free
+seats summed over the contingents, as of the item's ``ts``).
 Customers are pseudonymised (customer id, postcode area, country, birth year); names,
 e-mail addresses and ticket holder names are never read into a fact.
 """
@@ -49,6 +51,7 @@ from connectors.sdk.identifiers import IdFields, parse_dip
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import SourceRecord
 from connectors.sdk.window import EventTimeWindow
+from connectors.ticketing.eventstream.stock import contingent_stock
 from schemas.models import (
     AvroModel,
     Buyer,
@@ -359,7 +362,8 @@ def _event(item_id: str, ts: datetime, data: dict[str, Any], env: MappingEnv) ->
         performance_key=vendor.key, identifiers=[vendor, *sector],
         production_id=dip.value.split("|")[0] if dip else None, title=title, venue=venue,
         start=start, end=end, capacity=sum(totals) if totals else None,
-        status=PerformanceStatus.SCHEDULED, on_sale_from=on_sale)
+        status=PerformanceStatus.SCHEDULED, on_sale_from=on_sale,
+        declared=contingent_stock(availability, ts))
     return Mapped([SourceRecord(PERFORMANCES, vendor.key, fact)], links=links)
 
 

@@ -8,7 +8,10 @@ Stager pushes an event's data to each publication channel when it changes; with 
 - tickets of a ticket type = ``total - available - reserved`` (revenue = tickets x price),
   summed per contract ticket type;
 - reservations = sum of ``reserved`` (value = reserved x price);
-- capacity = sum of ``total``.
+- capacity = sum of ``total``;
+- declared (what Stager itself says): remaining = sum of ``available``, capacity = sum of
+  ``total``, SOLD_OUT when every ticket type is sold out (``soldOutOverride`` when set,
+  else ``soldOut``; the organiser can close sales with seats left), else from the count.
 
 Body (the event object as the push feed sends it, plus the channel and send time)::
 
@@ -35,6 +38,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from bus.topics import SNAPSHOTS
+from connectors.sdk.declared import declared
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
 from connectors.ticketing.webhook.facts import (
@@ -51,7 +55,7 @@ from connectors.ticketing.webhook.facts import (
     parse,
     to_cents,
 )
-from schemas.models import Identifier, SalesSnapshot, SnapshotLine, TicketType, utcnow
+from schemas.models import DeclaredStatus, Identifier, SalesSnapshot, SnapshotLine, TicketType, utcnow
 
 __all__ = ["NAME", "StagerDelivery", "map_stager"]
 
@@ -143,6 +147,12 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
     when_field = "event.modified" if event.modified else "sentAt"
     check_time(env, when, when_field)
     counts = json.dumps(sorted([k.value, *v] for k, v in lines.items())) + f"/{reservations}/{capacity}"
+    closed = [tt.soldOut if tt.soldOutOverride is None else tt.soldOutOverride for tt in event.ticketTypes]
+    if any(closed):  # a flag alone changes what Stager declares (ids without flags stay as they were)
+        counts += "/soldout:" + "".join("1" if c else "0" for c in closed)
+    stock = declared(DeclaredStatus.SOLD_OUT if all(closed) else None, capacity=capacity,
+                     remaining=sum(tt.available for tt in event.ticketTypes),
+                     source_field="event.ticketTypes[].available", as_of=when)
     inputs = {"event_time": when_field,
               "currency": "event.currency", "performance_key": "event.id",
               "identifiers": "event.customFields", "lines": "event.ticketTypes",
@@ -154,7 +164,7 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
         lines=[SnapshotLine(ticket_type=k, tickets=v[0], revenue_cents=v[1])
                for k, v in sorted(lines.items())],
         reservations=reservations, reservations_value_cents=reservations_value,
-        capacity=capacity, currency=event.currency)
+        capacity=capacity, currency=event.currency, declared=stock)
     key = hashlib.sha256(f"{event.id}|{when.isoformat()}|{counts}".encode()).hexdigest()
     return Mapped([SourceRecord(SNAPSHOTS, primary.key, snapshot)], f"{NAME}/{account}/{key}",
                   body.trigger or "event.updated")

@@ -227,3 +227,22 @@ def test_a_uitdatabank_custom_field_joins_the_event_and_its_sales_to_the_uit_per
     sold = _facts(order_item("5-0", T, 1, [order_ticket(5, 554), order_ticket(6, 555)]), env)
     assert [i.key for i in sold[0].identifiers][1:] == [f"uit|{uuid}@{SHOW:%Y-%m-%dT%H:%M}Z"]
     assert [i.key for i in sold[1].identifiers][1:] == [f"uit|{uuid}#3"]
+
+
+def test_an_event_declares_its_free_seats_summed_over_the_contingents(env: MappingEnv) -> None:
+    data = event_data(554, "Bonobo Live", SHOW, contingents=((89, 840), (90, 60)), free=(700, 0))
+    perf = map_item(event_item("4-0", T, data), env).records[0].value
+    assert isinstance(perf, Performance) and perf.declared is not None
+    assert (perf.declared.status, perf.declared.capacity, perf.declared.remaining,
+            perf.declared.as_of, perf.declared.source_field) == (
+        "AVAILABLE", 900, 700, T, "data.availability[].free")
+    sold_out = event_data(555, "Bonobo Live", SHOW, contingents=((89, 840),), free=(0,))
+    assert map_item(event_item("4-1", T, sold_out), env).records[0].value.declared.status == "SOLD_OUT"
+
+
+def test_an_unreadable_free_count_is_a_mapping_error_naming_the_contingent(env: MappingEnv) -> None:
+    data = event_data(554, "Bonobo Live", SHOW, contingents=((89, 840), (90, 60)))
+    data["availability"][1]["free"] = "veel"
+    with pytest.raises(MappingError) as err:
+        map_item(event_item("4-0", T, data), env)
+    assert err.value.field == "data.availability[1].free"

@@ -173,3 +173,19 @@ def test_a_belgian_address_by_country_name() -> None:
                           postcode="9000", city="Gent", country="België")
     (perf,), _ = _map(schemaorg_page([event]))
     assert perf.venue.country == "BE"
+
+
+def test_an_offer_declared_sold_out_is_declared_sold_out_with_the_remaining_places() -> None:
+    (perf,), _ = _map(schemaorg_page([theater_event("Los", "2025-05-03T20:00:00+02:00",
+                                                    availability="SoldOut", remaining=0)]))
+    assert perf.declared is not None
+    assert (perf.declared.status, perf.declared.remaining, perf.declared.capacity) == ("SOLD_OUT", 0, 926)
+    (limited,), _ = _map(schemaorg_page([theater_event("Los", "2025-05-03T20:00:00+02:00",
+                                                       availability="LimitedAvailability")]))
+    assert limited.declared is not None and limited.declared.status == "LIMITED"
+
+
+def test_an_availability_outside_item_availability_is_a_failure_naming_it() -> None:
+    performances, failures = _map(schemaorg_page([theater_event(
+        "Los", "2025-05-03T20:00:00+02:00", availability="Uitverkocht")]))
+    assert performances == [] and failures[0].error.field == "offers.availability"

@@ -152,3 +152,23 @@ def test_the_same_document_gives_the_same_fact_ids_and_a_modification_new_ones()
                                           account="a").performances]
     assert first == again
     assert not set(first) & set(later)
+
+
+def test_subevent_booking_availability_is_declared_with_remaining_capacity() -> None:
+    event = _event(capacities=[850, 850, 420], remaining=[12, 300, 0])
+    event["subEvent"][1]["bookingAvailability"] = {"type": "Unavailable"}
+    declared = [p.declared for p in map_event(event, account="a").performances]
+    assert all(d is not None for d in declared)
+    assert [(d.status, d.capacity, d.remaining) for d in declared if d] == [
+        ("AVAILABLE", 850, 12), ("SOLD_OUT", None, None), ("SOLD_OUT", 420, 0)]
+    assert declared[0] is not None and declared[0].source_field == "subEvent[0].bookingAvailability"
+    assert declared[0].as_of == MODIFIED
+
+
+def test_an_unknown_booking_availability_type_is_a_failure_naming_the_field() -> None:
+    event = _event()
+    event["subEvent"][2]["bookingAvailability"] = {"type": "Volzet"}
+    mapped = map_event(event, account="a")
+    assert len(mapped.performances) == 2
+    (_, error), = mapped.failures
+    assert error.field == "subEvent[2].bookingAvailability.type"

@@ -348,3 +348,18 @@ def test_a_failing_eventbrite_api_is_retried_a_bounded_number_of_times(api: Fake
         _eventbrite(api, "order.placed", url)
     assert "after 2 attempts" in str(err.value) and "HTTP 503" in str(err.value)
     assert len(api.requests) == 2 + 2
+
+
+def test_stager_declares_its_free_seats_and_sold_out_when_every_ticket_type_is_closed() -> None:
+    open_ = _stager(ticket_types=[stager_ticket_type("Regulier", "24.50", 300, 120, 10),
+                                  stager_ticket_type("Studenten", "15.00", 50, 0)])
+    assert open_.declared is not None
+    assert (open_.declared.status, open_.declared.remaining, open_.declared.capacity) == (
+        "AVAILABLE", 120, 350)
+    closed = _stager(ticket_types=[stager_ticket_type("Regulier", "24.50", 300, 4, 0, True),
+                                   stager_ticket_type("Studenten", "15.00", 50, 0)])
+    assert closed.declared is not None and closed.declared.status == "SOLD_OUT"
+    assert closed.declared.remaining == 4  # the organiser closed sales with seats left
+    assert closed.fact_id != _stager(ticket_types=[
+        stager_ticket_type("Regulier", "24.50", 300, 4, 0),
+        stager_ticket_type("Studenten", "15.00", 50, 0)]).fact_id  # the flag alone is news

@@ -10,9 +10,19 @@ import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from schemas import MODELS, load_schema
-from schemas.models import TIMESTAMP_MAX, TIMESTAMP_MIN, Buyer, Identifier, SnapshotLine, Venue
+from schemas.candidate import CandidateDescription
+from schemas.models import (
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    Buyer,
+    DeclaredAvailability,
+    Identifier,
+    SnapshotLine,
+    Venue,
+)
 
-NESTED = {"Buyer": Buyer, "SnapshotLine": SnapshotLine, "Identifier": Identifier, "Venue": Venue}
+NESTED = {"Buyer": Buyer, "SnapshotLine": SnapshotLine, "Identifier": Identifier, "Venue": Venue,
+          "DeclaredAvailability": DeclaredAvailability, "CandidateDescription": CandidateDescription}
 
 
 def _primitive(avro: Any) -> tuple[Any, Any]:

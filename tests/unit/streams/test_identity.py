@@ -11,10 +11,10 @@ import fastavro
 import pytest
 from prometheus_client import CollectorRegistry
 
-from bus.topics import FACTS, IDENTITY, UNMATCHED
+from bus.topics import FACTS, IDENTITY, MATCH, UNMATCHED
 from schemas import load_schema
 from streams.identity.crosswalk import Crosswalk
-from streams.identity.domain import RELEASE_EVERY_S, Identity
+from streams.identity.domain import KNOWN_KIND, RELEASE_EVERY_S, Identity
 from streams.metrics import StreamsMetrics
 
 LINK = fastavro.parse_schema(load_schema("identity_link.avsc"))
@@ -32,8 +32,12 @@ def decode_link(raw: bytes) -> dict[str, Any]:
 
 
 def ticket(fact_id: str, key: str = "vendor:tm:nl|P1", *identifiers: tuple[str, str]) -> dict[str, Any]:
-    return {"fact_id": fact_id, "performance_key": key, "event_time": T0,
+    return {"fact_id": fact_id, "performance_key": key, "event_time": T0, "start": T0 + 19 * 3_600_000,
             "identifiers": [{"namespace": ns, "value": v} for ns, v in identifiers]}
+
+
+def without_match_notices(out: list[Any]) -> list[Any]:
+    return [o for o in out if not (o[0] == MATCH and o[3] == KNOWN_KIND)]
 
 
 class World:
@@ -71,6 +75,7 @@ def test_facts_of_an_unknown_performance_wait_and_are_released_in_arrival_order_
     assert w.metric("cultuurbus_streams_unmatched_parked") == 3
 
     learned: list[Any] = []
+    w.crosswalk.put("dip|G|1", "dip|G|1")  # the calendar founded it; a description names the vendor id
     w.identity.learn("performance", {**ticket("cal-1", "dip|G|1", ("vendor:tm:nl", "P1"))}, b"cal", learned)
     assert w.identity.due_releases(now=100.0) == ["vendor:tm:nl|P1"]
     assert w.identity.due_releases(now=100.0 + RELEASE_EVERY_S / 2) == []  # asked for already
@@ -93,8 +98,9 @@ def test_a_parked_key_is_released_by_its_next_fact_before_that_fact() -> None:
     assert out == [(FACTS, "dip|G|1", b"raw-1", "ticket"), (FACTS, "dip|G|1", b"raw-2", "ticket")]
 
 
-def test_a_calendar_fact_publishes_each_new_link_once_and_is_forwarded_under_its_canonical_id() -> None:
+def test_a_calendar_fact_with_a_known_identifier_publishes_each_new_link_once_and_is_forwarded() -> None:
     w = World()
+    w.crosswalk.put("dip|G|1", "dip|G|1")
     cal = ticket("cal-1", "uit|E1", ("dip", "G|1"))
     out: list[Any] = []
     assert w.identity.learn("performance", cal, b"cal-raw", out) is None
@@ -102,15 +108,23 @@ def test_a_calendar_fact_publishes_each_new_link_once_and_is_forwarded_under_its
     when = datetime(2026, 1, 1, tzinfo=UTC)
     assert links == [
         ("uit|E1", {"namespace": "uit", "value": "E1", "performance_id": "dip|G|1",
-                    "learned_from": "cal-1", "event_time": when}),
-        ("dip|G|1", {"namespace": "dip", "value": "G|1", "performance_id": "dip|G|1",
-                     "learned_from": "cal-1", "event_time": when})]
-    assert out[-1] == (FACTS, "dip|G|1", b"cal-raw", "performance")
+                    "learned_from": "cal-1", "event_time": when, "reason": "identifier", "score": None,
+                    "decided_by": None})]
+    assert without_match_notices(out)[-1] == (FACTS, "dip|G|1", b"cal-raw", "performance")
     again: list[Any] = []
     w.identity.learn("performance", {**cal, "fact_id": "cal-2"}, b"cal-raw-2", again)
-    assert again == [(FACTS, "dip|G|1", b"cal-raw-2", "performance")]
+    assert without_match_notices(again) == [(FACTS, "dip|G|1", b"cal-raw-2", "performance")]
     w.identity.learned()
     assert w.metric("cultuurbus_streams_identity_links") == 2
+
+
+def test_a_calendar_fact_without_a_known_identifier_goes_to_matching_keyed_by_its_local_day() -> None:
+    w = World()
+    out: list[Any] = []
+    late = {**ticket("cal-1", "uit|E1"), "start": T0 - 1_800_000}  # 23:30 UTC = 00:30 in Amsterdam
+    assert w.identity.learn("performance", late, b"cal-raw", out) is None
+    assert out == [(MATCH, "2026-01-01", b"cal-raw", "performance")]
+    assert w.crosswalk.get("uit|E1") is None  # founded by identity-match, not here
 
 
 def test_a_link_that_cannot_be_encoded_is_learned_but_not_published() -> None:
@@ -118,11 +132,12 @@ def test_a_link_that_cannot_be_encoded_is_learned_but_not_published() -> None:
         raise ValueError("the registry refused the schema")
 
     w = World()
+    w.crosswalk.put("dip|G|1", "dip|G|1")
     w.identity.encode_link = unencodable
     out: list[Any] = []
-    w.identity.learn("performance", ticket("cal-1", "dip|G|1"), b"cal", out)
-    assert out == [(FACTS, "dip|G|1", b"cal", "performance")]
-    assert w.crosswalk.get("dip|G|1") == "dip|G|1"
+    w.identity.learn("performance", ticket("cal-1", "dip|G|1", ("uit", "E1")), b"cal", out)
+    assert without_match_notices(out) == [(FACTS, "dip|G|1", b"cal", "performance")]
+    assert w.crosswalk.get("uit|E1") == "dip|G|1"
 
 
 def test_conflicting_identifiers_are_counted_once_per_fact_after_the_batch() -> None:

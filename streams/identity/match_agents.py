@@ -1,0 +1,50 @@
+"""The ``identity-match`` agent: Faust's side of :class:`~streams.identity.match_domain.MatchDesk`.
+
+It reads ``streams.match`` (keyed by the local day of the start) in batches: calendar
+facts no identifier links (original bytes, their kind header), notices of calendar facts
+identity-learn linked by identifier (kind ``known``), and a person's decisions (kind
+``decision``, from ``cultuurbus identity``). One agent instance holds each day, so the
+day's descriptions are decided one at a time, in offset order, whichever worker
+published them. What cannot be used is dead-lettered with its original bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bus.topics import MATCH
+from streams.codec import KIND_HEADER
+from streams.context import Out, StreamsContext, batches, header
+from streams.identity.domain import KNOWN_KIND
+from streams.identity.match_domain import DECISION_KIND, MatchDesk
+
+__all__ = ["define"]
+
+
+def define(ctx: StreamsContext, desk: MatchDesk) -> None:
+    """Define the ``identity-match`` agent on ``ctx.app``."""
+    events_of = ctx.metrics.events_of("identity-match")
+
+    @ctx.app.agent(ctx.topic(MATCH), name="identity-match")
+    async def match(stream: Any) -> None:
+        """Decide, one day at a time, what calendar descriptions without a known identifier are."""
+        decode = ctx.codec.decode
+        async for events in batches(stream):
+            events_of.inc(len(events))
+            out: list[Out] = []
+            for event in events:
+                day = event.key.decode() if event.key else ""
+                kind = header(event, KIND_HEADER)
+                if kind == DECISION_KIND:
+                    refused = desk.decision(event, day, event.value or b"", out)
+                elif kind == KNOWN_KIND:
+                    refused = desk.known(event, day, event.value or b"", out)
+                else:
+                    decoded = await ctx.decoded(decode, event, "identity-match")
+                    if decoded is None:
+                        continue
+                    kind, rec = decoded
+                    refused = desk.fact(event, day, kind, rec, event.value, out)
+                if refused is not None:
+                    await ctx.dead_letter(event, refused, "identity-match", "apply")
+            await ctx.send_all(out)

@@ -1,0 +1,321 @@
+"""The match desk: decides, one local day at a time, what a calendar description that no
+known identifier links is: one more description of a known performance (link), a
+question for a person (review), or a new performance (founded). Plain logic without
+Faust; ``streams.identity.match_agents`` feeds it ``streams.match`` in order.
+
+Every description of one day reaches the same agent instance (``streams.match`` is keyed
+by the day), so decisions never race between workers. The day's descriptions live in a
+table, one entry per description (``d|<day>|<performance key>``) and one per candidate
+(``c|<day>|<candidate id>``), so no table value grows with the size of a day; an index in
+memory (rebuilt from the table after a rebalance) finds a day's entries and keys.
+
+Every link says why it was made (``reason``: identifier, founded, match, person). A
+candidate sent to review holds its calendar fact; its ticket facts stay parked by
+identity-route (their keys stay unknown) until a person accepts (linked to the match)
+or rejects (its own performance). Automatic links are recorded as ACCEPTED candidates,
+so a person can undo them like their own: the description gets its own performance
+again, its calendar fact is forwarded there, and a re-route request (kind ``reroute`` on
+``streams.release``, keyed by its source key) asks identity-route to move what was
+counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bus.log import get_logger
+from bus.topics import FACTS, RELEASE, REVIEW
+from streams.identity.crosswalk import best_key
+from streams.identity.domain import Identity
+from streams.identity.matching import Description, Matcher, description_of
+from streams.identity.reroute import REROUTE_KIND
+
+if TYPE_CHECKING:
+    from streams.context import Out
+
+__all__ = ["DECISION_KIND", "REROUTE_KIND", "MatchDesk", "candidate_id_of"]
+
+log = get_logger("streams")
+
+#: Kind header of a person's decision on ``streams.match`` (JSON: action, candidate, by).
+DECISION_KIND = "decision"
+_ACTIONS = ("accept", "reject", "undo")
+
+
+def candidate_id_of(performance_key: str, target: str) -> str:
+    """Stable id of the candidate "``performance_key`` is ``target``"."""
+    return "cand-" + hashlib.sha256(f"{performance_key}>{target}".encode()).hexdigest()[:16]
+
+
+def _candidate_description(d: Description) -> dict[str, Any]:
+    return {"keys": list(d.keys), "source": d.source, "title": d.title, "start": d.start_ms,
+            "venue_name": d.venue_name, "venue_city": d.venue_city, "venue_postcode": d.venue_postcode,
+            "venue_id": d.venue_id}
+
+
+@dataclass
+class _Day:
+    """What the index knows of one day: descriptions by performance key, which key is
+    whose, the PENDING candidates by key, and the day's matcher (built when needed)."""
+
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)
+    matcher: Matcher | None = None
+
+
+class MatchDesk:
+    """Decides calendar descriptions no identifier links, and applies a person's decisions.
+
+    Every method adds what to publish to ``out`` and returns the error that makes its
+    input unusable (dead-letter it), else None.
+
+    Args:
+        identity: routing's identity (its crosswalk, and how links are published).
+        table: the match table (see the module docstring).
+        decode: fact bytes -> (kind, record) (the worker's fact codec).
+        encode_candidate: an IdentityCandidate record -> its bytes for the review topic.
+        make_matcher: a fresh, empty :class:`Matcher` with the configured thresholds.
+        now_ms: the time of a decision (UTC ms).
+        in_partition_of: called with the event before the table is read or written.
+
+    """
+
+    def __init__(self, identity: Identity, table: MutableMapping[str, Any],
+                 decode: Callable[[bytes], tuple[str, dict[str, Any]]],
+                 encode_candidate: Callable[[dict[str, Any]], bytes], make_matcher: Callable[[], Matcher],
+                 now_ms: Callable[[], int], in_partition_of: Callable[[Any], None] = lambda _e: None) -> None:
+        self.identity = identity
+        self.table = table
+        self.decode = decode
+        self.encode_candidate = encode_candidate
+        self.make_matcher = make_matcher
+        self.now_ms = now_ms
+        self.in_partition_of = in_partition_of
+        self.days: dict[str, _Day] = {}
+
+    async def recovered(self) -> None:
+        """Rebuild the index from the table (after a rebalance)."""
+        self.days.clear()
+        for key, value in list(self.table.items()):
+            if value is None:
+                continue
+            kind, day, _rest = key.split("|", 2)
+            if kind == "d":
+                self._index(day, value)
+            elif kind == "c" and value["state"] == "PENDING":
+                for k in value["description"]["keys"]:
+                    self._day(day).pending[k] = value["candidate_id"]
+
+    # -- input ---------------------------------------------------------------------------
+    def fact(self, event: Any, day: str, kind: str, rec: dict[str, Any], raw: bytes,
+             out: list[Out]) -> Exception | None:
+        """A calendar fact whose identifiers were all unknown to identity-learn."""
+        try:
+            d = description_of(rec)
+        except Exception as exc:  # noqa: BLE001 - unusable description
+            return exc
+        self.in_partition_of(event)
+        known = self.identity.crosswalk.resolve(d.keys)
+        if known is not None:
+            self._known(day, d, known, kind, raw, rec, out)
+            return None
+        today = self._day(day)
+        linked = next((today.keys[k] for k in d.keys if k in today.keys), None)
+        if linked is not None:
+            self._known(day, d, today.entries[linked]["c"], kind, raw, rec, out)
+            return None
+        held = next((today.pending[k] for k in d.keys if k in today.pending), None)
+        if held is not None:
+            self._hold_again(day, held, d, kind, raw, out)
+            return None
+        decision = self._matcher(day).decide(d)
+        if decision.outcome == "new":
+            own = best_key(d.keys)
+            self._link(d, own, rec, out, "founded")
+            self._put(day, d, own, "founded", kind, raw)
+            out.append((FACTS, own, raw, kind))
+            log.info("performance founded", extra={"performance_id": own, "day": day, "why": decision.reason})
+            return None
+        assert decision.target is not None  # noqa: S101 - link and review always name one
+        cand = self._candidate(day, d, decision.target, decision.score, decision.reason, kind, raw)
+        if decision.outcome == "link":
+            cand.update(state="ACCEPTED", decided_by="matcher", decided_at=cand["created_at"])
+            self._link(d, decision.target, rec, out, "match", decision.score, "matcher")
+            self._put(day, d, decision.target, "match", kind, raw)
+            out.append((FACTS, decision.target, raw, kind))
+        else:
+            for k in d.keys:
+                today.pending[k] = cand["candidate_id"]
+        self._save(day, cand, out)
+        log.info("description matched", extra={
+            "performance_key": d.keys[0], "performance_id": decision.target, "outcome": decision.outcome,
+            "score": decision.score, "why": decision.reason, "candidate": cand["candidate_id"]})
+        return None
+
+    def known(self, event: Any, day: str, body: bytes, out: list[Out]) -> Exception | None:
+        """identity-learn linked a calendar fact by identifier: remember its description."""
+        try:
+            notice = json.loads(body)
+            raw = base64.b64decode(notice["fact"])
+            kind, rec = self.decode(raw)
+            d = description_of(rec)
+            canonical = str(notice["canonical"])
+        except Exception as exc:  # noqa: BLE001 - an unusable notice
+            return exc
+        self.in_partition_of(event)
+        self._settled(day, d, canonical, out)
+        self._known(day, d, canonical, kind, raw, rec, None)
+        return None
+
+    def decision(self, event: Any, day: str, body: bytes, out: list[Out]) -> Exception | None:
+        """A person's decision (``cultuurbus identity accept|reject|undo``)."""
+        try:
+            asked = json.loads(body)
+            action, cid, by = asked["action"], str(asked["candidate"]), str(asked.get("by") or "someone")
+            if action not in _ACTIONS:
+                raise ValueError(f"decision action {action!r} is not one of {', '.join(_ACTIONS)}")
+        except Exception as exc:  # noqa: BLE001 - an unusable decision
+            return exc
+        self.in_partition_of(event)
+        cand = self.table.get(f"c|{day}|{cid}")
+        if cand is None:
+            return LookupError(f"candidate {cid} is not known on day {day}; list them with "
+                               "`cultuurbus identity candidates`")
+        done = {"accept": "ACCEPTED", "reject": "REJECTED", "undo": "UNDONE"}[action]
+        if cand["state"] == done:
+            return None  # delivered again, or decided twice: already so
+        needs = "ACCEPTED" if action == "undo" else "PENDING"
+        if cand["state"] != needs:
+            return ValueError(f"cannot {action} candidate {cid}: it is {cand['state']}, not {needs}")
+        raw = base64.b64decode(cand["fact"])
+        kind, rec = self.decode(raw)
+        d = description_of(rec)
+        today = self._day(day)
+        if action == "accept":
+            canonical = cand["target_id"]
+        else:
+            canonical = best_key(d.keys)
+            if action == "undo":
+                entry = today.entries.get(d.keys[0])
+                if entry is not None:  # the newest description of it, not the one first held
+                    raw, kind = base64.b64decode(entry["f"]), entry["k"]
+                    kind, rec = self.decode(raw)
+                    d = description_of(rec)
+                    canonical = best_key(d.keys)
+                reroute = {"to": canonical, "keys": list(d.keys)}
+                out.append((RELEASE, d.keys[0], json.dumps(reroute).encode(), REROUTE_KIND))
+        for k in d.keys:
+            today.pending.pop(k, None)
+        at = self.now_ms()
+        self._link(d, canonical, rec, out, "person", cand["score"], by)
+        self._put(day, d, canonical, "person", kind, raw)
+        if action == "undo":
+            # The calendar fact was counted under the target: take it back there and count it
+            # under its own performance, each as a move of its own (streams.context.MOVE_HEADER),
+            # so neither is taken for a redelivery of its first forwarding.
+            move = f"undo-{cid}-{at}"
+            out.append((FACTS, cand["target_id"], raw, kind, f"retract/{move}"))
+            out.append((FACTS, canonical, raw, kind, move))
+        else:
+            out.append((FACTS, canonical, raw, kind))
+        cand.update(state=done, decided_by=by, decided_at=at)
+        self._save(day, cand, out)
+        log.info("identity decision applied", extra={
+            "candidate": cid, "action": action, "by": by, "performance_key": d.keys[0],
+            "performance_id": canonical})
+        return None
+
+    # -- the day's state -------------------------------------------------------------------
+    def _day(self, day: str) -> _Day:
+        today = self.days.get(day)
+        if today is None:
+            today = self.days[day] = _Day()
+        return today
+
+    def _index(self, day: str, entry: dict[str, Any]) -> None:
+        today = self._day(day)
+        pk = entry["d"]["keys"][0]
+        old = today.entries.get(pk)
+        today.entries[pk] = entry
+        for k in entry["d"]["keys"]:
+            today.keys[k] = pk
+        if old is None and today.matcher is not None:
+            today.matcher.add(Description.from_json(entry["d"]), entry["c"])  # a new one: no rebuild
+        else:
+            today.matcher = None  # changed: rebuilt when next needed
+
+    def _matcher(self, day: str) -> Matcher:
+        today = self._day(day)
+        if today.matcher is None:
+            today.matcher = self.make_matcher()
+            for entry in today.entries.values():
+                today.matcher.add(Description.from_json(entry["d"]), entry["c"])
+        return today.matcher
+
+    def _put(self, day: str, d: Description, canonical: str, reason: str, kind: str, raw: bytes) -> None:
+        entry = {"d": d.to_json(), "c": canonical, "r": reason, "k": kind,
+                 "f": base64.b64encode(raw).decode()}
+        self.table[f"d|{day}|{d.keys[0]}"] = entry
+        self._index(day, entry)
+
+    def _known(self, day: str, d: Description, canonical: str, kind: str, raw: bytes, rec: dict[str, Any],
+               out: list[Out] | None) -> None:
+        """``d`` belongs to ``canonical`` by a shared identifier: link its new keys, forward
+        it (unless identity-learn did), remember it."""
+        old = self._day(day).entries.get(d.keys[0])
+        reason = old["r"] if old is not None and old["c"] == canonical else "identifier"
+        if out is not None:
+            cw = self.identity.crosswalk
+            self._link(d, canonical, rec, out, "identifier", keys=[k for k in d.keys if cw.get(k) is None])
+            out.append((FACTS, canonical, raw, kind))
+        self._put(day, d, canonical, reason, kind, raw)
+
+    def _link(self, d: Description, canonical: str, rec: dict[str, Any], out: list[Out], reason: str,
+              score: float | None = None, by: str | None = None, keys: list[str] | None = None) -> None:
+        keys = list(d.keys) if keys is None else keys
+        for k in keys:
+            self.identity.crosswalk.put(k, canonical, reason)
+        self.identity.publish_links(keys, canonical, rec, out, reason, score, by)
+
+    def _candidate(self, day: str, d: Description, target: str, score: float, reason: str, kind: str,
+                   raw: bytes) -> dict[str, Any]:
+        matcher = self._matcher(day)
+        theirs = [Description.from_json(e["d"]) for e in self._day(day).entries.values() if e["c"] == target]
+        best = max(theirs, key=lambda t: (matcher.score(d, t)[0], t.keys[0]))
+        return {"candidate_id": candidate_id_of(d.keys[0], target), "day": day, "state": "PENDING",
+                "score": float(score), "reason": reason, "description": _candidate_description(d),
+                "target_id": target, "target": _candidate_description(best), "created_at": self.now_ms(),
+                "decided_by": None, "decided_at": None, "fact_kind": kind,
+                "fact": base64.b64encode(raw).decode()}
+
+    def _hold_again(self, day: str, cid: str, d: Description, kind: str, raw: bytes, out: list[Out]) -> None:
+        """A held description changed while it waits for a person: hold the newest."""
+        cand = self.table.get(f"c|{day}|{cid}")
+        if cand is not None and cand["description"]["keys"][0] == d.keys[0]:
+            cand.update(description=_candidate_description(d), fact_kind=kind,
+                        fact=base64.b64encode(raw).decode())
+            self._save(day, cand, out)
+
+    def _settled(self, day: str, d: Description, canonical: str, out: list[Out]) -> None:
+        """A held description was linked by an identifier meanwhile: its candidate is moot."""
+        today = self._day(day)
+        for cid in {today.pending.pop(k) for k in d.keys if k in today.pending}:
+            cand = self.table.get(f"c|{day}|{cid}")
+            if cand is not None and cand["state"] == "PENDING":
+                cand.update(state="ACCEPTED" if cand["target_id"] == canonical else "REJECTED",
+                            decided_by="identifier", decided_at=self.now_ms())
+                self._save(day, cand, out)
+
+    def _save(self, day: str, cand: dict[str, Any], out: list[Out]) -> None:
+        self.table[f"c|{day}|{cand['candidate_id']}"] = cand
+        try:
+            out.append((REVIEW, cand["candidate_id"], self.encode_candidate(cand), None))
+        except Exception as exc:  # noqa: BLE001 - the table has it; the review topic will on its next change
+            log.warning("match candidate not published", extra={"candidate": cand["candidate_id"],
+                                                                "error": str(exc)[:300]})
