@@ -48,6 +48,7 @@ from bench.options import Sizes
 from bench.roles import REPO, Role, running, stop_process_group
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of, topic_name
+from connectors.fakes import webhooks as wh
 from connectors.fakes.calendars import (
     FakeCalendarSite,
     FakeRequest,
@@ -60,18 +61,7 @@ from connectors.fakes.calendars import (
 from connectors.fakes.dip import FakeDip, cumulative_entry, dip_performance, dip_production, dip_theater
 from connectors.fakes.ticketmatic import FakeTicketmatic, generate_feed
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event
-from connectors.fakes.webhooks import (
-    PEOPLE,
-    FakeEventbriteApi,
-    SignedRequest,
-    eventbrite_attendee,
-    eventbrite_delivery,
-    eventbrite_order,
-    eventix_delivery,
-    eventix_order,
-    stager_delivery,
-    stager_ticket_type,
-)
+from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.sdk.context import ConnectorContext
 from connectors.simulator.drivers.boxoffice import HEADER as BOXOFFICE_HEADER
 from connectors.ticketing.csvfile.importer import CsvImporter
@@ -94,9 +84,9 @@ def _deliveries(ds: Dataset, count: int) -> list[SignedRequest]:
     for i in range(count):
         perf = perfs[i % len(perfs)]
         tickets = [("Regulier", 2750)] if i % 3 else [("Regulier", 2750), ("CJP korting", 2250)]
-        order = eventix_order(event_id=f"e-{i % len(perfs):06d}", tickets=tickets, person=PEOPLE[i % 3],
+        order = wh.eventix_order(event_id=f"e-{i % len(perfs):06d}", tickets=tickets, person=wh.PEOPLE[i % 3],
                               dip_id=perf["performance_key"].split("|", 1)[1], event_name=perf["title"])
-        out.append(eventix_delivery("acme", SECRET, "order.paid", order))
+        out.append(wh.eventix_delivery("acme", SECRET, "order.paid", order))
     return out
 
 
@@ -201,15 +191,15 @@ def _eventbrite(api: FakeEventbriteApi, ds: Dataset, facts: int) -> list[SignedR
     perfs, n, i = ds.performances, 0, 0
     while n < facts:
         event_id, order_id = f"{7_100_000_000 + i % len(perfs)}", f"{5_500_000_000 + i}"
-        who = PEOPLE[i % len(PEOPLE)]
-        attendees = [eventbrite_attendee(attendee_id=f"{order_id}{k:02d}", event_id=event_id,
+        who = wh.PEOPLE[i % len(wh.PEOPLE)]
+        attendees = [wh.eventbrite_attendee(attendee_id=f"{order_id}{k:02d}", event_id=event_id,
                                          order_id=order_id, person=who,
                                          ticket_class_name="CJP" if k == 1 else "Regulier",
                                          price_cents=2250 if k == 1 else 2750)
                      for k in range(i % 3 + 1)]
-        url = api.put_order(eventbrite_order(order_id=order_id, event_id=event_id, attendees=attendees,
+        url = api.put_order(wh.eventbrite_order(order_id=order_id, event_id=event_id, attendees=attendees,
                                              person=who))
-        out.append(eventbrite_delivery("acme", SECRET, "order.placed", url))
+        out.append(wh.eventbrite_delivery("acme", SECRET, "order.placed", url))
         n += len(attendees)
         i += 1
     return out
@@ -223,10 +213,10 @@ def _stager(ds: Dataset, count: int) -> list[SignedRequest]:
         perf, round_ = perfs[i % len(perfs)], i // len(perfs) + 1
         cap = int(perf["capacity"] or 500)
         sold = min(cap - 30, 7 * round_ + i % 5)
-        types = [stager_ticket_type("Regulier", "27.50", cap - 40, max(cap - 40 - sold, 0), 3),
-                 stager_ticket_type("CJP", "22.50", 30, 30 - min(30, round_), 0),
-                 stager_ticket_type("Vrijkaart", "0", 10, 10 - min(10, round_ // 2), 0)]
-        out.append(stager_delivery("acme", SECRET, event_id=f"st-{i % len(perfs):06d}", ticket_types=types,
+        types = [wh.stager_ticket_type("Regulier", "27.50", cap - 40, max(cap - 40 - sold, 0), 3),
+                 wh.stager_ticket_type("CJP", "22.50", 30, 30 - min(30, round_), 0),
+                 wh.stager_ticket_type("Vrijkaart", "0", 10, 10 - min(10, round_ // 2), 0)]
+        out.append(wh.stager_delivery("acme", SECRET, event_id=f"st-{i % len(perfs):06d}", ticket_types=types,
                                    modified=(base + timedelta(seconds=i)).isoformat(),
                                    dip_id=_dip_value(perf)))
     return out
@@ -501,7 +491,7 @@ def _csv_rows(ds: Dataset, n: int) -> list[list[str]]:
         scan = i % 10 == 9
         j = i - 5 if scan else i
         perf = perfs[j % len(perfs)]
-        who = PEOPLE[j % len(PEOPLE)]
+        who = wh.PEOPLE[j % len(wh.PEOPLE)]
         start = perf["start"].astimezone(tz).strftime("%d-%m-%Y %H:%M:%S")
         rows.append([f"B{j // 2:07d}", f"T{j:08d}", f"v-{j % len(perfs):05d}", _dip_value(perf),
                      perf["title"], start, "scan" if scan else "verkoop", "cjp" if j % 4 == 1 else "regulier",

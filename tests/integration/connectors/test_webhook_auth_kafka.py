@@ -15,17 +15,8 @@ from bus.http import HttpServer
 from bus.serde import Registry
 from bus.settings import Settings
 from bus.topics import SNAPSHOTS, TICKET_EVENTS, dlq_of
-from connectors.fakes.webhooks import (
-    EVENTIX_NONCE,
-    FakeEventbriteApi,
-    SignedRequest,
-    eventbrite_attendee,
-    eventbrite_delivery,
-    eventbrite_order,
-    eventix_delivery,
-    eventix_order,
-    stager_delivery,
-)
+from connectors.fakes import webhooks as wh
+from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.webhook import WebhookSettings, create_app
 from tests.integration.connectors.test_webhook_kafka import by_fact_id, read_topic
@@ -45,7 +36,7 @@ def api() -> Iterator[FakeEventbriteApi]:
 def http(topics: Settings, api: FakeEventbriteApi) -> Iterator[httpx.Client]:
     settings = WebhookSettings(
         url_tokens={"eventbrite/acme": TOKEN, "stager/acme": TOKEN},
-        openticket_nonces={"eventix/acme": EVENTIX_NONCE},
+        openticket_nonces={"eventix/acme": wh.EVENTIX_NONCE},
         eventbrite_tokens={"acme": api.token}, eventbrite_api_hosts=(api.host,), fetch_attempts=1)
     with ConnectorContext(topics, "webhook", serve_metrics=False) as ctx:
         server = HttpServer(create_app(ctx, settings), "127.0.0.1", 0).start()
@@ -63,15 +54,15 @@ def post(http: httpx.Client, req: SignedRequest) -> httpx.Response:
 def _order(api: FakeEventbriteApi) -> tuple[str, str]:
     """A fresh order on the fake API: its api_url and its one attendee id."""
     order_id, event_id = uuid.uuid4().hex[:10], uuid.uuid4().hex[:8]
-    url = api.put_order(eventbrite_order(order_id=order_id, event_id=event_id, attendees=[
-        eventbrite_attendee(attendee_id=f"{order_id}01", event_id=event_id, order_id=order_id)]))
+    url = api.put_order(wh.eventbrite_order(order_id=order_id, event_id=event_id, attendees=[
+        wh.eventbrite_attendee(attendee_id=f"{order_id}01", event_id=event_id, order_id=order_id)]))
     return url, f"{order_id}01"
 
 
 def test_an_eventix_delivery_with_the_right_nonce_is_on_ticketing_events(
         http: httpx.Client, topics: Settings, registry: Registry) -> None:
-    order = eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}")
-    resp = post(http, eventix_delivery("acme", None, "order.paid", order))
+    order = wh.eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}")
+    resp = post(http, wh.eventix_delivery("acme", None, "order.paid", order))
     assert resp.status_code == 200, resp.text
     ids = resp.json()["fact_ids"]
     got = by_fact_id(read_topic(topics, registry, TICKET_EVENTS), ids)
@@ -81,8 +72,8 @@ def test_an_eventix_delivery_with_the_right_nonce_is_on_ticketing_events(
 
 def test_an_eventix_delivery_with_a_wrong_nonce_is_401_and_never_on_a_topic(
         http: httpx.Client, topics: Settings, registry: Registry) -> None:
-    order = eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}")
-    resp = post(http, eventix_delivery("acme", None, "order.paid", order, nonce="guessed-nonce"))
+    order = wh.eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}")
+    resp = post(http, wh.eventix_delivery("acme", None, "order.paid", order, nonce="guessed-nonce"))
     assert resp.status_code == 401
     assert "OPENTICKET_NONCES" in resp.json()["error"]
     for topic in (TICKET_EVENTS, dlq_of(TICKET_EVENTS)):
@@ -93,7 +84,7 @@ def test_an_eventix_delivery_with_a_wrong_nonce_is_401_and_never_on_a_topic(
 def test_a_stager_push_with_its_url_token_is_one_snapshot(
         http: httpx.Client, topics: Settings, registry: Registry) -> None:
     event_id = f"st-{uuid.uuid4().hex[:8]}"
-    resp = post(http, stager_delivery("acme", None, event_id=event_id, url_token=TOKEN))
+    resp = post(http, wh.stager_delivery("acme", None, event_id=event_id, url_token=TOKEN))
     assert resp.status_code == 200, resp.text
     (snap,) = by_fact_id(read_topic(topics, registry, SNAPSHOTS), resp.json()["fact_ids"])
     assert snap.key == f"vendor:stager:acme|{event_id}"
@@ -102,7 +93,7 @@ def test_a_stager_push_with_its_url_token_is_one_snapshot(
 def test_an_eventbrite_delivery_is_published_only_from_the_fetched_order(
         http: httpx.Client, api: FakeEventbriteApi, topics: Settings, registry: Registry) -> None:
     url, attendee = _order(api)
-    resp = post(http, eventbrite_delivery("acme", None, "order.placed", url, url_token=TOKEN))
+    resp = post(http, wh.eventbrite_delivery("acme", None, "order.placed", url, url_token=TOKEN))
     assert resp.status_code == 200, resp.text
     (fact,) = by_fact_id(read_topic(topics, registry, TICKET_EVENTS), resp.json()["fact_ids"])
     assert fact.value is not None and fact.value["ticket_ids"] == [attendee]
@@ -120,7 +111,7 @@ def test_an_eventbrite_delivery_whose_object_cannot_be_fetched_is_never_publishe
         api.fail(None, 503)
         expected = 503
     try:
-        resp = post(http, eventbrite_delivery("acme", None, "order.placed", url, url_token=TOKEN))
+        resp = post(http, wh.eventbrite_delivery("acme", None, "order.placed", url, url_token=TOKEN))
     finally:
         api.fail(0)
     assert resp.status_code == expected, resp.text
@@ -134,9 +125,9 @@ def test_the_url_token_is_in_no_answer_log_or_dead_letter_header(
     caplog.set_level(logging.DEBUG)
     url, _ = _order(api)
     marker = uuid.uuid4().hex
-    bad = eventbrite_delivery("acme", None, "order.exploded", f"{url}?m={marker}",
+    bad = wh.eventbrite_delivery("acme", None, "order.exploded", f"{url}?m={marker}",
                               url_token=TOKEN)
-    answers = [post(http, bad), post(http, stager_delivery("acme", None, url_token=TOKEN[::-1]))]
+    answers = [post(http, bad), post(http, wh.stager_delivery("acme", None, url_token=TOKEN[::-1]))]
     assert [a.status_code for a in answers] == [422, 401]
     (letter,) = [r for r in read_topic(topics, registry, dlq_of(TICKET_EVENTS), avro=False)
                  if marker.encode() in r.raw]

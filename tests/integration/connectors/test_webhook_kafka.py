@@ -25,19 +25,8 @@ from bus.kafka import make_consumer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of
-from connectors.fakes.webhooks import (
-    PEOPLE,
-    FakeEventbriteApi,
-    SignedRequest,
-    eventbrite_attendee,
-    eventbrite_delivery,
-    eventbrite_event,
-    eventbrite_order,
-    eventix_delivery,
-    eventix_order,
-    stager_delivery,
-    stager_ticket_type,
-)
+from connectors.fakes import webhooks as wh
+from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.webhook import WebhookSettings, create_app
 from ops.stack.ports import free_ports
@@ -134,9 +123,9 @@ def post(http: httpx.Client, req: SignedRequest) -> httpx.Response:
 def test_an_eventix_sale_is_on_ticketing_events_after_the_200(
         http: httpx.Client, topics: Settings, registry: Registry) -> None:
     event_id = f"e-{uuid.uuid4().hex[:8]}"
-    order = eventix_order(event_id=event_id, tickets=[("Regulier", 2750), ("CJP korting", 2250)],
+    order = wh.eventix_order(event_id=event_id, tickets=[("Regulier", 2750), ("CJP korting", 2250)],
                           dip_id="NL-23-1234-5|3")
-    resp = post(http, eventix_delivery("acme", SECRET, "order.paid", order))
+    resp = post(http, wh.eventix_delivery("acme", SECRET, "order.paid", order))
     assert resp.status_code == 200, resp.text
     ids = resp.json()["fact_ids"]
     got = by_fact_id(read_topic(topics, registry, TICKET_EVENTS), ids)
@@ -155,11 +144,11 @@ def test_an_eventix_sale_is_on_ticketing_events_after_the_200(
 def test_an_eventbrite_order_is_fetched_and_its_attendees_published(
         http: httpx.Client, api: FakeEventbriteApi, topics: Settings, registry: Registry) -> None:
     event_id, order_id = uuid.uuid4().hex[:10], uuid.uuid4().hex[:10]
-    url = api.put_order(eventbrite_order(order_id=order_id, event_id=event_id, attendees=[
-        eventbrite_attendee(attendee_id=f"{order_id}-{i}", event_id=event_id, order_id=order_id,
+    url = api.put_order(wh.eventbrite_order(order_id=order_id, event_id=event_id, attendees=[
+        wh.eventbrite_attendee(attendee_id=f"{order_id}-{i}", event_id=event_id, order_id=order_id,
                             ticket_class_name="Studentenkorting", price_cents=1250)
         for i in range(3)]))
-    resp = post(http, eventbrite_delivery("acme", SECRET, "order.placed", url))
+    resp = post(http, wh.eventbrite_delivery("acme", SECRET, "order.placed", url))
     assert resp.status_code == 200, resp.text
     got = by_fact_id(read_topic(topics, registry, TICKET_EVENTS), resp.json()["fact_ids"])
     assert len(got) == 3
@@ -182,12 +171,12 @@ def test_an_eventbrite_order_refunded_before_its_placed_delivery_was_fetched_net
     event_id, order_id = uuid.uuid4().hex[:10], uuid.uuid4().hex[:10]
     attendees = [f"{order_id}-{i}" for i in range(2)]
     # refunded between Eventbrite's order.placed delivery and our fetch of its api_url
-    refunded = [eventbrite_attendee(attendee_id=a, event_id=event_id, order_id=order_id,
+    refunded = [wh.eventbrite_attendee(attendee_id=a, event_id=event_id, order_id=order_id,
                                     refunded=True, changed="2025-03-06T08:00:00Z")
                 for a in attendees]
-    url = api.put_order(eventbrite_order(order_id=order_id, event_id=event_id, status="refunded",
+    url = api.put_order(wh.eventbrite_order(order_id=order_id, event_id=event_id, status="refunded",
                                          changed="2025-03-06T08:00:00Z", attendees=refunded))
-    deliveries = [eventbrite_delivery("acme", SECRET, action, url)
+    deliveries = [wh.eventbrite_delivery("acme", SECRET, action, url)
                   for action in ("order.placed", "order.refunded")]
     answers = [post(http, d) for d in deliveries]
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
@@ -221,8 +210,8 @@ def test_an_eventbrite_order_refunded_before_its_placed_delivery_was_fetched_net
 def test_an_eventbrite_event_update_is_a_performance_on_the_calendar_topic(
         http: httpx.Client, api: FakeEventbriteApi, topics: Settings, registry: Registry) -> None:
     event_id = uuid.uuid4().hex[:10]
-    url = api.put_event(eventbrite_event(event_id=event_id, capacity=333))
-    resp = post(http, eventbrite_delivery("acme", SECRET, "event.updated", url))
+    url = api.put_event(wh.eventbrite_event(event_id=event_id, capacity=333))
+    resp = post(http, wh.eventbrite_delivery("acme", SECRET, "event.updated", url))
     assert resp.status_code == 200, resp.text
     (perf,) = by_fact_id(read_topic(topics, registry, PERFORMANCES), resp.json()["fact_ids"])
     assert perf.value["capacity"] == 333 and perf.value["venue"]["city"] == "Den Haag"
@@ -232,9 +221,9 @@ def test_an_eventbrite_event_update_is_a_performance_on_the_calendar_topic(
 def test_a_stager_delivery_is_one_snapshot_on_ticketing_snapshots(
         http: httpx.Client, topics: Settings, registry: Registry) -> None:
     event_id = f"st-{uuid.uuid4().hex[:8]}"
-    req = stager_delivery("acme", SECRET, event_id=event_id, dip_id="NL-24-0042-1|12", ticket_types=[
-        stager_ticket_type("Regulier", "24.50", 300, 120, 10),
-        stager_ticket_type("Vrijkaart", "0", 20, 12, 0)])
+    req = wh.stager_delivery("acme", SECRET, event_id=event_id, dip_id="NL-24-0042-1|12", ticket_types=[
+        wh.stager_ticket_type("Regulier", "24.50", 300, 120, 10),
+        wh.stager_ticket_type("Vrijkaart", "0", 20, 12, 0)])
     resp = post(http, req)
     assert resp.status_code == 200, resp.text
     (snap,) = by_fact_id(read_topic(topics, registry, SNAPSHOTS), resp.json()["fact_ids"])
@@ -248,8 +237,8 @@ def test_a_stager_delivery_is_one_snapshot_on_ticketing_snapshots(
 
 def test_a_replayed_delivery_is_published_once(
         http: httpx.Client, topics: Settings, registry: Registry) -> None:
-    req = eventix_delivery("acme", SECRET, "order.ticket.scanned",
-                           order := eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}"),
+    req = wh.eventix_delivery("acme", SECRET, "order.ticket.scanned",
+                           order := wh.eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}"),
                            ticket_guid=order["tickets"][0]["guid"])
     answers = [post(http, req).json()["status"] for _ in range(3)]
     assert answers == ["accepted", "duplicate", "duplicate"]
@@ -260,8 +249,8 @@ def test_a_replayed_delivery_is_published_once(
 
 def test_after_a_restart_a_replay_is_published_again_with_the_same_fact_ids(
         webhook_settings: WebhookSettings, topics: Settings, registry: Registry) -> None:
-    order = eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}")
-    req = eventix_delivery("acme", SECRET, "order.paid", order)
+    order = wh.eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}")
+    req = wh.eventix_delivery("acme", SECRET, "order.paid", order)
     answers = []
     for _ in range(2):  # two receivers in a row: the in-memory replay check is gone
         with ConnectorContext(topics, "webhook", serve_metrics=False) as context:
@@ -279,10 +268,10 @@ def test_after_a_restart_a_replay_is_published_again_with_the_same_fact_ids(
 
 def test_bad_input_is_dead_lettered_with_errors_headers_and_redacted_original_bytes(
         http: httpx.Client, topics: Settings, registry: Registry) -> None:
-    person = PEOPLE[1]
-    order = eventix_order(person=person, event_id=f"e-{uuid.uuid4().hex[:8]}")
+    person = wh.PEOPLE[1]
+    order = wh.eventix_order(person=person, event_id=f"e-{uuid.uuid4().hex[:8]}")
     order["tickets"][0]["price"] = -100
-    req = eventix_delivery("acme", SECRET, "order.paid", order)
+    req = wh.eventix_delivery("acme", SECRET, "order.paid", order)
     resp = post(http, req)
     assert resp.status_code == 422 and resp.json()["field"] == "order.tickets[0].price"
     letters = [r for r in read_topic(topics, registry, dlq_of(TICKET_EVENTS), avro=False)
@@ -306,27 +295,27 @@ def test_bad_input_is_dead_lettered_with_errors_headers_and_redacted_original_by
 
 def test_no_personal_data_reaches_any_topic_the_receiver_writes(
         http: httpx.Client, api: FakeEventbriteApi, topics: Settings, registry: Registry) -> None:
-    for person in PEOPLE:  # good and bad deliveries of every vendor, each carrying a person
-        order = eventix_order(person=person, event_id=f"e-{uuid.uuid4().hex[:8]}")
-        post(http, eventix_delivery("acme", SECRET, "order.paid", order))
+    for person in wh.PEOPLE:  # good and bad deliveries of every vendor, each carrying a person
+        order = wh.eventix_order(person=person, event_id=f"e-{uuid.uuid4().hex[:8]}")
+        post(http, wh.eventix_delivery("acme", SECRET, "order.paid", order))
         bad = json.loads(json.dumps(order))
         bad["tickets"][0]["ticket_name"] = 12
-        post(http, eventix_delivery("acme", SECRET, "order.cancelled", bad))
-        body = eventix_delivery("acme", SECRET, "order.paid", order).body
-        post(http, eventix_delivery("acme", SECRET, "order.paid", order, body=body[:-40]))
+        post(http, wh.eventix_delivery("acme", SECRET, "order.cancelled", bad))
+        body = wh.eventix_delivery("acme", SECRET, "order.paid", order).body
+        post(http, wh.eventix_delivery("acme", SECRET, "order.paid", order, body=body[:-40]))
         oid = uuid.uuid4().hex[:10]
-        att = eventbrite_attendee(attendee_id=oid, event_id="ev-p", order_id=oid, person=person,
+        att = wh.eventbrite_attendee(attendee_id=oid, event_id="ev-p", order_id=oid, person=person,
                                   checked_in=True)
-        post(http, eventbrite_delivery("acme", SECRET, "order.placed", api.put_order(
-            eventbrite_order(order_id=oid, event_id="ev-p", attendees=[att], person=person))))
-        post(http, eventbrite_delivery("acme", SECRET, "attendee.checked_in", api.put_attendee(att)))
-    post(http, stager_delivery("acme", SECRET, body=b'{"event": {"id": "x", "contact": '
-                               + json.dumps(PEOPLE[0].email).encode()))
+        post(http, wh.eventbrite_delivery("acme", SECRET, "order.placed", api.put_order(
+            wh.eventbrite_order(order_id=oid, event_id="ev-p", attendees=[att], person=person))))
+        post(http, wh.eventbrite_delivery("acme", SECRET, "attendee.checked_in", api.put_attendee(att)))
+    post(http, wh.stager_delivery("acme", SECRET, body=b'{"event": {"id": "x", "contact": '
+                               + json.dumps(wh.PEOPLE[0].email).encode()))
     scanned = 0
     for name in WRITTEN:
         for rec in read_topic(topics, registry, name, avro=False):
             blob = rec.raw + (rec.key or "").encode() + json.dumps(rec.headers).encode()
-            for person in PEOPLE:
+            for person in wh.PEOPLE:
                 for raw in person.personal_values():
                     assert raw.encode() not in blob, f"{raw!r} found on {name}"
             scanned += 1
@@ -342,12 +331,12 @@ def test_kafka_unavailable_is_503_with_retry_after_and_the_server_keeps_serving(
         srv = HttpServer(create_app(context, webhook_settings), "127.0.0.1", 0).start()
         try:
             with httpx.Client(base_url=srv.url, timeout=30) as c:
-                req = eventix_delivery("acme", SECRET, "order.paid", eventix_order())
+                req = wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order())
                 resp = post(c, req)
                 assert resp.status_code == 503
                 assert int(resp.headers["Retry-After"]) >= 1
                 assert "not acknowledged by Kafka" in resp.json()["error"]
-                bad = post(c, eventix_delivery("acme", SECRET, "order.paid", eventix_order(),
+                bad = post(c, wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order(),
                                                body=b"{not json"))
                 assert bad.status_code == 503  # not even the dead letter is safe: retry
                 assert c.get("/healthz/live").status_code == 200
@@ -378,7 +367,7 @@ def test_the_cli_serves_until_sigterm_and_stops_cleanly(topics: Settings) -> Non
                     pass
                 assert proc.poll() is None and time.monotonic() < deadline, "CLI did not start"
                 time.sleep(0.1)
-            resp = post(c, eventix_delivery("acme", SECRET, "order.paid", eventix_order()))
+            resp = post(c, wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order()))
             assert resp.status_code == 200, resp.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
@@ -401,8 +390,8 @@ def test_two_thousand_signed_deliveries_at_sixteen_concurrent_are_all_acknowledg
         topics: Settings, registry: Registry) -> None:
     settings = WebhookSettings(secrets={"eventix/bench": BENCH_SECRET})
     run = uuid.uuid4().hex[:8]
-    requests = [eventix_delivery("bench", BENCH_SECRET, "order.paid",
-                                 eventix_order(event_id=f"{run}-{i % 50}", tickets=[("Regulier", 2750)]))
+    requests = [wh.eventix_delivery("bench", BENCH_SECRET, "order.paid",
+                                 wh.eventix_order(event_id=f"{run}-{i % 50}", tickets=[("Regulier", 2750)]))
                 for i in range(DELIVERIES)]
     with ConnectorContext(topics, "webhook", serve_metrics=False) as ctx:
         server = HttpServer(create_app(ctx, settings), "127.0.0.1", 0).start()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,27 +13,13 @@ from pydantic import SecretStr, ValidationError
 
 from bus.errors import ConfigError
 from bus.settings import WebhookSettings, load_settings
-from connectors.fakes.webhooks import (
-    EVENTIX_NONCE,
-    FakeEventbriteApi,
-    eventbrite_attendee,
-    eventbrite_delivery,
-    eventbrite_order,
-    eventix_delivery,
-    eventix_order,
-    stager_delivery,
-)
+from connectors.fakes import webhooks as wh
+from connectors.fakes.webhooks import FakeEventbriteApi
 from connectors.ticketing.webhook import create_app
 from tests.support.webhook import SECRET
 from tests.support.webhook import WebhookHarness as Harness
 
 TOKEN = "tok-9f1c2e7a55b04d3e8a61"
-
-
-@pytest.fixture()
-def api() -> Iterator[FakeEventbriteApi]:
-    with FakeEventbriteApi() as fake:
-        yield fake
 
 
 def harness(api: FakeEventbriteApi, **webhook: Any) -> Harness:
@@ -49,18 +34,18 @@ def harness(api: FakeEventbriteApi, **webhook: Any) -> Harness:
 @pytest.fixture()
 def modes(api: FakeEventbriteApi) -> Harness:
     return harness(api, url_tokens={"stager/acme": TOKEN, "eventbrite/acme": TOKEN},
-                   openticket_nonces={"eventix/acme": EVENTIX_NONCE},
+                   openticket_nonces={"eventix/acme": wh.EVENTIX_NONCE},
                    secrets={"eventix/relayed": SECRET})
 
 
 def _order_url(api: FakeEventbriteApi, order_id: str = "5550001") -> str:
-    return api.put_order(eventbrite_order(order_id=order_id, event_id="ev-1", attendees=[
-        eventbrite_attendee(attendee_id=f"{order_id}01", event_id="ev-1", order_id=order_id)]))
+    return api.put_order(wh.eventbrite_order(order_id=order_id, event_id="ev-1", attendees=[
+        wh.eventbrite_attendee(attendee_id=f"{order_id}01", event_id="ev-1", order_id=order_id)]))
 
 
 # -- each vendor's real request shape is accepted ------------------------------------------
 def test_a_stager_push_with_its_url_token_and_no_signature_is_published(modes: Harness) -> None:
-    req = stager_delivery("acme", None, url_token=TOKEN)
+    req = wh.stager_delivery("acme", None, url_token=TOKEN)
     assert "X-Signature" not in req.headers and req.path == f"/webhooks/stager/acme/{TOKEN}"
     resp = modes.post(req)
     assert resp.status_code == 200, resp.text
@@ -69,8 +54,8 @@ def test_a_stager_push_with_its_url_token_and_no_signature_is_published(modes: H
 
 def test_an_eventix_delivery_with_the_configured_nonce_and_no_signature_is_published(
         modes: Harness) -> None:
-    req = eventix_delivery("acme", None, "order.paid", eventix_order())
-    assert req.headers["OpenTicket-Identifier"] == EVENTIX_NONCE and "X-Signature" not in req.headers
+    req = wh.eventix_delivery("acme", None, "order.paid", wh.eventix_order())
+    assert req.headers["OpenTicket-Identifier"] == wh.EVENTIX_NONCE and "X-Signature" not in req.headers
     resp = modes.post(req)
     assert resp.status_code == 200, resp.text
     assert resp.json()["facts"] == 2 and len(modes.publisher.records) == 2
@@ -78,7 +63,7 @@ def test_an_eventix_delivery_with_the_configured_nonce_and_no_signature_is_publi
 
 def test_an_eventbrite_delivery_with_its_url_token_publishes_the_fetched_order(
         modes: Harness, api: FakeEventbriteApi) -> None:
-    resp = modes.post(eventbrite_delivery("acme", None, "order.placed", _order_url(api),
+    resp = modes.post(wh.eventbrite_delivery("acme", None, "order.placed", _order_url(api),
                                           url_token=TOKEN))
     assert resp.status_code == 200, resp.text
     (fact,) = [r.value for r in modes.publisher.records]
@@ -88,7 +73,7 @@ def test_an_eventbrite_delivery_with_its_url_token_publishes_the_fetched_order(
 def test_an_eventbrite_account_with_only_its_own_api_token_is_accepted_as_a_pointer(
         api: FakeEventbriteApi) -> None:
     hx = harness(api, eventbrite_tokens={"acme": api.token})
-    resp = hx.post(eventbrite_delivery("acme", None, "order.placed", _order_url(api)))
+    resp = hx.post(wh.eventbrite_delivery("acme", None, "order.placed", _order_url(api)))
     assert resp.status_code == 200, resp.text
     assert len(hx.publisher.records) == 1
 
@@ -96,16 +81,16 @@ def test_an_eventbrite_account_with_only_its_own_api_token_is_accepted_as_a_poin
 def test_an_eventbrite_account_covered_only_by_the_wildcard_api_token_is_404(
         api: FakeEventbriteApi) -> None:
     hx = harness(api, eventbrite_tokens={"*": api.token})
-    resp = hx.post(eventbrite_delivery("acme", None, "order.placed", _order_url(api)))
+    resp = hx.post(wh.eventbrite_delivery("acme", None, "order.placed", _order_url(api)))
     assert resp.status_code == 404
     assert "CULTUURBUS_WEBHOOK__URL_TOKENS" in resp.json()["error"]
     assert hx.publisher.items == [] and api.requests == []
 
 
 def test_an_hmac_account_next_to_nonce_accounts_still_needs_its_signature(modes: Harness) -> None:
-    signed = eventix_delivery("relayed", SECRET, "order.paid", eventix_order())
+    signed = wh.eventix_delivery("relayed", SECRET, "order.paid", wh.eventix_order())
     assert modes.post(signed).status_code == 200
-    unsigned = eventix_delivery("relayed", None, "order.paid", eventix_order())
+    unsigned = wh.eventix_delivery("relayed", None, "order.paid", wh.eventix_order())
     resp = modes.post(unsigned)
     assert resp.status_code == 401 and "X-Signature" in resp.json()["error"]
 
@@ -114,7 +99,7 @@ def test_an_hmac_account_next_to_nonce_accounts_still_needs_its_signature(modes:
 @pytest.mark.parametrize("token", [None, "tok-0000000000000000000x"])
 def test_a_missing_or_wrong_url_token_is_401_naming_the_setting(
         modes: Harness, token: str | None) -> None:
-    resp = modes.post(stager_delivery("acme", None, url_token=token))
+    resp = modes.post(wh.stager_delivery("acme", None, url_token=token))
     assert resp.status_code == 401
     err = resp.json()
     assert err["field"] == "token"
@@ -125,7 +110,7 @@ def test_a_missing_or_wrong_url_token_is_401_naming_the_setting(
 @pytest.mark.parametrize("nonce", ["", "not-the-nonce"])
 def test_a_missing_or_wrong_openticket_identifier_is_401_naming_the_setting(
         modes: Harness, nonce: str) -> None:
-    req = eventix_delivery("acme", None, "order.paid", eventix_order(), nonce=nonce)
+    req = wh.eventix_delivery("acme", None, "order.paid", wh.eventix_order(), nonce=nonce)
     resp = modes.post(req)
     assert resp.status_code == 401
     err = resp.json()
@@ -135,7 +120,7 @@ def test_a_missing_or_wrong_openticket_identifier_is_401_naming_the_setting(
 
 
 def test_a_token_in_the_url_of_an_account_that_takes_none_is_404(modes: Harness) -> None:
-    req = eventix_delivery("relayed", SECRET, "order.paid", eventix_order(), url_token=TOKEN)
+    req = wh.eventix_delivery("relayed", SECRET, "order.paid", wh.eventix_order(), url_token=TOKEN)
     resp = modes.post(req)
     assert resp.status_code == 404
     assert "takes no token" in resp.json()["error"] and "mode hmac" in resp.json()["error"]
@@ -143,7 +128,7 @@ def test_a_token_in_the_url_of_an_account_that_takes_none_is_404(modes: Harness)
 
 def test_an_account_without_any_credential_is_404_naming_each_setting_to_add(
         modes: Harness) -> None:
-    resp = modes.post(eventix_delivery("other", None, "order.paid", eventix_order()))
+    resp = modes.post(wh.eventix_delivery("other", None, "order.paid", wh.eventix_order()))
     assert resp.status_code == 404
     err = resp.json()["error"]
     for setting in ("CULTUURBUS_WEBHOOK__URL_TOKENS", "CULTUURBUS_WEBHOOK__OPENTICKET_NONCES",
@@ -156,7 +141,7 @@ def test_an_account_without_any_credential_is_404_naming_each_setting_to_add(
 def test_stager_deliveries_are_held_to_stager_allow_from_by_peer_address(
         api: FakeEventbriteApi, allow: tuple[str, ...], status: int) -> None:
     hx = harness(api, url_tokens={"stager/acme": TOKEN}, stager_allow_from=allow)
-    resp = hx.post(stager_delivery("acme", None, url_token=TOKEN))  # the test client is 127.0.0.1
+    resp = hx.post(wh.stager_delivery("acme", None, url_token=TOKEN))  # the test client is 127.0.0.1
     assert resp.status_code == status, resp.text
     if status == 403:
         assert "CULTUURBUS_WEBHOOK__STAGER_ALLOW_FROM" in resp.json()["error"]
@@ -168,10 +153,10 @@ def test_the_url_token_is_not_in_answers_logs_metrics_or_the_dead_letter(
         modes: Harness, api: FakeEventbriteApi, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "tok-wrong-wrong-wrong-0001"
-    answers = [modes.post(stager_delivery("acme", None, url_token=wrong)),
-               modes.post(eventbrite_delivery("acme", None, "order.exploded", _order_url(api),
+    answers = [modes.post(wh.stager_delivery("acme", None, url_token=wrong)),
+               modes.post(wh.eventbrite_delivery("acme", None, "order.exploded", _order_url(api),
                                               url_token=TOKEN)),
-               modes.post(eventbrite_delivery("acme", None, "order.placed", _order_url(api),
+               modes.post(wh.eventbrite_delivery("acme", None, "order.placed", _order_url(api),
                                               url_token=TOKEN))]
     assert [a.status_code for a in answers] == [401, 422, 200]
     (letter,) = modes.publisher.dead_letters
@@ -191,11 +176,11 @@ def test_the_url_token_is_not_in_answers_logs_metrics_or_the_dead_letter(
 # -- what an unsigned delivery can no longer protect ---------------------------------------
 def test_with_a_nonce_the_trigger_header_is_trusted_as_the_body_and_replays_key_on_both(
         modes: Harness) -> None:
-    order = eventix_order()
-    paid = eventix_delivery("acme", None, "order.paid", order)
+    order = wh.eventix_order()
+    paid = wh.eventix_delivery("acme", None, "order.paid", order)
     assert modes.post(paid).json()["status"] == "accepted"
     assert modes.post(paid).json()["status"] == "duplicate"  # same body + trigger
-    refunded = eventix_delivery("acme", None, "order.refunded", order, body=paid.body)
+    refunded = wh.eventix_delivery("acme", None, "order.refunded", order, body=paid.body)
     resp = modes.post(refunded)  # same body, another trigger: a new delivery, as sent
     assert resp.json()["status"] == "accepted"
     assert {r.value.event_type.value for r in modes.publisher.records} == {  # type: ignore[attr-defined]
@@ -204,7 +189,7 @@ def test_with_a_nonce_the_trigger_header_is_trusted_as_the_body_and_replays_key_
 
 def test_with_a_nonce_a_delivery_without_trigger_is_422_and_dead_lettered_not_401(
         modes: Harness) -> None:
-    req = eventix_delivery("acme", None, "order.paid", eventix_order())
+    req = wh.eventix_delivery("acme", None, "order.paid", wh.eventix_order())
     headers = {k: v for k, v in req.headers.items() if k != "OpenTicket-Trigger"}
     resp = modes.post(req, headers=headers)
     assert resp.status_code == 422 and resp.json()["dead_lettered"] is True

@@ -4,33 +4,17 @@ the publisher recorded: what is answered, what is published, what is dead-letter
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from connectors.fakes.webhooks import (
-    FakeEventbriteApi,
-    eventbrite_attendee,
-    eventbrite_delivery,
-    eventbrite_event,
-    eventbrite_order,
-    eventix_delivery,
-    eventix_order,
-    stager_delivery,
-    stager_ticket_type,
-)
+from connectors.fakes import webhooks as wh
+from connectors.fakes.webhooks import FakeEventbriteApi
 from connectors.ticketing.webhook import sign
 from tests.support.recording import RecordingPublisher
 from tests.support.webhook import SECRET
 from tests.support.webhook import WebhookHarness as Harness
-
-
-@pytest.fixture()
-def api() -> Iterator[FakeEventbriteApi]:
-    with FakeEventbriteApi() as fake:
-        yield fake
 
 
 @pytest.fixture()
@@ -56,44 +40,44 @@ def _refused(resp: httpx.Response, status: int, field: str, pub: RecordingPublis
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59-12:00", "2999-01-01T00:00:00Z",
                                   "1999-12-31T23:59:59Z", "0001-01-01T00:00:00+01:00"])
 def test_an_eventix_order_dated_outside_the_window_is_422_naming_time(hx: Harness, when: str) -> None:
-    req = eventix_delivery("acme", SECRET, "order.paid", eventix_order(), time=when)
+    req = wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order(), time=when)
     answer = _refused(hx.post(req), 422, "time", hx.publisher, req.body)
     assert "outside the accepted window" in answer["error"]
     assert "EVENT_TIME_MAX_AHEAD_S" in answer["error"]  # says which setting to change
 
 
 def test_a_scan_dated_in_year_2999_is_422_naming_the_tickets_scanned_at(hx: Harness) -> None:
-    order = eventix_order()
+    order = wh.eventix_order()
     order["tickets"][0]["scanned_at"] = "2999-01-01T20:00:00+01:00"
-    req = eventix_delivery("acme", SECRET, "order.ticket.scanned", order,
+    req = wh.eventix_delivery("acme", SECRET, "order.ticket.scanned", order,
                            ticket_guid=order["tickets"][0]["guid"])
     _refused(hx.post(req), 422, "order.tickets[0].scanned_at", hx.publisher, req.body)
 
 
 def test_a_stager_change_dated_in_the_far_future_is_422_naming_event_modified(hx: Harness) -> None:
-    req = stager_delivery("acme", SECRET, modified="9999-12-31T23:59:59-12:00")
+    req = wh.stager_delivery("acme", SECRET, modified="9999-12-31T23:59:59-12:00")
     _refused(hx.post(req), 422, "event.modified", hx.publisher, req.body)
 
 
 def test_an_eventbrite_attendee_changed_before_the_window_is_422_naming_it(
         hx: Harness, api: FakeEventbriteApi) -> None:
-    att = eventbrite_attendee(attendee_id="a1", event_id="e1", order_id="o1", refunded=True,
+    att = wh.eventbrite_attendee(attendee_id="a1", event_id="e1", order_id="o1", refunded=True,
                               changed="1970-01-01T00:00:00Z")
-    url = api.put_order(eventbrite_order(order_id="o1", event_id="e1", attendees=[att]))
-    req = eventbrite_delivery("acme", SECRET, "order.refunded", url)
+    url = api.put_order(wh.eventbrite_order(order_id="o1", event_id="e1", attendees=[att]))
+    req = wh.eventbrite_delivery("acme", SECRET, "order.refunded", url)
     _refused(hx.post(req), 422, "api_url.attendees[0].changed", hx.publisher, req.body)
 
 
 def test_an_eventbrite_event_changed_in_year_9999_is_422_naming_it(
         hx: Harness, api: FakeEventbriteApi) -> None:
-    url = api.put_event(eventbrite_event(event_id="e9", changed="9999-12-31T23:59:59Z"))
-    req = eventbrite_delivery("acme", SECRET, "event.updated", url)
+    url = api.put_event(wh.eventbrite_event(event_id="e9", changed="9999-12-31T23:59:59Z"))
+    req = wh.eventbrite_delivery("acme", SECRET, "event.updated", url)
     _refused(hx.post(req), 422, "api_url.changed", hx.publisher, req.body)
 
 
 # -- 2. headers that change what a delivery means must be signed ----------------------------
 def test_a_signed_body_replayed_with_another_trigger_is_refused(hx: Harness) -> None:
-    paid = eventix_delivery("acme", SECRET, "order.paid", eventix_order())
+    paid = wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order())
     forged = {**paid.headers, "OpenTicket-Trigger": "order.refunded"}
     resp = hx.post(paid, forged)
     assert resp.status_code == 401, resp.text
@@ -104,14 +88,14 @@ def test_a_signed_body_replayed_with_another_trigger_is_refused(hx: Harness) -> 
 
 
 def test_a_signature_over_the_body_alone_is_not_enough_for_eventix(hx: Harness) -> None:
-    req = eventix_delivery("acme", SECRET, "order.refunded", eventix_order())
+    req = wh.eventix_delivery("acme", SECRET, "order.refunded", wh.eventix_order())
     resp = hx.post(req, {**req.headers, "X-Signature": sign(SECRET, req.body)})
     assert resp.status_code == 401 and "trigger" in resp.json()["error"]
     assert hx.publisher.items == []
 
 
 def test_an_eventix_delivery_without_a_trigger_header_is_401_naming_it(hx: Harness) -> None:
-    req = eventix_delivery("acme", SECRET, "order.paid", eventix_order())
+    req = wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order())
     headers = {k: v for k, v in req.headers.items() if k != "OpenTicket-Trigger"}
     resp = hx.post(req, headers)
     assert resp.status_code == 401
@@ -121,15 +105,15 @@ def test_an_eventix_delivery_without_a_trigger_header_is_401_naming_it(hx: Harne
 
 
 def test_two_trigger_headers_that_disagree_are_refused(hx: Harness) -> None:
-    req = eventix_delivery("acme", SECRET, "order.paid", eventix_order())
+    req = wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order())
     resp = hx.post(req, {**req.headers, "X-Eventix-Trigger": "order.refunded"})
     assert resp.status_code == 401 and "different triggers" in resp.json()["error"]
     assert hx.publisher.items == []
 
 
 def test_a_different_signed_order_sent_with_a_used_dedupe_key_is_published(hx: Harness) -> None:
-    first = eventix_delivery("acme", SECRET, "order.paid", eventix_order(), dedupe_key="k-1")
-    other = eventix_delivery("acme", SECRET, "order.paid", eventix_order(), dedupe_key="k-1")
+    first = wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order(), dedupe_key="k-1")
+    other = wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order(), dedupe_key="k-1")
     answers = [hx.post(first).json(), hx.post(other).json()]
     assert [a["status"] for a in answers] == ["accepted", "accepted"]
     assert len(hx.publisher.records) == 4
@@ -138,8 +122,8 @@ def test_a_different_signed_order_sent_with_a_used_dedupe_key_is_published(hx: H
 
 
 def test_a_vendor_retry_with_a_new_dedupe_key_is_still_recognised(hx: Harness) -> None:
-    order = eventix_order()
-    first = eventix_delivery("acme", SECRET, "order.paid", order, dedupe_key="k-1")
+    order = wh.eventix_order()
+    first = wh.eventix_delivery("acme", SECRET, "order.paid", order, dedupe_key="k-1")
     retry = {**first.headers, "OpenTicket-Dedupe-Key": "k-2"}
     assert hx.post(first).json()["status"] == "accepted"
     assert hx.post(first, retry).json()["status"] == "duplicate"
@@ -148,22 +132,22 @@ def test_a_vendor_retry_with_a_new_dedupe_key_is_still_recognised(hx: Harness) -
 
 # -- 3. numbers outside the contract ------------------------------------------------------
 def test_an_eventix_price_of_two_to_the_seventy_is_422_naming_the_input_price(hx: Harness) -> None:
-    order = eventix_order()
+    order = wh.eventix_order()
     order["tickets"][0]["price"] = 2**70
-    req = eventix_delivery("acme", SECRET, "order.paid", order)
+    req = wh.eventix_delivery("acme", SECRET, "order.paid", order)
     answer = _refused(hx.post(req), 422, "order.tickets[0].price", hx.publisher, req.body)
     assert "fact_ids" not in answer
 
 
 @pytest.mark.parametrize(("types", "field"), [
-    ([stager_ticket_type("Regulier", "24.50", 2**40, 0, 0)], "event.ticketTypes[0].total"),
-    ([stager_ticket_type("Regulier", "24.50", 2**31 - 1, 0, 0),
-      stager_ticket_type("Studenten", "15.00", 2**31 - 1, 0, 0)], "event.ticketTypes[1].total"),
-    ([stager_ticket_type("Regulier", "90000000000000000", 10, 0, 0)], "event.ticketTypes[0].price"),
+    ([wh.stager_ticket_type("Regulier", "24.50", 2**40, 0, 0)], "event.ticketTypes[0].total"),
+    ([wh.stager_ticket_type("Regulier", "24.50", 2**31 - 1, 0, 0),
+      wh.stager_ticket_type("Studenten", "15.00", 2**31 - 1, 0, 0)], "event.ticketTypes[1].total"),
+    ([wh.stager_ticket_type("Regulier", "90000000000000000", 10, 0, 0)], "event.ticketTypes[0].price"),
 ])
 def test_stager_counts_and_sums_the_contract_cannot_carry_are_422_naming_the_input(
         hx: Harness, types: list[dict[str, Any]], field: str) -> None:
-    req = stager_delivery("acme", SECRET, ticket_types=types)
+    req = wh.stager_delivery("acme", SECRET, ticket_types=types)
     _refused(hx.post(req), 422, field, hx.publisher, req.body)
 
 
@@ -176,9 +160,9 @@ def test_stager_counts_and_sums_the_contract_cannot_carry_are_422_naming_the_inp
 ])
 def test_eventbrite_values_the_contract_cannot_carry_are_422_naming_the_input(
         hx: Harness, api: FakeEventbriteApi, change: dict[str, Any], field: str) -> None:
-    att = {**eventbrite_attendee(attendee_id="a1", event_id="e1", order_id="o1"), **change}
-    url = api.put_order(eventbrite_order(order_id="o1", event_id="e1", attendees=[att]))
-    req = eventbrite_delivery("acme", SECRET, "order.placed", url)
+    att = {**wh.eventbrite_attendee(attendee_id="a1", event_id="e1", order_id="o1"), **change}
+    url = api.put_order(wh.eventbrite_order(order_id="o1", event_id="e1", attendees=[att]))
+    req = wh.eventbrite_delivery("acme", SECRET, "order.placed", url)
     _refused(hx.post(req), 422, field, hx.publisher, req.body)
 
 
@@ -191,23 +175,23 @@ def test_eventbrite_values_the_contract_cannot_carry_are_422_naming_the_input(
 ])
 def test_hostile_json_is_a_clear_400_and_dead_lettered_never_a_500(
         hx: Harness, body: bytes, says: str) -> None:
-    req = eventix_delivery("acme", SECRET, "order.paid", eventix_order(), body=body)
+    req = wh.eventix_delivery("acme", SECRET, "order.paid", wh.eventix_order(), body=body)
     answer = _refused(hx.post(req), 400, "body", hx.publisher, body)
     assert says in answer["error"]
 
 
 def test_a_ticket_name_with_a_lone_surrogate_is_refused_not_acknowledged(hx: Harness) -> None:
-    order = eventix_order()
+    order = wh.eventix_order()
     body = json.dumps({"meta": {}, "model": {"guid": order["guid"], "type": "order"},
                        "time": "2025-03-01T19:02:11+01:00", "order": order})
     body = body.replace('"Regulier"', '"Regulier \\udc00"')
-    req = eventix_delivery("acme", SECRET, "order.paid", order, body=body.encode())
+    req = wh.eventix_delivery("acme", SECRET, "order.paid", order, body=body.encode())
     _refused(hx.post(req), 400, "body", hx.publisher, req.body)
 
 
 def test_a_dip_id_with_thousands_of_digits_is_left_out_not_a_500(hx: Harness) -> None:
-    req = eventix_delivery("acme", SECRET, "order.paid",
-                           eventix_order(event_id="e-1", dip_id="NL-23-1234-5|" + "7" * 5000))
+    req = wh.eventix_delivery("acme", SECRET, "order.paid",
+                           wh.eventix_order(event_id="e-1", dip_id="NL-23-1234-5|" + "7" * 5000))
     resp = hx.post(req)
     assert resp.status_code == 200, resp.text
     assert [[i.namespace for i in r.value.identifiers] for r in hx.publisher.records] == [
@@ -222,7 +206,7 @@ def test_an_exception_python_raises_while_mapping_is_422_and_dead_lettered(
         raise OverflowError("int too large to convert")
 
     monkeypatch.setattr(stager, "to_cents", explode)
-    req = stager_delivery("acme", SECRET)
+    req = wh.stager_delivery("acme", SECRET)
     answer = _refused(hx.post(req), 422, "body", hx.publisher, req.body)
     assert "OverflowError" in answer["error"]
 
@@ -232,7 +216,7 @@ def test_an_exception_python_raises_while_mapping_is_422_and_dead_lettered(
                                             ("start", "1969-12-31T23:59:59Z")])
 def test_an_eventbrite_show_at_a_time_no_reader_can_carry_is_422_naming_it(
         hx: Harness, api: FakeEventbriteApi, part: str, when: str) -> None:
-    event = eventbrite_event(event_id="e9")
+    event = wh.eventbrite_event(event_id="e9")
     event[part]["utc"] = when
-    req = eventbrite_delivery("acme", SECRET, "event.updated", api.put_event(event))
+    req = wh.eventbrite_delivery("acme", SECRET, "event.updated", api.put_event(event))
     _refused(hx.post(req), 422, f"api_url.{part}.utc", hx.publisher, req.body)

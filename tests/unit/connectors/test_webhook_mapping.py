@@ -9,19 +9,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from connectors.fakes.webhooks import (
-    PEOPLE,
-    FakeEventbriteApi,
-    SignedRequest,
-    eventbrite_attendee,
-    eventbrite_delivery,
-    eventbrite_event,
-    eventbrite_order,
-    eventix_delivery,
-    eventix_order,
-    stager_delivery,
-    stager_ticket_type,
-)
+from connectors.fakes import webhooks as wh
+from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.sdk.errors import MappingError
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.ticketing.webhook.eventbrite import map_eventbrite
@@ -55,13 +44,13 @@ def _delivery(req: SignedRequest, vendor: str, account: str = "acme") -> tuple[D
 
 
 def _eventix(trigger: str, order: dict[str, Any], **kw: Any) -> list[TicketEvent]:
-    d, p = _delivery(eventix_delivery("acme", SECRET, trigger, order, **kw), "eventix")
+    d, p = _delivery(wh.eventix_delivery("acme", SECRET, trigger, order, **kw), "eventix")
     return [r.value for r in map_eventix(d, p, ENV).records]  # type: ignore[misc]
 
 
 # -- Eventix ---------------------------------------------------------------------------
 def test_a_paid_eventix_order_is_one_sale_per_ticket_with_type_price_and_order() -> None:
-    order = eventix_order(tickets=[("Regulier", 2750), ("CJP korting", 2250), ("Vrijkaart", 0)])
+    order = wh.eventix_order(tickets=[("Regulier", 2750), ("CJP korting", 2250), ("Vrijkaart", 0)])
     facts = _eventix("order.paid", order)
     assert [f.event_type for f in facts] == [TicketEventType.SOLD] * 3
     assert [f.ticket_type for f in facts] == [TicketType.NORMAL, TicketType.DISCOUNT, TicketType.FREE]
@@ -72,31 +61,31 @@ def test_a_paid_eventix_order_is_one_sale_per_ticket_with_type_price_and_order()
 
 
 def test_eventix_facts_are_keyed_by_the_vendor_event_and_carry_the_dip_id_of_the_custom_field() -> None:
-    fact = _eventix("order.paid", eventix_order(event_id="e-99", dip_id="NL-23-1234-5|3"))[0]
+    fact = _eventix("order.paid", wh.eventix_order(event_id="e-99", dip_id="NL-23-1234-5|3"))[0]
     vendor = Identifier.vendor("eventix", "acme", "e-99")
     assert fact.performance_key == vendor.key == "vendor:eventix:acme|e-99"
     assert fact.identifiers == [vendor, Identifier.dip("NL-23-1234-5", 3)]
 
 
 def test_an_eventix_event_without_a_dip_field_carries_only_its_vendor_id() -> None:
-    fact = _eventix("order.paid", eventix_order(dip_id=None))[0]
+    fact = _eventix("order.paid", wh.eventix_order(dip_id=None))[0]
     assert [i.namespace for i in fact.identifiers] == ["vendor:eventix:acme"]
 
 
 def test_an_unreadable_dip_id_is_left_out_but_the_sale_still_counts() -> None:
-    facts = _eventix("order.paid", eventix_order(dip_id="not a dip id"))
+    facts = _eventix("order.paid", wh.eventix_order(dip_id="not a dip id"))
     assert len(facts) == 2 and all(len(f.identifiers) == 1 for f in facts)
 
 
 @pytest.mark.parametrize(("trigger", "kind"), [
     ("order.cancelled", TicketEventType.CANCELLED), ("order.refunded", TicketEventType.REFUNDED)])
 def test_eventix_order_level_triggers_map_every_ticket(trigger: str, kind: TicketEventType) -> None:
-    facts = _eventix(trigger, eventix_order())
+    facts = _eventix(trigger, wh.eventix_order())
     assert [f.event_type for f in facts] == [kind, kind]
 
 
 def test_a_scan_maps_only_the_scanned_ticket_at_its_scan_time() -> None:
-    order = eventix_order()
+    order = wh.eventix_order()
     order["tickets"][1]["scanned_at"] = "2025-04-12T19:52:03+02:00"
     facts = _eventix("order.ticket.scanned", order, ticket_guid=order["tickets"][1]["guid"])
     assert len(facts) == 1
@@ -106,7 +95,7 @@ def test_a_scan_maps_only_the_scanned_ticket_at_its_scan_time() -> None:
 
 
 def test_the_same_ticket_and_fact_type_always_gets_the_same_fact_id() -> None:
-    order = eventix_order()
+    order = wh.eventix_order()
     first = _eventix("order.refunded", order, dedupe_key="k1")
     replay = _eventix("order.refunded", order, dedupe_key="k2", time="2025-03-09T10:00:00+01:00")
     ticket = _eventix("order.ticket.refunded", order, ticket_guid=order["tickets"][0]["guid"])
@@ -117,8 +106,8 @@ def test_the_same_ticket_and_fact_type_always_gets_the_same_fact_id() -> None:
 
 
 def test_the_eventix_buyer_is_pseudonymised_to_hash_postcode_area_and_birth_year() -> None:
-    person = PEOPLE[0]
-    fact = _eventix("order.paid", eventix_order(person=person))[0]
+    person = wh.PEOPLE[0]
+    fact = _eventix("order.paid", wh.eventix_order(person=person))[0]
     assert fact.buyer is not None
     assert fact.buyer.postcode_area == "3511" and fact.buyer.birth_year == 1984
     assert fact.buyer.country == "NL"
@@ -128,11 +117,11 @@ def test_the_eventix_buyer_is_pseudonymised_to_hash_postcode_area_and_birth_year
 
 
 def test_the_delivery_key_comes_from_the_signed_trigger_and_body_not_the_dedupe_header() -> None:
-    order = eventix_order()
+    order = wh.eventix_order()
     keys = {}
     for trigger, dedupe in [("order.paid", "ba7a36206f"), ("order.paid", "another-key"),
                             ("order.refunded", "ba7a36206f")]:
-        d, p = _delivery(eventix_delivery("acme", SECRET, trigger, order, dedupe_key=dedupe),
+        d, p = _delivery(wh.eventix_delivery("acme", SECRET, trigger, order, dedupe_key=dedupe),
                          "eventix")
         keys[(trigger, dedupe)] = map_eventix(d, p, ENV).delivery_key
     # a vendor retry (same trigger and body) is recognised whatever its unsigned header says
@@ -147,14 +136,14 @@ def test_the_delivery_key_comes_from_the_signed_trigger_and_body_not_the_dedupe_
 ])
 def test_an_unknown_eventix_trigger_is_refused_naming_the_known_ones(trigger: str, says: str) -> None:
     with pytest.raises(MappingError) as err:
-        _eventix(trigger, eventix_order())
+        _eventix(trigger, wh.eventix_order())
     assert says in str(err.value) and "order.paid" in str(err.value)
     assert err.value.field == "headers.OpenTicket-Trigger"
 
 
 # -- Stager ----------------------------------------------------------------------------
 def _stager(**kw: Any) -> SalesSnapshot:
-    d, p = _delivery(stager_delivery("acme", SECRET, **kw), "stager")
+    d, p = _delivery(wh.stager_delivery("acme", SECRET, **kw), "stager")
     mapped = map_stager(d, p, ENV)
     assert [r.topic for r in mapped.records] == ["ticketing.snapshots"]
     return mapped.records[0].value  # type: ignore[return-value]
@@ -162,10 +151,10 @@ def _stager(**kw: Any) -> SalesSnapshot:
 
 def test_stager_counts_become_a_cumulative_snapshot_per_ticket_type() -> None:
     snap = _stager(ticket_types=[
-        stager_ticket_type("Regulier", "24.50", 300, 120, 10),
-        stager_ticket_type("Reguliere plaats balkon", "19.50", 100, 100, 0),
-        stager_ticket_type("Studenten", "15.00", 50, 20, 0),
-        stager_ticket_type("Vrijkaart", "0", 20, 12, 0),
+        wh.stager_ticket_type("Regulier", "24.50", 300, 120, 10),
+        wh.stager_ticket_type("Reguliere plaats balkon", "19.50", 100, 100, 0),
+        wh.stager_ticket_type("Studenten", "15.00", 50, 20, 0),
+        wh.stager_ticket_type("Vrijkaart", "0", 20, 12, 0),
     ], dip_id="NL-24-0042-1|12")
     lines = {line.ticket_type: (line.tickets, line.revenue_cents) for line in snap.lines}
     assert lines == {TicketType.NORMAL: (170, 170 * 2450), TicketType.DISCOUNT: (30, 30 * 1500),
@@ -179,29 +168,23 @@ def test_stager_counts_become_a_cumulative_snapshot_per_ticket_type() -> None:
 
 def test_the_same_stager_state_gets_the_same_fact_id_and_a_change_a_new_one() -> None:
     assert _stager().fact_id == _stager().fact_id
-    changed = _stager(ticket_types=[stager_ticket_type("Regulier", "24.50", 300, 119, 10)])
+    changed = _stager(ticket_types=[wh.stager_ticket_type("Regulier", "24.50", 300, 119, 10)])
     assert changed.fact_id != _stager().fact_id
 
 
 def test_stager_with_more_sold_and_reserved_than_exist_is_a_negative_quantity() -> None:
     with pytest.raises(MappingError) as err:
-        _stager(ticket_types=[stager_ticket_type("Regulier", "24.50", 10, 8, 5)])
+        _stager(ticket_types=[wh.stager_ticket_type("Regulier", "24.50", 10, 8, 5)])
     assert "negative quantity" in str(err.value)
     assert err.value.field == "event.ticketTypes[0].total"
 
 
 # -- Eventbrite ------------------------------------------------------------------------
-@pytest.fixture()
-def api() -> Any:
-    with FakeEventbriteApi() as fake:
-        yield fake
-
-
 def _eventbrite(api: FakeEventbriteApi, action: str, url: str) -> list[Any]:
     settings = WebhookSettings(eventbrite_tokens={"acme": api.token},
                                eventbrite_api_hosts=(api.host,), fetch_attempts=2)
     env = MappingEnv(settings, ENV.pseudonymiser, ENV.ticket_types)
-    d, p = _delivery(eventbrite_delivery("acme", SECRET, action, url), "eventbrite")
+    d, p = _delivery(wh.eventbrite_delivery("acme", SECRET, action, url), "eventbrite")
 
     async def run() -> Any:
         client = EventbriteClient(settings)
@@ -215,8 +198,8 @@ def _eventbrite(api: FakeEventbriteApi, action: str, url: str) -> list[Any]:
 
 
 def _order(n: int = 2, **att: Any) -> dict[str, Any]:
-    return eventbrite_order(order_id="1122334455", event_id="98765", attendees=[
-        eventbrite_attendee(attendee_id=f"55{i}", event_id="98765", order_id="1122334455", **att)
+    return wh.eventbrite_order(order_id="1122334455", event_id="98765", attendees=[
+        wh.eventbrite_attendee(attendee_id=f"55{i}", event_id="98765", order_id="1122334455", **att)
         for i in range(n)])
 
 
@@ -313,7 +296,7 @@ def test_an_attendee_cancelled_and_later_refunded_takes_its_sale_back_once(
 
 
 def test_an_eventbrite_check_in_is_a_scan_of_that_attendee(api: FakeEventbriteApi) -> None:
-    att = eventbrite_attendee(attendee_id="777", event_id="98765", order_id="1",
+    att = wh.eventbrite_attendee(attendee_id="777", event_id="98765", order_id="1",
                               checked_in=True, changed="2025-04-20T17:49:00Z")
     facts = _eventbrite(api, "attendee.checked_in", api.put_attendee(att))
     assert len(facts) == 1 and facts[0].event_type is TicketEventType.SCANNED
@@ -321,7 +304,7 @@ def test_an_eventbrite_check_in_is_a_scan_of_that_attendee(api: FakeEventbriteAp
 
 
 def test_an_eventbrite_event_update_is_a_performance_with_its_venue(api: FakeEventbriteApi) -> None:
-    url = api.put_event(eventbrite_event(event_id="98765", status="canceled"))
+    url = api.put_event(wh.eventbrite_event(event_id="98765", status="canceled"))
     (perf,) = _eventbrite(api, "event.updated", url)
     assert isinstance(perf, Performance)
     assert perf.status is PerformanceStatus.CANCELLED and perf.capacity == 420
@@ -351,15 +334,15 @@ def test_a_failing_eventbrite_api_is_retried_a_bounded_number_of_times(api: Fake
 
 
 def test_stager_declares_its_free_seats_and_sold_out_when_every_ticket_type_is_closed() -> None:
-    open_ = _stager(ticket_types=[stager_ticket_type("Regulier", "24.50", 300, 120, 10),
-                                  stager_ticket_type("Studenten", "15.00", 50, 0)])
+    open_ = _stager(ticket_types=[wh.stager_ticket_type("Regulier", "24.50", 300, 120, 10),
+                                  wh.stager_ticket_type("Studenten", "15.00", 50, 0)])
     assert open_.declared is not None
     assert (open_.declared.status, open_.declared.remaining, open_.declared.capacity) == (
         "AVAILABLE", 120, 350)
-    closed = _stager(ticket_types=[stager_ticket_type("Regulier", "24.50", 300, 4, 0, True),
-                                   stager_ticket_type("Studenten", "15.00", 50, 0)])
+    closed = _stager(ticket_types=[wh.stager_ticket_type("Regulier", "24.50", 300, 4, 0, True),
+                                   wh.stager_ticket_type("Studenten", "15.00", 50, 0)])
     assert closed.declared is not None and closed.declared.status == "SOLD_OUT"
     assert closed.declared.remaining == 4  # the organiser closed sales with seats left
     assert closed.fact_id != _stager(ticket_types=[
-        stager_ticket_type("Regulier", "24.50", 300, 4, 0),
-        stager_ticket_type("Studenten", "15.00", 50, 0)]).fact_id  # the flag alone is news
+        wh.stager_ticket_type("Regulier", "24.50", 300, 4, 0),
+        wh.stager_ticket_type("Studenten", "15.00", 50, 0)]).fact_id  # the flag alone is news

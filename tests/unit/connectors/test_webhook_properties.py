@@ -29,16 +29,8 @@ from bus.codec import without_logical_types
 from bus.ranges import contract_check
 from bus.settings import Settings
 from bus.topics import spec
-from connectors.fakes.webhooks import (
-    FakeEventbriteApi,
-    eventbrite_attendee,
-    eventbrite_delivery,
-    eventbrite_event,
-    eventbrite_order,
-    eventix_delivery,
-    eventix_order,
-    stager_delivery,
-)
+from connectors.fakes import webhooks as wh
+from connectors.fakes.webhooks import FakeEventbriteApi
 from connectors.sdk.errors import MappingError
 from connectors.sdk.jsonbody import load_json
 from connectors.sdk.privacy import Pseudonymiser
@@ -148,20 +140,20 @@ def mutated(draw: st.DrawFn, base: Any) -> Any:
 
 
 def _eventix_base() -> dict[str, Any]:
-    order = eventix_order()
+    order = wh.eventix_order()
     order["tickets"][0]["scanned_at"] = "2025-03-01T20:15:00+01:00"
-    return json.loads(eventix_delivery("acme", SECRET, "order.paid", order).body)
+    return json.loads(wh.eventix_delivery("acme", SECRET, "order.paid", order).body)
 
 
 def _stager_base() -> dict[str, Any]:
-    return json.loads(stager_delivery("acme", SECRET, dip_id="NL-23-1234-5|3").body)
+    return json.loads(wh.stager_delivery("acme", SECRET, dip_id="NL-23-1234-5|3").body)
 
 
 def _eventbrite_order() -> dict[str, Any]:
-    return eventbrite_order(order_id="o1", event_id="e1", attendees=[
-        eventbrite_attendee(attendee_id="a1", event_id="e1", order_id="o1", refunded=True,
+    return wh.eventbrite_order(order_id="o1", event_id="e1", attendees=[
+        wh.eventbrite_attendee(attendee_id="a1", event_id="e1", order_id="o1", refunded=True,
                             changed="2025-03-06T08:00:00Z"),
-        eventbrite_attendee(attendee_id="a2", event_id="e1", order_id="o1", checked_in=True)])
+        wh.eventbrite_attendee(attendee_id="a2", event_id="e1", order_id="o1", checked_in=True)])
 
 
 HEADERS = st.dictionaries(st.sampled_from(["openticket-dedupe-key", "openticket-identifier",
@@ -238,11 +230,11 @@ class _FakeFetch(EventbriteClient):
                                                "event.updated", "order.exploded"]))
 def test_any_eventbrite_delivery_and_fetched_resource_map_to_facts_or_a_named_error(
         data: st.DataObject, action: str) -> None:
-    base = (eventbrite_event(event_id="e1") if action == "event.updated"
+    base = (wh.eventbrite_event(event_id="e1") if action == "event.updated"
             else _eventbrite_order()["attendees"][1] if action == "attendee.checked_in"
             else _eventbrite_order())
     resource = data.draw(mutated(base))
-    envelope = data.draw(mutated(json.loads(eventbrite_delivery(
+    envelope = data.draw(mutated(json.loads(wh.eventbrite_delivery(
         "acme", SECRET, action, f"https://{API_HOST}/v3/x/1/").body)))
     body = json.dumps(envelope).encode()
     d = _delivery("eventbrite", body, {})
@@ -295,11 +287,11 @@ def test_the_receiver_never_answers_5xx_nor_acknowledges_a_fact_the_contract_can
         path, headers = "/webhooks/stager/acme", {}
     else:
         action = data.draw(st.sampled_from(["order.placed", "event.updated"]))
-        base = _eventbrite_order() if action == "order.placed" else eventbrite_event(event_id="e1")
+        base = _eventbrite_order() if action == "order.placed" else wh.eventbrite_event(event_id="e1")
         # the resource stays an object: anything else is the API failing (503, redeliver)
         resource = data.draw(mutated(base).filter(lambda r: isinstance(r, dict)))
         url = api.put(f"{action}/1", resource)
-        payload = data.draw(mutated(json.loads(eventbrite_delivery(
+        payload = data.draw(mutated(json.loads(wh.eventbrite_delivery(
             "acme", SECRET, action, url).body)))
         path, headers = "/webhooks/eventbrite/acme", {}
     body = json.dumps(payload).encode()
