@@ -19,14 +19,8 @@ import yaml
 from bus.settings import Settings
 from bus.topics import AVAILABILITY, RECONCILIATION
 from connectors.calendar.uitdatabank.source import UitdatabankSource
-from connectors.fakes.ticketmatic import (
-    FakeTicketmatic,
-    event_data,
-    event_item,
-    order_item,
-    order_ticket,
-    stream_id,
-)
+from connectors.fakes import ticketmatic as tmf
+from connectors.fakes.ticketmatic import FakeTicketmatic
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
@@ -114,8 +108,8 @@ def test_a_ticketmatic_declaration_that_drifts_from_counted_sales_is_reconciled_
     try:
         # 10 tickets reach the bus; afterwards Ticketmatic says only 250 of 300 seats are free
         # (sales made before the bus was connected): computed 290, declared 250.
-        feed = [order_item(stream_id(0), sales_at, 7001, [order_ticket(t, 501) for t in range(1, 11)]),
-                event_item(stream_id(1), sales_at + timedelta(minutes=5), event_data(
+        feed = [tmf.order_item(tmf.stream_id(0), sales_at, 7001, [tmf.order_ticket(t, 501) for t in range(1, 11)]),
+                tmf.event_item(tmf.stream_id(1), sales_at + timedelta(minutes=5), tmf.event_data(
                     501, "Drift", start, contingents=((89, 200), (90, 100)), free=(160, 90)))]
         with FakeTicketmatic(feed, page_size=10, account=account) as tm:
             ctx = ConnectorContext(s, "tm", serve_metrics=False).open()

@@ -18,14 +18,8 @@ import pytest
 from bus.settings import Settings
 from bus.topics import REVIEW
 from connectors.calendar.uitdatabank.source import UitdatabankSource
-from connectors.fakes.ticketmatic import (
-    FakeTicketmatic,
-    event_data,
-    event_item,
-    order_item,
-    order_ticket,
-    stream_id,
-)
+from connectors.fakes import ticketmatic as tmf
+from connectors.fakes.ticketmatic import FakeTicketmatic
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
@@ -84,8 +78,8 @@ def test_a_vendor_event_without_any_shared_id_is_matched_to_the_calendar_perform
         account = f"schouwburg{uuid.uuid4().hex[:6]}"
         vendor = Identifier.vendor("ticketmatic", account, 101).key
         now = datetime.now(UTC) - timedelta(minutes=5)
-        feed = [event_item(stream_id(0), now, event_data(101, "De Kersentuin", start, contingents=((89, 400),))),
-                order_item(stream_id(1), now, 9001, [order_ticket(t, 101) for t in (1, 2, 3)])]
+        feed = [tmf.event_item(tmf.stream_id(0), now, tmf.event_data(101, "De Kersentuin", start, contingents=((89, 400),))),
+                tmf.order_item(tmf.stream_id(1), now, 9001, [tmf.order_ticket(t, 101) for t in (1, 2, 3)])]
         with FakeTicketmatic(feed, page_size=2, account=account) as tm:
             _run_eventstream(s, tm, account, "tm")
             got = wait_until(lambda: (a := _sold(s)).get(pid) == 3 and a, STEP_S, interval=1)
@@ -95,7 +89,7 @@ def test_a_vendor_event_without_any_shared_id_is_matched_to_the_calendar_perform
             # A person finds the match wrong: the vendor event is its own performance again.
             assert "leaves " + pid in _cli(s, workdir, "undo", vendor, "--by", "ann")
             assert wait_until(lambda: vendor in _availability(s), STEP_S, interval=1), _availability(s)
-            tm.append([order_item(stream_id(2), now, 9002, [order_ticket(t, 101) for t in (4, 5)])])
+            tm.append([tmf.order_item(tmf.stream_id(2), now, 9002, [tmf.order_ticket(t, 101) for t in (4, 5)])])
             _run_eventstream(s, tm, account, "tm")
 
         def restored() -> dict[str, int] | None:
@@ -124,10 +118,10 @@ def test_a_matinee_and_the_evening_show_with_the_same_title_stay_two_performance
         assert wait_until(lambda: set(_availability(s)) == set(pids), STEP_S, interval=1)
         account = f"jeugd{uuid.uuid4().hex[:6]}"
         now = datetime.now(UTC) - timedelta(minutes=5)
-        feed = [event_item(stream_id(0), now, event_data(201, "Roodkapje", matinee, contingents=((89, 300),))),
-                event_item(stream_id(1), now, event_data(202, "Roodkapje", evening, contingents=((89, 300),))),
-                order_item(stream_id(2), now, 9101, [order_ticket(1, 201)]),
-                order_item(stream_id(3), now, 9102, [order_ticket(t, 202) for t in (2, 3, 4, 5)])]
+        feed = [tmf.event_item(tmf.stream_id(0), now, tmf.event_data(201, "Roodkapje", matinee, contingents=((89, 300),))),
+                tmf.event_item(tmf.stream_id(1), now, tmf.event_data(202, "Roodkapje", evening, contingents=((89, 300),))),
+                tmf.order_item(tmf.stream_id(2), now, 9101, [tmf.order_ticket(1, 201)]),
+                tmf.order_item(tmf.stream_id(3), now, 9102, [tmf.order_ticket(t, 202) for t in (2, 3, 4, 5)])]
         with FakeTicketmatic(feed, page_size=2, account=account) as tm:
             _run_eventstream(s, tm, account, "tm")
         got = wait_until(lambda: (a := _sold(s)) == {pids[0]: 1, pids[1]: 4} and a, STEP_S, interval=1)
@@ -153,10 +147,10 @@ def test_a_doubtful_match_waits_for_a_person_with_its_tickets_parked_then_accept
         account = f"zaal{uuid.uuid4().hex[:6]}"
         vendor = {n: Identifier.vendor("ticketmatic", account, n).key for n in (301, 302)}
         now = datetime.now(UTC) - timedelta(minutes=5)
-        feed = [event_item(stream_id(0), now, event_data(301, "Kersentuin (Tsjechov)", first, contingents=((89, 400),))),
-                event_item(stream_id(1), now, event_data(302, "Hamlett", second, contingents=((89, 200),))),
-                order_item(stream_id(2), now, 9201, [order_ticket(t, 301) for t in (1, 2)]),
-                order_item(stream_id(3), now, 9202, [order_ticket(3, 302)])]
+        feed = [tmf.event_item(tmf.stream_id(0), now, tmf.event_data(301, "Kersentuin (Tsjechov)", first, contingents=((89, 400),))),
+                tmf.event_item(tmf.stream_id(1), now, tmf.event_data(302, "Hamlett", second, contingents=((89, 200),))),
+                tmf.order_item(tmf.stream_id(2), now, 9201, [tmf.order_ticket(t, 301) for t in (1, 2)]),
+                tmf.order_item(tmf.stream_id(3), now, 9202, [tmf.order_ticket(3, 302)])]
         with FakeTicketmatic(feed, page_size=2, account=account) as tm:
             _run_eventstream(s, tm, account, "tm")
         pending = wait_until(lambda: len(p := _pending(s)) == 2 and p, STEP_S, interval=1)

@@ -15,14 +15,8 @@ import pytest
 from bus.settings import Settings
 from bus.topics import AVAILABILITY
 from connectors.calendar.uitdatabank.source import UitdatabankSource
-from connectors.fakes.ticketmatic import (
-    FakeTicketmatic,
-    event_data,
-    event_item,
-    order_item,
-    order_ticket,
-    stream_id,
-)
+from connectors.fakes import ticketmatic as tmf
+from connectors.fakes.ticketmatic import FakeTicketmatic
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.identifiers import IdFields
@@ -82,24 +76,24 @@ def test_a_uitdatabank_show_sold_through_ticketmatic_is_one_performance_per_date
         account = f"schouwburg{uuid.uuid4().hex[:6]}"
         now = datetime.now(UTC) - timedelta(minutes=5)
         feed = [
-            event_item(stream_id(0), now, event_data(
+            tmf.event_item(tmf.stream_id(0), now, tmf.event_data(
                 101, "De Kersentuin", starts[0], contingents=((89, 400),),
                 custom_fields={"uitdatabankid": event})),
-            event_item(stream_id(1), now, event_data(
+            tmf.event_item(tmf.stream_id(1), now, tmf.event_data(
                 102, "De Kersentuin", starts[1], contingents=((89, 400),),
                 custom_fields={"uitdatabankid": f"https://io.uitdatabank.be/event/{event}"})),
-            event_item(stream_id(2), now, event_data(
+            tmf.event_item(tmf.stream_id(2), now, tmf.event_data(
                 103, "De Kersentuin", starts[2], contingents=((89, 300),),
                 custom_fields={"uitdatabankid": f"{event.upper()}#2", "dipid": "nl-25-0007-1|3"})),
-            order_item(stream_id(3), now, 9001, [order_ticket(t, 101) for t in (1, 2, 3)]),
-            order_item(stream_id(4), now, 9002, [order_ticket(t, 103) for t in (4, 5)]),
+            tmf.order_item(tmf.stream_id(3), now, 9001, [tmf.order_ticket(t, 101) for t in (1, 2, 3)]),
+            tmf.order_item(tmf.stream_id(4), now, 9002, [tmf.order_ticket(t, 103) for t in (4, 5)]),
         ]
         with FakeTicketmatic(feed, page_size=2, account=account) as tm:
             _run_eventstream(s, tm, account, "tm")
             # The page is served again (a connector started over from the first item),
             # then a refund of one ticket of the last date arrives.
             _run_eventstream(s, tm, account, "tm-replay")
-            tm.append([order_item(stream_id(5), now, 9002, [order_ticket(5, 103)],
+            tm.append([tmf.order_item(tmf.stream_id(5), now, 9002, [tmf.order_ticket(5, 103)],
                                   type_="order:refunded")])
             _run_eventstream(s, tm, account, "tm")
 
