@@ -65,6 +65,15 @@ WIRE_HEADER = struct.Struct(">bI")
 HEADER_SIZE = WIRE_HEADER.size
 #: Kafka header naming a fact's kind on ``participation.facts`` and ``participation.unmatched``.
 KIND_HEADER = "cultuurbus.kind"
+#: Kafka header of a fact on ``participation.facts`` that a re-route moved
+#: (``streams.identity.reroute``): ``retract/<n>`` on a RETRACTION (take generation ``n``
+#: of the fact back out of the performance it is keyed by), ``<n>`` on the fact re-sent
+#: as generation ``n`` (1, 2, ...) under its new performance. An ordinary fact has none
+#: (generation 0). The streams worker applies each retraction and re-send once; the
+#: ClickHouse sink deletes a retracted fact's row from the performance it was keyed by.
+MOVE_HEADER = "cultuurbus.move"
+#: The ``MOVE_HEADER`` value of a retraction starts with this.
+RETRACT_PREFIX = "retract/"
 #: Fact kind -> its contract schema file.
 FACT_KINDS: dict[str, str] = {"ticket": "ticket_event.avsc", "snapshot": "sales_snapshot.avsc",
                               "performance": "performance.avsc"}

@@ -14,6 +14,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
+from bus.codec import MOVE_HEADER  # noqa: F401 - re-exported: the streams' name for it
 from bus.deadletter import error_headers
 from bus.errors import RetriableError
 from bus.log import get_logger
@@ -38,13 +39,6 @@ BATCH_MAX = 1000
 #: Longest an agent waits to fill a batch; bounds the latency batching adds.
 BATCH_WITHIN_S = 0.005
 
-#: Kafka header of a fact on ``participation.facts`` that a re-route moved
-#: (``streams.identity.reroute``): ``retract/<n>`` on a RETRACTION (take generation ``n``
-#: of the fact back out of the performance it is keyed by), ``<n>`` on the fact re-sent
-#: as generation ``n`` (1, 2, ...) under its new performance. An ordinary fact has none
-#: (generation 0). The facts agent deduplicates a moved fact by ``<fact id>~<header>``,
-#: so each retraction and each re-send is applied once, apart from the fact's first delivery.
-MOVE_HEADER = "cultuurbus.move"
 
 #: A record to publish: (unprefixed topic, key, value or None for a tombstone, kind header),
 #: optionally followed by the ``MOVE_HEADER`` value of a moved fact.

@@ -27,6 +27,9 @@ class Batch:
     times: dict[str, list[int]] = field(default_factory=dict)  # event times, epoch ms
     ranges: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
+    #: fact table -> (performance id, fact id) of facts a re-route took back out of a
+    #: performance (``bus.codec.MOVE_HEADER``): deleted after the batch's inserts.
+    retracted: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     records: int = 0
     started: float | None = None
 
@@ -43,6 +46,9 @@ class Batch:
     def add(self, row: Row) -> None:
         self.rows.setdefault(row.table, []).append(row.values)
         self.times.setdefault(row.table, []).append(row.event_time)
+
+    def retract(self, table: str, performance_id: str, fact_id: str) -> None:
+        self.retracted.setdefault(table, []).append((performance_id, fact_id))
 
     def add_dead(self, letter: DeadLetter) -> None:
         self.dead.append(letter)

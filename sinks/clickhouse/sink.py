@@ -25,6 +25,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from prometheus_client import CollectorRegistry
 
+from bus.codec import MOVE_HEADER, RETRACT_PREFIX
 from bus.deadletter import DeadLetter
 from bus.errors import ConfigError, RetriableError
 from bus.kafka import make_consumer, make_producer
@@ -42,11 +43,25 @@ from sinks.clickhouse.metrics import SinkMetrics
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.positions import Positions
 from sinks.clickhouse.rebalance import Rebalancing
+from sinks.clickhouse.rows import COLUMNS, FACT_KINDS
 from sinks.clickhouse.writing import BatchWriting
 
 __all__ = ["ClickHouseSink"]
 
 log = get_logger("sinks.clickhouse")
+
+_FACT_TABLES = frozenset(FACT_KINDS.values())
+_RETRACT = RETRACT_PREFIX.encode()
+
+
+def _is_retraction(msg: Message) -> bool:
+    """A fact a re-route took back out of the performance it is keyed by."""
+    headers: Any = msg.headers() or ()
+    for name, value in headers:
+        if name == MOVE_HEADER and isinstance(value, bytes) and value.startswith(_RETRACT):
+            return True
+    return False
+
 
 _CONSUME_MAX = 5000
 _GC_GEN0 = 50_000  # allocations between young collections while running (default 700)
@@ -229,6 +244,11 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
         self._batch.mark(topic, partition, offset)
         if isinstance(out, Skip):
             self.metrics.skipped.labels(decoder.unprefixed(topic), out.reason).inc()
+            return
+        if out.table in _FACT_TABLES and _is_retraction(msg):
+            cols = COLUMNS[out.table]
+            self._batch.retract(out.table, out.values[cols.index("performance_id")],
+                                out.values[cols.index("fact_id")])
             return
         self._batch.add(out)
 

@@ -35,6 +35,26 @@ class BatchWriting:
     def _short(self, topic: str) -> str:
         raise NotImplementedError
 
+    def delete_retracted(self, table: str, pairs: list[tuple[str, str]]) -> None:
+        """Delete the rows of facts a re-route took back out of a performance (after an
+        undone match the fact's row moves to its right performance). A lightweight delete:
+        rare (a person's undo), idempotent, and after the batch's inserts, so a fact
+        inserted and retracted within one batch is gone too."""
+        params: dict[str, str] = {}
+        where = []
+        for i, (pid, fid) in enumerate(pairs):
+            params[f"p{i}"], params[f"f{i}"] = pid, fid
+            where.append(f"(performance_id = %(p{i})s AND fact_id = %(f{i})s)")
+        try:
+            # the table is one of COLUMNS' fact tables; every value is a bound parameter
+            self.client.command(f"DELETE FROM {table} WHERE " + " OR ".join(where),  # noqa: S608
+                                parameters=params)
+        except Exception:
+            self.metrics.insert_failures.labels(table).inc()
+            self._clickhouse_ok = False
+            self.metrics.clickhouse_up.set(0)
+            raise
+
     def _insert(self, batch: Batch, written: set[str]) -> None:
         """The writer thread's job: :meth:`write`, then a young collection. Something in
         each insert (clickhouse-connect's insert context, it seems) ends in a reference
@@ -90,6 +110,11 @@ class BatchWriting:
             step = max(1, len(times) // AGE_SAMPLE)
             for t in {min(times), *times[::step]}:
                 age.observe((now_ms - t) / 1000)
+        for table, pairs in sorted(batch.retracted.items()):
+            if f"retract:{table}" in written:
+                continue
+            self.delete_retracted(table, pairs)
+            written.add(f"retract:{table}")
         self._clickhouse_ok = True
         m.clickhouse_up.set(1)
         if batch.dead:
