@@ -73,6 +73,15 @@ class MappingError(BusError):
         self.field = field
 
     @classmethod
+    def unsatisfied(cls, exc: ValidationError, what: str = "fact") -> MappingError:
+        """A value the contract refused where no input field is known: names the contract
+        path (``field``) instead, e.g. "the snapshot does not satisfy the contract at
+        lines.0.tickets: ..."."""
+        first = exc.errors(include_url=False, include_input=False)[0]
+        path = ".".join(str(p) for p in first["loc"]) or what
+        return cls(f"the {what} does not satisfy the contract at {path}: {first['msg']}", field=path)
+
+    @classmethod
     def from_validation(cls, exc: ValidationError, paths: Mapping[str, str] | None = None,
                         default: str = "body", what: str = "fact") -> MappingError:
         """A value the contract refused, naming the input field it came from.

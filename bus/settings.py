@@ -202,6 +202,12 @@ class WebhookSettings(_Section):
         description="Sector id namespace (dip, uit) -> the vendor's custom event field holding "
                     "it: a DIP id (production|number), a UiTdatabank id (uuid, uuid#subEvent or "
                     "a UiT URL; an event id alone is matched on the vendor's start time).")
+    account_id_fields: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per account, keyed \"vendor/account\" (eventix or stager): its own "
+                    "namespace -> custom field map, used instead of id_fields for that account "
+                    "(each venue names its fields as it likes), e.g. "
+                    "{\"eventix/acme\": {\"dip\": \"productie_dip\"}}.")
     dedupe_size: int = Field(default=100_000, ge=1,
                              description="Delivery keys remembered for replay detection.")
     dedupe_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0,
@@ -214,6 +220,17 @@ class WebhookSettings(_Section):
             if ns not in ("dip", "uit") or not name.strip():
                 raise ValueError(f"id_fields {ns}={name!r}: the key must be dip or uit and the "
                                  "field name non-empty, e.g. {\"uit\": \"c_uitdatabankid\"}")
+        return value
+
+    @field_validator("account_id_fields")
+    @classmethod
+    def _account_id_fields(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for key, fields in value.items():
+            vendor, sep, account = key.partition("/")
+            if not sep or vendor not in ("eventix", "stager") or not account:
+                raise ValueError(f"account_id_fields key {key!r} must be \"vendor/account\" with "
+                                 "vendor eventix or stager (the vendors with custom fields)")
+            cls._id_namespaces(fields)
         return value
 
     @field_validator("stager_allow_from")

@@ -61,13 +61,6 @@ class Summary:
                 f"imported{note}{rate}")
 
 
-def _contract(exc: ValidationError) -> MappingError:
-    first = exc.errors(include_url=False, include_input=False)[0]
-    path = ".".join(str(p) for p in first["loc"]) or "row"
-    return MappingError(f"the row's fact does not satisfy the contract at {path}: {first['msg']}",
-                        field=path)
-
-
 class CsvImporter:
     """Lifecycle: built around an opened connector's publisher and positions;
     ``import_file`` per file; nothing to close.
@@ -113,7 +106,7 @@ class CsvImporter:
             try:
                 fact = map_row(row.values, columns, self.env)
             except ValidationError as exc:
-                raise _contract(exc) from exc
+                raise MappingError.unsatisfied(exc, "row's fact") from exc
         except MappingError as exc:
             return DeadLetter(TICKET_EVENTS, redacted_row(values, letter_columns, reader.delimiter),
                               exc, where=f"{name} line {row.line}")

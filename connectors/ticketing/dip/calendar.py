@@ -126,10 +126,7 @@ class DipCalendarSource:
                 try:
                     fact = map_performance(production, perf, account=self.account)
                 except ValidationError as exc:
-                    first = exc.errors(include_url=False, include_input=False)[0]
-                    path = ".".join(str(p) for p in first["loc"]) or "performance"
-                    raise MappingError(f"the performance does not satisfy the contract at "
-                                       f"{path}: {first['msg']}", field=path) from exc
+                    raise MappingError.unsatisfied(exc, "performance") from exc
             except MappingError as exc:
                 body = json.dumps({"production": production, "performance": perf},
                                   default=str).encode()

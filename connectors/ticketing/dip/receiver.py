@@ -242,11 +242,7 @@ class DipReceiver:
                     snapshot = build_snapshot(dip, merged, fact_id=fact_id, event_time=event_time,
                                               account=self.account, currency=self.currency)
                 except ValidationError as exc:
-                    first = exc.errors(include_url=False, include_input=False)[0]
-                    path = ".".join(str(p) for p in first["loc"]) or "snapshot"
-                    return self._reject(MappingError(f"the snapshot does not satisfy the contract "
-                                                     f"at {path}: {first['msg']}", field=path),
-                                        body, where, 422)
+                    return self._reject(MappingError.unsatisfied(exc, "snapshot"), body, where, 422)
                 t0 = time.monotonic()
                 self.ctx.publisher.publish([SourceRecord(SNAPSHOTS, dip.key, snapshot)])
                 self.book.save(dip.key, merged)

@@ -35,13 +35,6 @@ __all__ = ["EventstreamSource"]
 log = get_logger(__name__)
 
 
-def _contract_error(exc: ValidationError) -> MappingError:
-    first = exc.errors(include_url=False, include_input=False)[0]
-    path = ".".join(str(p) for p in first["loc"]) or "fact"
-    return MappingError(f"the fact does not satisfy the contract at {path}: {first['msg']}",
-                        field=path)
-
-
 class EventstreamSource:
     """A ``PollingSource`` over ``GET /{account}/eventstream``.
 
@@ -83,7 +76,7 @@ class EventstreamSource:
                 try:
                     mapped = map_item(item, self.env)
                 except ValidationError as exc:
-                    raise _contract_error(exc) from exc
+                    raise MappingError.unsatisfied(exc) from exc
             except MappingError as exc:
                 items.append(DeadLetter(topic_of(type_), redacted_item_bytes(item), exc,
                                         where=where))

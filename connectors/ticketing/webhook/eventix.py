@@ -192,7 +192,8 @@ def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
         event = events.get(ticket.event_id)
         if event is not None:
             identifiers += custom_identifiers(event.custom_fields(), env, event.start,
-                                              f"order.events[{ticket.event_id}].metadata")
+                                              f"order.events[{ticket.event_id}].metadata",
+                                              f"{NAME}/{account}")
         scanned = event_type is TicketEventType.SCANNED and ticket.scanned_at is not None
         when = ticket.scanned_at if scanned and ticket.scanned_at else body.time
         when_field = f"{where}.scanned_at" if scanned else "time"

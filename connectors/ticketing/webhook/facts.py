@@ -95,6 +95,19 @@ class MappingEnv:
     #: the custom fields holding sector ids (the receiver's counts unreadable values);
     #: None: ``settings.id_fields``, uncounted (mapping-only tests)
     id_fields: IdFields | None = None
+    #: ``"vendor/account"`` -> that account's own fields (``settings.account_id_fields``)
+    account_id_fields: Mapping[str, IdFields] = field(default_factory=dict)
+
+    def fields_for(self, account: str) -> IdFields:
+        """The custom fields of ``account`` (``"vendor/account"``): its own
+        (``webhook.account_id_fields``), else the receiver's (``webhook.id_fields``)."""
+        own = self.account_id_fields.get(account)
+        if own is not None:
+            return own
+        spec = self.settings.account_id_fields.get(account)
+        if spec is not None:
+            return IdFields.of(spec)
+        return self.id_fields or IdFields.of(self.settings.id_fields)
 
 
 @dataclass
@@ -188,9 +201,10 @@ def contract(model: type[M], inputs: Mapping[str, str], /, **values: Any) -> M:
                            f"{first['msg']}", field=where) from None
 
 
-def custom_identifiers(fields: Mapping[str, Any], env: MappingEnv,
-                       start: datetime | None, where: str) -> list[Identifier]:
+def custom_identifiers(fields: Mapping[str, Any], env: MappingEnv, start: datetime | None,
+                       where: str, account: str) -> list[Identifier]:
     """DIP and UiT identifiers from a vendor's custom event fields (name -> value), as
+    the account's (``"vendor/account"``) ``settings.account_id_fields`` or else
     ``settings.id_fields`` names them (``connectors.sdk.identifiers``); ``start`` is the
     vendor's start of the event, for a UiT id that names only the event.
 
@@ -198,5 +212,4 @@ def custom_identifiers(fields: Mapping[str, Any], env: MappingEnv,
     counts) and left out: a venue's typo in a custom field must not hold back the sale
     itself, which still carries the vendor id.
     """
-    id_fields = env.id_fields or IdFields.of(env.settings.id_fields)
-    return id_fields.extract(fields, start, where)
+    return env.fields_for(account).extract(fields, start, where)

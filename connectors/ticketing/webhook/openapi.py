@@ -63,7 +63,8 @@ class Refused(BaseModel):
 
 
 class Unavailable(BaseModel):
-    """503: Kafka (or the Eventbrite API) did not answer; redeliver after Retry-After."""
+    """503 (429 to OpenTicket): Kafka or the Eventbrite API did not answer; redeliver after
+    Retry-After."""
 
     status: str
     error: str
@@ -78,6 +79,7 @@ def _json(model: type[BaseModel], description: str,
     return out
 
 
+_RETRY_AFTER = {"description": "Seconds to wait.", "schema": {"type": "string", "pattern": "^[0-9]+$"}}
 WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: _json(Accepted, "Published and acknowledged by Kafka (status accepted), or a replay "
                "of a delivery already published (status duplicate), recognised by its signed "
@@ -103,10 +105,11 @@ WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
                "configured window, a number the contract cannot carry, an unknown ticket "
                "type (strict mode), an api_url that is not an allowed Eventbrite host. "
                "Names the input field; dead-lettered."),
+    429: _json(Unavailable, "As 503, for an Eventix delivery straight from OpenTicket (mode "
+               "openticket-nonce or url-token): OpenTicket retries a delivery only when the "
+               "answer is a 4xx.", {"Retry-After": _RETRY_AFTER}),
     503: _json(Unavailable, "Kafka (or the Eventbrite API) unavailable; redeliver after "
-               "Retry-After.", {"Retry-After": {"description": "Seconds to wait.",
-                                                 "schema": {"type": "string",
-                                                            "pattern": "^[0-9]+$"}}}),
+               "Retry-After.", {"Retry-After": _RETRY_AFTER}),
 }
 
 

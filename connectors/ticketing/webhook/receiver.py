@@ -10,8 +10,10 @@ for Eventix including the trigger header (401) -> JSON, text only (400 + dead le
 mapping, contract limits and the event-time window (422 + dead letter, naming the input
 field; 503 when a vendor API must be fetched and does not answer) -> replay, recognised
 by body content (+ Eventix's trigger) only (200 duplicate) -> Kafka acknowledges (200;
-503 with Retry-After when it does not). A dead letter of a body larger than Kafka takes
-keeps its first bytes (the SDK's publisher says so in headers).
+503 with Retry-After when it does not). A delivery straight from OpenTicket (Eventix in
+mode openticket-nonce or url-token) is answered 429 instead of 503: OpenTicket retries a
+delivery only when the answer is a 4xx, so a 503 would never come again. A dead letter
+of a body larger than Kafka takes keeps its first bytes (the SDK's publisher says so in headers).
 
 Eventbrite, in every mode, is only a pointer: nothing of its body is published, only
 what the receiver fetched from an allowed API host with the account's token (a fetch
@@ -103,7 +105,9 @@ class Receiver:
                                                strict=settings.strict_ticket_types),
                               self.window,
                               IdFields.of(settings.id_fields).counting(ctx.metrics_registry,
-                                                                       "webhook"))
+                                                                       "webhook"),
+                              {key: IdFields.of(spec).counting(ctx.metrics_registry, "webhook")
+                               for key, spec in settings.account_id_fields.items()})
         self.memory = DeliveryMemory(settings.dedupe_size, settings.dedupe_ttl_s)
         self.metrics = WebhookMetrics.of(ctx.metrics_registry)
 
@@ -189,6 +193,7 @@ class Receiver:
                                                 "request_id": request_id})
             return _rejected(exc.status, str(exc), exc.field, request_id)
         self.ctx.metrics.records_in.labels(self.ctx.name).inc()
+        busy = _busy_status(vendor, auth.mode)
         delivery = Delivery(vendor, account, headers, body, utcnow(), request_id, trigger)
         mapper, dlq_topic = self.vendors[vendor]
         try:
@@ -196,23 +201,20 @@ class Receiver:
             mapped = await mapper(delivery, payload, self.env)
             self.window.check_records(mapped.records)  # the mappings check at input fields
         except BadJson as exc:
-            return await self._dead_letter(delivery, dlq_topic, exc, 400, "parse", token)
+            return await self._dead_letter(delivery, dlq_topic, exc, 400, "parse", token, busy)
         except MappingError as exc:
-            return await self._dead_letter(delivery, dlq_topic, exc, 422, "mapping", token)
+            return await self._dead_letter(delivery, dlq_topic, exc, 422, "mapping", token, busy)
         except ValidationError as exc:  # a contract limit no mapping names an input field for
-            first = exc.errors(include_url=False, include_input=False)[0]
-            path = ".".join(str(p) for p in first["loc"]) or "fact"
-            err = MappingError(f"the fact does not satisfy the contract at {path}: {first['msg']}",
-                               field=path)
-            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping", token)
+            return await self._dead_letter(delivery, dlq_topic, MappingError.unsatisfied(exc), 422,
+                                           "mapping", token, busy)
         except RetriableError as exc:  # FetchFailed
-            return _unavailable(str(exc), exc.retry_after, request_id)
+            return _unavailable(str(exc), exc.retry_after, request_id, busy)
         except _HOSTILE as exc:
             log.exception("mapping raised on a delivery", extra={
                 "vendor": vendor, "account": account, "request_id": request_id})
             err = MappingError(f"the delivery could not be mapped ({type(exc).__name__}); check "
                                "it against the documented body", field="body")
-            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping", token)
+            return await self._dead_letter(delivery, dlq_topic, err, 422, "mapping", token, busy)
         if self.memory.seen(mapped.delivery_key):
             log.info("duplicate delivery", extra={"vendor": vendor, "account": account,
                                                   "what": mapped.what, "request_id": request_id})
@@ -221,7 +223,7 @@ class Receiver:
         try:
             await self.ctx.publisher.publish_async(mapped.records)
         except DeliveryError as exc:
-            return _unavailable(str(exc), exc.retry_after, request_id)
+            return _unavailable(str(exc), exc.retry_after, request_id, busy)
         self.memory.remember(mapped.delivery_key)
         ids = [r.value.fact_id for r in mapped.records]  # type: ignore[attr-defined]
         log.info("delivery accepted", extra={"vendor": vendor, "account": account,
@@ -231,9 +233,9 @@ class Receiver:
                             "fact_ids": ids, "request_id": request_id})
 
     async def _dead_letter(self, delivery: Delivery, topic: str, exc: Exception, status: int,
-                           stage: str, token: str | None) -> Answer:
+                           stage: str, token: str | None, busy: int = 503) -> Answer:
         """Dead-letter the original bytes (once per identical body; a URL ``token`` in them
-        masked), then answer ``status``."""
+        masked), then answer ``status`` (``busy`` when not even the dead letter is safe)."""
         field_path = getattr(exc, "field", None)
         content = signed_content(delivery.body, delivery.trigger)
         key = "dlq/" + hashlib.sha256(
@@ -250,7 +252,7 @@ class Receiver:
             try:
                 await self.ctx.publisher.publish_async([letter])
             except DeliveryError as err:  # not even the dead letter is safe: let them retry
-                return _unavailable(str(err), err.retry_after, delivery.request_id)
+                return _unavailable(str(err), err.retry_after, delivery.request_id, busy)
             self.memory.remember(key)
         log.warning("delivery rejected", extra={"vendor": delivery.vendor,
                                                 "account": delivery.account, "status": status,
@@ -284,9 +286,15 @@ def _rejected(status: int, message: str, field_path: str | None, request_id: str
                            "request_id": request_id})
 
 
-def _unavailable(message: str, retry_after: float, request_id: str) -> Answer:
+def _busy_status(vendor: str, mode: str) -> int:
+    """What "not now, send it again" is for this sender: 429 for a delivery straight from
+    OpenTicket (it retries 4xx answers only), 503 for everyone else (a signing relay too)."""
+    return 429 if vendor == eventix.NAME and mode != "hmac" else 503
+
+
+def _unavailable(message: str, retry_after: float, request_id: str, status: int = 503) -> Answer:
     seconds = max(1, int(round(retry_after)))
-    return Answer(503, {"status": "unavailable", "error": message, "request_id": request_id},
+    return Answer(status, {"status": "unavailable", "error": message, "request_id": request_id},
                   {"Retry-After": str(seconds)})
 
 

@@ -142,7 +142,7 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
     primary = Identifier.vendor(NAME, account, event.id)
     fields = {f.key: f.value for f in event.customFields}
     identifiers = [primary, *custom_identifiers(fields, env, event.start,
-                                                "event.customFields")]
+                                                "event.customFields", f"{NAME}/{account}")]
     when = event.modified or body.sentAt
     when_field = "event.modified" if event.modified else "sentAt"
     check_time(env, when, when_field)

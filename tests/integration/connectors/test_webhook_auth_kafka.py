@@ -20,6 +20,7 @@ from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.webhook import WebhookSettings, create_app
 from tests.integration.connectors.test_webhook_kafka import by_fact_id, read_topic
+from tests.support.webhook import SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +140,26 @@ def test_the_url_token_is_in_no_answer_log_or_dead_letter_header(
         for text in [a.text for a in answers] + [logged, metrics, *letter.headers.values()]:
             assert secret not in text
         assert secret.encode() not in letter.raw
+
+
+def test_kafka_down_is_429_to_openticket_which_retries_only_4xx_and_503_to_a_signing_relay(
+        topics: Settings, registry: Registry) -> None:
+    dead = topics.model_copy(update={
+        "kafka": topics.kafka.model_copy(update={"bootstrap_servers": "127.0.0.1:1"}),
+        "connector": topics.connector.model_copy(update={"delivery_timeout_s": 2.0})})
+    settings = WebhookSettings(openticket_nonces={"eventix/acme": wh.EVENTIX_NONCE},
+                               secrets={"eventix/relayed": SECRET})
+    with ConnectorContext(dead, "webhook", serve_metrics=False) as ctx:
+        server = HttpServer(create_app(ctx, settings), "127.0.0.1", 0).start()
+        try:
+            with httpx.Client(base_url=server.url, timeout=30) as client:
+                straight = post(client, wh.eventix_delivery("acme", None, "order.paid", wh.eventix_order()))
+                relayed = post(client, wh.eventix_delivery("relayed", SECRET, "order.paid",
+                                                           wh.eventix_order()))
+        finally:
+            server.stop()
+    assert straight.status_code == 429, straight.text  # a 503 OpenTicket would never send again
+    assert relayed.status_code == 503, relayed.text  # a relay holds and redelivers on 5xx
+    for resp in (straight, relayed):
+        assert int(resp.headers["Retry-After"]) >= 1
+        assert resp.json()["status"] == "unavailable" and "Kafka" in resp.json()["error"]

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from connectors.fakes import webhooks as wh
 from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
@@ -177,6 +177,28 @@ def test_stager_with_more_sold_and_reserved_than_exist_is_a_negative_quantity() 
         _stager(ticket_types=[wh.stager_ticket_type("Regulier", "24.50", 10, 8, 5)])
     assert "negative quantity" in str(err.value)
     assert err.value.field == "event.ticketTypes[0].total"
+
+
+def test_each_account_reads_sector_ids_from_its_own_custom_field() -> None:
+    settings = WebhookSettings(secrets={"eventix": SECRET},
+                               account_id_fields={"eventix/theater-b": {"dip": "productie_dip"}})
+    env = MappingEnv(settings, ENV.pseudonymiser, ENV.ticket_types)
+    order = wh.eventix_order(dip_id="NL-23-1234-5|3")  # metadata dip_id: the receiver's default
+    order["events"][0]["metadata"].append({"name": "productie_dip", "value": "NL-24-0001-2|7"})
+
+    def dip_ids(account: str) -> set[str]:
+        d, p = _delivery(wh.eventix_delivery(account, SECRET, "order.paid", order), "eventix", account)
+        facts = [r.value for r in map_eventix(d, p, env).records]
+        return {i.value for f in facts for i in f.identifiers if i.namespace == "dip"}  # type: ignore[attr-defined]
+
+    assert dip_ids("theater-b") == {Identifier.dip("NL-24-0001-2", 7).value}  # its own field, not the default
+    assert dip_ids("acme") == {Identifier.dip("NL-23-1234-5", 3).value}  # without its own: webhook.id_fields
+
+
+@pytest.mark.parametrize("key", ["eventbrite/acme", "eventix", "ticketmatic/x"])
+def test_account_id_fields_name_a_vendor_with_custom_fields_and_an_account(key: str) -> None:
+    with pytest.raises(ValidationError, match="account_id_fields key"):
+        WebhookSettings(account_id_fields={key: {"dip": "dip_id"}})
 
 
 # -- Eventbrite ------------------------------------------------------------------------
