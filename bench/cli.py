@@ -25,6 +25,7 @@ import click
 from bench.ceilings import measure_ceilings
 from bench.connectors import measure_connectors
 from bench.env import STACK_DIR, Bench, bench_stack, preflight
+from bench.identity import measure_identity
 from bench.matching import measure_matching
 from bench.options import FULL, PARTS, SMOKE, Sizes, parse_scale
 from bench.peers.runner import measure_peers
@@ -111,6 +112,9 @@ def run(sizes: Sizes, parts: tuple[str, ...], out: Path, use_env_stack: bool, ke
             latency_at = 10_000 if "latency" in parts else None
             results["scale"] = _part(bench, "scale",
                                      lambda: measure_scale(bench, scale_sizes, datasets, latency_at), failed)
+        if "identity" in parts:
+            results["identity"] = _part(bench, "identity", lambda: measure_identity(
+                bench, smoke=mode == "smoke", cap_s=sizes.max_wait_s), failed)
     return _write(results, failed, parts, out, mode, sizes, started, load_start, state, keep)
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 __all__ = ["FULL", "PARTS", "SMOKE", "Sizes", "parse_scale"]
 
 #: Parts in the order they run; ``--only`` picks some.
-PARTS = ("ceilings", "connectors", "walls", "streams", "sink", "peers", "scale", "latency", "matching")
+PARTS = ("ceilings", "connectors", "walls", "streams", "sink", "peers", "scale", "latency", "matching",
+         "identity")
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,9 @@ def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any
     if ma and "error" not in ma:
         r["matching"] = {k: (_r(v, 4) if isinstance(v, float) else v) for k, v in ma.items()
                          if k not in ("wrong_links", "missed")}
+    ident = parts.get("identity")
+    if ident and "error" not in ident:
+        r["identity"] = ident
     r["ratios"] = _ratios(r)
     r["goals"] = [{"goal": what, "key": key, "value": _get(r, key), "target": target,
                    "met": None if _get(r, key) is None else
@@ -343,7 +346,26 @@ def _matching_table(r: dict[str, Any]) -> list[str]:
             f"| µs per description, median / p99 | {_n(ma.get('us_median'))} / {_n(ma.get('us_p99'))} | |",
             f"| descriptions matched per CPU second | {_n(ma.get('per_cpu_s'))} | |",
             f"| identity learning, calendar facts per CPU second: crosswalk alone / with matching | "
-            f"{_n(plain)} / {_n(both)} ({_n(both / plain if plain and both else None)}x) | |"]
+            f"{_n(plain)} / {_n(both)} ({_n(both / plain if plain and both else None)}x) | |",
+            *_identity_rows(r)]
+
+
+def _identity_rows(r: dict[str, Any]) -> list[str]:
+    """The ``identity`` part: calendar facts through one real worker, linked vs real rules."""
+    ident = r.get("identity") or {}
+    rows = []
+    for mode, what in (("linked", "every description carries a shared id"),
+                       ("real", "real rules: the matcher decides the rest")):
+        m = ident.get(mode)
+        if m:
+            seen = f"{m['performances_seen']:,} performances shown, of {m['performances_truth']:,}"
+            rows.append(f"| worker, calendar facts/s and per worker CPU-second ({what}; "
+                        f"{m['descriptions']:,} descriptions, {seen}) | "
+                        f"{_n(m['facts_per_s'])} / {_n(m['facts_per_cpu_s'])} | |")
+    ratio = ident.get("real_over_linked_per_cpu_s")
+    if ratio:
+        rows.append(f"| worker, real rules / linked, per CPU-second | {_n(ratio)} | |")
+    return rows
 
 
 def _walls_table(r: dict[str, Any]) -> list[str]:

@@ -36,6 +36,8 @@ __all__ = [
     "SNAPSHOTS",
     "TICKET_EVENTS",
     "UNMATCHED",
+    "VENUES",
+    "VENUE_LINKS",
     "TopicSpec",
     "apply_catalog",
     "dlq_of",
@@ -61,6 +63,8 @@ RELEASE = "streams.release"
 RECONCILIATION = "participation.reconciliation"
 MATCH = "streams.match"
 REVIEW = "participation.identity.review"
+VENUES = "streams.venues"
+VENUE_LINKS = "participation.identity.venues"
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,12 @@ _FACTS = [
     TopicSpec(REVIEW, "identity_candidate.avsc", "candidate id", PARTITIONS, "compact", -1, "streams",
               "Identity match candidates: both descriptions, score, reason, state; a person "
               "accepts or rejects PENDING ones (`cultuurbus identity`)."),
+    TopicSpec(VENUES, None, "venue id", 1, "delete", 30 * DAY_MS, "streams",
+              "Internal: venue evidence (JSON): a venue as a calendar describes it and the canonical "
+              "performance it hosts; ONE partition, so the one identity-venues agent decides in order."),
+    TopicSpec(VENUE_LINKS, "venue_link.avsc", "venue id", PARTITIONS, "compact", -1, "streams",
+              "Venue crosswalk: venue id -> canonical venue id, with why (performance, match) and "
+              "a candidate for a person to judge (`cultuurbus identity venues`)."),
     TopicSpec(UNMATCHED, None, "source performance key", PARTITIONS, "delete", 400 * DAY_MS,
               "streams", "Copies of ticket facts and snapshots parked because their performance "
               "is not known yet (original Confluent-wire Avro bytes)."),

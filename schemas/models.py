@@ -250,7 +250,9 @@ class Venue(AvroModel):
     name: str = Field(min_length=1)
     city: str | None = None
     postcode: str | None = None
-    country: str = Field(default="NL", pattern=r"^[A-Z]{2}$")
+    #: ISO 3166-1 alpha-2; None when the source does not say (a Ticketmatic location has no
+    #: address): never guessed.
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     region: str | None = None
 
 
@@ -259,6 +261,7 @@ class Performance(_Fact):
 
     __avro_schema__ = "performance.avsc"
     production_id: str | None = None
+    production_other_events: list[str] = Field(default_factory=list)
     title: str = Field(min_length=1)
     genre: str | None = None
     venue: Venue
@@ -315,6 +318,7 @@ class Availability(AvroModel):
     declared_source: str | None = None
     declared_at: Timestamp | None = None
     drift: Int | None = None
+    production_keys: list[str] = Field(default_factory=list)
 
 
 class Attendance(AvroModel):

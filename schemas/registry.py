@@ -7,7 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from schemas import candidate, models
+from schemas import candidate, models, venue
 
 __all__ = ["MODELS", "load_schema", "schema_files"]
 
@@ -25,6 +25,7 @@ MODELS: dict[str, type[models.AvroModel]] = {
         models.LastMinuteOffer,
         candidate.IdentityCandidate,
         models.Reconciliation,
+        venue.VenueLink,
     )
 }
 

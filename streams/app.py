@@ -2,7 +2,8 @@
 
 The graph is built here, in :func:`create_app`, by constructors that take their
 collaborators: identity re-keys facts (two agents) and matches calendar descriptions
-no identifier links (identity-match, one local day at a time); one facts agent reads the re-keyed
+no identifier links (identity-match, one local day at a time) and decides which venue ids are one
+venue (identity-venues, one partition); one facts agent reads the re-keyed
 facts and applies each, decoded once, to the fact domains it is given (availability,
 attendance, sales); last-minute listens to availability in process; timers drive
 attendance's no-shows, last-minute's offers and identity's releases. Every agent takes
@@ -48,6 +49,9 @@ from streams.identity.match_domain import MatchDesk
 from streams.identity.matching import Matcher
 from streams.identity.reader import CrosswalkReader
 from streams.identity.reroute import Rerouter
+from streams.identity.venue_agents import VenueEvidence, follow_venue_links, venue_desk
+from streams.identity.venue_agents import define as define_venues
+from streams.identity.venues import VenueCrosswalk
 from streams.lastminute.domain import LastMinute
 from streams.metrics import StreamsMetrics
 from streams.sales.domain import SalesDomain
@@ -140,10 +144,13 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     rerouter = Rerouter(crosswalk, routed, in_partition_of)
     identity = Identity(crosswalk, parked, ctx.metrics,
                         encode_link=lambda link: ctx.codec.encode(IDENTITY, "identity_link.avsc", link),
-                        in_partition_of=in_partition_of, rerouter=rerouter)
+                        in_partition_of=in_partition_of, rerouter=rerouter,
+                        venue_evidence=VenueEvidence().note)
     parked.on_recover(identity.recovered)
     identity_agents.define(ctx, identity, rerouter)
-    _matching(ctx, identity)
+    venues = VenueCrosswalk()
+    _matching(ctx, identity, venues)
+    define_venues(ctx, venue_desk(ctx, now_ms))
 
     lastminute = LastMinute(ctx)
     availability = AvailabilityDomain(ctx, listeners=[lastminute.on_availability])
@@ -154,6 +161,7 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     app.timer(interval=s.lastminute_tick_s, name="lastminute-tick")(lastminute.tick)
 
     reader = CrosswalkReader(settings, crosswalk, Registry(settings.registry), metrics_registry=reg)
+    follow_venue_links(reader.reader, settings.topic_prefix, Registry(settings.registry), venues)
     health = Health()
     health.add_check("partitions_assigned",
                      lambda: not app.rebalancing and len(app.consumer.assignment()) > 0)
@@ -163,15 +171,16 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     return StreamsApp(app=app, ctx=ctx, crosswalk_reader=reader, health=health)
 
 
-def _matching(ctx: StreamsContext, identity: Identity) -> None:
-    """Identity matching: the day-keyed match table, its desk and the identity-match agent."""
+def _matching(ctx: StreamsContext, identity: Identity, venues: VenueCrosswalk) -> None:
+    """Identity matching: the day-keyed match table, its desk and the identity-match agent
+    (venue ids the venue crosswalk joins score as one venue)."""
     s = ctx.settings.streams
     table = ctx.table("identity-match", help="Descriptions (d|day|key) and match candidates (c|day|id) of "
                       "calendar facts per local day, decided by identity-match one day at a time.")
 
     def make_matcher() -> Matcher:
         return Matcher(link_at=s.match_link_at, review_at=s.match_review_at,
-                       start_tolerance_s=s.match_start_tolerance_s)
+                       start_tolerance_s=s.match_start_tolerance_s, same_venue=venues.same)
 
     make_matcher()  # wrong thresholds stop the worker at start, with what to fix
     desk = MatchDesk(identity, table, ctx.codec.decode,

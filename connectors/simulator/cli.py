@@ -51,11 +51,11 @@ def _summary(report: SimulationReport, truth_path: Path, truth_facts: dict[str, 
               help="Productions, each touring 2-5 venues.")
 @click.option("--performances", type=click.IntRange(3), default=60, show_default=True,
               help="Performances, spread over now-21d..now+21d (>= productions).")
-@click.option("--identifiers", type=click.Choice(IDENTIFIER_MODES), default="linked",
+@click.option("--identifiers", type=click.Choice(IDENTIFIER_MODES), default="real",
               show_default=True,
-              help="linked: every source carries the canonical id (simulator conventions); "
-                   "real: only what real sources carry (vendor custom fields, shop links; the "
-                   "rest must be matched by venue, start and title).")
+              help="real: only what real sources carry (vendor custom fields, shop links; the "
+                   "rest must be matched by venue, start and title); linked: the simulator's own "
+                   "conventions, every source carries the canonical id (no real system does).")
 @click.option("--unlinked-share", type=click.FloatRange(0, 1), default=DEFAULT_UNLINKED_SHARE,
               show_default="1/3", help="With --identifiers real: the share of vendor events "
                                        "that carry no sector id.")
@@ -73,13 +73,18 @@ def _summary(report: SimulationReport, truth_path: Path, truth_facts: dict[str, 
                    "does not know yet must be parked, then joined).")
 @click.option("--webhook-url", default=None, metavar="URL",
               help="POST Eventix/Eventbrite/Stager webhooks to this running receiver instead of an "
-                   "in-process one. It must accept --webhook-secret for eventix, eventbrite and "
-                   "stager and fetch from the simulator's fake Eventbrite API: "
+                   "in-process one. It must accept the credentials --webhook-auth names and "
+                   "fetch from the simulator's fake Eventbrite API: "
                    "CULTUURBUS_WEBHOOK__EVENTBRITE_API_HOSTS='[\"127.0.0.1\"]' and "
                    "CULTUURBUS_WEBHOOK__EVENTBRITE_TOKENS='{\"*\": \"PRIVATE-TOKEN-0001\"}'.")
 @click.option("--webhook-secret", default="cultuurbus-simulator-secret", show_default=True,
               envvar="CULTUURBUS_SIMULATE_WEBHOOK_SECRET",
-              help="HMAC secret the webhooks are signed with.")
+              help="Secret the webhook credentials derive from (vendor) or are signed with (hmac).")
+@click.option("--webhook-auth", type=click.Choice(["vendor", "hmac"]), default="vendor", show_default=True,
+              envvar="CULTUURBUS_SIMULATE_WEBHOOK_AUTH",
+              help="With --webhook-url: deliver as each vendor does (Eventix's OpenTicket nonce, URL "
+                   "tokens for Eventbrite and Stager: connectors.simulator.drivers.webhook_host."
+                   "vendor_credentials) or signed with X-Signature as a relay would.")
 @click.option("--only", "kinds", multiple=True, type=click.Choice(_KINDS),
               help="Deliver only these source kinds (repeatable); the truth still covers the "
                    "whole season.")
@@ -95,7 +100,8 @@ def simulate(ctx: click.Context, seed: int, venues: int, productions: int,
                      performances: int, identifiers: str, unlinked_share: float, truth_path: Path,
                      now_text: str | None, pace: float | None,
                      fast: bool, calendar_last: bool, webhook_url: str | None, webhook_secret: str,
-                     kinds: tuple[str, ...], workers: int, timeout_s: float, progress: bool | None) -> None:
+                     webhook_auth: str, kinds: tuple[str, ...], workers: int, timeout_s: float,
+                     progress: bool | None) -> None:
     """Play a realistic season through the real connector paths into Kafka.
 
     Builds a seeded season (venues in NL and Flanders, touring productions, performances
@@ -150,7 +156,8 @@ def simulate(ctx: click.Context, seed: int, venues: int, productions: int,
     t0 = time.monotonic()
     try:
         report = play(settings, season, pace=pace, calendar_last=calendar_last,
-                          webhook_url=webhook_url, webhook_secret=webhook_secret, workers=workers,
+                          webhook_url=webhook_url, webhook_secret=webhook_secret,
+                          webhook_auth=webhook_auth, workers=workers,
                           timeout_s=timeout_s, kinds=kinds or None, progress=advance,
                           on_total=on_total)
     finally:

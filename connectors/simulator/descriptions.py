@@ -32,7 +32,7 @@ from connectors.ticketing.dip.calendar_mapping import map_performance
 from connectors.ticketing.eventstream.mapping import MappingEnv, map_item
 from schemas.models import Performance
 
-__all__ = ["Published", "published_descriptions"]
+__all__ = ["Published", "mapped_descriptions", "published_descriptions"]
 
 _PSEUDO = Pseudonymiser(SecretStr("simulator-descriptions-only-no-buyers"))
 
@@ -75,6 +75,13 @@ def _mapped(season: Season) -> Iterator[tuple[str, Performance]]:
         tm = envs.setdefault(p.account, MappingEnv(p.account, _PSEUDO, {}, id_fields=ID_FIELDS))
         for record in map_item(tm_driver._event(p), tm).records:
             yield "ticketmatic", record.value  # type: ignore[misc]
+
+
+def mapped_descriptions(season: Season) -> list[tuple[str, Performance]]:
+    """Every description of ``season`` the connectors publish, as ``(source kind,
+    Performance)``, in publishing order (calendars first, then Ticketmatic event items);
+    any identifier rules (linked or real), no ground truth needed."""
+    return list(_mapped(season))
 
 
 def published_descriptions(season: Season) -> list[Published]:

@@ -56,9 +56,10 @@ SNAPSHOT_KINDS = (STAGER, DIP_CUMULATIVE)
 #: No ticketing connector: the venue only declares availability in UiTdatabank or on its
 #: schema.org page (``identifiers="real"`` seasons only; not a connector kind).
 DECLARED = "declared"
-#: ``linked``: every source carries the canonical id (simulator conventions: vendor ids in
-#: UiT labels, ``X-CULTUURBUS-ID``, canonical ids in schema.org pages). ``real``: no
-#: source carries an identifier its real counterpart would not (``connectors.simulator.realism``).
+#: ``real`` (the default): no source carries an identifier its real counterpart would not
+#: (``connectors.simulator.realism``). ``linked``, only when asked for by name: every source
+#: carries the canonical id (simulator conventions: vendor ids in UiT labels,
+#: ``X-CULTUURBUS-ID``, canonical ids in schema.org pages).
 IDENTIFIER_MODES = ("linked", "real")
 
 
@@ -262,7 +263,7 @@ class Season:
     happenings: tuple[TicketHappening, ...]
     snapshots: tuple[Snapshot, ...]
     delivery: tuple[str, ...] = field(default=())  # happening ids in delivery order
-    identifiers: str = "linked"  # IDENTIFIER_MODES
+    identifiers: str = "real"  # IDENTIFIER_MODES
     unlinked_share: float = 0.0  # real: share of vendor events carrying no sector id
 
     @property

@@ -96,7 +96,7 @@ def register_schemas(settings: Settings) -> None:
 
 def simulate(settings: Settings, season: Season, *, pace: float | None = None,
              calendar_last: bool = False, webhook_url: str | None = None,
-             webhook_secret: str | None = None, workers: int = 8,
+             webhook_secret: str | None = None, webhook_auth: str = "vendor", workers: int = 8,
              timeout_s: float = 600.0, kinds: Sequence[str] | None = None,
              progress: Callable[[int], None] | None = None,
              on_total: Callable[[int], None] | None = None) -> SimulationReport:
@@ -108,7 +108,8 @@ def simulate(settings: Settings, season: Season, *, pace: float | None = None,
         pace: facts per second over all sources (None: as fast as acknowledged).
         calendar_last: send tickets first, calendars after.
         webhook_url: POST webhooks to this receiver instead of an in-process one.
-        webhook_secret: the HMAC secret webhooks are signed with.
+        webhook_secret: the secret webhook credentials derive from (or, hmac, sign with).
+        webhook_auth: ``vendor`` (each vendor's own way) or ``hmac`` (a signing relay).
         workers: concurrent deliveries per push source.
         timeout_s: bound on each wait for a connector to catch up.
         kinds: only these source kinds (default: all).
@@ -121,7 +122,7 @@ def simulate(settings: Settings, season: Season, *, pace: float | None = None,
     """
     register_schemas(settings)
     env = Env(settings, season, pacer=Pacer(pace), progress=progress or (lambda n: None),
-              workers=workers, webhook_url=webhook_url, timeout_s=timeout_s)
+              workers=workers, webhook_url=webhook_url, webhook_auth=webhook_auth, timeout_s=timeout_s)
     if webhook_secret:
         env.webhook_secret = webhook_secret
     drivers = [cls(env) for kind, cls in DRIVERS.items() if kinds is None or kind in kinds]

@@ -16,9 +16,10 @@ Rules:
   ``now - 21 d .. now + 21 d`` at local evening hours (20:15 mostly; matinees for
   jeugd and some klassiek), a few tonight and tomorrow; on sale 38-46 days before.
   Capacity = the hall's seats.
-- **Ids**: NL performances get a DIP number (1.. per production, by start) and the
-  canonical id ``Identifier.dip(production, number).key``; BE performances belong to
-  one UiTdatabank event per (production, venue) and get ``Identifier.uit(uuid,
+- **Ids** (``identifiers="linked"``; the default ``"real"`` follows
+  ``connectors.simulator.realism`` instead): NL performances get a DIP number (1.. per
+  production, by start) and the canonical id ``Identifier.dip(production, number).key``;
+  BE performances belong to one UiTdatabank event per (production, venue) and get ``Identifier.uit(uuid,
   subEvent index).key``. Every source that describes or sells a performance carries
   that identifier, except where the vendor cannot (``KindCaps.carries_canonical``):
   Ticketmatic orders and Eventbrite attendees carry only the vendor event id; then
@@ -245,7 +246,7 @@ def _vendor_id(rng: random.Random, kind: str, venue: VenueSpec, serial: int) -> 
 
 
 def build_season(seed: int, *, venues: int, productions: int, performances: int,
-                 now: datetime, identifiers: str = "linked",
+                 now: datetime, identifiers: str = "real",
                  unlinked_share: float = realism.DEFAULT_UNLINKED_SHARE) -> Season:
     """Draw a whole season up to ``now`` from ``seed``.
 
@@ -255,8 +256,9 @@ def build_season(seed: int, *, venues: int, productions: int, performances: int,
         productions: number of productions (>= 1).
         performances: number of performances (>= max(productions, 3)).
         now: the season's present (aware); no happening lies after it.
-        identifiers: ``linked`` (every source carries the canonical id) or ``real`` (only
-            what real sources carry: ``connectors.simulator.realism``).
+        identifiers: ``real`` (the default: only what real sources carry,
+            ``connectors.simulator.realism``) or ``linked`` (the simulator's own conventions:
+            every source carries the canonical id; the "Ids" rules above).
         unlinked_share: in a real season, the share of vendor events with no sector id.
 
     Raises:

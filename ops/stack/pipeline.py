@@ -34,6 +34,7 @@ from bus.serde import Registry, subject_for
 from bus.settings import Settings
 from bus.topics import CATALOG, apply_catalog, topic_name
 from connectors.simulator.drivers.render import TICKET_NAMES
+from connectors.simulator.drivers.webhook_host import vendor_credentials
 from ops.stack.settings import LOOPBACK, StackSettings
 from schemas import load_schema
 
@@ -181,10 +182,12 @@ class Pipeline:
             "CULTUURBUS_STREAMS__WEB_PORT": str(s.streams.web_port),
             "CULTUURBUS_CONNECTOR__HTTP_HOST": s.connector.http_host,
             "CULTUURBUS_CONNECTOR__HTTP_PORT": str(s.connector.http_port),
-            # The receiver and the simulator share one secret per run; Eventbrite
+            # The receiver and the simulator share one secret per run, from which each
+            # vendor's own credential derives (Eventix's OpenTicket nonce, URL tokens):
+            # deliveries arrive as the vendors send them, no relay. Eventbrite
             # deliveries are fetched from the simulator's fake API on loopback.
-            "CULTUURBUS_WEBHOOK__SECRETS": json.dumps(
-                {"eventix": secret, "eventbrite": secret, "stager": secret}),
+            **{f"CULTUURBUS_WEBHOOK__{key.upper()}": json.dumps(value)
+               for key, value in vendor_credentials(secret).items()},
             "CULTUURBUS_WEBHOOK__EVENTBRITE_TOKENS": json.dumps({"*": EVENTBRITE_TOKEN}),
             "CULTUURBUS_WEBHOOK__EVENTBRITE_API_HOSTS": json.dumps([LOOPBACK]),
             "CULTUURBUS_SIMULATE_WEBHOOK_SECRET": secret,

@@ -16,7 +16,17 @@ from typing import Any
 from bus.codec import KIND_HEADER, ContractReader, FactReader
 from bus.errors import SchemaRegistryError, SerializationError
 from bus.serde import Registry
-from bus.topics import ATTENDANCE, AVAILABILITY, FACTS, IDENTITY, LASTMINUTE, SALES, UNMATCHED, topic_name
+from bus.topics import (
+    ATTENDANCE,
+    AVAILABILITY,
+    FACTS,
+    IDENTITY,
+    LASTMINUTE,
+    SALES,
+    UNMATCHED,
+    VENUE_LINKS,
+    topic_name,
+)
 from sinks.clickhouse.errors import MappingError
 from sinks.clickhouse.rows import (
     FACT_MAPPERS,
@@ -28,6 +38,7 @@ from sinks.clickhouse.rows import (
     lastminute_row,
     sales_window_row,
     unmatched_row,
+    venue_link_row,
 )
 
 __all__ = ["DERIVED_TOPICS", "FACT_TOPICS", "KIND_HEADER", "RecordDecoder", "Skip"]
@@ -39,6 +50,7 @@ DERIVED_TOPICS: dict[str, tuple[str, Callable[[Any, Source], Row]]] = {
     SALES: ("sales_window.avsc", sales_window_row),
     LASTMINUTE: ("lastminute_offer.avsc", lastminute_row),
     IDENTITY: ("identity_link.avsc", identity_row),
+    VENUE_LINKS: ("venue_link.avsc", venue_link_row),
 }
 #: Topics carrying raw fact bytes of any kind.
 FACT_TOPICS = (FACTS, UNMATCHED)

@@ -11,8 +11,9 @@ Definitions:
   (at least that many days before the start) and D0 (before the start).
 - returning visit: the buyer bought for a performance that started earlier.
 - benchmarks leave out cancelled performances; a group is shown only when at least
-  ``min_venues`` distinct venues contribute (counted both by venue id and by name and
-  city, the smaller count deciding), so no venue can be singled out.
+  ``min_venues`` distinct venues contribute (counted both by canonical venue, through the
+  venue crosswalk ``venue_links``, and by name and city, the smaller count deciding), so
+  no venue can be singled out, however many ids and names it is listed under.
 """
 
 from __future__ import annotations
@@ -170,15 +171,18 @@ def _benchmark_sql(dim: str) -> str:
     group = {"genre": "p.genre", "region": "p.region"}[dim]
     return """
 WITH per_perf AS (
-    SELECT if(GROUP_EXPR = '', '(unknown)', toString(GROUP_EXPR)) AS grp, p.venue_id AS venue_id,
+    SELECT if(GROUP_EXPR = '', '(unknown)', toString(GROUP_EXPR)) AS grp,
+           if(v.canonical_id = '', p.venue_id, v.canonical_id) AS canonical_venue,
            concat(lowerUTF8(trimBoth(p.venue_name)), '|', lowerUTF8(toString(p.city))) AS venue_key,
            p.capacity AS capacity, m.net_tickets AS tickets, m.net_revenue AS revenue_cents,
            m.discount_tickets AS discount
     FROM (SELECT * FROM performances FINAL WHERE status != 'CANCELLED') AS p
+    LEFT JOIN (SELECT venue_id AS linked_id, canonical_id FROM venue_links FINAL) AS v
+        ON v.linked_id = p.venue_id
     LEFT JOIN (SELECT performance_id, sum(tickets) AS net_tickets, sum(revenue_cents) AS net_revenue,
                       sumIf(tickets, ticket_type = 'DISCOUNT') AS discount_tickets
                FROM sales_movements GROUP BY performance_id) AS m USING performance_id)
-SELECT grp AS GROUP_NAME, least(uniqExact(venue_id), uniqExact(venue_key)) AS venues,
+SELECT grp AS GROUP_NAME, least(uniqExact(canonical_venue), uniqExact(venue_key)) AS venues,
        count() AS performances, venues >= {min_venues:UInt32} AS shown,
        if(shown, round(100 * sumIf(tickets, capacity > 0) / nullIf(sumIf(capacity, capacity > 0), 0),
                        1), NULL) AS occupancy_pct,

@@ -35,6 +35,7 @@ __all__ = [
     "snapshot_row",
     "ticket_row",
     "unmatched_row",
+    "venue_link_row",
 ]
 
 _ID_HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -84,6 +85,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "unmatched_facts": (
         "fact_id", "kind", "performance_key", "event_time", "ingested_at", "source",
         "source_account", *_KAFKA),
+    "venue_links": (
+        "venue_id", "canonical_id", "reason", "score", "evidence", "via", "name", "city", "postcode",
+        "country", "candidate_id", "candidate_score", "updated_at", *_KAFKA),
 }
 
 
@@ -204,7 +208,7 @@ def performance_row(rec: Mapping[str, Any], src: Source) -> Row:
         _str(rec.get("source_account")), _str(rec.get("performance_key")),
         _str(rec.get("production_id")), _str(rec.get("title")), _str(rec.get("genre")),
         _str(venue.get("id")), _str(venue.get("name")), _str(venue.get("city")),
-        _str(venue.get("postcode")), _str(venue.get("region")), _str(venue.get("country")) or "NL",
+        _str(venue.get("postcode")), _str(venue.get("region")), _str(venue.get("country")),
         _str(rec.get("hall")), _ts(rec["start"], "start"), _ts_opt(rec.get("end"), "end"),
         None if capacity is None else int(capacity), _str(rec.get("status")) or "SCHEDULED",
         _ts_opt(rec.get("on_sale_from"), "on_sale_from"), _str(rec.get("url")), src.partition, src.offset,
@@ -281,6 +285,17 @@ def identity_row(rec: Mapping[str, Any], src: Source) -> Row:
         str(rec["namespace"]), str(rec["value"]), str(rec["performance_id"]),
         _str(rec.get("learned_from")), event_time, src.partition, src.offset,
     ), event_time)
+
+
+def venue_link_row(rec: Mapping[str, Any], src: Source) -> Row:
+    """A ``VenueLink`` -> one ``venue_links`` row (the venue crosswalk)."""
+    updated = _ts(rec["updated_at"], "updated_at")
+    return Row("venue_links", (
+        str(rec["venue_id"]), str(rec["canonical_id"]), str(rec["reason"]), rec.get("score"),
+        _str(rec.get("evidence")), _str(rec.get("via")), _str(rec.get("name")), _str(rec.get("city")),
+        _str(rec.get("postcode")), _str(rec.get("country")), _str(rec.get("candidate_id")),
+        rec.get("candidate_score"), updated, src.partition, src.offset,
+    ), updated)
 
 
 def unmatched_row(kind: str, rec: Mapping[str, Any], src: Source) -> Row:

@@ -50,6 +50,13 @@ BOARD_DIR = Path(__file__).parent / "board"
 
 log = get_logger(__name__)
 
+PRODUCTION_HELP = (
+    "Every performance of one production, asked by any of its ids: a UiT production uuid, a DIP "
+    "production id (`NL-23-1234-5`), a UiT event uuid of the production, or a key as listed in "
+    "`production_keys` (`dip-production|NL-23-1234-5`, `uit-production|<uuid>`, "
+    "`uit-event|<uuid>`; `|` as `%7C`). Performances are related through shared keys, "
+    "transitively (one with a UiT and a DIP production id joins both), never merged: each "
+    "keeps its own seats. `production_ids` lists every key found.")
 ID_HELP = ("Canonical performance id, URL-encoded: `|` as `%7C`, `#` as `%23`, `/` as `%2F` "
            "(e.g. `dip|NL-23-1234-5|3` -> `dip%7CNL-23-1234-5%7C3`).")
 
@@ -226,6 +233,25 @@ def create_app(parts: GatewayParts) -> FastAPI:
         _require_ready()
         items, total, seq = view.query_availability(q)
         return _page(items, total, seq)
+
+    @app.get("/v1/productions/{production_id:path}/performances", tags=["availability"],
+             summary="Availability of every performance of one production, sorted by start",
+             description=PRODUCTION_HELP)
+    async def production(
+        production_id: str,
+        limit: Annotated[int | None, Query(description="0..1000, default 100")] = None,
+    ) -> JSONResponse:
+        size = parse_limit(limit)
+        _require_ready()
+        found = view.production(production_id, size)
+        if found is None:
+            raise HTTPException(404, f"no performance names production {production_id!r}; use a UiT "
+                                "production uuid, a DIP production id (NL-23-1234-5), a UiT event "
+                                "uuid, or a key such as dip-production|NL-23-1234-5")
+        return JSONResponse({"production_id": production_id, "production_ids": found.production_ids,
+                             "items": found.items, "count": len(found.items), "total": found.total,
+                             "last_event_id": str(found.seq)},
+                            headers={"X-Last-Event-ID": str(found.seq)})
 
     @app.get("/v1/lastminute", tags=["lastminute"],
              summary="Last-minute offers that have not started, sorted by start")

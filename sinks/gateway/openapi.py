@@ -71,7 +71,22 @@ COMPONENTS: dict[str, Schema] = {
             "declared": {"type": ["object", "null"], "description": "the newest declared availability",
                          "properties": {"status": _TEXT, "remaining": _INT_OR_NULL, "source": _TEXT,
                                         "at": _UTC, "drift": _INT_OR_NULL}},
+            "production_keys": {"type": "array", "items": {"type": "string"}, "description": (
+                "Productions the performance's descriptions name: dip-production|<DIP id>, "
+                "uit-production|<uuid>, uit-event|<uuid>; see /v1/productions/{production_id}/performances")},
         },
+    },
+    "ProductionPerformances": {
+        "type": "object",
+        "required": ["production_id", "production_ids", "items", "count", "total", "last_event_id"],
+        "properties": {
+            "production_id": {"type": "string", "description": "the id asked for"},
+            "production_ids": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                               "description": "every production key found, following shared keys"},
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Availability"}},
+            "count": {"type": "integer", "minimum": 0},
+            "total": {"type": "integer", "minimum": 0},
+            "last_event_id": _SEQ},
     },
     "LastMinuteOffer": {
         "type": "object",
@@ -137,6 +152,12 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "503": _LOADING},
     "/v1/availability": {"200": _json(_page("Availability"), "Matching performances.", _POSITION),
                          "400": _BAD, "503": _LOADING},
+    "/v1/productions/{production_id}/performances": {
+        "200": _json({"$ref": "#/components/schemas/ProductionPerformances"},
+                     "Every performance of the production, each with its own availability.", _POSITION),
+        "400": _BAD,
+        "404": _json(_PROBLEM, "No performance names this production id."),
+        "503": _LOADING},
     "/v1/lastminute": {"200": _json(_page("LastMinuteOffer"), "Matching offers.", _POSITION),
                        "400": _BAD, "503": _LOADING},
     "/v1/stream": {
@@ -157,6 +178,13 @@ PARAMETERS: dict[tuple[str, str], dict[str, Any]] = {
     ("/v1/performances/{performance_id}/availability", "performance_id"): {
         "schema": {"type": "string"}, "example": EXAMPLE_ID,
         "description": "Canonical performance id, URL-encoded (`|` as `%7C`, `#` as `%23`, `/` as `%2F`)."},
+    ("/v1/productions/{production_id}/performances", "production_id"): {
+        "schema": {"type": "string"}, "example": "dip-production|NL-23-1234-5",
+        "description": ("A UiT production uuid, a DIP production id, a UiT event uuid, or a key of "
+                        "`production_keys`, URL-encoded (`|` as `%7C`).")},
+    ("/v1/productions/{production_id}/performances", "limit"): {
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": 100},
+        "description": "At most this many items."},
     ("/v1/availability", "status"): _comma_list(
         _STATUS, "Statuses, comma-separated (case-insensitive)."),
     ("/v1/availability", "from"): {"schema": _INSTANT, "description": (

@@ -69,7 +69,8 @@ def availability_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON of one Availability record, with UiTdatabank's ``bookingAvailability``
     (``type``, ``capacity``, ``remainingCapacity``) and schema.org's ``offers.availability``;
     ``basis`` says whether remaining rests on counted sales or on a declaration, ``declared``
-    what a calendar or vendor declared (and the drift from the count), or null.
+    what a calendar or vendor declared (and the drift from the count), or null;
+    ``production_keys`` the productions its descriptions name (``/v1/productions/...``).
     """
     booking: dict[str, Any] = {"type": rec.get("uit_booking_availability_type") or "Available"}
     if rec.get("capacity") is not None:
@@ -96,6 +97,7 @@ def availability_doc(rec: Mapping[str, Any]) -> dict[str, Any]:
             "status": rec.get("declared_status"), "remaining": rec.get("declared_remaining"),
             "source": rec.get("declared_source"), "at": iso_utc(rec.get("declared_at")),
             "drift": rec.get("drift")},
+        "production_keys": list(rec.get("production_keys") or ()),
     }
 
 

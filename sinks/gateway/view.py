@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
+from sinks.gateway.productions import ProductionIndex
 from sinks.gateway.shapes import LOCAL_TZ, availability_doc, iso_utc, offer_doc, to_ms
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Entry",
     "LastMinuteQuery",
     "Outcome",
+    "Production",
     "Resume",
     "View",
 ]
@@ -110,6 +112,24 @@ class LastMinuteQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class Production:
+    """The performances of one production (``View.production``).
+
+    Attributes:
+        production_ids: every production key found, following shared keys.
+        items: availability documents of the performances, sorted by start.
+        total: how many performances in all (``items`` stops at the limit).
+        seq: the view's position.
+
+    """
+
+    production_ids: list[str]
+    items: list[dict[str, Any]]
+    total: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class Resume:
     """Where an SSE stream starts.
 
@@ -158,6 +178,7 @@ class View:
     def __init__(self, ring_size: int, seq_base: int | None = None) -> None:
         self._lock = threading.Lock()
         self._availability: dict[str, Entry] = {}
+        self._productions = ProductionIndex()
         self._lastminute: dict[str, Entry] = {}
         self._ring: deque[Change] = deque(maxlen=ring_size)
         self._seq = seq_base if seq_base is not None else time.time_ns() // 1_000_000 * 1000
@@ -181,6 +202,7 @@ class View:
         with self._lock:
             if rec is None:
                 old = self._availability.pop(key, None)
+                self._productions.remove(key)
                 if old is None:
                     return Outcome.TOMBSTONE, None
                 payload = {"performance_id": key, "withdrawn": True, "withdrawn_at": iso_utc(ts_ms)}
@@ -191,6 +213,7 @@ class View:
                 return Outcome.STALE, None
             doc = availability_doc(rec)
             self._availability[key] = _entry(key, doc, rec)
+            self._productions.put(key, rec.get("production_keys") or ())
             return Outcome.APPLIED, self._append("availability", key, doc["region"],
                                                  to_ms(rec.get("updated_at")), doc)
 
@@ -238,6 +261,19 @@ class View:
                        and (q.start_to is None or (e.start is not None and e.start < q.start_to))]
             seq = self._seq
         return [e.doc for e in heapq.nsmallest(q.limit, entries, key=_order)], len(entries), seq
+
+    def production(self, production_id: str, limit: int) -> Production | None:
+        """Every performance of the production ``production_id`` names (a production key, a
+        DIP production id, a UiT production or event uuid), following shared keys; None
+        when no performance names it."""
+        with self._lock:
+            keys, pids = self._productions.related(production_id)
+            entries = [self._availability[p] for p in pids if p in self._availability]
+            seq = self._seq
+        if not keys:
+            return None
+        return Production(keys, [e.doc for e in heapq.nsmallest(limit, entries, key=_order)],
+                          len(entries), seq)
 
     def query_lastminute(self, q: LastMinuteQuery) -> tuple[list[dict[str, Any]], int, int]:
         """Offers that have not started, matching, sorted by start; total matched; position."""

@@ -26,8 +26,9 @@ __all__ = ["AvailabilityDomain", "AvailabilityListener"]
 AGENT = "availability"
 
 #: Called with (performance id, Availability record, outbox) whenever availability is
-#: published, and with outbox None for every performance held after a recovery.
-AvailabilityListener = Callable[[str, dict[str, Any], list[Out] | None], None]
+#: published, with record None when the performance is withdrawn (everything moved away:
+#: ``state.moved_away``), and with outbox None for every performance held after a recovery.
+AvailabilityListener = Callable[[str, dict[str, Any] | None, list[Out] | None], None]
 
 
 class AvailabilityDomain:
@@ -64,6 +65,8 @@ class AvailabilityDomain:
         self.drifting = set()
         for key, st in self.table.items("s:"):
             self.keys += 1
+            if av.moved_away(st):
+                continue
             if decl.in_drift(st):
                 self.drifting.add(key[2:])
             rec = decl.availability(key[2:], st, limited_threshold=self.threshold, now_ms=now_ms())
@@ -118,7 +121,9 @@ class AvailabilityDomain:
                     observed.append(rec)
         if applied:
             self.table.put(key, st)
-        if applied or replayed:
+        if (applied or replayed) and av.moved_away(st):
+            self._withdraw(pid, out)
+        elif applied or replayed:
             rec = decl.availability(pid, st, limited_threshold=self.threshold, now_ms=now_ms())
             self._reconcile(key, pid, st, rec, out)
             out.append((AVAILABILITY, pid, self.ctx.codec.encode(AVAILABILITY, "availability.avsc", rec),
@@ -128,6 +133,18 @@ class AvailabilityDomain:
                 listener(pid, rec, out)
             self.ctx.observe(AGENT, observed)
 
+
+    def _withdraw(self, pid: str, out: list[Out]) -> None:
+        """Everything of ``pid`` was moved to another performance: a tombstone, so no app
+        shows one show twice (the moved-from copy with all its seats free)."""
+        out.append((AVAILABILITY, pid, None, None))
+        old = self.statuses.pop(pid, None)
+        if old is not None:
+            self.ctx.metrics.performances_of(old).dec()
+        for listener in self.listeners:
+            listener(pid, None, out)
+        log.info("performance withdrawn: everything it held was moved to another performance",
+                 extra={"performance": pid})
 
     def _reconcile(self, key: str, pid: str, st: av.State, rec: dict[str, Any], out: list[Out]) -> None:
         """Publish a Reconciliation when the verdict on declared vs computed changes."""

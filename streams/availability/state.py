@@ -27,6 +27,9 @@ source and fact id, so every fact has one place in a total order.
 - Capacity: from the newest calendar fact that has one (a calendar without capacity,
   like iCal, keeps the one another source gave).
 - Title, venue, city, region, genre, start, url: from the newest calendar fact.
+- Productions (``productions``): the keys each source's latest fact names
+  (``streams.availability.productions``), kept in its ``cal_sources`` entry; the state
+  holds their sorted union. Only calendar facts change it.
 
 A state stored before ``cal_sources`` existed loads as if its status had come from one
 anonymous source at its ``cal_time`` (so a cancellation it holds stays; replaying the
@@ -44,6 +47,8 @@ source status goes when this fact set it.
 from __future__ import annotations
 
 from typing import Any
+
+from streams.availability.productions import description_keys, union
 
 __all__ = ["STATUSES", "apply_calendar", "apply_snapshot", "apply_ticket", "availability_record",
            "calendar_status", "new_state", "retract", "retract_calendar", "retract_snapshot",
@@ -150,17 +155,32 @@ def retract_calendar(state: State, perf: dict[str, Any]) -> bool:
         return False
     del state["cal_sources"][src]
     state["status"] = calendar_status(state["cal_sources"])
+    _productions(state, str(perf.get("fact_id") or ""))
     state["version"] += 1
     return True
 
 
+def moved_away(state: State) -> bool:
+    """Every fact that described or counted this performance was taken back and moved to
+    another one (a match undone, or a performance renamed to its sector id): no calendar
+    source, no snapshot and nothing counted is left, so the performance is withdrawn
+    rather than shown with all its seats free. A later fact brings it back."""
+    return bool(state.get("moved")) and not state["cal_sources"] and not state["snapshots"] \
+        and not any(totals(state).values())
+
+
 def retract(state: State, kind: str, fact: dict[str, Any]) -> bool:
-    """Take back a fact of any kind counted before; returns whether availability changed."""
+    """Take back a fact of any kind counted before; returns whether availability changed
+    (and, when it did, marks the state as one facts were moved out of: ``moved_away``)."""
     if kind == "ticket":
-        return retract_ticket(state, fact)
-    if kind == "snapshot":
-        return retract_snapshot(state, fact)
-    return retract_calendar(state, fact)
+        changed = retract_ticket(state, fact)
+    elif kind == "snapshot":
+        changed = retract_snapshot(state, fact)
+    else:
+        changed = retract_calendar(state, fact)
+    if changed:
+        state["moved"] = True
+    return changed
 
 
 def apply_snapshot(state: State, snap: dict[str, Any]) -> bool:
@@ -214,6 +234,14 @@ def calendar_status(sources: dict[str, dict[str, Any]]) -> str:
     return str(newest["status"])
 
 
+def _productions(state: State, fact: str) -> None:
+    """The union of the production keys the sources' latest facts name (``fact``: the
+    calendar fact that changed them, for the log)."""
+    keys = union([e["prod"] for e in state["cal_sources"].values() if e.get("prod")], fact)
+    if keys or state.get("productions"):
+        state["productions"] = keys
+
+
 def apply_calendar(state: State, perf: dict[str, Any]) -> bool:
     """Take a calendar fact: its source's status, and capacity and descriptive fields if
     it is the newest; returns whether the state changed."""
@@ -228,8 +256,13 @@ def apply_calendar(state: State, perf: dict[str, Any]) -> bool:
     held = state["cal_sources"].get(src)
     if held is None or (t, _GRAVITY.get(status, 0), fact) > (
             held["time"], _GRAVITY.get(held["status"], 0), held["fact"]):
-        state["cal_sources"][src] = {"time": t, "status": status, "fact": fact}
+        entry: dict[str, Any] = {"time": t, "status": status, "fact": fact}
+        prod = description_keys(perf)
+        if prod:
+            entry["prod"] = prod
+        state["cal_sources"][src] = entry
         state["status"] = calendar_status(state["cal_sources"])
+        _productions(state, fact)
         changed = True
 
     key = [t, src, fact]
@@ -306,4 +339,5 @@ def availability_record(performance_id: str, state: State, *, limited_threshold:
         "title": state["title"], "venue_name": state["venue_name"], "city": state["city"],
         "region": state["region"], "genre": state["genre"], "start": state["start"],
         "last_fact_time": state["last_fact_time"], "updated_at": now_ms, "version": state["version"],
+        "production_keys": state.get("productions") or [],
     }

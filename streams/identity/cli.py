@@ -189,3 +189,32 @@ def links(ctx: click.Context, key: str | None) -> None:
         why = link["reason"] + (f" score {link['score']:.1f}" if link.get("score") is not None else "")
         by = f" by {link['decided_by']}" if link.get("decided_by") else ""
         click.echo(f"{k} -> {link['performance_id']}  ({why}{by}; learned from {link['learned_from']})")
+
+
+@identity.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per venue id, per line.")
+@click.pass_context
+def venues(ctx: click.Context, as_json: bool) -> None:
+    """List the venue crosswalk: each venue id, its canonical venue, why (performance, match
+    with score) and a candidate for a person to judge."""
+    from bus.topics import VENUE_LINKS
+
+    every = _read(_settings(ctx), VENUE_LINKS, "venue_link.avsc")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for link in every.values():
+        groups.setdefault(link["canonical_id"], []).append(link)
+    for canonical, members in sorted(groups.items()):
+        for link in sorted(members, key=lambda v: (v["venue_id"] != canonical, v["venue_id"])):
+            if as_json:
+                click.echo(json.dumps(_jsonable(link), sort_keys=True))
+                continue
+            why = link["reason"] + (f" score {link['score']:.1f}" if link.get("score") is not None else "")
+            why += f" via {link['via']}" if link.get("via") else ""
+            why += f" (performance {link['evidence']})" if link.get("evidence") else ""
+            place = (link["name"], link.get("postcode"), link.get("city"), link["country"])
+            where = ", ".join(x for x in place if x)
+            maybe = (f"; candidate {link['candidate_id']} score {link['candidate_score']:.1f}"
+                     if link.get("candidate_id") else "")
+            click.echo(f"{link['venue_id']} -> {canonical}  ({why}{maybe})  {where}")
+    if not as_json:
+        click.echo(f"{len(every)} venue id(s), {len(groups)} venue(s)")

@@ -6,7 +6,9 @@ Rules (deterministic, so two workers reach the same answer without talking):
   (priority dip > uit > vendor > others, then lexical); two different canonical ids
   for one fact is a conflict: counted, logged, and the best one wins (no merge);
 - a calendar fact with no known identifier founds a performance whose canonical id is
-  the key of its best identifier.
+  the key of its best identifier; founded by one without a sector (DIP/UiT) id, it is
+  renamed when a description with one is matched to it (``MatchDesk``), so the facts
+  routed under such a link are kept for the move like those of a link a person may undo.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["UNDOABLE", "Crosswalk", "best_key", "keys_of", "priority"]
+__all__ = ["UNDOABLE", "Crosswalk", "best_key", "is_sector", "keys_of", "priority"]
 
 #: Link reasons a person may undo; routing records the facts it forwards under them.
 UNDOABLE = frozenset({"match", "person"})
+
+
+def is_sector(key: str) -> bool:
+    """Whether ``key`` is a sector identifier (DIP or UiTdatabank), the kind a performance is
+    named by once a description carries one."""
+    return priority(key)[0] <= 1
 
 
 def priority(key: str) -> tuple[int, str]:
@@ -61,7 +69,9 @@ class Crosswalk:
         """Link ``key`` to ``performance_id``; ``reason`` is why (see ``UNDOABLE``)."""
         with self._lock:
             self._links[key] = performance_id
-            if reason in UNDOABLE:
+            # a performance a description without a sector id founded is renamed when one with
+            # a sector id joins it (streams.identity.match_domain): what it counts may move too
+            if reason in UNDOABLE or (reason == "founded" and not is_sector(performance_id)):
                 self.undoable[key] = reason
             else:
                 self.undoable.pop(key, None)
@@ -72,6 +82,11 @@ class Crosswalk:
         if key not in self._links:
             return None
         return self.undoable.get(key, "identifier")
+
+    def linked_to(self, performance_id: str) -> list[str]:
+        """Every key linked to ``performance_id`` (a scan: for the rare rename of one)."""
+        with self._lock:
+            return sorted(k for k, pid in self._links.items() if pid == performance_id)
 
     def resolve(self, keys: Iterable[str]) -> str | None:
         """The canonical id of a fact with these identifier keys, or None if unknown."""

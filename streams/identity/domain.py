@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -62,14 +63,18 @@ class Identity:
             (the table partition of that event; nothing for a plain mapping).
         rerouter: told of every fact forwarded under a link made by matching or a person
             (one that can be undone); None: nobody is.
+        venue_evidence: told ``(canonical, calendar fact, out)`` of every calendar fact
+            linked to a performance (the venue crosswalk); None: nobody is.
 
     """
 
     def __init__(self, crosswalk: Crosswalk, parked: MutableMapping[str, Any], metrics: StreamsMetrics,
                  encode_link: Callable[[dict[str, Any]], bytes],
                  in_partition_of: Callable[[Any], None] = lambda _event: None,
-                 rerouter: Rerouter | None = None) -> None:
+                 rerouter: Rerouter | None = None,
+                 venue_evidence: Callable[[str, dict[str, Any], list[Out]], None] | None = None) -> None:
         self.rerouter = rerouter
+        self.venue_evidence = venue_evidence
         self.crosswalk = crosswalk
         self.parked = parked
         self.metrics = metrics
@@ -113,6 +118,7 @@ class Identity:
             self.in_partition_of(event)
             self._park(key, kind, rec, raw, keys, out)
             return None
+        self._adopt(key, keys, canonical, rec["fact_id"], rec.get("event_time"), out)
         if key in self.waiting:
             self.in_partition_of(event)
             entry = self.parked.get(key)
@@ -161,17 +167,21 @@ class Identity:
                       reason: str = "identifier", score: float | None = None,
                       decided_by: str | None = None) -> None:
         """Publish IdentityLinks ``keys`` -> ``canonical``, taught by fact ``rec``, and why."""
+        if self.venue_evidence is not None:
+            self.venue_evidence(canonical, rec, out)
         for k in keys:
-            ns, value = k.split("|", 1)
-            link = {"namespace": ns, "value": value, "performance_id": canonical,
-                    "learned_from": rec["fact_id"], "event_time": rec["event_time"],
-                    "reason": reason, "score": score, "decided_by": decided_by}
-            try:
-                encoded = self.encode_link(link)
-            except Exception as exc:  # noqa: BLE001 - the link is learned; it is not published
-                log.warning("identity link not published", extra={"key": k, "error": str(exc)[:300]})
-                continue
-            out.append((IDENTITY, k, encoded, None))
+            self._publish_link(k, canonical, rec["fact_id"], rec["event_time"], reason, score, decided_by,
+                               out)
+
+    def _publish_link(self, key: str, canonical: str, fact_id: str, event_time: int, reason: str,
+                      score: float | None, decided_by: str | None, out: list[Out]) -> None:
+        ns, value = key.split("|", 1)
+        link = {"namespace": ns, "value": value, "performance_id": canonical, "learned_from": fact_id,
+                "event_time": event_time, "reason": reason, "score": score, "decided_by": decided_by}
+        try:
+            out.append((IDENTITY, key, self.encode_link(link), None))
+        except Exception as exc:  # noqa: BLE001 - the link is learned; it is not published
+            log.warning("identity link not published", extra={"key": key, "error": str(exc)[:300]})
 
     def learned(self) -> None:
         """After a batch of calendar facts: count the links and the conflicts met since."""
@@ -193,7 +203,24 @@ class Identity:
         self.metrics.unmatched.set(count)
         return due
 
+    def _adopt(self, key: str, keys: list[str], canonical: str, fact_id: str, event_time: int | None,
+               out: list[Out]) -> None:
+        """A source key no description names (Eventbrite's account-scoped event key beside the
+        global id a shop link gives), routed by a link that may move (``Crosswalk.undoable``):
+        link it as that one is, so its facts are kept for the move and a rename or undo of
+        its performance re-routes it too (``MatchDesk``)."""
+        cw = self.crosswalk
+        if cw.get(key) is not None:
+            return
+        reason = next((cw.undoable[k] for k in keys if k in cw.undoable), None)
+        if reason is None:
+            return
+        cw.put(key, canonical, reason)
+        at = int(event_time or time.time() * 1000)
+        self._publish_link(key, canonical, fact_id, at, reason, None, None, out)
+
     def _release(self, key: str, entry: dict[str, Any], canonical: str, out: list[Out], event: Any) -> None:
+        self._adopt(key, entry["keys"], canonical, entry["items"][0][2], None, out)
         rerouter = self.rerouter if key in self.crosswalk.undoable else None
         record = rerouter.record if rerouter is not None else None
         for kind, b64, fact_id in entry["items"]:

@@ -9,6 +9,12 @@ table, one entry per description (``d|<day>|<performance key>``) and one per can
 (``c|<day>|<candidate id>``), so no table value grows with the size of a day; an index in
 memory (rebuilt from the table after a rebalance) finds a day's entries and keys.
 
+A performance that a description without a sector id founded (a vendor's own event, a
+venue page) is renamed when a description with a DIP or UiT id is matched to it: the
+performance is then named by that id, as if that description had come first (its
+descriptions linked to it as matches, their calendar facts moved, and a re-route asked
+for each of their keys, so what was counted under the old name moves too).
+
 Every link says why it was made (``reason``: identifier, founded, match, person). A
 candidate sent to review holds its calendar fact; its ticket facts stay parked by
 identity-route (their keys stay unknown) until a person accepts (linked to the match)
@@ -30,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from bus.log import get_logger
 from bus.topics import FACTS, RELEASE, REVIEW
-from streams.identity.crosswalk import best_key
+from streams.identity.crosswalk import best_key, is_sector
 from streams.identity.domain import Identity
 from streams.identity.matching import Description, Matcher, description_of
 from streams.identity.reroute import REROUTE_KIND
@@ -135,6 +141,10 @@ class MatchDesk:
             self._hold_again(day, held, d, kind, raw, out)
             return None
         decision = self._matcher(day).decide(d)
+        if decision.outcome == "link" and decision.target is not None and not is_sector(decision.target) \
+                and is_sector(best_key(d.keys)):
+            self._rename(day, d, decision.target, decision.score, decision.reason, kind, raw, rec, out)
+            return None
         if decision.outcome == "new":
             own = best_key(d.keys)
             self._link(d, own, rec, out, "founded")
@@ -231,6 +241,41 @@ class MatchDesk:
             "performance_id": canonical})
         return None
 
+    def _rename(self, day: str, d: Description, old: str, score: float, why: str, kind: str, raw: bytes,
+                rec: dict[str, Any], out: list[Out]) -> None:
+        """``d``, with a sector id, matches performance ``old`` that a description without one
+        founded (a vendor's event, a venue page): the performance is named by ``d``'s sector id
+        from now on. Every description of ``old`` is linked to it as a match (a person may undo
+        it), its calendar fact moved, and a re-route asked for each of its keys, so what
+        identity-route counted under ``old`` moves too (``streams.identity.reroute``)."""
+        new = best_key(d.keys)
+        self._link(d, new, rec, out, "founded")
+        self._put(day, d, new, "founded", kind, raw)
+        out.append((FACTS, new, raw, kind))
+        at = self.now_ms()
+        moving = set(self.identity.crosswalk.linked_to(old))  # source keys identity-route adopted too
+        for entry in [e for e in self._day(day).entries.values() if e["c"] == old]:
+            e_raw = base64.b64decode(entry["f"])
+            e_kind, e_rec = self.decode(e_raw)
+            e_d = description_of(e_rec)
+            self._link(e_d, new, e_rec, out, "match", score, "matcher")
+            self._put(day, e_d, new, "match", e_kind, e_raw)
+            move = f"rename-{candidate_id_of(e_d.keys[0], new)}-{at}"
+            out.append((FACTS, old, e_raw, e_kind, f"retract/{move}"))
+            out.append((FACTS, new, e_raw, e_kind, move))
+            moving.update(e_d.keys)
+            stale = self.table.get(f"c|{day}|{candidate_id_of(e_d.keys[0], old)}")
+            if stale is not None and stale["state"] == "ACCEPTED":  # its link to ``old`` is gone
+                stale.update(state="UNDONE", decided_by="matcher", decided_at=at)
+                self._save(day, stale, out)
+            cand = self._candidate(day, e_d, new, score, why, e_kind, e_raw, best=d)
+            cand.update(state="ACCEPTED", decided_by="matcher", decided_at=at)
+            self._save(day, cand, out)
+        for k in sorted(moving - set(d.keys)):
+            out.append((RELEASE, k, json.dumps({"to": new, "keys": [k]}).encode(), REROUTE_KIND))
+        log.info("performance named by its sector id", extra={
+            "performance_key": d.keys[0], "performance_id": new, "from": old, "score": score, "why": why})
+
     # -- the day's state -------------------------------------------------------------------
     def _day(self, day: str) -> _Day:
         today = self.days.get(day)
@@ -284,10 +329,12 @@ class MatchDesk:
         self.identity.publish_links(keys, canonical, rec, out, reason, score, by)
 
     def _candidate(self, day: str, d: Description, target: str, score: float, reason: str, kind: str,
-                   raw: bytes) -> dict[str, Any]:
-        matcher = self._matcher(day)
-        theirs = [Description.from_json(e["d"]) for e in self._day(day).entries.values() if e["c"] == target]
-        best = max(theirs, key=lambda t: (matcher.score(d, t)[0], t.keys[0]))
+                   raw: bytes, best: Description | None = None) -> dict[str, Any]:
+        if best is None:
+            matcher = self._matcher(day)
+            theirs = [Description.from_json(e["d"]) for e in self._day(day).entries.values()
+                      if e["c"] == target]
+            best = max(theirs, key=lambda t: (matcher.score(d, t)[0], t.keys[0]))
         return {"candidate_id": candidate_id_of(d.keys[0], target), "day": day, "state": "PENDING",
                 "score": float(score), "reason": reason, "description": _candidate_description(d),
                 "target_id": target, "target": _candidate_description(best), "created_at": self.now_ms(),

@@ -26,7 +26,12 @@ Table (``identity-routed``, JSON values, co-partitioned with the source key):
 - ``f:<key>|<fact id>``: ``[kind, base64 bytes, canonical, generation, previous canonical,
   offset of the re-route that moved it]``
 
-Cost: only facts routed by match or person links are kept. Per fact, its bytes in base64
+The same moves rename a performance that a description without a sector id founded once
+a description with a DIP or UiT id is matched to it (``MatchDesk``): facts routed under
+such a founding link are kept too (``Crosswalk.undoable``).
+
+Cost: only facts routed by match or person links, or by a link founded without a sector
+id, are kept. Per fact, its bytes in base64
 (4/3 of the Avro record, ~300-600 bytes for a ticket fact) plus ~150 bytes (ids, canonical
 ids, generation) in RocksDB and on the table's compacted changelog, and ~45 bytes in its
 chunk; recording one costs three table reads and two or three writes, once per fact id.

@@ -39,8 +39,15 @@ class LastMinute:
         self.published: dict[str, tuple[Any, ...] | None] = {}
         self._events = ctx.metrics.events_of(AGENT)
 
-    def on_availability(self, pid: str, rec: dict[str, Any], out: list[Out] | None) -> None:
-        """Remember the performance; offer or withdraw it now when ``out`` is given."""
+    def on_availability(self, pid: str, rec: dict[str, Any] | None, out: list[Out] | None) -> None:
+        """Remember the performance; offer or withdraw it now when ``out`` is given (``rec``
+        None: the performance itself was withdrawn, so is any offer of it)."""
+        if rec is None:
+            self.summaries.pop(pid, None)
+            if out is not None and self.published.get(pid) is not None:
+                self.published[pid] = None
+                out.append((LASTMINUTE, pid, None, None))
+            return
         summary = {k: rec.get(k) for k in _KEEP}
         start = summary["start"]
         if start is None or start < now_ms() - WEEK_MS:

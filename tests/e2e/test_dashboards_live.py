@@ -45,6 +45,7 @@ from bus.topics import AVAILABILITY, TICKET_EVENTS
 from connectors.fakes.ticketmatic import FakeTicketmatic, generate_feed, stream_id, webshop_item
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event
 from connectors.fakes.webhooks import eventix_delivery, eventix_order
+from connectors.simulator.drivers.webhook_host import vendor_credentials
 from ops.demo import DemoOptions, simulator_args
 from ops.grafana.panels import PanelQuery, expand, panel_queries, variable_queries
 from ops.prometheus.server import PrometheusServer
@@ -241,7 +242,8 @@ def live(stack: StackSettings, tmp_path_factory: pytest.TempPathFactory) -> Iter
         # price, and records no schema can decode on the raw and the derived topics.
         order = eventix_order(event_id=f"e-{uuid.uuid4().hex[:8]}")
         order["tickets"][0]["price"] = -100
-        bad = eventix_delivery("acme", pipeline.webhook_secret, "order.paid", order)
+        nonce = vendor_credentials(pipeline.webhook_secret)["openticket_nonces"]["eventix"]
+        bad = eventix_delivery("acme", None, "order.paid", order, nonce=nonce)  # as OpenTicket sends it
         answer = httpx.post(f"{pipeline.webhook_url}{bad.path}", content=bad.body, headers=bad.headers,
                             timeout=30)
         assert answer.status_code == 422, answer.text

@@ -30,7 +30,10 @@ Fields: ``name`` (``mainLanguage``, then nl, then any) -> title; the first
 ``terms[]`` of domain ``eventtype`` -> genre (its label); ``location`` (``@id`` uuid,
 ``name``, ``address.<lang>.postalCode/addressLocality/addressCountry``) -> venue;
 ``subEvent[].bookingAvailability.capacity`` -> capacity; ``production.id`` ->
-production_id; ``bookingInfo.url`` -> url, and the vendor event it sells when it is a
+production_id and ``production.otherEvents`` (event ``@id`` URLs) -> production_other_events
+(their uuids: other UiT events of the production, related but never merged; a production
+that is not an object, an id that is not a uuid or an item that is not a UiT event URL is
+a MappingError naming the field); ``bookingInfo.url`` -> url, and the vendor event it sells when it is a
 known ticket shop's link (``connectors.sdk.shopurls``; only for an event with one date);
 ``bookingInfo.availabilityStarts`` -> on_sale_from; ``modified`` -> event_time. fact_id =
 ``uitdatabank|<performance key>|<modified>``.
@@ -260,6 +263,30 @@ def _shop_identifiers(event: dict[str, Any], n_subs: int, uuid: str) -> list[Ide
     return []
 
 
+def _production(event: dict[str, Any], uuid: str) -> tuple[str | None, list[str]]:
+    """``production.id`` (lower case) and the uuids of ``production.otherEvents`` (this
+    event's own left out). UiT adds the object itself; it is absent for most events."""
+    production = event.get("production")
+    if production is None:
+        return None, []
+    if not isinstance(production, dict):
+        raise MappingError("production must be an object with id, title and otherEvents",
+                           field="production")
+    prod_id = production.get("id")
+    if prod_id is not None and not (isinstance(prod_id, str) and _UUID.fullmatch(prod_id.strip())):
+        raise MappingError(f"production.id must be a uuid, not {str(prod_id)[:60]!r}",
+                           field="production.id")
+    others = production.get("otherEvents")
+    if others is None:
+        others = []
+    if not isinstance(others, list):
+        raise MappingError("production.otherEvents must be a list of UiT event URLs",
+                           field="production.otherEvents")
+    uuids = [event_uuid(other, "production.otherEvents") for other in others]
+    return (prod_id.strip().lower() if prod_id else None,
+            sorted(set(uuids) - {uuid}))
+
+
 def _sub_events(event: dict[str, Any]) -> list[dict[str, Any]]:
     subs = event.get("subEvent")
     if isinstance(subs, list) and subs:
@@ -304,8 +331,7 @@ def map_event(event: Any, *, account: str) -> Mapped:
         raise contract_error(exc, {"name": "location.name", "id": "location.@id"},
                              "location") from exc
     genre = _genre(event.get("terms"))
-    production = event.get("production")
-    production_id = production.get("id") if isinstance(production, dict) else None
+    production_id, other_events = _production(event, uuid)
     subs = _sub_events(event)
     extra_ids = _label_identifiers(event, len(subs), uuid)
     shop_ids = _shop_identifiers(event, len(subs), uuid)
@@ -329,7 +355,7 @@ def map_event(event: Any, *, account: str) -> Mapped:
                 source_account=account, performance_key=key.key,
                 identifiers=[key, Identifier.uit_at(uuid, start), *extra_ids.get(idx, []),
                              *shop_ids],
-                production_id=production_id if isinstance(production_id, str) else None,
+                production_id=production_id, production_other_events=other_events,
                 title=title, genre=genre, venue=venue,
                 start=start,
                 end=(parse_datetime(sub["endDate"], f"{where}.endDate")

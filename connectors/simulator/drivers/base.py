@@ -65,6 +65,9 @@ class Env:
         workers: concurrent deliveries per push driver (one performance stays on one
             worker, so its deliveries keep their order).
         webhook_url: an external receiver to POST to instead of the in-process one.
+        webhook_auth: how deliveries to ``webhook_url`` authenticate: ``vendor`` (as each
+            vendor sends them: Eventix's nonce, URL tokens; ``vendor_credentials``) or
+            ``hmac`` (signed with ``webhook_secret``, as a relay would).
         timeout_s: bound on every wait for a connector to catch up.
 
     """
@@ -77,6 +80,7 @@ class Env:
     workers: int = 8
     webhook_url: str | None = None
     webhook_secret: str = "cultuurbus-simulator-secret"  # noqa: S105 - shared with the in-process receiver
+    webhook_auth: str = "vendor"
     timeout_s: float = 300.0
     shared: dict[str, Any] = field(default_factory=dict)  # hosts several drivers use
     _shared_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -6,7 +6,10 @@ the performance's ``uit_index``), with capacity in ``bookingAvailability`` and s
 ``Unavailable`` (cancelled) / ``TemporarilyUnavailable`` (postponed). Labels tag each
 subEvent with the ticketing vendor's id (``vendor:<system>:<account>:<id>@<index>``)
 so vendor-only ticket facts can be tied. ``modified`` = the newest
-``render.calendar_modified`` of its subEvents.
+``render.calendar_modified`` of its subEvents. ``production`` (a uuid of UiT's own) lists
+in ``otherEvents`` the ``@id`` of every other UiT event of the production (other venues,
+dates with an event of their own), as UiTdatabank does; an event that is its production's
+only one has no ``production``.
 
 In a real season (``connectors.simulator.realism``) no labels: a performance with a shop
 link is an event of its own whose ``bookingInfo.url`` is the vendor's shop URL; titles
@@ -19,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
+from uuid import NAMESPACE_URL, uuid5
 
 from connectors.calendar.uitdatabank.source import UitdatabankSource
 from connectors.fakes.uitdatabank import IO, FakeUitdatabank, uit_event
@@ -53,10 +57,14 @@ class UitdatabankDriver(Driver):
         for p in self.env.season.performances:
             if p.uit_event is not None:
                 groups[p.uit_event].append(p)
-        return [Unit(perfs[0].canonical_id, len(perfs), self._event(uuid, perfs))
+        events_of: dict[str, list[str]] = defaultdict(list)  # production -> its UiT events
+        for uuid, perfs in sorted(groups.items()):
+            events_of[perfs[0].production_id].append(uuid)
+        return [Unit(perfs[0].canonical_id, len(perfs), self._event(uuid, perfs, events_of))
                 for uuid, perfs in sorted(groups.items())]
 
-    def _event(self, uuid: str, perfs: list[SimPerformance]) -> dict[str, Any]:
+    def _event(self, uuid: str, perfs: list[SimPerformance], events_of: dict[str, list[str]]
+               ) -> dict[str, Any]:
         season = self.env.season
         perfs = sorted(perfs, key=lambda p: p.uit_index or 0)
         prod = season.production(perfs[0].production_id)
@@ -91,7 +99,14 @@ class UitdatabankDriver(Driver):
                            "name": {"nl": venue.name}}
         type_id, label = _EVENTTYPES.get(prod.genre, _THEATRE)
         ev["terms"][0] = {"id": type_id, "label": label, "domain": "eventtype"}
-        ev["production"] = {"id": prod.id, "title": prod.title, "otherEvents": []}
+        # UiTdatabank names a production by its own uuid, never by the DIP production id; it
+        # links two or more events, each listing the others' @ids (otherEvents)
+        others = [f"{IO}/event/{other}" for other in events_of[prod.id] if other != uuid]
+        if others:
+            ev["production"] = {"id": str(uuid5(NAMESPACE_URL, f"{IO}/production/{prod.id}")),
+                                "title": prod.title, "otherEvents": others}
+        else:
+            ev.pop("production", None)
         link = shop_url(season, perfs[0]) if len(perfs) == 1 and perfs[0].shop_link else None
         ev["bookingInfo"]["url"] = link or f"{venue.url}/tickets/{uuid}"
         ev["sameAs"] = [f"http://www.uitinvlaanderen.be/agenda/e/{prod.id.lower()}/{uuid}"]

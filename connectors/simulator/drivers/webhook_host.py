@@ -30,7 +30,7 @@ from connectors.ticketing.webhook.app import create_app
 from connectors.ticketing.webhook.settings import WebhookSettings
 from schemas.models import TicketType
 
-__all__ = ["Credentials", "WebhookHost", "webhook_host"]
+__all__ = ["Credentials", "WebhookHost", "vendor_credentials", "webhook_host"]
 
 _ATTEMPTS = 8
 
@@ -47,6 +47,15 @@ class Credentials:
 
 def _derived(secret: str, what: str) -> str:
     return hashlib.sha256(f"{what}/{secret}".encode()).hexdigest()[:32]
+
+
+def vendor_credentials(secret: str) -> dict[str, dict[str, str]]:
+    """The receiver settings (``webhook.url_tokens``, ``webhook.openticket_nonces``) that
+    take this run's deliveries as each vendor sends them, derived from ``secret``: Eventix
+    with OpenTicket's nonce, Eventbrite and Stager with a token in the delivery URL."""
+    token = _derived(secret, "url-token")
+    return {"url_tokens": {"eventbrite": token, "stager": token},
+            "openticket_nonces": {"eventix": _derived(secret, "nonce")}}
 
 
 class WebhookHost:
@@ -68,10 +77,8 @@ class WebhookHost:
         if self.env.webhook_url:
             self.base_url = self.env.webhook_url.rstrip("/")
         else:
-            token = SecretStr(_derived(self.env.webhook_secret, "url-token"))
             settings = WebhookSettings(
-                url_tokens={"eventbrite": token, "stager": token},
-                openticket_nonces={"eventix": SecretStr(_derived(self.env.webhook_secret, "nonce"))},
+                **vendor_credentials(self.env.webhook_secret),  # type: ignore[arg-type]
                 eventbrite_tokens={"*": SecretStr(self.eventbrite.token)},
                 eventbrite_api_hosts=(self.eventbrite.host,),
                 ticket_types={TICKET_NAMES["OTHER"]: TicketType.OTHER}, strict_ticket_types=True)
@@ -86,7 +93,7 @@ class WebhookHost:
     def credentials(self, vendor: str) -> Credentials:
         """How ``vendor``'s deliveries authenticate at this run's receiver."""
         secret = self.env.webhook_secret
-        if self.env.webhook_url:
+        if self.env.webhook_url and self.env.webhook_auth == "hmac":  # a signing relay
             return Credentials(secret=secret)
         if vendor == "eventix":
             return Credentials(nonce=_derived(secret, "nonce"))
@@ -95,7 +102,8 @@ class WebhookHost:
     def post(self, req: SignedRequest) -> int:
         """POST one delivery; the facts Kafka acknowledged (0 for a duplicate).
 
-        503 and 5xx are retried (bounded, honouring Retry-After); other answers raise.
+        5xx and 429 (OpenTicket's "send it again") are retried (bounded, honouring
+        Retry-After); other answers raise.
 
         Raises:
             SimulationError: refused (4xx) or never accepted.
@@ -113,7 +121,7 @@ class WebhookHost:
             if resp.status_code < 300:
                 body: dict[str, Any] = resp.json()
                 return int(body.get("facts") or 0)
-            if resp.status_code >= 500:
+            if resp.status_code >= 500 or resp.status_code == 429:
                 problem = f"HTTP {resp.status_code}: {resp.text[:200]}"
                 time.sleep(min(float(resp.headers.get("Retry-After", "1")), 5.0))
                 continue

@@ -29,6 +29,8 @@ on the event's ``startts``), also on ticket facts once the event was seen. An
 unreadable value is logged and counted; the facts still go out with the vendor id.
 An event's ``availability[]`` also becomes its declared availability (``stock``: free
 seats summed over the contingents, as of the item's ``ts``).
+The venue is the event's ``locationid``/``locationname``; a Ticketmatic event has no
+address, so ``Venue.country`` stays empty (unknown), never a guessed NL.
 Customers are pseudonymised (customer id, postcode area, country, birth year); names,
 e-mail addresses and ticket holder names are never read into a fact.
 """

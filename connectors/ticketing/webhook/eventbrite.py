@@ -36,8 +36,8 @@ Replays are recognised by the resource id, the action and the resource's ``chang
 time. Buyers are pseudonymised from the attendee's e-mail address (keyed
 HMAC), postcode area, country and birth year. Countries (the buyer's home, the venue's
 address) are ISO codes or names (``connectors.sdk.countries``); any other value is
-refused (422) naming it. A venue address without a country takes the contract's default
-(``Venue.country``: NL); a buyer without one has none.
+refused (422) naming it. A venue address without a country leaves ``Venue.country``
+empty (unknown, never guessed); a buyer without one has none.
 """
 
 from __future__ import annotations
@@ -309,7 +309,7 @@ def _performance(event: EventbriteEvent, account: str, env: MappingEnv) -> Sourc
                                  "city": "api_url.venue.address.city",
                                  "postcode": "api_url.venue.address.postal_code"},
                          id=f"{NAME}:{event.venue.id}", name=event.venue.name, city=addr.city,
-                         postcode=addr.postal_code, **({"country": country} if country else {}))
+                         postcode=addr.postal_code, country=country)
     elif event.online_event:
         venue = Venue(id=f"{NAME}:online", name="Online")
     else:

@@ -68,6 +68,9 @@ def test_smoke_run_writes_every_number_the_issue_asks_for_and_the_table(stack, t
                                                "latency_ms.availability_p99_at_1000",
                                                "latency_ms_worker_alone.availability_p99_at_1000",
                                                "ratios.sink_vs_insert_ceiling"]
+    for mode in ("linked", "real"):  # matching in the worker: a real-rules season against a linked one
+        ident = doc["identity"][mode]
+        assert _positive(ident["facts_per_cpu_s"]) and ident["performances_seen"] > 0, ident
     alone = doc["latency_ms_worker_alone"]
     assert alone.get("availability_p99_at_1000", 0) > 0, f"worker-alone latency: {alone}"
 
@@ -76,6 +79,6 @@ def test_smoke_run_writes_every_number_the_issue_asks_for_and_the_table(stack, t
                 "| ClickHouse sink (rows/s) |", "| goal (issue #7) |", "| 1,000 |",
                 "Connector publish rates", "| box-office CSV import |", "| iCalendar feed |",
                 "What the Faust runtime costs", "| plain confluent-kafka loop + fastavro decode |",
-                "with the streams worker alone on the machine"):
+                "with the streams worker alone on the machine", "| worker, real rules / linked, per CPU-second |"):
         assert row in table, f"{row!r} missing from the Markdown table"
     assert table in proc.stdout, "the table is printed at the end of the run"

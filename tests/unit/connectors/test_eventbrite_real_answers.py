@@ -92,7 +92,7 @@ def test_a_check_in_without_a_used_barcode_time_carries_the_delivery_time(
 
 
 # -- venue country ----------------------------------------------------------------------
-def _venue_country(api: FakeEventbriteApi, country: Any) -> str:
+def _venue_country(api: FakeEventbriteApi, country: Any) -> str | None:
     event = eventbrite_event(event_id="4242")
     event["venue"]["address"]["country"] = country
     perf = _map(api, "event.updated", api.put_event(event))
@@ -116,8 +116,8 @@ def test_an_eventbrite_venue_in_an_unknown_country_is_refused_naming_it(api: Fak
     assert "'Atlantis'" in str(err.value) and "is not a country" in str(err.value)
 
 
-def test_an_eventbrite_venue_takes_the_contract_default_only_when_it_names_no_country(
+def test_an_eventbrite_venue_that_names_no_country_has_none_never_a_guessed_nl(
         api: FakeEventbriteApi) -> None:
-    assert _venue_country(api, None) == "NL"  # Venue.country's documented default
+    assert _venue_country(api, None) is None  # unknown, not the old silent NL
     with pytest.raises(MappingError):
         _venue_country(api, "Holland-Zuid")

@@ -145,6 +145,13 @@ def test_an_event_item_is_a_performance_with_capacity_and_its_dip_id(env: Mappin
     assert mapped.links == {"554": [Identifier.dip("NL-24-0712-3", 2)]}
 
 
+def test_a_ticketmatic_venue_has_no_address_so_its_country_is_unknown_never_nl(env: MappingEnv) -> None:
+    data = event_data(554, "Bonobo Live", SHOW, contingents=((89, 840),), locationname="Grote Zaal")
+    perf = map_item(event_item("4-0", T, data), env).records[0].value
+    assert isinstance(perf, Performance)
+    assert perf.venue.country is None  # a Flemish hall sold through Ticketmatic is not made Dutch
+
+
 def test_ticket_facts_carry_the_dip_id_once_their_event_was_seen(env: MappingEnv) -> None:
     env.event_ids.update(map_item(event_item("4-0", T, event_data(554, "X", SHOW,
                                                                   dip_id="NL-24-0712-3|2")), env).links)

@@ -33,10 +33,29 @@ def env(season: Season) -> Env:
     return Env(Settings(), season)
 
 
-def test_the_default_season_keeps_the_linked_conventions() -> None:
-    linked = build_season(42, venues=8, productions=12, performances=60, now=NOW)
+def test_the_default_season_plays_by_real_rules_and_linked_is_asked_for_by_name() -> None:
+    default = build_season(42, venues=8, productions=12, performances=60, now=NOW)
+    assert default.real and default.identifiers == "real"
+    assert any(not p.vendor_field for p in default.performances if p.vendor_id is not None)
+    linked = build_season(42, venues=8, productions=12, performances=60, now=NOW, identifiers="linked")
     assert not linked.real
     assert all(not p.shop_link and p.ticketing != DECLARED for p in linked.performances)
+
+
+def test_uitdatabank_production_lists_the_other_uit_events_of_the_production(
+        env: Env, season: Season) -> None:
+    events: dict[str, set[str]] = {}
+    for p in season.performances:
+        if p.uit_event is not None:
+            events.setdefault(p.production_id, set()).add(p.uit_event)
+    assert any(len(e) > 1 for e in events.values()) and any(len(e) == 1 for e in events.values())
+    for u in UitdatabankDriver(env).units():
+        own = u.payload["@id"].rsplit("/", 1)[1]
+        prod = season.performance(u.perf).production_id
+        others = sorted(events[prod] - {own})
+        for perf in map_event(u.payload, account="uit").performances:
+            assert perf.production_other_events == others
+            assert (perf.production_id is None) == (not others)
 
 
 def test_an_unknown_identifier_mode_is_refused_with_the_choices() -> None:

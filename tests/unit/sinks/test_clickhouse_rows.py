@@ -252,4 +252,5 @@ def test_tombstones_skip_state_topics_but_withdraw_offers_and_are_refused_as_fac
         d.decode("p.participation.facts", b"perf", None, 0, 3)
     assert d.topics(with_unmatched=False) == [
         "p.participation.facts", "p.participation.availability", "p.participation.attendance",
-        "p.participation.sales", "p.participation.lastminute", "p.participation.identity"]
+        "p.participation.sales", "p.participation.lastminute", "p.participation.identity",
+        "p.participation.identity.venues"]

@@ -57,6 +57,25 @@ def test_five_seats_sold_then_retracted_leave_the_performance_as_if_never_sold()
     assert seen(s) == (0, 0, 100, "AVAILABLE")
 
 
+def test_a_performance_everything_was_moved_out_of_is_withdrawn_and_a_later_fact_brings_it_back() -> None:
+    s = av.new_state()
+    av.apply_calendar(s, perf("cal", 1, src="ticketmatic"))
+    av.apply_ticket(s, ticket("t1", q=3))
+    assert not av.moved_away(s)
+    assert av.retract(s, "ticket", ticket("t1", q=3))
+    assert not av.moved_away(s), "its own description still describes it"
+    assert av.retract(s, "performance", perf("cal", 1, src="ticketmatic"))
+    assert av.moved_away(s), "renamed to its sector id: no copy with all seats free may stay"
+    av.apply_calendar(s, perf("cal2", 2, src="ticketmatic"))
+    assert not av.moved_away(s)
+
+
+def test_a_performance_never_moved_is_never_withdrawn_even_with_nothing_counted() -> None:
+    s = av.new_state()
+    av.apply_ticket(s, ticket("scan", et="SCANNED"))
+    assert not av.moved_away(s)
+
+
 def test_a_retracted_sale_and_refund_undo_both_the_seat_and_the_refund_count() -> None:
     s = av.new_state()
     av.apply_calendar(s, perf("cal", 1))
