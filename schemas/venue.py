@@ -23,7 +23,7 @@ class VenueLink(AvroModel):
     name: str
     city: str | None = None
     postcode: str | None = None
-    country: str = Field(default="NL", pattern=r"^[A-Z]{2}$")
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     candidate_id: str | None = None
     candidate_score: float | None = None
     updated_at: Timestamp

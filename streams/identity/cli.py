@@ -87,9 +87,11 @@ def _pending(settings: Settings) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in every.items() if v["state"] == "PENDING"}
 
 
-def _send(settings: Settings, day: str, decision: dict[str, Any]) -> None:
+def _send(settings: Settings, day: str, decision: dict[str, Any], topic: str = MATCH) -> None:
+    """A decision to the agent that applies it: ``streams.match`` keyed by the candidate's
+    day, or ``streams.venues`` (one partition) keyed by the venue id."""
     producer = make_producer(settings.kafka)
-    producer.produce(topic_name(MATCH, settings.topic_prefix), key=day.encode(),
+    producer.produce(topic_name(topic, settings.topic_prefix), key=day.encode(),
                      value=json.dumps(decision).encode(), headers=[(KIND_HEADER, DECISION_KIND.encode())])
     if producer.flush(30):
         raise RetriableError("the decision was not acknowledged by Kafka within 30 s; nothing was decided: "
@@ -218,3 +220,51 @@ def venues(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{link['venue_id']} -> {canonical}  ({why}{maybe})  {where}")
     if not as_json:
         click.echo(f"{len(every)} venue id(s), {len(groups)} venue(s)")
+
+
+def _venue_decision(ctx: click.Context, action: str, a: str, b: str | None, by: str) -> None:
+    from bus.topics import VENUE_LINKS, VENUES
+
+    settings = _settings(ctx)
+    known = _read(settings, VENUE_LINKS, "venue_link.avsc")
+    missing = [v for v in (a, b) if v is not None and v not in known]
+    if missing:
+        raise click.ClickException(f"no venue id {', '.join(map(repr, missing))} on the venue crosswalk; "
+                                   "list them with `cultuurbus identity venues`")
+    if action == "undo" and known[a]["canonical_id"] == a and not any(
+            link["canonical_id"] == a for k, link in known.items() if k != a):
+        raise click.ClickException(f"venue {a!r} is linked to no other venue id: nothing to undo")
+    _send(settings, a, {"decision": {"action": action, "a": a, "b": b, "by": by}}, topic=VENUES)
+    click.echo(f"venue {action} sent for {a}" + (f" and {b}" if b else "") +
+               "; `cultuurbus identity venues` shows the result within seconds")
+
+
+@identity.command("venue-accept")
+@click.argument("venue_id")
+@click.argument("other_id")
+@click.option("--by", default="operator", show_default=True, help="Who decided (kept with the link).")
+@click.pass_context
+def venue_accept(ctx: click.Context, venue_id: str, other_id: str, by: str) -> None:
+    """VENUE_ID and OTHER_ID are one venue (a candidate accepted, or any two ids)."""
+    _venue_decision(ctx, "accept", venue_id, other_id, by)
+
+
+@identity.command("venue-reject")
+@click.argument("venue_id")
+@click.argument("other_id")
+@click.option("--by", default="operator", show_default=True, help="Who decided.")
+@click.pass_context
+def venue_reject(ctx: click.Context, venue_id: str, other_id: str, by: str) -> None:
+    """VENUE_ID and OTHER_ID are two venues: a candidate refused, or their link removed; no
+    performance or name joins them again."""
+    _venue_decision(ctx, "reject", venue_id, other_id, by)
+
+
+@identity.command("venue-undo")
+@click.argument("venue_id")
+@click.option("--by", default="operator", show_default=True, help="Who decided.")
+@click.pass_context
+def venue_undo(ctx: click.Context, venue_id: str, by: str) -> None:
+    """Take VENUE_ID out of the venue it was linked to: it is its own venue again, and only a
+    person's venue-accept joins it with those ids again."""
+    _venue_decision(ctx, "undo", venue_id, None, by)

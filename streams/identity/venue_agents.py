@@ -67,7 +67,10 @@ class VenueDesk:
     """What the ``identity-venues`` agent does with each evidence record.
 
     Table keys: ``v|<venue id>`` -> the venue's descriptions (lists of name, city,
-    postcode, country); ``p|<performance id>`` -> the venue ids its descriptions name.
+    postcode, country); ``p|<performance id>`` -> the venue ids its descriptions name;
+    ``x|<venue id>|<venue id>`` (the pair sorted) -> a person's last decision on the pair,
+    ``[action, by, id, id]`` with action ``accept`` or ``reject`` (``undo`` keeps a reject
+    per pair it takes apart).
 
     Args:
         table: the agent's table (or any mapping, in tests).
@@ -95,6 +98,10 @@ class VenueDesk:
         """Rebuild the decider from the table (after a rebalance)."""
         self.decider = VenueDecider(link_at=self.decider.link_at, review_at=self.decider.review_at)
         items = sorted((k, v) for k, v in self.table.items() if v is not None)
+        decided = [value for key, value in items if key.startswith("x|")]  # [action, by, a, b]
+        for action, _by, a, b in decided:  # refusals first: no evidence joins a refused pair
+            if action == "reject":
+                self.decider.refused.add(frozenset((a, b)))
         for key, value in items:
             if key.startswith("v|"):
                 for d in value:
@@ -103,6 +110,9 @@ class VenueDesk:
             if key.startswith("p|"):
                 for vid in value:
                     self.decider.host(key[2:], vid)
+        for action, by, a, b in decided:
+            if action == "accept":
+                self.decider.decide("accept", a, b, by)
         self.published.clear()
         self.resend = True
 
@@ -110,6 +120,8 @@ class VenueDesk:
         """One evidence record: remember it, decide, publish the entries that changed."""
         try:
             asked = json.loads(body)
+            if "decision" in asked:
+                return self._decision(event, asked["decision"], out)
             desc = VenueDesc.of(asked["venue"])
             performance = str(asked["performance"])
         except Exception as exc:  # noqa: BLE001 - unusable evidence is a dead letter
@@ -128,6 +140,22 @@ class VenueDesk:
             self.resend = False
         for vid in sorted(touched):
             self._publish(vid, out)
+        return None
+
+    def _decision(self, event: Any, decision: dict[str, Any], out: list[Out]) -> Exception | None:
+        """A person's decision (``cultuurbus identity venue-accept|venue-reject|venue-undo``):
+        kept per pair, applied, and what changed published; a bad one is a dead letter."""
+        action, a, b = decision["action"], str(decision["a"]), decision.get("b")
+        by = str(decision.get("by") or "someone")
+        self.in_partition_of(event)
+        touched, pairs = self.decider.decide(action, a, None if b is None else str(b), by)
+        for x, y in pairs:
+            lo, hi = sorted((x, y))
+            self.table[f"x|{lo}|{hi}"] = ["accept" if action == "accept" else "reject", by, lo, hi]
+        for vid in sorted(touched):
+            self._publish(vid, out)
+        log.info("venue decision applied", extra={"action": action, "venue_id": a, "other": b, "by": by,
+                                                  "pairs": len(pairs)})
         return None
 
     def _publish(self, venue_id: str, out: list[Out]) -> None:

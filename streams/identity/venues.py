@@ -17,6 +17,11 @@ Two venue ids are one venue when
   venue without postcode and city (a Ticketmatic location names only itself) is never
   matched by name: only a performance joins it.
 
+- **a person says so** (reason ``person``; ``cultuurbus identity venue-accept A B``). A
+  person can also say two ids are two venues (``venue-reject A B``, a candidate refused)
+  or take one id out of its venue (``venue-undo ID``): those pairs are then never joined
+  again by a performance or a name, only by a person's ``venue-accept``.
+
 The links form components; a component's canonical id is, deterministically, a DIP
 theater id, else a UiTdatabank place id, else the smallest id. Every link is a pair
 judged on its own, and a venue's descriptions are kept as a set, so the result does not
@@ -32,7 +37,7 @@ from typing import Any, NamedTuple
 
 from streams.identity.matching import _postcode_area, normalise, title_score
 
-__all__ = ["LINK_AT", "REVIEW_AT", "VenueCrosswalk", "VenueDecider", "VenueDesc", "canonical_rank"]
+__all__ = ["ACTIONS", "LINK_AT", "REVIEW_AT", "VenueCrosswalk", "VenueDecider", "VenueDesc", "canonical_rank"]
 
 LINK_AT = 90.0
 REVIEW_AT = 75.0
@@ -54,7 +59,7 @@ class VenueDesc(NamedTuple):
     name: str
     city: str | None = None
     postcode: str | None = None
-    country: str = "NL"
+    country: str | None = None  # unknown (a Ticketmatic location): never matched by name
 
     @classmethod
     def of(cls, venue: dict[str, Any]) -> VenueDesc:
@@ -68,10 +73,13 @@ class VenueDesc(NamedTuple):
         if not isinstance(vid, str) or not vid:
             raise ValueError(f"venue without an id: {str(venue)[:200]}; every Venue carries its source's id")
         return cls(vid, str(venue.get("name") or ""), venue.get("city") or None,
-                   venue.get("postcode") or None, str(venue.get("country") or "NL"))
+                   venue.get("postcode") or None, venue.get("country") or None)
 
     def blocks(self) -> Iterator[tuple[str, str, str]]:
-        """Where it is compared: its postcode area, and its city, each within its country."""
+        """Where it is compared: its postcode area, and its city, each within its country
+        (none without a known country: "never across two countries" could not be told)."""
+        if self.country is None:
+            return
         if area := _postcode_area(self.postcode):
             yield self.country, "postcode", area
         if city := normalise(self.city):
@@ -80,20 +88,24 @@ class VenueDesc(NamedTuple):
 
 @dataclass(frozen=True)
 class _Edge:
-    reason: str  # performance | match
+    reason: str  # person | performance | match
     score: float | None
-    evidence: str | None
+    evidence: str | None  # the performance that joined them, or who decided
 
     def better_than(self, other: _Edge) -> bool:
         return self._order() < other._order()
 
     def _order(self) -> tuple[int, float, str]:
-        return (0 if self.reason == "performance" else 1, -(self.score or 0.0), self.evidence or "")
+        return (_RANK[self.reason], -(self.score or 0.0), self.evidence or "")
+
+
+_RANK = {"person": 0, "performance": 1, "match": 2}
+ACTIONS = ("accept", "reject", "undo")
 
 
 def _name_score(a: VenueDesc, b: VenueDesc) -> float | None:
     """The name score of two descriptions that may be one venue, None when they may not."""
-    if a.country != b.country:
+    if a.country is None or a.country != b.country:
         return None
     pa, pb = _postcode_area(a.postcode), _postcode_area(b.postcode)
     if pa and pb and pa != pb:
@@ -123,6 +135,8 @@ class VenueDecider:
         self.hosts: dict[str, set[str]] = {}  # canonical performance -> venue ids
         self.edges: dict[str, dict[str, _Edge]] = {}
         self.candidates: dict[str, dict[str, float]] = {}
+        #: pairs a person said are two venues: no performance or name joins them again
+        self.refused: set[frozenset[str]] = set()
 
     def __len__(self) -> int:
         return len(self.descs)
@@ -143,7 +157,7 @@ class VenueDecider:
                     continue
                 if score >= self.link_at:
                     touched |= self._join(desc.id, other, _Edge("match", round(score, 2), None))
-                elif score >= self.review_at:
+                elif score >= self.review_at and frozenset((desc.id, other)) not in self.refused:
                     for a, b in ((desc.id, other), (other, desc.id)):
                         mine = self.candidates.setdefault(a, {})
                         mine[b] = max(mine.get(b, 0.0), round(score, 2))
@@ -162,7 +176,40 @@ class VenueDecider:
         venues.add(venue_id)
         return touched
 
+    def decide(self, action: str, a: str, b: str | None, by: str) -> tuple[set[str], list[tuple[str, str]]]:
+        """A person's decision: ``accept`` (``a`` and ``b`` are one venue), ``reject`` (two
+        venues: a candidate refused, a link between them removed) or ``undo`` (``a`` taken
+        out of its venue: refused with every id it is linked to). Returns the venue ids
+        whose entry may have changed and the pairs now refused or accepted (to keep).
+
+        Raises:
+            ValueError: an unknown action, or ``b`` missing or equal to ``a`` where needed.
+
+        """
+        if action not in ACTIONS:
+            raise ValueError(f"venue decision {action!r} is not one of {', '.join(ACTIONS)}")
+        if action != "undo" and (not b or b == a):
+            raise ValueError(f"venue {action} needs two different venue ids, got {a!r} and {b!r}")
+        self.descs.setdefault(a, set())
+        touched = set(self.component(a))
+        if action == "accept":
+            assert b is not None
+            self.descs.setdefault(b, set())
+            self.refused.discard(frozenset((a, b)))
+            return touched | self._join(a, b, _Edge("person", None, by)), [(a, b)]
+        others = [b] if action == "reject" and b is not None else sorted(self.edges.get(a, {}))
+        for other in others:
+            touched |= self.component(other)
+            self.refused.add(frozenset((a, other)))
+            self.edges.get(a, {}).pop(other, None)
+            self.edges.get(other, {}).pop(a, None)
+            self.candidates.get(a, {}).pop(other, None)
+            self.candidates.get(other, {}).pop(a, None)
+        return touched, [(a, other) for other in others]
+
     def _join(self, a: str, b: str, edge: _Edge) -> set[str]:
+        if edge.reason != "person" and frozenset((a, b)) in self.refused:
+            return set()
         old = self.edges.get(a, {}).get(b)
         if old is not None and not edge.better_than(old):
             return set()

@@ -15,10 +15,11 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from bus.clickhouse import make_clickhouse_client
 from bus.kafka import make_admin, make_consumer
 from bus.settings import Settings
-from bus.topics import ATTENDANCE, AVAILABILITY, FACTS, IDENTITY, LASTMINUTE, SALES, UNMATCHED, apply_catalog
+from bus.topics import FACTS, UNMATCHED, apply_catalog
 from ops.stack.manager import StackManager
 from ops.stack.ports import free_ports
 from ops.stack.settings import StackSettings
+from sinks.clickhouse.decode import DERIVED_TOPICS
 
 __all__ = ["ClickHouseServerProcess", "caught_up", "drop_database", "fresh_settings", "sink_topics"]
 
@@ -36,8 +37,8 @@ def fresh_settings(base: Settings, tag: str, **sink: Any) -> Settings:
 
 
 def sink_topics(settings: Settings, with_unmatched: bool = True) -> list[str]:
-    """The prefixed topics the sink reads."""
-    names = [FACTS, AVAILABILITY, ATTENDANCE, SALES, LASTMINUTE, IDENTITY]
+    """The prefixed topics the sink reads (its own list: a topic the sink gains is here too)."""
+    names = [FACTS, *DERIVED_TOPICS]
     return [settings.topic_prefix + t for t in (*names, UNMATCHED)[: len(names) + with_unmatched]]
 
 

@@ -97,5 +97,21 @@ def test_a_uit_place_a_dip_theater_and_a_ticketmatic_location_of_one_venue_are_o
         cal.publish("ticketmatic", tm, LOCATION, "Hamlet", hours=24)
         link = wait_until(lambda: latest(s, IDENTITY, "identity_link.avsc").get(tm.key), STEP_S, interval=1)
         assert link["reason"] == "match" and link["score"] == 100.0
+
+        # A person: the web page's venue is not that theater (undo), and the Kortrijk place is
+        # (accept, however wrong): both through the CLI, applied by the one venue agent.
+        assert "venue undo sent" in _cli(s, workdir, "venue-undo", SITE.id, "--by", "anna")
+        undone = wait_until(lambda: (v := _venues(s)) and v[SITE.id]["canonical_id"] == SITE.id and v,
+                            STEP_S, interval=1)
+        assert undone[SITE.id]["reason"] == "founded" and undone[LOCATION.id]["canonical_id"] == THEATER.id
+        cal.publish("schemaorg", Identifier(namespace="schemaorg:ccbrugge", value="hamlet"), SITE, "Hamlet",
+                    hours=-48)  # described again: the name still matches, the person's word stands
+        _cli(s, workdir, "venue-accept", KORTRIJK.id, THEATER.id, "--by", "bert")
+        joined = wait_until(lambda: (v := _venues(s)) and v[KORTRIJK.id]["canonical_id"] == THEATER.id and v,
+                            STEP_S, interval=1)
+        assert (joined[KORTRIJK.id]["reason"], joined[KORTRIJK.id]["evidence"]) == ("person", "bert")
+        assert joined[SITE.id]["canonical_id"] == SITE.id
+        with pytest.raises(AssertionError, match="no venue id"):
+            _cli(s, workdir, "venue-undo", "nowhere:1")
     finally:
         worker.stop()

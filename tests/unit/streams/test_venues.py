@@ -147,6 +147,64 @@ def test_unreadable_evidence_is_handed_back_to_be_dead_lettered() -> None:
                       ValueError)
 
 
+def decision(action: str, a: str, b: str | None = None) -> bytes:
+    return json.dumps({"decision": {"action": action, "a": a, "b": b, "by": "anna"}}).encode()
+
+
+def test_a_person_accepts_a_candidate_and_the_two_are_one_venue_with_who_decided() -> None:
+    desk = VenueDesk({}, encode, now_ms=lambda: T0)
+    a, b = VenueDesc("uit-a", "Schouwburg", "Brugge", None, "BE"), VenueDesc("uit-b", "Stadsschouwburg",
+                                                                              "Brugge", None, "BE")
+    for desc in (a, b):
+        desk.evidence(None, evidence(desc, f"p-{desc.id}"), [])
+    assert desk.decider.entry("uit-b")["candidate_id"] == "uit-a"
+    out: list[Any] = []
+    assert desk.evidence(None, decision("accept", "uit-b", "uit-a"), out) is None
+    published = {k: decode(v) for t, k, v, _ in out if t == VENUE_LINKS}
+    assert published["uit-b"]["canonical_id"] == "uit-a"
+    assert (published["uit-b"]["reason"], published["uit-b"]["evidence"]) == ("person", "anna")
+
+
+def test_undo_takes_a_venue_id_out_for_good_and_a_rebuild_keeps_the_decision() -> None:
+    table: dict[str, Any] = {}
+    desk = VenueDesk(table, encode, now_ms=lambda: T0)
+    for desc in (UIT, TM, DIP):
+        desk.evidence(None, evidence(desc, "uit|ev-1#0"), [])
+    assert desk.decider.canonical(TM.id) == DIP.id
+    out: list[Any] = []
+    assert desk.evidence(None, decision("undo", TM.id), out) is None
+    published = {k: decode(v) for t, k, v, _ in out if t == VENUE_LINKS}
+    assert published[TM.id]["canonical_id"] == TM.id and published[TM.id]["reason"] == "founded"
+    assert desk.decider.canonical(UIT.id) == DIP.id  # the others stay one venue
+    desk.evidence(None, evidence(TM, "dip|P|00009"), [])  # a performance names TM and DIP again
+    desk.evidence(None, evidence(DIP, "dip|P|00009"), [])
+    assert desk.decider.canonical(TM.id) == TM.id, "a person's undo is not outvoted by evidence"
+    rebuilt = VenueDesk(dict(table), encode, now_ms=lambda: T0)
+    asyncio.run(rebuilt.recovered())
+    assert rebuilt.decider.entries() == desk.decider.entries()
+    desk.evidence(None, decision("accept", TM.id, DIP.id), [])
+    assert desk.decider.canonical(TM.id) == DIP.id  # only a person joins them again
+
+
+def test_a_rejected_pair_is_never_matched_by_name_again_and_a_bad_decision_is_a_dead_letter() -> None:
+    desk = VenueDesk({}, encode, now_ms=lambda: T0)
+    desk.evidence(None, evidence(UIT, "p1"), [])
+    desk.evidence(None, decision("reject", SCHEMA.id, UIT.id), [])
+    desk.evidence(None, evidence(SCHEMA, "p2"), [])  # same postcode area, names alike: would link
+    assert desk.decider.canonical(SCHEMA.id) == SCHEMA.id
+    assert isinstance(desk.evidence(None, decision("merge", UIT.id, SCHEMA.id), []), ValueError)
+    assert isinstance(desk.evidence(None, decision("accept", UIT.id), []), ValueError)
+
+
+def test_a_venue_of_unknown_country_is_never_matched_by_name_and_keeps_no_country() -> None:
+    d = VenueDecider()
+    d.describe(VenueDesc("eventbrite:9", "Stadsschouwburg Brugge", "Brugge", "8000", None))
+    d.describe(UIT)
+    assert d.canonical("eventbrite:9") == "eventbrite:9"
+    assert d.entry("eventbrite:9")["country"] is None
+    assert VenueDesc.of({"id": "ticketmatic:x:location:1", "name": "Zaal"}).country is None
+
+
 def _identity() -> tuple[Identity, Crosswalk]:
     cw = Crosswalk()
     ident = Identity(cw, {}, StreamsMetrics(CollectorRegistry()), lambda rec: encode(rec, IDENTITY_LINK),
