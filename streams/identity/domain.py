@@ -44,7 +44,7 @@ def day_of(start_ms: int) -> str:
 class Rerouter(Protocol):
     """Remembers facts forwarded under a link a person may undo (helper of the undo's re-route)."""
 
-    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> None: ...
+    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> str: ...
 
 
 class Identity:
@@ -124,9 +124,9 @@ class Identity:
             entry = self.parked.get(key)
             if entry:
                 self._release(key, entry, canonical, out, event)
+        if self.rerouter is not None and key in cw.undoable:  # where its first forwarding counted it
+            canonical = self.rerouter.record(event, key, canonical, kind, raw, rec["fact_id"])
         out.append((FACTS, canonical, raw, kind))
-        if self.rerouter is not None and key in cw.undoable:
-            self.rerouter.record(event, key, canonical, kind, raw, rec["fact_id"])
         return None
 
     def release_requested(self, event: Any, key: str, out: list[Out]) -> None:
@@ -225,9 +225,8 @@ class Identity:
         record = rerouter.record if rerouter is not None else None
         for kind, b64, fact_id in entry["items"]:
             raw = base64.b64decode(b64)
-            out.append((FACTS, canonical, raw, kind))
-            if record is not None:
-                record(event, key, canonical, kind, raw, fact_id)
+            to = canonical if record is None else record(event, key, canonical, kind, raw, fact_id)
+            out.append((FACTS, to, raw, kind))
         self.metrics.released_total.inc(len(entry["items"]))
         del self.parked[key]
         self.waiting.pop(key, None)

@@ -107,14 +107,23 @@ class Rerouter:
         self.table = table
         self.in_partition_of = in_partition_of
 
-    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> None:
-        """Keep a fact just forwarded under ``canonical`` (once per fact id: a fact forwarded
-        again stays where its first forwarding counted it)."""
+    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> str:
+        """Keep a fact about to be forwarded under ``canonical``, and return the performance
+        to forward it to: ``canonical`` the first time, else where it is counted now.
+
+        A fact routed again (its source replayed, or its partition re-read after a rebalance
+        from the last committed offset) goes where its first forwarding counted it, or where
+        a re-route moved it since, even when the crosswalk says otherwise meanwhile: there
+        the facts agent takes it for a duplicate. Forwarded under the crosswalk's newer
+        answer it would be counted twice, once as itself and once more when the re-route
+        still owed moves it there.
+        """
         self.in_partition_of(event)
         table = self.table
         fkey = f"f:{key}|{fact_id}"
-        if table.get(fkey) is not None:
-            return
+        item = table.get(fkey)
+        if item is not None:
+            return str(item[2])
         head = table.get("i:" + key) or {"n": 0, "at": -1}
         n = head["n"]
         chunk = table.get(f"c:{key}#{n - 1}") if n else None
@@ -123,6 +132,7 @@ class Rerouter:
             table["i:" + key] = {**head, "n": n}
         table[f"c:{key}#{n - 1}"] = [*chunk, fact_id]
         table[fkey] = [kind, base64.b64encode(raw).decode(), canonical, 0, None, -1]
+        return canonical
 
     def reroute(self, event: Any, key: str, to: str, keys: list[str], out: list[Out]) -> int:
         """Move the facts of ``key`` to ``to`` (see the module docstring); returns how many moved.

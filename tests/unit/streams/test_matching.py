@@ -214,8 +214,9 @@ class Desk:
                               lambda cand: _avro(CANDIDATE, cand), lambda: Matcher(**matcher),  # type: ignore[arg-type]
                               now_ms=lambda: NOW)
 
-    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> None:
+    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> str:
         self.rerouted.append((fact_id, canonical))
+        return canonical
 
     def calendar(self, rec: dict[str, Any]) -> list[Any]:
         """identity-learn, then identity-match as Kafka would hand it on."""

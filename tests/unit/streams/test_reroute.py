@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
 from bus.errors import SerializationError
 from bus.topics import FACTS
@@ -17,7 +18,9 @@ from streams.availability import state as av
 from streams.facts.agents import first_deliveries
 from streams.facts.fact import Fact
 from streams.identity.crosswalk import Crosswalk
+from streams.identity.domain import Identity
 from streams.identity.reroute import CHUNK, Rerouter, parse_reroute
+from streams.metrics import StreamsMetrics
 from streams.sales import state as sa
 from streams.store import FirstDelivery
 
@@ -319,3 +322,36 @@ def test_after_any_undos_each_fact_is_counted_once_where_its_last_link_points(
         where, offset = to, offset + 1
     topic.consume()
     assert {pid: n for pid, n in topic.sold().items() if n} == {where: facts}
+
+
+# --- identity-route and the Rerouter: a fact routed again goes where it is counted --------
+
+
+def test_a_fact_routed_again_after_its_link_changed_is_counted_once_where_the_reroute_puts_it() -> None:
+    """A worker re-reads a ticket partition from its last committed offset after a rebalance
+    (at least once): by then the crosswalk has the link a rename published, but the re-route
+    that moves what was counted has not come yet. Routed under the new link the fact would be
+    counted there twice, as itself and again when the re-route moves it."""
+    w, topic = World(), FactsTopic()
+    identity = Identity(w.crosswalk, {}, StreamsMetrics(CollectorRegistry()), lambda link: b"link",
+                        rerouter=w.rerouter)
+    w.crosswalk.put(K, "A", "founded")  # founded by the vendor's own description
+    rec = {**ticket("f1", q=2), "performance_key": K}
+    topic.facts[b"f1"] = rec
+    out: list[Any] = []
+    assert identity.route(release_event(1), K, "ticket", rec, b"f1", out) is None
+    topic.publish(out)
+    w.crosswalk.put(K, "B", "match")  # the rename's link, read from the identity topic
+    out = []
+    assert identity.route(release_event(1), K, "ticket", rec, b"f1", out) is None  # the same fact again
+    assert [(o[1], o[2]) for o in out] == [("A", b"f1")], "forwarded where its first forwarding counted it"
+    topic.publish(out)
+    topic.publish(w.reroute("B", offset=9))  # the rename's re-route, late
+    topic.consume()
+    assert {pid: n for pid, n in topic.sold().items() if n} == {"B": 2}
+    out = []
+    identity.route(release_event(1), K, "ticket", rec, b"f1", out)  # and once more, after the move
+    topic.publish(out)
+    topic.consume()
+    assert [(o[1], o[2]) for o in out] == [("B", b"f1")]
+    assert {pid: n for pid, n in topic.sold().items() if n} == {"B": 2}
