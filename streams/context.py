@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,6 +173,24 @@ class StreamsContext:
                                               for k, v in headers])
         log.warning("dead letter", extra={"agent": agent, "topic": topic, "stage": stage,
                                           "offset": msg.offset, "error": str(error)[:300]})
+
+    async def apply_batches(self, stream: Any, agent: str,
+                            apply: Callable[[Any, list[Out]], Awaitable[Exception | None]],
+                            after: Callable[[], None] | None = None) -> None:
+        """An agent's loop over ``stream`` in batches: each event in offset order to
+        ``apply(event, out)``, which returns the error of an event it refuses (dead-lettered,
+        stage ``apply``) or None; then ``after()`` (if given) and ``out`` published."""
+        events_of = self.metrics.events_of(agent)
+        async for events in batches(stream):
+            events_of.inc(len(events))
+            out: list[Out] = []
+            for event in events:
+                refused = await apply(event, out)
+                if refused is not None:
+                    await self.dead_letter(event, refused, agent, "apply")
+            if after is not None:
+                after()
+            await self.send_all(out)
 
     async def decoded(self, decode: Callable[[bytes], Any], event: Any, agent: str) -> Any:
         """``decode(event.value)``, or None when it cannot be decoded and was dead-lettered

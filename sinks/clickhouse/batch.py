@@ -30,6 +30,9 @@ class Batch:
     #: fact table -> (performance id, fact id) of facts a re-route took back out of a
     #: performance (``bus.codec.MOVE_HEADER``): deleted after the batch's inserts.
     retracted: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    #: performance id -> offset of the availability tombstone that withdrew it: its rows in
+    #: ``availability_current`` older than that are deleted after the batch's inserts.
+    withdrawn: dict[str, int] = field(default_factory=dict)
     records: int = 0
     started: float | None = None
 
@@ -49,6 +52,9 @@ class Batch:
 
     def retract(self, table: str, performance_id: str, fact_id: str) -> None:
         self.retracted.setdefault(table, []).append((performance_id, fact_id))
+
+    def withdraw(self, performance_id: str, offset: int) -> None:
+        self.withdrawn[performance_id] = offset
 
     def add_dead(self, letter: DeadLetter) -> None:
         self.dead.append(letter)

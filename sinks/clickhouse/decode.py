@@ -58,9 +58,15 @@ FACT_TOPICS = (FACTS, UNMATCHED)
 
 @dataclass(frozen=True)
 class Skip:
-    """A record deliberately not written (a tombstone on a compacted state topic)."""
+    """A record deliberately not written (a tombstone on a compacted state topic).
+
+    ``withdraw``: the performance an availability tombstone withdraws (a performance renamed
+    to its sector id, ``streams.identity.match_domain``): its current row is deleted, so an
+    analyst does not see it beside the performance it became.
+    """
 
     reason: str
+    withdraw: str | None = None
 
 
 class RecordDecoder:
@@ -121,6 +127,8 @@ class RecordDecoder:
             if value is None:
                 if mapper is lastminute_row:
                     return lastminute_row(None, src)
+                if mapper is availability_row and key_str:
+                    return Skip("tombstone", withdraw=key_str)
                 return Skip("tombstone")
             return mapper(deserializer(value), src)
         if topic not in (self._facts, self._unmatched):

@@ -244,6 +244,8 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
         self._batch.mark(topic, partition, offset)
         if isinstance(out, Skip):
             self.metrics.skipped.labels(decoder.unprefixed(topic), out.reason).inc()
+            if out.withdraw is not None:
+                self._batch.withdraw(out.withdraw, offset)
             return
         if out.table in _FACT_TABLES and _is_retraction(msg):
             cols = COLUMNS[out.table]

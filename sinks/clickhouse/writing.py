@@ -40,13 +40,24 @@ class BatchWriting:
         undone match the fact's row moves to its right performance). A lightweight delete:
         rare (a person's undo), idempotent, and after the batch's inserts, so a fact
         inserted and retracted within one batch is gone too."""
-        params: dict[str, str] = {}
+        self._delete(table, pairs, "fact_id = %(v{i})s")
+
+    def delete_withdrawn(self, withdrawn: dict[str, int]) -> None:
+        """Delete the current availability of performances an availability tombstone withdrew
+        (renamed to their sector id): the rows older than the tombstone; a row of the same
+        performance come back later (a higher offset) stays."""
+        self._delete("availability_current", sorted(withdrawn.items()), "kafka_offset < %(v{i})s")
+
+    def _delete(self, table: str, pairs: list[tuple[str, Any]], condition: str) -> None:
+        """``DELETE FROM table`` the rows of each ``(performance id, value)`` that meet
+        ``condition`` (on ``%(v{i})s``, the value)."""
+        params: dict[str, Any] = {}
         where = []
-        for i, (pid, fid) in enumerate(pairs):
-            params[f"p{i}"], params[f"f{i}"] = pid, fid
-            where.append(f"(performance_id = %(p{i})s AND fact_id = %(f{i})s)")
+        for i, (pid, value) in enumerate(pairs):
+            params[f"p{i}"], params[f"v{i}"] = pid, value
+            where.append(f"(performance_id = %(p{i})s AND {condition.format(i=i)})")
         try:
-            # the table is one of COLUMNS' fact tables; every value is a bound parameter
+            # the table and conditions are this module's own; every value is a bound parameter
             self.client.command(f"DELETE FROM {table} WHERE " + " OR ".join(where),  # noqa: S608
                                 parameters=params)
         except Exception:
@@ -115,6 +126,9 @@ class BatchWriting:
                 continue
             self.delete_retracted(table, pairs)
             written.add(f"retract:{table}")
+        if batch.withdrawn and "withdraw" not in written:
+            self.delete_withdrawn(batch.withdrawn)
+            written.add("withdraw")
         self._clickhouse_ok = True
         m.clickhouse_up.set(1)
         if batch.dead:

@@ -11,7 +11,9 @@ day, so the one ``identity-match`` instance that holds that day applies it in or
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import click
@@ -120,6 +122,16 @@ def candidates(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{len(pending)} pending candidate(s); decide with `cultuurbus identity accept|reject ID`")
 
 
+def _decision_command(name: str, decide: Callable[..., None], help_text: str, *arguments: str,
+                      by_help: str = "Who decided.") -> None:
+    """Add ``identity NAME ARGUMENTS... [--by NAME]``, a person's decision: click calls
+    ``decide(ctx, <argument>=..., by=...)``."""
+    params: list[click.Parameter] = [click.Argument([argument]) for argument in arguments]
+    params.append(click.Option(["--by"], default="operator", show_default=True, help=by_help))
+    identity.add_command(click.Command(name, callback=click.pass_context(decide), params=params,
+                                       help=help_text))
+
+
 def _decide(ctx: click.Context, action: str, candidate_id: str, by: str) -> None:
     settings = _settings(ctx)
     cand = _pending(settings).get(candidate_id)
@@ -131,34 +143,7 @@ def _decide(ctx: click.Context, action: str, candidate_id: str, by: str) -> None
     click.echo(f"{action}ed {candidate_id}: {cand['description']['keys'][0]} -> {target} (by {by})")
 
 
-_BY = click.option("--by", default="operator", show_default=True, help="Who decides (recorded on the link).")
-
-
-@identity.command()
-@click.argument("candidate_id")
-@_BY
-@click.pass_context
-def accept(ctx: click.Context, candidate_id: str, by: str) -> None:
-    """Link a candidate's description to the performance it matched; its parked facts follow."""
-    _decide(ctx, "accept", candidate_id, by)
-
-
-@identity.command()
-@click.argument("candidate_id")
-@_BY
-@click.pass_context
-def reject(ctx: click.Context, candidate_id: str, by: str) -> None:
-    """Make a candidate's description its own performance; its parked facts follow."""
-    _decide(ctx, "reject", candidate_id, by)
-
-
-@identity.command()
-@click.argument("key")
-@_BY
-@click.pass_context
-def undo(ctx: click.Context, key: str, by: str) -> None:
-    """Undo the link of KEY (namespace|value) made by a match or a person: its description
-    gets its own performance again, and what was counted is re-routed."""
+def _undo(ctx: click.Context, key: str, by: str) -> None:
     settings = _settings(ctx)
     link = _read(settings, IDENTITY, "identity_link.avsc").get(key)
     if link is None:
@@ -175,6 +160,19 @@ def undo(ctx: click.Context, key: str, by: str) -> None:
     cand = max(accepted, key=lambda c: c["decided_at"] or c["created_at"])
     _send(settings, cand["day"], {"action": "undo", "candidate": cand["candidate_id"], "by": by})
     click.echo(f"undo {cand['candidate_id']}: {key} leaves {link['performance_id']} (by {by})")
+
+
+_BY_HELP = "Who decides (recorded on the link)."
+_decision_command("accept", partial(_decide, action="accept"),
+                  "Link a candidate's description to the performance it matched; its parked facts follow.",
+                  "candidate_id", by_help=_BY_HELP)
+_decision_command("reject", partial(_decide, action="reject"),
+                  "Make a candidate's description its own performance; its parked facts follow.",
+                  "candidate_id", by_help=_BY_HELP)
+_decision_command("undo", _undo,
+                  "Undo the link of KEY (namespace|value) made by a match or a person: its description "
+                  "gets its own performance again, and what was counted is re-routed.",
+                  "key", by_help=_BY_HELP)
 
 
 @identity.command()
@@ -222,49 +220,33 @@ def venues(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{len(every)} venue id(s), {len(groups)} venue(s)")
 
 
-def _venue_decision(ctx: click.Context, action: str, a: str, b: str | None, by: str) -> None:
+def _venue_decision(ctx: click.Context, action: str, venue_id: str, by: str,
+                    other_id: str | None = None) -> None:
     from bus.topics import VENUE_LINKS, VENUES
 
     settings = _settings(ctx)
     known = _read(settings, VENUE_LINKS, "venue_link.avsc")
-    missing = [v for v in (a, b) if v is not None and v not in known]
+    missing = [v for v in (venue_id, other_id) if v is not None and v not in known]
     if missing:
         raise click.ClickException(f"no venue id {', '.join(map(repr, missing))} on the venue crosswalk; "
                                    "list them with `cultuurbus identity venues`")
-    if action == "undo" and known[a]["canonical_id"] == a and not any(
-            link["canonical_id"] == a for k, link in known.items() if k != a):
-        raise click.ClickException(f"venue {a!r} is linked to no other venue id: nothing to undo")
-    _send(settings, a, {"decision": {"action": action, "a": a, "b": b, "by": by}}, topic=VENUES)
-    click.echo(f"venue {action} sent for {a}" + (f" and {b}" if b else "") +
+    if action == "undo" and known[venue_id]["canonical_id"] == venue_id and not any(
+            link["canonical_id"] == venue_id for k, link in known.items() if k != venue_id):
+        raise click.ClickException(f"venue {venue_id!r} is linked to no other venue id: nothing to undo")
+    decision = {"action": action, "a": venue_id, "b": other_id, "by": by}
+    _send(settings, venue_id, {"decision": decision}, topic=VENUES)
+    click.echo(f"venue {action} sent for {venue_id}" + (f" and {other_id}" if other_id else "") +
                "; `cultuurbus identity venues` shows the result within seconds")
 
 
-@identity.command("venue-accept")
-@click.argument("venue_id")
-@click.argument("other_id")
-@click.option("--by", default="operator", show_default=True, help="Who decided (kept with the link).")
-@click.pass_context
-def venue_accept(ctx: click.Context, venue_id: str, other_id: str, by: str) -> None:
-    """VENUE_ID and OTHER_ID are one venue (a candidate accepted, or any two ids)."""
-    _venue_decision(ctx, "accept", venue_id, other_id, by)
-
-
-@identity.command("venue-reject")
-@click.argument("venue_id")
-@click.argument("other_id")
-@click.option("--by", default="operator", show_default=True, help="Who decided.")
-@click.pass_context
-def venue_reject(ctx: click.Context, venue_id: str, other_id: str, by: str) -> None:
-    """VENUE_ID and OTHER_ID are two venues: a candidate refused, or their link removed; no
-    performance or name joins them again."""
-    _venue_decision(ctx, "reject", venue_id, other_id, by)
-
-
-@identity.command("venue-undo")
-@click.argument("venue_id")
-@click.option("--by", default="operator", show_default=True, help="Who decided.")
-@click.pass_context
-def venue_undo(ctx: click.Context, venue_id: str, by: str) -> None:
-    """Take VENUE_ID out of the venue it was linked to: it is its own venue again, and only a
-    person's venue-accept joins it with those ids again."""
-    _venue_decision(ctx, "undo", venue_id, None, by)
+_decision_command("venue-accept", partial(_venue_decision, action="accept"),
+                  "VENUE_ID and OTHER_ID are one venue (a candidate accepted, or any two ids).",
+                  "venue_id", "other_id", by_help="Who decided (kept with the link).")
+_decision_command("venue-reject", partial(_venue_decision, action="reject"),
+                  "VENUE_ID and OTHER_ID are two venues: a candidate refused, or their link removed; no "
+                  "performance or name joins them again.",
+                  "venue_id", "other_id")
+_decision_command("venue-undo", partial(_venue_decision, action="undo"),
+                  "Take VENUE_ID out of the venue it was linked to: it is its own venue again, and only a "
+                  "person's venue-accept joins it with those ids again.",
+                  "venue_id")

@@ -170,10 +170,10 @@ class Identity:
         if self.venue_evidence is not None:
             self.venue_evidence(canonical, rec, out)
         for k in keys:
-            self._publish_link(k, canonical, rec["fact_id"], rec["event_time"], reason, score, decided_by,
+            self.publish_link(k, canonical, rec["fact_id"], rec["event_time"], reason, score, decided_by,
                                out)
 
-    def _publish_link(self, key: str, canonical: str, fact_id: str, event_time: int, reason: str,
+    def publish_link(self, key: str, canonical: str, fact_id: str, event_time: int, reason: str,
                       score: float | None, decided_by: str | None, out: list[Out]) -> None:
         ns, value = key.split("|", 1)
         link = {"namespace": ns, "value": value, "performance_id": canonical, "learned_from": fact_id,
@@ -217,7 +217,7 @@ class Identity:
             return
         cw.put(key, canonical, reason)
         at = int(event_time or time.time() * 1000)
-        self._publish_link(key, canonical, fact_id, at, reason, None, None, out)
+        self.publish_link(key, canonical, fact_id, at, reason, None, None, out)
 
     def _release(self, key: str, entry: dict[str, Any], canonical: str, out: list[Out], event: Any) -> None:
         self._adopt(key, entry["keys"], canonical, entry["items"][0][2], None, out)

@@ -14,7 +14,7 @@ from typing import Any
 
 from bus.topics import MATCH
 from streams.codec import KIND_HEADER
-from streams.context import Out, StreamsContext, batches, header
+from streams.context import Out, StreamsContext, header
 from streams.identity.domain import KNOWN_KIND
 from streams.identity.match_domain import DECISION_KIND, MatchDesk
 
@@ -23,28 +23,22 @@ __all__ = ["define"]
 
 def define(ctx: StreamsContext, desk: MatchDesk) -> None:
     """Define the ``identity-match`` agent on ``ctx.app``."""
-    events_of = ctx.metrics.events_of("identity-match")
+    decode = ctx.codec.decode
+
+    async def match_one(event: Any, out: list[Out]) -> Exception | None:
+        day = event.key.decode() if event.key else ""
+        kind = header(event, KIND_HEADER)
+        if kind == DECISION_KIND:
+            return desk.decision(event, day, event.value or b"", out)
+        if kind == KNOWN_KIND:
+            return desk.known(event, day, event.value or b"", out)
+        decoded = await ctx.decoded(decode, event, "identity-match")
+        if decoded is None:
+            return None
+        kind, rec = decoded
+        return desk.fact(event, day, kind, rec, event.value, out)
 
     @ctx.app.agent(ctx.topic(MATCH), name="identity-match")
     async def match(stream: Any) -> None:
         """Decide, one day at a time, what calendar descriptions without a known identifier are."""
-        decode = ctx.codec.decode
-        async for events in batches(stream):
-            events_of.inc(len(events))
-            out: list[Out] = []
-            for event in events:
-                day = event.key.decode() if event.key else ""
-                kind = header(event, KIND_HEADER)
-                if kind == DECISION_KIND:
-                    refused = desk.decision(event, day, event.value or b"", out)
-                elif kind == KNOWN_KIND:
-                    refused = desk.known(event, day, event.value or b"", out)
-                else:
-                    decoded = await ctx.decoded(decode, event, "identity-match")
-                    if decoded is None:
-                        continue
-                    kind, rec = decoded
-                    refused = desk.fact(event, day, kind, rec, event.value, out)
-                if refused is not None:
-                    await ctx.dead_letter(event, refused, "identity-match", "apply")
-            await ctx.send_all(out)
+        await ctx.apply_batches(stream, "identity-match", match_one)

@@ -271,6 +271,11 @@ class MatchDesk:
             cand = self._candidate(day, e_d, new, score, why, e_kind, e_raw, best=d)
             cand.update(state="ACCEPTED", decided_by="matcher", decided_at=at)
             self._save(day, cand, out)
+        described = {k for e in self._day(day).entries.values() if e["c"] == new for k in e["d"]["keys"]}
+        for k in sorted(moving - described):  # adopted by identity-route: no description names it
+            self.identity.crosswalk.put(k, new, "match")  # published too, so that a worker started
+            self.identity.publish_link(k, new, rec["fact_id"], rec["event_time"], "match", score, "matcher",
+                                       out)  # later (its crosswalk read from the topic) routes it here
         for k in sorted(moving - set(d.keys)):
             out.append((RELEASE, k, json.dumps({"to": new, "keys": [k]}).encode(), REROUTE_KIND))
         log.info("performance named by its sector id", extra={

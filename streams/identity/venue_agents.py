@@ -27,7 +27,7 @@ from bus.compacted import CompactedReader, Handler, Record
 from bus.log import get_logger
 from bus.serde import AvroDeserializer, Registry
 from bus.topics import VENUE_LINKS, VENUES, topic_name
-from streams.context import Out, StreamsContext, batches, in_partition_of
+from streams.context import Out, StreamsContext, in_partition_of
 from streams.identity.venues import VenueCrosswalk, VenueDecider, VenueDesc
 
 __all__ = ["EVIDENCE_KIND", "VenueDesk", "VenueEvidence", "define", "follow_venue_links", "venue_desk"]
@@ -176,19 +176,13 @@ class VenueDesk:
 
 def define(ctx: StreamsContext, desk: VenueDesk) -> None:
     """Define the ``identity-venues`` agent on ``ctx.app``."""
-    events_of = ctx.metrics.events_of("identity-venues")
+    async def evidence_of(event: Any, out: list[Out]) -> Exception | None:
+        return desk.evidence(event, event.value or b"", out)
 
     @ctx.app.agent(ctx.topic(VENUES), name="identity-venues")
     async def venues(stream: Any) -> None:
         """Decide, one evidence at a time, which venue ids are one venue."""
-        async for events in batches(stream):
-            events_of.inc(len(events))
-            out: list[Out] = []
-            for event in events:
-                refused = desk.evidence(event, event.value or b"", out)
-                if refused is not None:
-                    await ctx.dead_letter(event, refused, "identity-venues", "apply")
-            await ctx.send_all(out)
+        await ctx.apply_batches(stream, "identity-venues", evidence_of)
 
 
 def venue_desk(ctx: StreamsContext, now_ms: Callable[[], int]) -> VenueDesk:

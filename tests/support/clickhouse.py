@@ -5,12 +5,14 @@ may stop and start again; never the session's shared one."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from prometheus_client import CollectorRegistry
 
 from bus.clickhouse import make_clickhouse_client
 from bus.kafka import make_admin, make_consumer
@@ -20,8 +22,10 @@ from ops.stack.manager import StackManager
 from ops.stack.ports import free_ports
 from ops.stack.settings import StackSettings
 from sinks.clickhouse.decode import DERIVED_TOPICS
+from sinks.clickhouse.sink import ClickHouseSink
+from tests.support.waiting import wait_until
 
-__all__ = ["ClickHouseServerProcess", "caught_up", "drop_database", "fresh_settings", "sink_topics"]
+__all__ = ["ClickHouseServerProcess", "caught_up", "drain", "drop_database", "fresh_settings", "sink_topics"]
 
 
 def fresh_settings(base: Settings, tag: str, **sink: Any) -> Settings:
@@ -70,6 +74,22 @@ def caught_up(settings: Settings, topics: Iterable[str]) -> bool:
         return True
     finally:
         consumer.close()
+
+
+def drain(settings: Settings, timeout: float = 180) -> None:
+    """Run a ClickHouse sink (in a thread) until its group committed every topic it reads to
+    its end, then stop it."""
+    sink = ClickHouseSink(settings, registry=CollectorRegistry())
+    sink.setup()
+    worker = threading.Thread(target=sink.run, daemon=True)
+    worker.start()
+    try:
+        assert wait_until(lambda: caught_up(settings, sink_topics(settings)), timeout, 1.0), \
+            "sink did not catch up"
+    finally:
+        sink.stop()
+        worker.join(60)
+    assert not worker.is_alive(), "the sink did not stop"
 
 
 def drop_database(settings: Settings) -> None:

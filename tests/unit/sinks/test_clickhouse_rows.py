@@ -245,7 +245,7 @@ def test_tombstones_skip_state_topics_but_withdraw_offers_and_are_refused_as_fac
     from sinks.clickhouse.decode import RecordDecoder, Skip
 
     d = RecordDecoder(_Registry(503), "p.")  # type: ignore[arg-type]
-    assert d.decode("p.participation.availability", b"perf", None, 0, 1) == Skip("tombstone")
+    assert d.decode("p.participation.availability", b"perf", None, 0, 1) == Skip("tombstone", withdraw="perf")
     offer = d.decode("p.participation.lastminute", b"perf", None, 0, 2, 1_700_000_000_000)
     assert not isinstance(offer, Skip) and offer.table == "lastminute_offers"
     with pytest.raises(SerializationError, match="null"):

@@ -375,3 +375,34 @@ def test_a_touring_production_at_the_same_hour_in_another_town_is_another_perfor
                        "3600", "uit:place:9")
     decision = known(haarlem).decide(genk)
     assert decision.outcome == "new" and "another postcode" in decision.reason
+
+
+ADOPTED = "vendor:eventbrite:acme|555"  # a source key no description names (an account-scoped event key)
+
+
+def test_a_performance_a_vendor_founded_is_renamed_to_the_sector_id_with_every_key_it_routed() -> None:
+    w = Desk()
+    founded = w.calendar(performance(VENDOR, "ticketmatic/leuven"))  # the vendor's own event comes first
+    assert links(founded) == {VENDOR: (VENDOR, "founded", None, None)}
+    routed: list[Any] = []
+    sale = {"fact_id": "sale-1", "performance_key": ADOPTED, "event_time": NOW,
+            "identifiers": [{"namespace": "vendor:ticketmatic:leuven", "value": "101"}]}
+    w.identity.route("ev", ADOPTED, "ticket", sale, b"sale-1", routed)
+    assert links(routed) == {ADOPTED: (VENDOR, "founded", None, None)} and facts(routed) == [(VENDOR, b"sale-1")]
+
+    out = w.calendar(performance(UIT, "uitdatabank/c"))  # then UiTdatabank describes the same show
+    assert links(out)[UIT] == (UIT, "founded", None, None)
+    assert links(out)[VENDOR][:2] == (UIT, "match")
+    assert links(out)[ADOPTED][:2] == (UIT, "match"), "a key only routing knew is linked on the topic too"
+    held = VENDOR.encode() + b"@1"
+    [(_, _, retract), (_, _, move)] = moves(out)
+    assert moves(out) == [(VENDOR, held, retract), (UIT, held, move)] and retract == f"retract/{move}"
+    reroutes = {o[1]: json.loads(o[2]) for o in out if o[0] == RELEASE and o[3] == "reroute"}
+    assert reroutes == {VENDOR: {"to": UIT, "keys": [VENDOR]}, ADOPTED: {"to": UIT, "keys": [ADOPTED]}}
+
+    restarted = Crosswalk()  # a worker started later knows only what the identity topic says
+    for o in founded + routed + out:
+        if o[0] == IDENTITY:
+            link = _read(LINK, o[2])
+            restarted.put(o[1], link["performance_id"], link["reason"])
+    assert {k: restarted.get(k) for k in (VENDOR, ADOPTED, UIT)} == {VENDOR: UIT, ADOPTED: UIT, UIT: UIT}
