@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -24,7 +24,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter
 
 from bus.log import get_logger
-from bus.settings import Settings, load_settings
+from bus.settings import Settings
 from connectors.calendar.values import (
     DEFAULT_TIMEZONE,
     contract_error,
@@ -33,6 +33,7 @@ from connectors.calendar.values import (
     parse_datetime,
     parse_tagged,
 )
+from connectors.sdk.cli import name_option
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.errors import Retry
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
@@ -53,11 +54,12 @@ __all__ = [
     "json_bytes",
     "parse_datetime",
     "parse_tagged",
+    "poll_options",
     "run_sources",
-    "settings_of",
 ]
 
 log = get_logger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Dead letters carry at most this many bytes of a source document (Kafka's default
 #: message limit is 1 MiB; a too-large dead letter would block the source forever).
@@ -247,10 +249,17 @@ class DocumentSource(ABC):
 
 
 # -- CLI ------------------------------------------------------------------------------
-def settings_of(ctx: click.Context) -> Settings:
-    """The settings the root command built, or fresh ones when run standalone."""
-    obj = ctx.find_root().obj
-    return obj if isinstance(obj, Settings) else load_settings()
+def poll_options(name: str, what: str) -> Callable[[F], F]:
+    """The options a document calendar's command ends with: ``--poll-interval`` (seconds
+    between fetches of one ``what``) and ``--name`` (default ``name``)."""
+    interval = click.option(
+        "--poll-interval", type=click.FloatRange(min=1), default=None,
+        help=f"Seconds between fetches of a {what} (default: connector.poll_interval_s).")
+
+    def apply(command: F) -> F:
+        return interval(name_option(name)(command))
+
+    return apply
 
 
 def run_sources(settings: Settings, name: str,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from connectors.calendar.common import DEFAULT_TIMEZONE, CalendarMetrics, run_sources, settings_of
+from connectors.calendar.common import DEFAULT_TIMEZONE, CalendarMetrics, poll_options, run_sources
 from connectors.calendar.ical.source import IcalSource
+from connectors.sdk.cli import settings_of
 
 __all__ = ["command"]
 
@@ -27,10 +28,7 @@ __all__ = ["command"]
               help="Capacity to report (iCalendar has none; default: null).")
 @click.option("--horizon-days", type=click.IntRange(1, 3650), default=365, show_default=True,
               help="Expand recurring events this far ahead.")
-@click.option("--poll-interval", type=click.FloatRange(min=1), default=None,
-              help="Seconds between fetches of a feed (default: connector.poll_interval_s).")
-@click.option("--name", default="ical", show_default=True,
-              help="Connector name (metrics label, position key).")
+@poll_options("ical", "feed")
 @click.pass_context
 def command(ctx: click.Context, urls: tuple[str, ...], feed_name: str | None, timezone: str,
             venue_name: str | None, venue_id: str | None, venue_city: str | None,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from connectors.calendar.common import DEFAULT_TIMEZONE, CalendarMetrics, run_sources, settings_of
+from connectors.calendar.common import DEFAULT_TIMEZONE, CalendarMetrics, poll_options, run_sources
 from connectors.calendar.schemaorg.source import SchemaOrgSource
+from connectors.sdk.cli import settings_of
 
 __all__ = ["command"]
 
@@ -16,10 +17,7 @@ __all__ = ["command"]
               help="Zone of date-times that carry no offset.")
 @click.option("--country", default="NL", show_default=True,
               help="Venue country when an address does not say (NL or BE).")
-@click.option("--poll-interval", type=click.FloatRange(min=1), default=None,
-              help="Seconds between fetches of a page (default: connector.poll_interval_s).")
-@click.option("--name", default="schemaorg", show_default=True,
-              help="Connector name (metrics label, position key).")
+@poll_options("schemaorg", "page")
 @click.pass_context
 def command(ctx: click.Context, urls: tuple[str, ...], timezone: str, country: str,
             poll_interval: float | None, name: str) -> None:

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import click
 
-from connectors.calendar.common import CalendarMetrics, run_sources, settings_of
+from connectors.calendar.common import CalendarMetrics, run_sources
 from connectors.calendar.uitdatabank.source import UitdatabankSource
+from connectors.sdk.cli import name_option, settings_of
 
 __all__ = ["command"]
 
@@ -25,8 +26,7 @@ __all__ = ["command"]
               help="First run only: read events modified on or after this (UTC if no offset).")
 @click.option("--settle-seconds", type=click.FloatRange(0), default=10.0, show_default=True,
               help="Read only events modified at least this long ago (search index lag).")
-@click.option("--name", default="uitdatabank", show_default=True,
-              help="Connector name (metrics label, position key).")
+@name_option("uitdatabank")
 @click.pass_context
 def command(ctx: click.Context, base_url: str, api_key: str | None, client_id: str | None,
             account: str | None, page_size: int, since: datetime | None, settle_seconds: float,

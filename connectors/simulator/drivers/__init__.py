@@ -1,4 +1,5 @@
-"""One driver per source kind, keyed by the kind names of ``connectors.simulator.model``."""
+"""One driver per source kind, keyed by its ``kind`` (the kind names of
+``connectors.simulator.model``)."""
 
 from __future__ import annotations
 
@@ -12,30 +13,9 @@ from connectors.simulator.drivers.stager import StagerDriver
 from connectors.simulator.drivers.ticketmatic import TicketmaticDriver
 from connectors.simulator.drivers.uitdatabank import UitdatabankDriver
 from connectors.simulator.drivers.venuepages import IcalDriver, SchemaOrgDriver
-from connectors.simulator.model import (
-    BOXOFFICE_CSV,
-    DIP_CALENDAR,
-    DIP_CUMULATIVE,
-    EVENTBRITE,
-    EVENTIX,
-    ICAL,
-    SCHEMAORG,
-    STAGER,
-    TICKETMATIC,
-    UITDATABANK,
-)
 
 __all__ = ["DRIVERS"]
 
-DRIVERS: dict[str, type[Driver]] = {
-    DIP_CALENDAR: DipCalendarDriver,
-    UITDATABANK: UitdatabankDriver,
-    SCHEMAORG: SchemaOrgDriver,
-    ICAL: IcalDriver,
-    EVENTIX: EventixDriver,
-    EVENTBRITE: EventbriteDriver,
-    STAGER: StagerDriver,
-    TICKETMATIC: TicketmaticDriver,
-    DIP_CUMULATIVE: DipCumulativeDriver,
-    BOXOFFICE_CSV: BoxOfficeDriver,
-}
+DRIVERS: dict[str, type[Driver]] = {driver.kind: driver for driver in (
+    DipCalendarDriver, UitdatabankDriver, SchemaOrgDriver, IcalDriver, EventixDriver,
+    EventbriteDriver, StagerDriver, TicketmaticDriver, DipCumulativeDriver, BoxOfficeDriver)}

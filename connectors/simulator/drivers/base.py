@@ -16,16 +16,23 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bus.errors import BusError, RetriableError
 from bus.settings import Settings
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.records import SourceRecord
 from connectors.sdk.runner import PollingSource, SourceRunner
-from connectors.simulator.model import Season
+from connectors.simulator.model import Season, SimPerformance
 
-__all__ = ["Driver", "DriverStats", "Env", "Pacer", "SimulationError", "Unit", "drain", "push_all"]
+__all__ = ["ClosingSource", "Driver", "DriverStats", "Env", "Pacer", "SimulationError", "Unit",
+           "drain", "feed_and_drain", "grouped", "push_all"]
+
+
+class ClosingSource(PollingSource, Protocol):
+    """A real polling source that holds a client until ``close``."""
+
+    def close(self) -> None: ...
 
 
 class SimulationError(BusError):
@@ -229,3 +236,31 @@ def drain(env: Env, ctx: ConnectorContext, source: PollingSource, stats: DriverS
     raise SimulationError(f"{stats.kind}: the {stats.connector} connector did not catch up within "
                           f"{env.timeout_s:.0f}s" + (f" (last problem: {last_problem})"
                                                      if last_problem else ""))
+
+
+def grouped(perfs: Sequence[SimPerformance], key: Callable[[SimPerformance], str | None]
+            ) -> dict[str, list[SimPerformance]]:
+    """``perfs`` by ``key`` (None: left out), keys sorted, each group in the given order."""
+    groups: dict[str, list[SimPerformance]] = {}
+    for p in perfs:
+        k = key(p)
+        if k is not None:
+            groups.setdefault(k, []).append(p)
+    return dict(sorted(groups.items()))
+
+
+def feed_and_drain(driver: Driver, units: Sequence[Unit], put: Callable[[Any], object],
+                   source: Callable[[], ClosingSource], context: str) -> None:
+    """Put every unit's payload on a fake vendor API (paced), then run the real polling
+    ``source`` in a fresh connector context ``context`` until it caught up (``drain``)."""
+    for u in units:
+        driver.env.pacer.wait(u.facts)
+        put(u.payload)
+    driver.stats.units += len(units)
+    polled = source()
+    ctx = driver.env.context(context)
+    try:
+        drain(driver.env, ctx, polled, driver.stats)
+    finally:
+        polled.close()
+        ctx.close()

@@ -10,12 +10,11 @@ zipcode, city, province) and capacity.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from connectors.fakes.dip import FakeDip, dip_performance, dip_production, dip_theater
-from connectors.simulator.drivers.base import Driver, Unit, drain
+from connectors.simulator.drivers.base import Driver, Unit, feed_and_drain, grouped
 from connectors.simulator.drivers.render import calendar_modified, local_iso
 from connectors.simulator.model import DIP_CALENDAR, SimPerformance
 from connectors.ticketing.dip.calendar import DipCalendarSource
@@ -37,12 +36,10 @@ class DipCalendarDriver(Driver):
     phase = "calendar"
 
     def units(self) -> list[Unit]:
-        groups: dict[str, list[SimPerformance]] = defaultdict(list)
-        for p in self.env.season.performances:
-            if p.dip_number is not None:
-                groups[p.production_id].append(p)
+        productions = grouped(self.env.season.performances,
+                              lambda p: p.production_id if p.dip_number is not None else None)
         return [Unit(perfs[0].canonical_id, len(perfs), self._production(pid, perfs))
-                for pid, perfs in sorted(groups.items())]
+                for pid, perfs in productions.items()]
 
     def _production(self, pid: str, perfs: list[SimPerformance]
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -69,17 +66,8 @@ class DipCalendarDriver(Driver):
         self.fake = FakeDip(page_size=50).start()
 
     def deliver(self, units: Sequence[Unit]) -> None:
-        for u in units:
-            self.env.pacer.wait(u.facts)
-            self.fake.put([u.payload])
-        self.stats.units += len(units)
-        source = DipCalendarSource(self.fake.url, account="dip-sim")
-        ctx = self.env.context("dip-calendar")
-        try:
-            drain(self.env, ctx, source, self.stats)
-        finally:
-            source.close()
-            ctx.close()
+        feed_and_drain(self, units, lambda production: self.fake.put([production]),
+                       lambda: DipCalendarSource(self.fake.url, account="dip-sim"), "dip-calendar")
 
     def close(self) -> None:
         fake = getattr(self, "fake", None)

@@ -11,10 +11,8 @@ season the metadata holds what the venue typed (``realism.vendor_field_value``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from connectors.fakes.webhooks import SignedRequest, eventix_delivery, eventix_order
-from connectors.simulator.drivers.base import Driver, Unit, push_all
+from connectors.simulator.drivers.base import Unit
 from connectors.simulator.drivers.render import (
     TICKET_NAMES,
     canonical_value,
@@ -24,7 +22,7 @@ from connectors.simulator.drivers.render import (
     person,
     stable_uuid,
 )
-from connectors.simulator.drivers.webhook_host import Credentials, webhook_host
+from connectors.simulator.drivers.webhook_host import Credentials, RequestDriver
 from connectors.simulator.model import EVENTIX, SimPerformance, TicketHappening
 from connectors.simulator.realism import title_for, vendor_field_value
 
@@ -39,14 +37,11 @@ def facts_of(h: TicketHappening) -> int:
     return h.quantity
 
 
-class EventixDriver(Driver):
+class EventixDriver(RequestDriver):
     kind = EVENTIX
-    connector = "webhook"
 
-    def _request(self, perf: SimPerformance, h: TicketHappening, secret: str | None,
-                 creds: Credentials | None = None) -> SignedRequest:
-        """The delivery of ``h``: signed with a relay ``secret``, else as ``creds`` say."""
-        creds = creds or Credentials(secret=secret)
+    def _render(self, perf: SimPerformance, h: TicketHappening, creds: Credentials) -> SignedRequest:
+        """The delivery of ``h``: the order as it is after it."""
         season = self.env.season
         prod = season.production(perf.production_id)
         event_id = str(perf.vendor_id)
@@ -82,12 +77,3 @@ class EventixDriver(Driver):
         season = self.env.season
         return [Unit(h.performance, facts_of(h), h)
                 for h in in_delivery_order(season, self.kind)]
-
-    def deliver(self, units: Sequence[Unit]) -> None:
-        host = webhook_host(self.env)
-        season, creds = self.env.season, host.credentials(self.kind)
-
-        def send(u: Unit) -> int:
-            return host.post(self._request(season.performance(u.perf), u.payload, None, creds))
-
-        push_all(self.env, units, send, self.stats)

@@ -11,11 +11,10 @@ time (the snapshot's event time).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from decimal import Decimal
 
 from connectors.fakes.webhooks import SignedRequest, stager_delivery
-from connectors.simulator.drivers.base import Driver, Unit, push_all
+from connectors.simulator.drivers.base import Unit
 from connectors.simulator.drivers.render import (
     TICKET_NAMES,
     canonical_value,
@@ -23,7 +22,7 @@ from connectors.simulator.drivers.render import (
     local_iso,
     stable_uuid,
 )
-from connectors.simulator.drivers.webhook_host import Credentials, webhook_host
+from connectors.simulator.drivers.webhook_host import Credentials, RequestDriver
 from connectors.simulator.model import STAGER, SimPerformance, Snapshot
 from connectors.simulator.sales import unit_prices
 
@@ -34,14 +33,11 @@ def _euros(cents: int) -> str:
     return str((Decimal(cents) / 100).quantize(Decimal("0.01")))
 
 
-class StagerDriver(Driver):
+class StagerDriver(RequestDriver):
     kind = STAGER
-    connector = "webhook"
 
-    def _request(self, perf: SimPerformance, snap: Snapshot, secret: str | None,
-                 creds: Credentials | None = None) -> SignedRequest:
-        """The push of ``snap``: signed with a relay ``secret``, else as ``creds`` say."""
-        creds = creds or Credentials(secret=secret)
+    def _render(self, perf: SimPerformance, snap: Snapshot, creds: Credentials) -> SignedRequest:
+        """The push of ``snap``: every ticket type's counts at its time."""
         prices = unit_prices(self.env.season.production(perf.production_id).base_price_cents)
         free = max(snap.capacity - snap.sold - snap.reservations - snap.blocked_seats, 0)
         types = []
@@ -70,12 +66,3 @@ class StagerDriver(Driver):
         snaps = sorted((s for s in season.snapshots if s.performance in mine),
                        key=lambda s: (s.event_time, s.id))
         return [Unit(s.performance, 1, s) for s in snaps]
-
-    def deliver(self, units: Sequence[Unit]) -> None:
-        host = webhook_host(self.env)
-        season, creds = self.env.season, host.credentials(self.kind)
-
-        def send(u: Unit) -> int:
-            return host.post(self._request(season.performance(u.perf), u.payload, None, creds))
-
-        push_all(self.env, units, send, self.stats)

@@ -26,7 +26,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from connectors.calendar.uitdatabank.source import UitdatabankSource
 from connectors.fakes.uitdatabank import IO, FakeUitdatabank, uit_event
-from connectors.simulator.drivers.base import Driver, Unit, drain
+from connectors.simulator.drivers.base import Driver, Unit, feed_and_drain, grouped
 from connectors.simulator.drivers.render import calendar_modified, iso, tags_of
 from connectors.simulator.model import DECLARED, UITDATABANK, SimPerformance
 from connectors.simulator.realism import (
@@ -53,15 +53,12 @@ class UitdatabankDriver(Driver):
     phase = "calendar"
 
     def units(self) -> list[Unit]:
-        groups: dict[str, list[SimPerformance]] = defaultdict(list)
-        for p in self.env.season.performances:
-            if p.uit_event is not None:
-                groups[p.uit_event].append(p)
+        events = grouped(self.env.season.performances, lambda p: p.uit_event)
         events_of: dict[str, list[str]] = defaultdict(list)  # production -> its UiT events
-        for uuid, perfs in sorted(groups.items()):
+        for uuid, perfs in events.items():
             events_of[perfs[0].production_id].append(uuid)
         return [Unit(perfs[0].canonical_id, len(perfs), self._event(uuid, perfs, events_of))
-                for uuid, perfs in sorted(groups.items())]
+                for uuid, perfs in events.items()]
 
     def _event(self, uuid: str, perfs: list[SimPerformance], events_of: dict[str, list[str]]
                ) -> dict[str, Any]:
@@ -116,18 +113,11 @@ class UitdatabankDriver(Driver):
         self.fake = FakeUitdatabank(api_key=_API_KEY).start()
 
     def deliver(self, units: Sequence[Unit]) -> None:
-        for u in units:
-            self.env.pacer.wait(u.facts)
-            self.fake.add(u.payload)
-        self.stats.units += len(units)
-        source = UitdatabankSource(self.fake.url, api_key=_API_KEY, account="uitdatabank-sim",
-                                   settle_s=0, connector=self.env.connector_name(self.connector))
-        ctx = self.env.context(self.connector)
-        try:
-            drain(self.env, ctx, source, self.stats)
-        finally:
-            source.close()
-            ctx.close()
+        def source() -> UitdatabankSource:
+            return UitdatabankSource(self.fake.url, api_key=_API_KEY, account="uitdatabank-sim",
+                                     settle_s=0, connector=self.env.connector_name(self.connector))
+
+        feed_and_drain(self, units, self.fake.add, source, self.connector)
 
     def close(self) -> None:
         fake = getattr(self, "fake", None)

@@ -15,15 +15,14 @@ venue without a ticketing connector declares ``remainingAttendeeCapacity`` and
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 from connectors.calendar.ical.source import IcalSource
 from connectors.calendar.schemaorg.source import SchemaOrgSource
 from connectors.fakes.calendars import FakeCalendarSite, ical_feed, schemaorg_page, theater_event, vevent
-from connectors.sdk.runner import PollingSource
-from connectors.simulator.drivers.base import Driver, Env, Unit, drain
+from connectors.simulator.drivers.base import ClosingSource, Driver, Env, Unit, drain, grouped
 from connectors.simulator.drivers.render import calendar_modified, iso, local_iso, tags_of
 from connectors.simulator.model import DECLARED, ICAL, SCHEMAORG, SimPerformance, VenueSpec
 from connectors.simulator.realism import (
@@ -44,6 +43,7 @@ __all__ = ["IcalDriver", "SchemaOrgDriver"]
 _SCHEMA_STATUS = {"SCHEDULED": "EventScheduled", "CANCELLED": "EventCancelled",
                   "POSTPONED": "EventPostponed"}
 _ICAL_STATUS = {"SCHEDULED": "CONFIRMED", "CANCELLED": "CANCELLED", "POSTPONED": "CONFIRMED"}
+_Item = TypeVar("_Item")  # one performance as a document lists it
 
 
 def _site(env: Env) -> FakeCalendarSite:
@@ -53,11 +53,9 @@ def _site(env: Env) -> FakeCalendarSite:
 
 
 def _by_venue(env: Env, feed: str) -> dict[str, list[SimPerformance]]:
-    out: dict[str, list[SimPerformance]] = defaultdict(list)
-    for p in env.season.performances:
-        if feed in env.season.venue(p.venue).calendar_feeds:
-            out[p.venue].append(p)
-    return {k: sorted(v, key=lambda p: (p.start, p.canonical_id)) for k, v in sorted(out.items())}
+    venues = grouped(env.season.performances,
+                     lambda p: p.venue if feed in env.season.venue(p.venue).calendar_feeds else None)
+    return {k: sorted(v, key=lambda p: (p.start, p.canonical_id)) for k, v in venues.items()}
 
 
 def _ical_utc(t: datetime) -> str:
@@ -68,21 +66,29 @@ def _ical_local(t: datetime) -> str:
     return t.astimezone(LOCAL_TZ).strftime("%Y%m%dT%H%M%S")
 
 
-class _PageDriver(Driver):
-    phase = "calendar"
-    feed = ""
+class _PageDriver(Driver, Generic[_Item]):
+    """A venue's own calendar document (the feed named like the driver's ``kind``)."""
 
-    def _document(self, venue: VenueSpec, perfs: list[SimPerformance]) -> tuple[str, str, str]:
-        """(path, body, content type) of the venue's document."""
+    phase = "calendar"
+
+    def _item(self, venue: VenueSpec, p: SimPerformance) -> _Item:
+        """One performance as the document lists it."""
         raise NotImplementedError
 
-    def _source(self, venue: VenueSpec, url: str) -> PollingSource:
+    def _page(self, venue: VenueSpec, items: list[_Item]) -> tuple[str, str, str]:
+        """(path, body, content type) of the venue's document listing ``items``."""
+        raise NotImplementedError
+
+    def _document(self, venue: VenueSpec, perfs: list[SimPerformance]) -> tuple[str, str, str]:
+        return self._page(venue, [self._item(venue, p) for p in perfs])
+
+    def _source(self, venue: VenueSpec, url: str) -> ClosingSource:
         raise NotImplementedError
 
     def units(self) -> list[Unit]:
         season = self.env.season
         return [Unit(perfs[0].canonical_id, len(perfs), (season.venue(key), perfs))
-                for key, perfs in _by_venue(self.env, self.feed).items()]
+                for key, perfs in _by_venue(self.env, self.kind).items()]
 
     def deliver(self, units: Sequence[Unit]) -> None:
         site = _site(self.env)
@@ -97,7 +103,7 @@ class _PageDriver(Driver):
                 try:
                     drain(self.env, ctx, source, self.stats)
                 finally:
-                    source.close()  # type: ignore[attr-defined]
+                    source.close()
                 self.stats.units += 1
         finally:
             ctx.close()
@@ -108,60 +114,57 @@ class _PageDriver(Driver):
             site.close()
 
 
-class SchemaOrgDriver(_PageDriver):
+class SchemaOrgDriver(_PageDriver[dict[str, Any]]):
     kind = SCHEMAORG
     connector = "schemaorg"
-    feed = SCHEMAORG
 
-    def _document(self, venue: VenueSpec, perfs: list[SimPerformance]) -> tuple[str, str, str]:
+    def _item(self, venue: VenueSpec, p: SimPerformance) -> dict[str, Any]:
         season = self.env.season
-        nodes = []
-        for p in perfs:
-            real, declared = season.real, season.real and p.ticketing == DECLARED
-            modified = calendar_modified(p, self.kind)
-            own_shop = (f"{venue.url}/tickets/{local_ref(season, p)}" if real
-                        else f"{venue.url}/tickets/{p.vendor_id or p.dip_number}")
-            nodes.append(theater_event(
-                title_for(season, p, self.kind), local_iso(p.start), end=local_iso(p.end),
-                event_id=schemaorg_id(season, p),
-                status=_SCHEMA_STATUS[p.status], venue=venue_name_for(season, p, self.kind),
-                street="Schouwburgplein 1",
-                postcode=venue.zipcode, city=venue.city, country=venue.country,
-                capacity=p.capacity,
-                remaining=declared_remaining(season, p) if declared else None,
-                availability=declared_status(season, p) if declared else "InStock",
-                offer_url=(shop_url(season, p) if p.shop_link else None) or own_shop,
-                valid_from=local_iso(p.on_sale), identifier=None if real else tags_of(p),
-                modified=iso(declared_at(season, p, modified) if declared else modified)))
-        return (f"/{venue.key}/agenda.html", schemaorg_page(nodes, title=f"Agenda {venue.name}"),
+        real, declared = season.real, season.real and p.ticketing == DECLARED
+        modified = calendar_modified(p, self.kind)
+        own_shop = (f"{venue.url}/tickets/{local_ref(season, p)}" if real
+                    else f"{venue.url}/tickets/{p.vendor_id or p.dip_number}")
+        return theater_event(
+            title_for(season, p, self.kind), local_iso(p.start), end=local_iso(p.end),
+            event_id=schemaorg_id(season, p),
+            status=_SCHEMA_STATUS[p.status], venue=venue_name_for(season, p, self.kind),
+            street="Schouwburgplein 1",
+            postcode=venue.zipcode, city=venue.city, country=venue.country,
+            capacity=p.capacity,
+            remaining=declared_remaining(season, p) if declared else None,
+            availability=declared_status(season, p) if declared else "InStock",
+            offer_url=(shop_url(season, p) if p.shop_link else None) or own_shop,
+            valid_from=local_iso(p.on_sale), identifier=None if real else tags_of(p),
+            modified=iso(declared_at(season, p, modified) if declared else modified))
+
+    def _page(self, venue: VenueSpec, items: list[dict[str, Any]]) -> tuple[str, str, str]:
+        return (f"/{venue.key}/agenda.html", schemaorg_page(items, title=f"Agenda {venue.name}"),
                 "text/html; charset=utf-8")
 
-    def _source(self, venue: VenueSpec, url: str) -> PollingSource:
+    def _source(self, venue: VenueSpec, url: str) -> ClosingSource:
         return SchemaOrgSource(url, account=venue.key, country=venue.country)
 
 
-class IcalDriver(_PageDriver):
+class IcalDriver(_PageDriver[str]):
     kind = ICAL
     connector = "ical"
-    feed = ICAL
 
-    def _document(self, venue: VenueSpec, perfs: list[SimPerformance]) -> tuple[str, str, str]:
+    def _item(self, venue: VenueSpec, p: SimPerformance) -> str:
         season = self.env.season
-        events = []
-        for p in perfs:
-            page = (local_ref(season, p) if season.real
-                    else p.canonical_id.replace('|', '-'))
-            events.append(vevent(
-                ical_uid(season, p), _ical_local(p.start),
-                summary=title_for(season, p, self.kind),
-                end=_ical_local(p.end), status=_ICAL_STATUS[p.status],
-                location=p.hall, url=f"{venue.url}/agenda/{page}",
-                last_modified=_ical_utc(calendar_modified(p, self.kind)),
-                extra=[] if season.real else [f"X-CULTUURBUS-ID:{tag}" for tag in tags_of(p)]))
-        return (f"/{venue.key}/agenda.ics", ical_feed(events, name=venue.name),
+        page = local_ref(season, p) if season.real else p.canonical_id.replace('|', '-')
+        return vevent(
+            ical_uid(season, p), _ical_local(p.start),
+            summary=title_for(season, p, self.kind),
+            end=_ical_local(p.end), status=_ICAL_STATUS[p.status],
+            location=p.hall, url=f"{venue.url}/agenda/{page}",
+            last_modified=_ical_utc(calendar_modified(p, self.kind)),
+            extra=[] if season.real else [f"X-CULTUURBUS-ID:{tag}" for tag in tags_of(p)])
+
+    def _page(self, venue: VenueSpec, items: list[str]) -> tuple[str, str, str]:
+        return (f"/{venue.key}/agenda.ics", ical_feed(items, name=venue.name),
                 "text/calendar; charset=utf-8")
 
-    def _source(self, venue: VenueSpec, url: str) -> PollingSource:
+    def _source(self, venue: VenueSpec, url: str) -> ClosingSource:
         now = self.env.season.now
         return IcalSource(url, name=venue.key, venue_name=venue.name, venue_id=venue.key,
                           venue_city=venue.city, venue_postcode=venue.zipcode,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,14 @@ from pydantic import SecretStr
 from bus.http import HttpServer
 from connectors.fakes.webhooks import EVENTIX_NONCE, FakeEventbriteApi, SignedRequest
 from connectors.sdk.context import ConnectorContext
-from connectors.simulator.drivers.base import Env, SimulationError
+from connectors.simulator.drivers.base import Driver, Env, SimulationError, Unit, push_all
 from connectors.simulator.drivers.render import TICKET_NAMES
+from connectors.simulator.model import SimPerformance
 from connectors.ticketing.webhook.app import create_app
 from connectors.ticketing.webhook.settings import WebhookSettings
 from schemas.models import TicketType
 
-__all__ = ["Credentials", "WebhookHost", "vendor_credentials", "webhook_host"]
+__all__ = ["Credentials", "RequestDriver", "WebhookHost", "vendor_credentials", "webhook_host"]
 
 _ATTEMPTS = 8
 
@@ -151,3 +153,27 @@ def webhook_host(env: Env) -> WebhookHost:
     host = env.shared_host("webhook", lambda: WebhookHost(env).start())
     assert isinstance(host, WebhookHost)
     return host
+
+
+class RequestDriver(Driver):
+    """A push vendor whose every unit is one ready request (``_render``), posted to the
+    run's webhook host."""
+
+    connector = "webhook"
+
+    def _render(self, perf: SimPerformance, payload: Any, creds: Credentials) -> SignedRequest:
+        raise NotImplementedError
+
+    def _request(self, perf: SimPerformance, payload: Any, secret: str | None,
+                 creds: Credentials | None = None) -> SignedRequest:
+        """The delivery of ``payload``: signed with a relay ``secret``, else as ``creds`` say."""
+        return self._render(perf, payload, creds or Credentials(secret=secret))
+
+    def deliver(self, units: Sequence[Unit]) -> None:
+        host = webhook_host(self.env)
+        season, creds = self.env.season, host.credentials(self.kind)
+
+        def send(u: Unit) -> int:
+            return host.post(self._request(season.performance(u.perf), u.payload, None, creds))
+
+        push_all(self.env, units, send, self.stats)

@@ -8,31 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from bus.settings import Settings, load_settings
+from connectors.sdk.cli import name_option, settings_of, ticket_type_map
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.identifiers import IdFields
 from connectors.ticketing.csvfile.columns import normalise
 from connectors.ticketing.csvfile.importer import CsvImporter
 from connectors.ticketing.csvfile.mapping import ID_COLUMNS, RowEnv
-from schemas.models import TicketType
 
 __all__ = ["command"]
-
-_TYPES = [t.value for t in TicketType]
-
-
-def _ticket_types(values: tuple[str, ...]) -> dict[str, TicketType]:
-    out = {}
-    for value in values:
-        label, sep, kind = value.rpartition("=")
-        if not sep or not label.strip():
-            raise click.BadParameter(f"expected LABEL=TYPE, got {value!r}", param_hint="--ticket-type")
-        try:
-            out[normalise(label)] = TicketType(kind.strip().upper())
-        except ValueError:
-            raise click.BadParameter(f"{kind!r} is not one of {', '.join(_TYPES)}",
-                                     param_hint="--ticket-type") from None
-    return out
 
 
 @click.command("file")
@@ -53,8 +36,7 @@ def _ticket_types(values: tuple[str, ...]) -> dict[str, TicketType]:
               help="Rows per Kafka acknowledgement and checkpoint.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr. [default: when stderr is a terminal]")
-@click.option("--name", default="file", show_default=True,
-              help="Connector name (metrics label, position key).")
+@name_option("file")
 @click.option("--id-field", "id_fields", multiple=True, metavar="NS=COLUMN",
               help="A column holding a sector id, by its header: dip=COLUMN ('<production>|"
                    "<number>'), uit=COLUMN (uuid, uuid#n, a UiT URL, or the event id matched on "
@@ -75,11 +57,12 @@ def command(paths: tuple[Path, ...], venue: str, fmt: str, encoding: str, delimi
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--timezone") from None
     id_columns = {normalise(column): f"{ns}_id" for ns, column in IdFields.parse(id_fields).fields}
-    root = click.get_current_context().find_root().obj
-    settings: Settings = root if isinstance(root, Settings) else load_settings()
+    settings = settings_of(click.get_current_context())
     ctx = ConnectorContext(settings, name, serve_metrics=False).open()
     try:
-        env = RowEnv(venue, ctx.pseudonymiser, zone, currency, _ticket_types(ticket_types),
+        types = ticket_type_map(ticket_types, "--ticket-type", "LABEL", split=str.rpartition,
+                                normal=normalise)
+        env = RowEnv(venue, ctx.pseudonymiser, zone, currency, types,
                      window=ctx.window, id_fields=ID_COLUMNS.counting(ctx.metrics_registry, name))
         importer = CsvImporter(ctx.publisher, ctx.positions, env, encoding=encoding,
                                delimiter=delimiter, batch_size=batch_size,

@@ -14,7 +14,8 @@ from pydantic import SecretStr
 from bus.errors import RetriableError
 from bus.http import HttpServer
 from bus.log import get_logger
-from bus.settings import Settings, load_settings
+from bus.settings import Settings
+from connectors.sdk.cli import settings_of
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
 from connectors.ticketing.dip.app import create_app
@@ -28,11 +29,6 @@ __all__ = ["PORT_SETTING", "command"]
 log = get_logger(__name__)
 #: How a user moves the receiver's port (named when it is taken).
 PORT_SETTING = "`cultuurbus connector dip --port N` or CULTUURBUS_CONNECTOR__HTTP_PORT"
-
-
-def _settings() -> Settings:
-    root = click.get_current_context().find_root().obj
-    return root if isinstance(root, Settings) else load_settings()
 
 
 def _poll(settings: Settings, name: str, source: Any, serve_metrics: bool,
@@ -123,7 +119,7 @@ def command(account: str | None, host: str | None, port: int | None, token: str 
     """
     if poll_url and calendar_url:
         raise click.UsageError("give --poll or --calendar-url, not both (run two connectors)")
-    settings = _settings()
+    settings = settings_of(click.get_current_context())
     if calendar_url:
         start = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
         _poll(settings, name or "dip-calendar",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bus.log import get_logger
-from bus.settings import Settings, load_settings
+from connectors.sdk.cli import TICKET_TYPES, name_option, settings_of, ticket_type_map
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.identifiers import IdFields
 from connectors.sdk.runner import SourceRunner
@@ -18,23 +18,11 @@ from schemas.models import TicketType
 __all__ = ["command", "parse_pricetypes"]
 
 log = get_logger(__name__)
-_TYPES = [t.value for t in TicketType]
 
 
 def parse_pricetypes(values: tuple[str, ...]) -> dict[str, TicketType]:
     """``("12=DISCOUNT", "3=free")`` -> ``{"12": DISCOUNT, "3": FREE}``."""
-    out = {}
-    for value in values:
-        key, sep, kind = value.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected PRICETYPEID=TYPE, got {value!r}",
-                                     param_hint="--pricetype")
-        try:
-            out[key.strip()] = TicketType(kind.strip().upper())
-        except ValueError:
-            raise click.BadParameter(f"{kind!r} is not one of {', '.join(_TYPES)}",
-                                     param_hint="--pricetype") from None
-    return out
+    return ticket_type_map(values, "--pricetype", "PRICETYPEID")
 
 
 @click.command("eventstream")
@@ -48,7 +36,7 @@ def parse_pricetypes(values: tuple[str, ...]) -> dict[str, TicketType]:
               help="API secret key (prefer the env var; never on the command line in production).")
 @click.option("--pricetype", "pricetypes", multiple=True, metavar="PRICETYPEID=TYPE",
               help="Map a Ticketmatic price type id to NORMAL, DISCOUNT, FREE or OTHER. Repeatable.")
-@click.option("--default-ticket-type", type=click.Choice(_TYPES, case_sensitive=False),
+@click.option("--default-ticket-type", type=click.Choice(TICKET_TYPES, case_sensitive=False),
               default="OTHER", show_default=True,
               help="Ticket type of unmapped price types (a price of 0 counts as FREE).")
 @click.option("--id-field", "id_fields", multiple=True, metavar="NS=FIELD",
@@ -58,8 +46,7 @@ def parse_pricetypes(values: tuple[str, ...]) -> dict[str, TicketType]:
 @click.option("--start-id", default="0", show_default=True,
               help="First run only (no saved cursor): the eventstream id to start at.")
 @click.option("--currency", default="EUR", show_default=True)
-@click.option("--name", default="eventstream", show_default=True,
-              help="Connector name (metrics label, position key).")
+@name_option("eventstream")
 @click.option("--until-caught-up", is_flag=True,
               help="Exit once the stream has no more results (for batch runs and tests).")
 @click.option("--metrics/--no-metrics", "serve_metrics", default=True, show_default=True,
@@ -76,8 +63,7 @@ def command(base_url: str, account: str, access_key: str | None, secret_key: str
         raise click.UsageError("give both --access-key and --secret-key (or neither, for a "
                                "test server)")
     fields = IdFields.parse(id_fields or ("dip=c_dipid",))
-    root = click.get_current_context().find_root().obj
-    settings: Settings = root if isinstance(root, Settings) else load_settings()
+    settings = settings_of(click.get_current_context())
     ctx = ConnectorContext(settings, name, serve_metrics=serve_metrics).open()
     client = EventstreamClient(base_url, account, access_key=access_key, secret_key=secret_key)
     try:

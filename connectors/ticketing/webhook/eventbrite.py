@@ -45,25 +45,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from bus.topics import PERFORMANCES, TICKET_EVENTS
 from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
-from connectors.ticketing.webhook.facts import (
-    INT_MAX,
-    LONG_MAX,
-    Delivery,
-    Mapped,
-    MappingEnv,
-    Time,
-    check_carried,
-    check_time,
-    contract,
-    fact_id,
-    parse,
-)
+from connectors.ticketing.webhook import facts
 from connectors.ticketing.webhook.fetch import EventbriteClient
 from schemas.models import (
     Buyer,
@@ -84,11 +72,7 @@ ACTIONS = ("order.placed", "order.updated", "order.refunded", "attendee.checked_
            "event.updated")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class EventbriteConfig(_Model):
+class EventbriteConfig(facts.VendorModel):
     action: str = Field(min_length=1, json_schema_extra={"enum": list(ACTIONS)},
                         description="Any other action is refused (422).")
     user_id: str | None = None
@@ -96,21 +80,21 @@ class EventbriteConfig(_Model):
     webhook_id: str | None = None
 
 
-class EventbriteDelivery(_Model):
+class EventbriteDelivery(facts.VendorModel):
     """Body of an Eventbrite delivery."""
 
     config: EventbriteConfig
     api_url: str = Field(min_length=1)
 
 
-class Money(_Model):
+class Money(facts.VendorModel):
     currency: str = "EUR"
-    value: StrictInt = Field(ge=0, le=LONG_MAX, description="Minor units (cents).")
+    value: StrictInt = Field(ge=0, le=facts.LONG_MAX, description="Minor units (cents).")
     major_value: str | None = None
     display: str | None = None
 
 
-class Costs(_Model):
+class Costs(facts.VendorModel):
     base_price: Money
     gross: Money | None = None
     eventbrite_fee: Money | None = None
@@ -118,7 +102,7 @@ class Costs(_Model):
     tax: Money | None = None
 
 
-class Address(_Model):
+class Address(facts.VendorModel):
     address_1: str | None = None
     address_2: str | None = None
     city: str | None = None
@@ -127,11 +111,11 @@ class Address(_Model):
     country: str | None = None
 
 
-class Addresses(_Model):
+class Addresses(facts.VendorModel):
     home: Address | None = None
 
 
-class Profile(_Model):
+class Profile(facts.VendorModel):
     """Read only to pseudonymise; none of these values reaches Kafka."""
 
     first_name: str | None = None
@@ -143,21 +127,21 @@ class Profile(_Model):
     addresses: Addresses | None = None
 
 
-class Barcode(_Model):
+class Barcode(facts.VendorModel):
     """One entry barcode of an attendee; ``status`` is ``unused`` or ``used``."""
 
     barcode: str | None = None
     status: str | None = None
-    created: Time | None = None
-    changed: Time | None = None
+    created: facts.Time | None = None
+    changed: facts.Time | None = None
 
 
-class EventbriteAttendee(_Model):
+class EventbriteAttendee(facts.VendorModel):
     id: str = Field(min_length=1)
     event_id: str = Field(min_length=1)
     order_id: str = Field(min_length=1)
-    created: Time
-    changed: Time
+    created: facts.Time
+    changed: facts.Time
     ticket_class_id: str | None = None
     ticket_class_name: str = Field(min_length=1)
     quantity: StrictInt = Field(default=1, ge=1, le=100_000)
@@ -170,46 +154,46 @@ class EventbriteAttendee(_Model):
     status: str | None = None
 
 
-class EventbriteOrder(_Model):
+class EventbriteOrder(facts.VendorModel):
     id: str = Field(min_length=1)
     event_id: str = Field(min_length=1)
     status: str | None = None
-    created: Time
-    changed: Time
+    created: facts.Time
+    changed: facts.Time
     email: str | None = None
     attendees: list[EventbriteAttendee] = Field(min_length=1)
 
 
-class MultipartText(_Model):
+class MultipartText(facts.VendorModel):
     text: str = Field(min_length=1)
 
 
-class DateTimeTz(_Model):
+class DateTimeTz(facts.VendorModel):
     timezone: str | None = None
-    utc: Time
+    utc: facts.Time
 
 
-class EventbriteVenue(_Model):
+class EventbriteVenue(facts.VendorModel):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     address: Address | None = None
 
 
-class EventbriteEvent(_Model):
+class EventbriteEvent(facts.VendorModel):
     id: str = Field(min_length=1)
     name: MultipartText
     start: DateTimeTz
     end: DateTimeTz | None = None
     url: str | None = None
     status: str | None = None
-    capacity: StrictInt | None = Field(default=None, ge=0, le=INT_MAX)
-    changed: Time
+    capacity: StrictInt | None = Field(default=None, ge=0, le=facts.INT_MAX)
+    changed: facts.Time
     online_event: StrictBool = False
     venue: EventbriteVenue | None = None
 
 
 def _buyer(att: EventbriteAttendee, order_email: str | None, account: str,
-           env: MappingEnv, where: str) -> Buyer | None:
+           env: facts.MappingEnv, where: str) -> Buyer | None:
     profile = att.profile or Profile()
     email = (profile.email or order_email or "").strip().lower() or None
     home = profile.addresses.home if profile.addresses else None
@@ -243,7 +227,7 @@ def _scan_time(att: EventbriteAttendee, where: str, received_at: datetime) -> tu
 
 def _ticket(att: EventbriteAttendee, kind: TicketEventType,
             when: Literal["created", "changed"] | tuple[datetime, str], where: str,
-            account: str, env: MappingEnv, order_email: str | None = None) -> SourceRecord:
+            account: str, env: facts.MappingEnv, order_email: str | None = None) -> SourceRecord:
     """One ticket fact of ``att`` at its ``when`` time: ``created``, ``changed``, or a
     time and the field it came from (a scan's)."""
     primary = Identifier.vendor(NAME, account, att.event_id)
@@ -252,15 +236,15 @@ def _ticket(att: EventbriteAttendee, kind: TicketEventType,
         at, time_field = when
     else:
         at, time_field = (att.created if when == "created" else att.changed), f"{where}.{when}"
-    check_time(env, at, time_field)
+    facts.check_time(env, at, time_field)
     inputs = {"event_time": time_field, "price_cents": f"{where}.costs.base_price.value",
               "currency": f"{where}.costs.base_price.currency", "order_id": f"{where}.order_id",
               "ticket_ids": f"{where}.id", "quantity": f"{where}.quantity",
               "performance_key": f"{where}.event_id", "identifiers": f"{where}.event_id",
               "buyer": f"{where}.profile", "source_account": "account"}
-    fact = contract(
+    fact = facts.contract(
         TicketEvent, inputs,
-        fact_id=fact_id(NAME, account, att.id, _ID_KIND.get(kind, kind.value)), event_time=at,
+        fact_id=facts.fact_id(NAME, account, att.id, _ID_KIND.get(kind, kind.value)), event_time=at,
         ingested_at=utcnow(), source_system=NAME, source_account=account,
         performance_key=primary.key,
         identifiers=[primary, Identifier.vendor_global(NAME, att.event_id)], event_type=kind,
@@ -273,7 +257,7 @@ def _ticket(att: EventbriteAttendee, kind: TicketEventType,
 
 
 def _order_records(action: str, order: EventbriteOrder, account: str,
-                   env: MappingEnv) -> list[SourceRecord]:
+                   env: facts.MappingEnv) -> list[SourceRecord]:
     """The sale of each attendee concerned and, when undone, its refund or cancellation.
 
     The result depends only on the action and the fetched order, never on which
@@ -296,20 +280,20 @@ def _order_records(action: str, order: EventbriteOrder, account: str,
     return out
 
 
-def _performance(event: EventbriteEvent, account: str, env: MappingEnv) -> SourceRecord:
+def _performance(event: EventbriteEvent, account: str, env: facts.MappingEnv) -> SourceRecord:
     primary = Identifier.vendor(NAME, account, event.id)
-    check_time(env, event.changed, "api_url.changed")
-    check_carried(event.start.utc, "api_url.start.utc")
+    facts.check_time(env, event.changed, "api_url.changed")
+    facts.check_carried(event.start.utc, "api_url.start.utc")
     if event.end is not None:
-        check_carried(event.end.utc, "api_url.end.utc")
+        facts.check_carried(event.end.utc, "api_url.end.utc")
     if event.venue is not None:
         addr = event.venue.address or Address()
         country = iso_country_or_none(addr.country, "api_url.venue.address.country")
-        venue = contract(Venue, {"id": "api_url.venue.id", "name": "api_url.venue.name",
-                                 "city": "api_url.venue.address.city",
-                                 "postcode": "api_url.venue.address.postal_code"},
-                         id=f"{NAME}:{event.venue.id}", name=event.venue.name, city=addr.city,
-                         postcode=addr.postal_code, country=country)
+        venue = facts.contract(Venue, {"id": "api_url.venue.id", "name": "api_url.venue.name",
+                                       "city": "api_url.venue.address.city",
+                                       "postcode": "api_url.venue.address.postal_code"},
+                               id=f"{NAME}:{event.venue.id}", name=event.venue.name, city=addr.city,
+                               postcode=addr.postal_code, country=country)
     elif event.online_event:
         venue = Venue(id=f"{NAME}:online", name="Online")
     else:
@@ -321,9 +305,9 @@ def _performance(event: EventbriteEvent, account: str, env: MappingEnv) -> Sourc
               "start": "api_url.start.utc", "end": "api_url.end.utc", "url": "api_url.url",
               "capacity": "api_url.capacity", "performance_key": "api_url.id",
               "identifiers": "api_url.id", "source_account": "account"}
-    perf = contract(
+    perf = facts.contract(
         Performance, inputs,
-        fact_id=fact_id(NAME, account, event.id, "performance", event.changed.isoformat()),
+        fact_id=facts.fact_id(NAME, account, event.id, "performance", event.changed.isoformat()),
         event_time=event.changed, ingested_at=utcnow(), source_system=NAME,
         source_account=account, performance_key=primary.key,
         identifiers=[primary, Identifier.vendor_global(NAME, event.id)],
@@ -333,8 +317,8 @@ def _performance(event: EventbriteEvent, account: str, env: MappingEnv) -> Sourc
     return SourceRecord(PERFORMANCES, primary.key, perf)
 
 
-async def map_eventbrite(delivery: Delivery, payload: Any, env: MappingEnv,
-                         client: EventbriteClient) -> Mapped:
+async def map_eventbrite(delivery: facts.Delivery, payload: Any, env: facts.MappingEnv,
+                         client: EventbriteClient) -> facts.Mapped:
     """Fetch what the delivery points to and map it.
 
     Raises:
@@ -342,7 +326,7 @@ async def map_eventbrite(delivery: Delivery, payload: Any, env: MappingEnv,
         FetchFailed: the Eventbrite API did not answer (answer 503).
 
     """
-    body: EventbriteDelivery = parse(EventbriteDelivery, payload)
+    body: EventbriteDelivery = facts.parse(EventbriteDelivery, payload)
     action = body.config.action
     if action not in ACTIONS:
         raise MappingError(f"unsupported action {action!r} in config.action; this receiver "
@@ -350,12 +334,12 @@ async def map_eventbrite(delivery: Delivery, payload: Any, env: MappingEnv,
     url = client.check_url(body.api_url)
     account = delivery.account
     if action.startswith("order."):
-        order: EventbriteOrder = parse(EventbriteOrder, await client.get(url, account, "attendees"),
-                                       "api_url")
+        order: EventbriteOrder = facts.parse(EventbriteOrder,
+                                             await client.get(url, account, "attendees"), "api_url")
         records = _order_records(action, order, account, env)
         rid, changed = order.id, order.changed
     elif action == "attendee.checked_in":
-        att: EventbriteAttendee = parse(EventbriteAttendee, await client.get(url, account), "api_url")
+        att: EventbriteAttendee = facts.parse(EventbriteAttendee, await client.get(url, account), "api_url")
         if not att.checked_in:
             raise MappingError("attendee.checked_in for an attendee whose checked_in is false",
                                field="api_url.checked_in")
@@ -363,8 +347,8 @@ async def map_eventbrite(delivery: Delivery, payload: Any, env: MappingEnv,
                            "api_url", account, env)]
         rid, changed = att.id, att.changed
     else:
-        event: EventbriteEvent = parse(EventbriteEvent, await client.get(url, account, "venue"),
-                                       "api_url")
+        event: EventbriteEvent = facts.parse(EventbriteEvent,
+                                             await client.get(url, account, "venue"), "api_url")
         records = [_performance(event, account, env)]
         rid, changed = event.id, event.changed
-    return Mapped(records, f"{NAME}/{account}/{action}/{rid}/{changed.isoformat()}", action)
+    return facts.Mapped(records, f"{NAME}/{account}/{action}/{rid}/{changed.isoformat()}", action)

@@ -30,24 +30,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import Field, StrictInt
 
 from bus.topics import TICKET_EVENTS
 from connectors.sdk.countries import iso_country_or_none
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
-from connectors.ticketing.webhook.facts import (
-    LONG_MAX,
-    Delivery,
-    Mapped,
-    MappingEnv,
-    Time,
-    check_time,
-    contract,
-    custom_identifiers,
-    fact_id,
-    parse,
-)
+from connectors.ticketing.webhook import facts
 from connectors.ticketing.webhook.signing import signed_content
 from schemas.models import Buyer, Identifier, TicketEvent, TicketEventType, utcnow
 
@@ -65,11 +54,7 @@ TRIGGERS: dict[str, tuple[TicketEventType, bool]] = {  # trigger -> (fact type, 
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class EventixCustomer(_Model):
+class EventixCustomer(facts.VendorModel):
     """Personal fields are read only to pseudonymise; none of them reaches Kafka."""
 
     guid: str | None = None
@@ -84,15 +69,15 @@ class EventixCustomer(_Model):
     birthdate: str | None = None
 
 
-class EventixMetadata(_Model):
+class EventixMetadata(facts.VendorModel):
     name: str
     value: Any = None
 
 
-class EventixEvent(_Model):
+class EventixEvent(facts.VendorModel):
     guid: str = Field(min_length=1)
     name: str | None = None
-    start: Time | None = None
+    start: facts.Time | None = None
     metadata: list[EventixMetadata] | dict[str, Any] = Field(default_factory=list)
 
     def custom_fields(self) -> dict[str, Any]:
@@ -101,40 +86,40 @@ class EventixEvent(_Model):
         return {m.name: m.value for m in self.metadata}
 
 
-class EventixTicket(_Model):
+class EventixTicket(facts.VendorModel):
     guid: str = Field(min_length=1)
     event_id: str = Field(min_length=1)
     ticket_id: str | None = None  # the ticket (type) this order ticket was sold as
     ticket_name: str = Field(min_length=1)
-    price: StrictInt = Field(ge=0, le=LONG_MAX, description="Cents.")
+    price: StrictInt = Field(ge=0, le=facts.LONG_MAX, description="Cents.")
     barcode: str | None = None
     status: str | None = None
-    scanned_at: Time | None = None
+    scanned_at: facts.Time | None = None
 
 
-class EventixOrder(_Model):
+class EventixOrder(facts.VendorModel):
     guid: str = Field(min_length=1)
     status: str | None = None
     currency: str = "EUR"
     purchase_channel: str | None = None
-    created_at: Time | None = None
+    created_at: facts.Time | None = None
     customer: EventixCustomer | None = None
     events: list[EventixEvent] = Field(default_factory=list)
     tickets: list[EventixTicket] = Field(min_length=1)
 
 
-class EventixSubject(_Model):
+class EventixSubject(facts.VendorModel):
     guid: str = Field(min_length=1)
     type: Literal["order", "ticket"]
 
 
-class EventixDelivery(_Model):
+class EventixDelivery(facts.VendorModel):
     """Body of an Eventix/OpenTicket delivery (OpenTicket envelope plus the order)."""
 
     meta: dict[str, Any] = Field(default_factory=dict)
     model: EventixSubject
     type: str | None = None
-    time: Time
+    time: facts.Time
     order: EventixOrder
 
 
@@ -157,7 +142,7 @@ def trigger_of(headers: Mapping[str, str]) -> str:
     return values.pop()
 
 
-def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
+def map_eventix(delivery: facts.Delivery, payload: Any, env: facts.MappingEnv) -> facts.Mapped:
     """The ticket facts of one Eventix delivery.
 
     Raises:
@@ -171,8 +156,8 @@ def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
                            f"receiver handles {', '.join(sorted(TRIGGERS))}",
                            field=f"headers.{TRIGGER_HEADERS[0]}")
     event_type, ticket_level = TRIGGERS[trigger]
-    body: EventixDelivery = parse(EventixDelivery, payload)
-    check_time(env, body.time, "time")
+    body: EventixDelivery = facts.parse(EventixDelivery, payload)
+    facts.check_time(env, body.time, "time")
     order = body.order
     tickets = list(enumerate(order.tickets))
     if ticket_level and body.model.type == "ticket":
@@ -191,21 +176,21 @@ def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
         identifiers = [primary]
         event = events.get(ticket.event_id)
         if event is not None:
-            identifiers += custom_identifiers(event.custom_fields(), env, event.start,
-                                              f"order.events[{ticket.event_id}].metadata",
-                                              f"{NAME}/{account}")
+            identifiers += facts.custom_identifiers(event.custom_fields(), env, event.start,
+                                                    f"order.events[{ticket.event_id}].metadata",
+                                                    f"{NAME}/{account}")
         scanned = event_type is TicketEventType.SCANNED and ticket.scanned_at is not None
         when = ticket.scanned_at if scanned and ticket.scanned_at else body.time
         when_field = f"{where}.scanned_at" if scanned else "time"
-        check_time(env, when, when_field)
+        facts.check_time(env, when, when_field)
         inputs = {"event_time": when_field, "price_cents": f"{where}.price",
                   "currency": "order.currency", "order_id": "order.guid",
                   "ticket_ids": f"{where}.guid", "channel": "order.purchase_channel",
                   "performance_key": f"{where}.event_id", "identifiers": f"{where}.event_id",
                   "ticket_type": f"{where}.ticket_name", "buyer": "order.customer",
                   "source_account": "account"}
-        fact = contract(
-            TicketEvent, inputs, fact_id=fact_id(NAME, account, ticket.guid, event_type.value),
+        fact = facts.contract(
+            TicketEvent, inputs, fact_id=facts.fact_id(NAME, account, ticket.guid, event_type.value),
             event_time=when, ingested_at=ingested, source_system=NAME, source_account=account,
             performance_key=primary.key, identifiers=identifiers, event_type=event_type,
             quantity=1,
@@ -215,10 +200,10 @@ def map_eventix(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
             ticket_ids=[ticket.guid], channel=order.purchase_channel, buyer=buyer)
         records.append(SourceRecord(TICKET_EVENTS, primary.key, fact))
     replay = hashlib.sha256(signed_content(delivery.body, trigger)).hexdigest()
-    return Mapped(records, f"{NAME}/{account}/{replay}", trigger)
+    return facts.Mapped(records, f"{NAME}/{account}/{replay}", trigger)
 
 
-def _buyer(customer: EventixCustomer | None, account: str, env: MappingEnv) -> Buyer | None:
+def _buyer(customer: EventixCustomer | None, account: str, env: facts.MappingEnv) -> Buyer | None:
     if customer is None:
         return None
     cid = customer.guid or (customer.email or "").strip().lower() or None

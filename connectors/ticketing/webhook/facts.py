@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from bus.log import get_logger
 from bus.ranges import TIME_MAX_MS, TIME_MIN_MS
@@ -32,7 +32,7 @@ from connectors.ticketing.webhook.tickettypes import TicketTypeMapper
 from schemas.models import Identifier
 
 __all__ = ["FACT_NAMESPACE", "INT_MAX", "LONG_MAX", "Delivery", "Mapped", "MappingEnv", "Time",
-           "check_carried", "check_time", "contract", "custom_identifiers", "fact_id", "parse",
+           "VendorModel", "check_carried", "check_time", "contract", "custom_identifiers", "fact_id", "parse",
            "to_cents"]
 
 #: Avro ``int`` and ``long`` upper bounds: input counts and amounts are held to these.
@@ -52,6 +52,12 @@ def _iso_text(value: Any) -> Any:
 #: A vendor's date-time: ISO 8601 text with an offset, as the OpenAPI document says
 #: (pydantic alone would also take a number, or digits, as seconds since 1970).
 Time = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
+class VendorModel(BaseModel):
+    """A vendor body's part as read: unknown fields ignored (vendors add them), frozen."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 log = get_logger(__name__)
 

@@ -35,26 +35,13 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from bus.topics import SNAPSHOTS
 from connectors.sdk.declared import declared
 from connectors.sdk.errors import MappingError
 from connectors.sdk.records import SourceRecord
-from connectors.ticketing.webhook.facts import (
-    INT_MAX,
-    LONG_MAX,
-    Delivery,
-    Mapped,
-    MappingEnv,
-    Time,
-    check_time,
-    contract,
-    custom_identifiers,
-    fact_id,
-    parse,
-    to_cents,
-)
+from connectors.ticketing.webhook import facts
 from schemas.models import DeclaredStatus, Identifier, SalesSnapshot, SnapshotLine, TicketType, utcnow
 
 __all__ = ["NAME", "StagerDelivery", "map_stager"]
@@ -62,51 +49,47 @@ __all__ = ["NAME", "StagerDelivery", "map_stager"]
 NAME = "stager"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class StagerTicketType(_Model):
+class StagerTicketType(facts.VendorModel):
     id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     price: Decimal = Field(ge=0, description="Euros.")
-    total: StrictInt = Field(ge=0, le=INT_MAX)
-    available: StrictInt = Field(ge=0, le=INT_MAX)
-    reserved: StrictInt = Field(default=0, ge=0, le=INT_MAX)
+    total: StrictInt = Field(ge=0, le=facts.INT_MAX)
+    available: StrictInt = Field(ge=0, le=facts.INT_MAX)
+    reserved: StrictInt = Field(default=0, ge=0, le=facts.INT_MAX)
     soldOut: StrictBool = False  # noqa: N815 - Stager's spelling
     soldOutOverride: StrictBool | None = None  # noqa: N815
 
 
-class StagerCustomField(_Model):
+class StagerCustomField(facts.VendorModel):
     key: str
     value: Any = None
 
 
-class StagerEvent(_Model):
+class StagerEvent(facts.VendorModel):
     id: str = Field(min_length=1)
     name: str | None = None
-    start: Time | None = None
-    modified: Time | None = None
+    start: facts.Time | None = None
+    modified: facts.Time | None = None
     currency: str = "EUR"
     customFields: list[StagerCustomField] = Field(default_factory=list)  # noqa: N815
     ticketTypes: list[StagerTicketType] = Field(min_length=1)  # noqa: N815
 
 
-class StagerChannel(_Model):
+class StagerChannel(facts.VendorModel):
     id: str = Field(min_length=1)
     name: str | None = None
 
 
-class StagerDelivery(_Model):
+class StagerDelivery(facts.VendorModel):
     """Body of a Stager push-feed delivery."""
 
     trigger: str | None = None
-    sentAt: Time  # noqa: N815
+    sentAt: facts.Time  # noqa: N815
     publicationChannel: StagerChannel  # noqa: N815
     event: StagerEvent
 
 
-def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
+def map_stager(delivery: facts.Delivery, payload: Any, env: facts.MappingEnv) -> facts.Mapped:
     """The sales snapshot of one Stager delivery.
 
     Raises:
@@ -115,7 +98,7 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
             type (strict).
 
     """
-    body: StagerDelivery = parse(StagerDelivery, payload)
+    body: StagerDelivery = facts.parse(StagerDelivery, payload)
     event = body.event
     account = delivery.account
     lines: dict[TicketType, list[int]] = {}
@@ -127,7 +110,7 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
             raise MappingError(
                 f"negative quantity at {where}: available ({tt.available}) + reserved "
                 f"({tt.reserved}) exceed total ({tt.total})", field=f"{where}.total")
-        price = to_cents(tt.price, f"{where}.price")
+        price = facts.to_cents(tt.price, f"{where}.price")
         kind = env.ticket_types(tt.name, price, field=f"{where}.name")
         line = lines.setdefault(kind, [0, 0])
         line[0] += sold
@@ -135,17 +118,17 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
         reservations += tt.reserved
         reservations_value += tt.reserved * price
         capacity += tt.total
-        _within(max(line[0], reservations, capacity), INT_MAX, f"{where}.total",
+        _within(max(line[0], reservations, capacity), facts.INT_MAX, f"{where}.total",
                 "tickets, reservations or capacity summed over the ticket types")
-        _within(max(line[1], reservations_value), LONG_MAX, f"{where}.price",
+        _within(max(line[1], reservations_value), facts.LONG_MAX, f"{where}.price",
                 "revenue in cents summed over the ticket types")
     primary = Identifier.vendor(NAME, account, event.id)
     fields = {f.key: f.value for f in event.customFields}
-    identifiers = [primary, *custom_identifiers(fields, env, event.start,
-                                                "event.customFields", f"{NAME}/{account}")]
+    identifiers = [primary, *facts.custom_identifiers(fields, env, event.start,
+                                                      "event.customFields", f"{NAME}/{account}")]
     when = event.modified or body.sentAt
     when_field = "event.modified" if event.modified else "sentAt"
-    check_time(env, when, when_field)
+    facts.check_time(env, when, when_field)
     counts = json.dumps(sorted([k.value, *v] for k, v in lines.items())) + f"/{reservations}/{capacity}"
     closed = [tt.soldOut if tt.soldOutOverride is None else tt.soldOutOverride for tt in event.ticketTypes]
     if any(closed):  # a flag alone changes what Stager declares (ids without flags stay as they were)
@@ -157,8 +140,8 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
               "currency": "event.currency", "performance_key": "event.id",
               "identifiers": "event.customFields", "lines": "event.ticketTypes",
               "capacity": "event.ticketTypes", "source_account": "account"}
-    snapshot = contract(
-        SalesSnapshot, inputs, fact_id=fact_id(NAME, account, event.id, when.isoformat(), counts),
+    snapshot = facts.contract(
+        SalesSnapshot, inputs, fact_id=facts.fact_id(NAME, account, event.id, when.isoformat(), counts),
         event_time=when, ingested_at=utcnow(), source_system=NAME, source_account=account,
         performance_key=primary.key, identifiers=identifiers,
         lines=[SnapshotLine(ticket_type=k, tickets=v[0], revenue_cents=v[1])
@@ -166,8 +149,8 @@ def map_stager(delivery: Delivery, payload: Any, env: MappingEnv) -> Mapped:
         reservations=reservations, reservations_value_cents=reservations_value,
         capacity=capacity, currency=event.currency, declared=stock)
     key = hashlib.sha256(f"{event.id}|{when.isoformat()}|{counts}".encode()).hexdigest()
-    return Mapped([SourceRecord(SNAPSHOTS, primary.key, snapshot)], f"{NAME}/{account}/{key}",
-                  body.trigger or "event.updated")
+    return facts.Mapped([SourceRecord(SNAPSHOTS, primary.key, snapshot)], f"{NAME}/{account}/{key}",
+                        body.trigger or "event.updated")
 
 
 def _within(value: int, limit: int, field_path: str, what: str) -> None:
