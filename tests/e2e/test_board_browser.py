@@ -42,6 +42,7 @@ from connectors.ticketing.webhook import WebhookSettings, create_app
 from schemas.models import utcnow
 from sinks.gateway.server import Gateway
 from tests.integration.streams.harness import Worker
+from tests.support.gateway import serving_gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -120,15 +121,8 @@ def vendor(board_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def gateway(board_settings: Settings) -> Iterator[Gateway]:
-    gw = Gateway(board_settings, host="127.0.0.1", port=0).start()
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while httpx.get(f"{gw.url}/healthz").status_code != 200:
-            assert time.monotonic() < deadline, "gateway not ready"
-            time.sleep(0.05)
+    with serving_gateway(board_settings, WAIT_S) as gw:
         yield gw
-    finally:
-        gw.close()
 
 
 @pytest.fixture(scope="module")

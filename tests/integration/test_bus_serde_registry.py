@@ -14,6 +14,7 @@ from bus.errors import SchemaIncompatibleError, SerializationError
 from bus.serde import AvroDeserializer, AvroSerializer, Registry
 from schemas import load_schema
 from schemas.models import Identifier, TicketEvent, TicketEventType, TicketType, utcnow
+from tests.support.wire import YEAR_10000_MS, wire
 
 pytestmark = pytest.mark.integration
 
@@ -97,18 +98,6 @@ def test_reader_schema_resolves_an_older_writer(registry: Registry) -> None:
     assert rec is not None and rec["scanned"] == 3 and rec["start"] is None
 
 
-def _plain_wire(registry: Registry, topic: str, schema_file: str, record: dict[str, object]) -> bytes:
-    """Wire bytes written with fastavro and int-ms times, bypassing every model check."""
-    from bus.codec import without_logical_types
-
-    buf = io.BytesIO()
-    buf.write(struct.pack(">bI", 0, AvroSerializer(registry, topic, schema_file).schema_id))
-    fastavro.schemaless_writer(buf, fastavro.parse_schema(without_logical_types(load_schema(schema_file))),
-                               record)
-    return buf.getvalue()
-
-
-YEAR_10000_MS = 253_402_300_800_000
 
 
 def test_a_state_record_of_year_10000_is_a_serialization_error_not_an_overflow(registry: Registry) -> None:
@@ -117,7 +106,7 @@ def test_a_state_record_of_year_10000_is_a_serialization_error_not_an_overflow(r
               "schema_org_availability": "https://schema.org/InStock", "title": None, "venue_name": None,
               "city": None, "region": None, "genre": None, "start": None, "last_fact_time": YEAR_10000_MS,
               "updated_at": 1_770_000_000_000, "version": 1}
-    raw = _plain_wire(registry, f"serde-{uuid.uuid4().hex[:6]}", "availability.avsc", record)
+    raw = wire(registry, f"serde-{uuid.uuid4().hex[:6]}", "availability.avsc", record)
     with pytest.raises(SerializationError, match="cannot decode"):
         AvroDeserializer(registry, "availability.avsc")(raw)
     with pytest.raises(SerializationError, match="cannot decode"):
@@ -144,9 +133,9 @@ def test_the_fast_readers_refuse_times_and_ints_the_contract_cannot_carry(regist
     topic = f"serde-{uuid.uuid4().hex[:6]}"
     good = _event().to_avro()
     good = {k: int(v.timestamp() * 1000) if hasattr(v, "timestamp") else v for k, v in good.items()}
-    assert FactReader(registry)(_plain_wire(registry, topic, "ticket_event.avsc", good))[0] == "ticket"
+    assert FactReader(registry)(wire(registry, topic, "ticket_event.avsc", good))[0] == "ticket"
     for field, value in [("event_time", YEAR_10000_MS), ("ingested_at", -1), ("quantity", 2**31)]:
-        raw = _plain_wire(registry, topic, "ticket_event.avsc", {**good, field: value})
+        raw = wire(registry, topic, "ticket_event.avsc", {**good, field: value})
         for read in (FactReader(registry), ContractReader(registry, "ticket_event.avsc")):
             with pytest.raises(SerializationError, match=field) as caught:
                 read(raw)

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from bus.settings import Settings
+from ops.stack.pipeline import Role
 from ops.stack.ports import free_ports
 from tests.support import REPO_ROOT
 
@@ -83,12 +84,8 @@ class SinkProcess:
         self.proc.wait(10)
 
     def terminate(self, timeout: float = 60.0) -> int:
+        """Stop it as the demo stops a role (SIGTERM, a bounded wait, SIGKILL as a last
+        resort); its exit code."""
         assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        Role("sink", [], self.log, proc=self.proc).stop(timeout)
         return int(self.proc.returncode)

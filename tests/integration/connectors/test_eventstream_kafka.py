@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
@@ -24,9 +23,9 @@ from connectors.fakes.ticketmatic import CUSTOMERS, FakeTicketmatic, generate_fe
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.positions import PositionStore
 from connectors.sdk.runner import SourceRunner
-from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource
 from connectors.ticketing.eventstream.mapping import MappingEnv, map_item
 from tests.integration.connectors.readback import read_topic
+from tests.support.sources import eventstream, run_source
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -52,26 +51,14 @@ def expected_ids(feed: list[dict[str, Any]], account: str) -> set[str]:
     return ids
 
 
-def _context(settings: Settings, name: str) -> ConnectorContext:
-    return ConnectorContext(settings, name, serve_metrics=False,
-                            metrics_registry=CollectorRegistry()).open()
-
-
 def test_every_item_is_published_once_through_three_server_failures_and_the_cursor_is_saved(
         topics: Settings, registry: Registry) -> None:
     account = f"acme-{uuid.uuid4().hex[:6]}"
     feed = generate_feed(60)
     with FakeTicketmatic(feed, page_size=10, account=account) as fake:
         fake.fail_next(3, 500)
-        ctx = _context(topics, f"es-{account}")
-        try:
-            source = EventstreamSource(EventstreamClient(fake.base_url, account),
-                                       MappingEnv(account, ctx.pseudonymiser))
-            SourceRunner(source, ctx.publisher, ctx.positions, poll_interval_s=0.05,
-                         backoff_max_s=0.3).run(until_caught_up=True)
-            end = fake.page(fake.requests[-1])["nextid"]
-        finally:
-            ctx.close()
+        run_source(topics, f"es-{account}", eventstream(fake, account), poll_interval_s=0.05, backoff_max_s=0.3)
+        end = fake.page(fake.requests[-1])["nextid"]
         assert fake.requests[:4] == ["0"] * 4  # three failures, the same cursor each time
     tickets = facts(topics, registry, TICKET_EVENTS, account)
     performances = facts(topics, registry, PERFORMANCES, account)
@@ -79,11 +66,8 @@ def test_every_item_is_published_once_through_three_server_failures_and_the_curs
     assert len(ids) == len(set(ids)) == len(expected_ids(feed, account))
     assert set(ids) == expected_ids(feed, account)
     assert len(performances) == 5
-    ctx2 = _context(topics, f"es-{account}")
-    try:
+    with ConnectorContext(topics, f"es-{account}", serve_metrics=False) as ctx2:
         assert PositionStore(ctx2.publisher, f"es-{account}").get(f"ticketmatic:{account}") == {"id": end}
-    finally:
-        ctx2.close()
 
 
 class _FlakyPositions:
@@ -109,14 +93,8 @@ def test_a_cursor_commit_lost_after_kafkas_ack_replays_the_page_and_skips_nothin
     account = f"acme-{uuid.uuid4().hex[:6]}"
     feed = generate_feed(30)
     with FakeTicketmatic(feed, page_size=10, account=account) as fake:
-        ctx = _context(topics, f"es-{account}")
-        try:
-            source = EventstreamSource(EventstreamClient(fake.base_url, account),
-                                       MappingEnv(account, ctx.pseudonymiser))
-            SourceRunner(source, ctx.publisher, _FlakyPositions(ctx.positions),  # type: ignore[arg-type]
-                         poll_interval_s=0.05, backoff_max_s=0.2).run(until_caught_up=True)
-        finally:
-            ctx.close()
+        run_source(topics, f"es-{account}", eventstream(fake, account), _FlakyPositions,
+                   poll_interval_s=0.05, backoff_max_s=0.2)
     ids = [f["fact_id"] for f in facts(topics, registry, TICKET_EVENTS, account)
            + facts(topics, registry, PERFORMANCES, account)]
     counts = Counter(ids)
@@ -182,13 +160,7 @@ def test_no_raw_customer_data_reaches_kafka(topics: Settings, registry: Registry
                                                "ticketname": "Marieke Dijkstra"}]}
     feed[10] = bad
     with FakeTicketmatic(feed, page_size=50, account=account) as fake:
-        ctx = _context(topics, f"es-{account}")
-        try:
-            source = EventstreamSource(EventstreamClient(fake.base_url, account),
-                                       MappingEnv(account, ctx.pseudonymiser))
-            SourceRunner(source, ctx.publisher, ctx.positions).run(until_caught_up=True)
-        finally:
-            ctx.close()
+        run_source(topics, f"es-{account}", eventstream(fake, account))
     raws = [m.value() or b"" for t in (TICKET_EVENTS, PERFORMANCES, TICKET_EVENTS + ".dlq",
                                        "connect.positions") for m in read_topic(topics, t)]
     assert any(account.encode() in r for r in raws)
@@ -202,16 +174,11 @@ def test_throughput_of_the_poller_through_real_kafka(topics: Settings, registry:
     account = f"bench-{uuid.uuid4().hex[:6]}"
     feed = generate_feed(5000)
     with FakeTicketmatic(feed, page_size=500, account=account) as fake:
-        ctx = _context(topics, f"es-{account}")
-        try:
-            source = EventstreamSource(EventstreamClient(fake.base_url, account),
-                                       MappingEnv(account, ctx.pseudonymiser))
-            runner = SourceRunner(source, ctx.publisher, ctx.positions)
-            t0 = time.monotonic()
+        with ConnectorContext(topics, f"es-{account}", serve_metrics=False) as ctx:
+            runner = SourceRunner(eventstream(fake, account)(ctx), ctx.publisher, ctx.positions)
+            t0 = time.monotonic()  # the run alone: opening the context is not the poller's work
             runner.run(until_caught_up=True)
             seconds = time.monotonic() - t0
-        finally:
-            ctx.close()
     assert runner.published == len(expected_ids(feed, account))
     with capsys.disabled():
         print(f"\neventstream poller: {runner.published} facts in {seconds:.2f} s = "

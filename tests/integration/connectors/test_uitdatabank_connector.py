@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,11 +17,11 @@ from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.runner import SourceRunner
 from tests.integration.connectors.readback import published_performances
+from tests.support.calendar import daily_starts
 
 pytestmark = pytest.mark.integration
 
-SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
-STARTS = [SOON, SOON + timedelta(days=1), SOON + timedelta(days=2)]
+STARTS = daily_starts(30)
 
 
 @pytest.fixture

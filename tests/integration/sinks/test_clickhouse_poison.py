@@ -6,32 +6,28 @@ dead-letter topic with their original bytes; the good records around them land."
 
 from __future__ import annotations
 
-import io
-import struct
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import fastavro
 import pytest
 
-from bus.codec import KIND_HEADER, without_logical_types
+from bus.codec import KIND_HEADER
 from bus.kafka import make_producer
-from bus.serde import AvroSerializer, Registry
+from bus.serde import Registry
 from bus.settings import Settings
 from bus.topics import AVAILABILITY, FACTS, TICKET_EVENTS, dlq_of
-from schemas import load_schema
 from schemas.models import Availability, Identifier, TicketEvent
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.sink import ClickHouseSink
 from tests.support.clickhouse import caught_up, drop_database, fresh_settings, sink_topics
 from tests.support.topics import read_all
 from tests.support.waiting import wait_until
+from tests.support.wire import YEAR_10000_MS, wire
 
 pytestmark = pytest.mark.integration
 
-YEAR_10000_MS = 253_402_300_800_000  # 9999-12-31T23:59:59-12:00 is 10000-01-01T11:59:59Z; this is its midnight
 T = datetime(2026, 3, 14, 19, 30, tzinfo=UTC)
 T_MS = int(T.timestamp() * 1000)
 
@@ -41,21 +37,6 @@ def settings(topics: Settings) -> Iterator[Settings]:
     s = fresh_settings(topics, "ckpoison", batch_max_rows=50, batch_max_seconds=0.3)
     yield s
     drop_database(s)
-
-
-def _ms(value: Any) -> Any:
-    return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
-
-
-def wire(registry: Registry, topic: str, schema_file: str, record: dict[str, Any]) -> bytes:
-    """A record in the Confluent wire format under the contract's registered id, written with
-    fastavro and int-ms timestamps: no model checks its values."""
-    schema_id = AvroSerializer(registry, topic, schema_file).schema_id
-    buf = io.BytesIO()
-    buf.write(struct.pack(">bI", 0, schema_id))
-    fastavro.schemaless_writer(buf, fastavro.parse_schema(without_logical_types(load_schema(schema_file))),
-                               {k: _ms(v) for k, v in record.items()})
-    return buf.getvalue()
 
 
 def ticket(n: int) -> dict[str, Any]:

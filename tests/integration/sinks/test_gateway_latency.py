@@ -25,6 +25,7 @@ from bus.topics import AVAILABILITY
 from schemas.models import Availability, AvailabilityStatus
 from sinks.gateway.client import stream_events
 from sinks.gateway.server import Gateway
+from tests.support.gateway import wait_healthy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -44,10 +45,7 @@ def test_produce_to_sse_latency(topics: Settings, registry: Registry, tmp_path: 
     order: list[str] = []
     done = threading.Event()
     try:
-        deadline = time.monotonic() + 30
-        while httpx.get(f"{gw.url}/healthz").status_code != 200:
-            assert time.monotonic() < deadline, "gateway not ready"
-            time.sleep(0.05)
+        wait_healthy(gw, 30)
         run = uuid.uuid4().hex[:6]
         pids = [f"dip|NL-BENCH-{run}|{i}" for i in range(PERFORMANCES)]
         http = httpx.Client(base_url=gw.url, timeout=httpx.Timeout(30.0))

@@ -21,14 +21,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 
@@ -40,6 +38,7 @@ from schemas.models import Availability, AvailabilityStatus, LastMinuteOffer, ut
 from sinks.gateway.openapi import EXAMPLE_ID
 from sinks.gateway.server import Gateway
 from sinks.gateway.shapes import parse_instant
+from tests.support.gateway import serving_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -89,15 +88,8 @@ def gateway(bus_settings: Settings, registry: Registry) -> Iterator[Gateway]:
             updated_at=now)))
     assert producer.flush(WAIT_S) == 0
     settings_ = s.model_copy(update={"gateway": s.gateway.model_copy(update={"heartbeat_s": 0.1})})
-    gw = Gateway(settings_, host="127.0.0.1", port=0, stream_max_s=0.3).start()
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while httpx.get(f"{gw.url}/healthz").status_code != 200:
-            assert time.monotonic() < deadline, "gateway not ready"
-            time.sleep(0.1)
+    with serving_gateway(settings_, WAIT_S, interval=0.1, stream_max_s=0.3) as gw:
         yield gw
-    finally:
-        gw.close()
 
 
 def test_every_operation_answers_as_its_openapi_document_says(gateway: Gateway, tmp_path: Path) -> None:

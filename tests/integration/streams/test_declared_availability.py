@@ -18,19 +18,15 @@ import yaml
 
 from bus.settings import Settings
 from bus.topics import AVAILABILITY, RECONCILIATION
-from connectors.calendar.uitdatabank.source import UitdatabankSource
 from connectors.fakes import ticketmatic as tmf
 from connectors.fakes.ticketmatic import FakeTicketmatic
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
-from connectors.sdk.context import ConnectorContext
-from connectors.sdk.runner import SourceRunner
-from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource
-from connectors.ticketing.eventstream.mapping import MappingEnv
 from ops.prometheus.build import build
 from ops.prometheus.config import RULES_DIR, default_cache_dir
 from ops.prometheus.server import PrometheusServer
 from ops.stack.ports import free_ports
 from schemas.models import Identifier
+from tests.support.sources import eventstream, run_source, run_uitdatabank
 
 from .harness import REPO, Worker, latest, wait_until
 
@@ -53,12 +49,7 @@ def test_a_date_declared_sold_out_in_uitdatabank_without_ticketing_is_sold_out_o
         with FakeUitdatabank(client_id="t") as uit:
             uit.add(uit_event(11, starts=[base, base + timedelta(days=1)], modified=uit.tick(),
                               title="Volzet", capacities=[250, 250], remaining=[0, 120]))
-            ctx = ConnectorContext(s, "uit", serve_metrics=False).open()
-            try:
-                SourceRunner(UitdatabankSource(uit.url, client_id="t", account="cultuurnet", settle_s=0),
-                             ctx.publisher, ctx.positions, poll_interval_s=0.1).run(until_caught_up=True)
-            finally:
-                ctx.close()
+            run_uitdatabank(s, uit)
         sold_out, open_ = (Identifier.uit(uit_uuid("event", 11), n).key for n in range(2))
 
         def both() -> dict[str, Any] | None:
@@ -112,14 +103,7 @@ def test_a_ticketmatic_declaration_that_drifts_from_counted_sales_is_reconciled_
                 tmf.event_item(tmf.stream_id(1), sales_at + timedelta(minutes=5), tmf.event_data(
                     501, "Drift", start, contingents=((89, 200), (90, 100)), free=(160, 90)))]
         with FakeTicketmatic(feed, page_size=10, account=account) as tm:
-            ctx = ConnectorContext(s, "tm", serve_metrics=False).open()
-            try:
-                source = EventstreamSource(EventstreamClient(tm.base_url, account),
-                                           MappingEnv(account, ctx.pseudonymiser))
-                SourceRunner(source, ctx.publisher, ctx.positions, poll_interval_s=0.05,
-                             backoff_max_s=0.3).run(until_caught_up=True)
-            finally:
-                ctx.close()
+            run_source(s, "tm", eventstream(tm, account), poll_interval_s=0.05, backoff_max_s=0.3)
         pid = Identifier.vendor("ticketmatic", account, 501).key
 
         def drift() -> dict[str, Any] | None:  # once the 10 sales are counted (they wait for the event)

@@ -17,13 +17,11 @@ import pytest
 
 from bus.settings import Settings
 from bus.topics import REVIEW
-from connectors.calendar.uitdatabank.source import UitdatabankSource
 from connectors.fakes import ticketmatic as tmf
 from connectors.fakes.ticketmatic import FakeTicketmatic
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
-from connectors.sdk.context import ConnectorContext
-from connectors.sdk.runner import SourceRunner
 from schemas.models import Identifier
+from tests.support.sources import run_uitdatabank
 
 from .harness import REPO, Worker, env_for, latest, wait_until
 from .test_identity_real_sources import _availability, _run_eventstream
@@ -37,12 +35,7 @@ def _list_in_uitdatabank(s: Settings, *events: dict[str, Any]) -> None:
     with FakeUitdatabank(client_id="t") as uit:
         for event in events:
             uit.add(event)
-        ctx = ConnectorContext(s, "uit", serve_metrics=False).open()
-        try:
-            SourceRunner(UitdatabankSource(uit.url, client_id="t", account="cultuurnet", settle_s=0),
-                         ctx.publisher, ctx.positions, poll_interval_s=0.1).run(until_caught_up=True)
-        finally:
-            ctx.close()
+        run_uitdatabank(s, uit)
 
 
 def _cli(s: Settings, workdir: Path, *args: str) -> str:

@@ -14,16 +14,12 @@ import pytest
 
 from bus.settings import Settings
 from bus.topics import AVAILABILITY
-from connectors.calendar.uitdatabank.source import UitdatabankSource
 from connectors.fakes import ticketmatic as tmf
 from connectors.fakes.ticketmatic import FakeTicketmatic
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
-from connectors.sdk.context import ConnectorContext
 from connectors.sdk.identifiers import IdFields
-from connectors.sdk.runner import SourceRunner
-from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource
-from connectors.ticketing.eventstream.mapping import MappingEnv
 from schemas.models import Identifier
+from tests.support.sources import eventstream, run_source, run_uitdatabank
 
 from .harness import Worker, latest, wait_until
 
@@ -33,15 +29,8 @@ STEP_S = 180
 
 
 def _run_eventstream(settings: Settings, fake: FakeTicketmatic, account: str, name: str) -> None:
-    ctx = ConnectorContext(settings, name, serve_metrics=False).open()
-    try:
-        env = MappingEnv(account, ctx.pseudonymiser,
-                         id_fields=IdFields.parse(["uit=c_uitdatabankid", "dip=c_dipid"]))
-        source = EventstreamSource(EventstreamClient(fake.base_url, account), env)
-        SourceRunner(source, ctx.publisher, ctx.positions, poll_interval_s=0.05,
-                     backoff_max_s=0.3).run(until_caught_up=True)
-    finally:
-        ctx.close()
+    ids = IdFields.parse(["uit=c_uitdatabankid", "dip=c_dipid"])
+    run_source(settings, name, eventstream(fake, account, id_fields=ids), poll_interval_s=0.05, backoff_max_s=0.3)
 
 
 def _availability(settings: Settings) -> dict[str, Any]:
@@ -61,13 +50,7 @@ def test_a_uitdatabank_show_sold_through_ticketmatic_is_one_performance_per_date
             uit.add(uit_event(7, starts=starts, modified=uit.tick(), title="De Kersentuin",
                               capacities=[400, 400, 300], remaining=[400, 400, 300],
                               sub_statuses=["Available", "Unavailable", "Available"]))
-            ctx = ConnectorContext(s, "uit", serve_metrics=False).open()
-            try:
-                SourceRunner(UitdatabankSource(uit.url, client_id="t", account="cultuurnet",
-                                               settle_s=0), ctx.publisher, ctx.positions,
-                             poll_interval_s=0.1).run(until_caught_up=True)
-            finally:
-                ctx.close()
+            run_uitdatabank(s, uit)
         event = uit_uuid("event", 7)
         pids = [Identifier.uit(event, n).key for n in range(3)]
         assert wait_until(lambda: set(_availability(s)) == set(pids), STEP_S, interval=1)

@@ -7,44 +7,25 @@ the good facts around them are counted."""
 
 from __future__ import annotations
 
-import io
-import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pytest
 
-from bus.codec import KIND_HEADER, without_logical_types
+from bus.codec import KIND_HEADER
 from bus.kafka import make_producer
 from bus.serde import AvroDeserializer, AvroSerializer, Registry
 from bus.settings import Settings
 from bus.topics import AVAILABILITY, FACTS, PERFORMANCES, TICKET_EVENTS, dlq_of
-from schemas import load_schema
 from schemas.models import Identifier, Performance, TicketEvent, Venue, utcnow
+from tests.support.wire import YEAR_10000_MS, epoch_ms, wire
 
 from .harness import Worker, read_raw, wait_until
 
 pytestmark = [pytest.mark.integration]
 
 STEP_S = 180  # bound on each wait for the worker (startup included)
-YEAR_10000_MS = 253_402_300_800_000
-
-
-def _ms(value: Any) -> Any:
-    return int(value.timestamp() * 1000) if isinstance(value, datetime) else value
-
-
-def wire(registry: Registry, topic: str, schema_file: str, record: dict[str, Any]) -> bytes:
-    """The Confluent wire format under the contract's registered id, written with fastavro
-    and int-ms times: no model checks the values."""
-    schema_id = AvroSerializer(registry, topic, schema_file).schema_id
-    buf = io.BytesIO()
-    buf.write(struct.pack(">bI", 0, schema_id))
-    fastavro.schemaless_writer(buf, fastavro.parse_schema(without_logical_types(load_schema(schema_file))),
-                               {k: _ms(v) for k, v in record.items()})
-    return buf.getvalue()
 
 
 def test_facts_no_role_could_use_are_dead_lettered_and_never_reach_availability(
@@ -75,7 +56,7 @@ def test_facts_no_role_could_use_are_dead_lettered_and_never_reach_availability(
     producer = make_producer(s.kafka)
     producer.produce(prefix + PERFORMANCES, key=dip.key.encode(),
                      value=AvroSerializer(registry, prefix + PERFORMANCES, "performance.avsc")(perf))
-    sent_at = _ms(now) - 5_000
+    sent_at = epoch_ms(now) - 5_000
     for value in [wire(registry, tickets_topic, "ticket_event.avsc", ticket(1, 2)), *source_bad,
                   wire(registry, tickets_topic, "ticket_event.avsc", ticket(2, 3))]:
         producer.produce(tickets_topic, key=vendor.key.encode(), value=value, timestamp=sent_at,

@@ -25,12 +25,11 @@ from connectors.fakes.ticketmatic import FakeTicketmatic
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.identifiers import IdFields
-from connectors.sdk.runner import SourceRunner
+from connectors.sdk.runner import PollingSource
 from connectors.ticketing.dip import DipCalendarSource
-from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource
-from connectors.ticketing.eventstream.mapping import MappingEnv
 from schemas.models import Identifier
 from sinks.gateway.server import Gateway
+from tests.support.sources import eventstream, run_source
 
 from .harness import Worker, latest, wait_until
 
@@ -41,14 +40,9 @@ PRODUCTION = "10ce7cb1-7bc9-4ce4-a256-460f56c49965"
 OTHER_EVENT = "eb155497-46b9-4fb2-9457-d073fe02322e"
 
 
-def _run(settings: Settings, name: str, source: Callable[[ConnectorContext], Any]) -> None:
+def _run(settings: Settings, name: str, source: Callable[[ConnectorContext], PollingSource]) -> None:
     """Run a connector's source (built with its context) until it has caught up."""
-    ctx = ConnectorContext(settings, name, serve_metrics=False).open()
-    try:
-        SourceRunner(source(ctx), ctx.publisher, ctx.positions, poll_interval_s=0.05,
-                     backoff_max_s=0.3).run(until_caught_up=True)
-    finally:
-        ctx.close()
+    run_source(settings, name, source, poll_interval_s=0.05, backoff_max_s=0.3)
 
 
 def test_performances_of_one_production_are_listed_together_by_any_of_its_ids_and_never_merged(
@@ -83,8 +77,7 @@ def test_performances_of_one_production_are_listed_together_by_any_of_its_ids_an
             tmf.order_item(tmf.stream_id(1), now, 9001, [tmf.order_ticket(t, 101) for t in (1, 2, 3)]),
         ], page_size=2, account=account) as tm:
             ids = IdFields.parse(["uit=c_uitdatabankid", "dip=c_dipid"])
-            _run(s, "tm", lambda ctx: EventstreamSource(EventstreamClient(tm.base_url, account),
-                                                        MappingEnv(account, ctx.pseudonymiser, id_fields=ids)))
+            _run(s, "tm", eventstream(tm, account, id_fields=ids))
         linked = Identifier.dip(dip_prod, 1).key
         assert wait_until(lambda: latest(s, IDENTITY, "identity_link.avsc").get(linked), STEP_S, interval=1)
 

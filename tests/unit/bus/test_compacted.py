@@ -8,6 +8,7 @@ from typing import Any
 from bus.compacted import CompactedReader, Handler, Record
 from bus.errors import SchemaRegistryError
 from bus.settings import Settings
+from tests.support.messages import FakeMessage
 from tests.support.producing import KeptProducer
 
 TOPIC = "u.participation.identity"
@@ -25,33 +26,8 @@ def registry_error(code: int | None) -> SchemaRegistryError:
     return err
 
 
-class Message:
-    def __init__(self, key: bytes | None, value: bytes | None, offset: int = 7) -> None:
-        self._k, self._v, self._o = key, value, offset
-
-    def error(self) -> None:
-        return None
-
-    def topic(self) -> str:
-        return TOPIC
-
-    def partition(self) -> int:
-        return 1
-
-    def offset(self) -> int:
-        return self._o
-
-    def key(self) -> bytes | None:
-        return self._k
-
-    def value(self) -> bytes | None:
-        return self._v
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_748_779_200_000)
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        return [("trace", b"t1")]
+def message(key: bytes | None, value: bytes | None, offset: int = 7) -> FakeMessage:
+    return FakeMessage(TOPIC, key, value, partition=1, offset=offset, headers=[("trace", b"t1")])
 
 
 def reader(decode: Any, applied: list[Record], counts: list[tuple[str, str]]) -> tuple[CompactedReader, KeptProducer]:
@@ -78,7 +54,7 @@ def test_a_registry_outage_is_waited_out_not_dead_lettered() -> None:
     counts: list[tuple[str, str]] = []
     r, producer = reader(decode, applied, counts)
     r._stopping.wait = lambda timeout=None: False  # type: ignore[method-assign]  # no real sleep
-    r._handle(Message(b"k", b"x"))  # type: ignore[arg-type]
+    r._handle(message(b"k", b"x"))  # type: ignore[arg-type]
     assert producer.sent == [] and [a.value for a in applied] == [{"v": b"x"}]
     assert counts == [("participation.identity", "applied")]
     assert r.error is None
@@ -93,8 +69,8 @@ def test_an_unknown_schema_id_and_any_other_exception_are_dead_lettered_with_the
     applied: list[Record] = []
     counts: list[tuple[str, str]] = []
     r, producer = reader(decode, applied, counts)
-    r._handle(Message(b"a", b"404", offset=3))  # type: ignore[arg-type]
-    r._handle(Message(b"b", b"year 10000", offset=4))  # type: ignore[arg-type]
+    r._handle(message(b"a", b"404", offset=3))  # type: ignore[arg-type]
+    r._handle(message(b"b", b"year 10000", offset=4))  # type: ignore[arg-type]
     assert applied == []
     assert [(d["topic"], d["key"], d["value"]) for d in producer.sent] == [
         (TOPIC + ".dlq", b"a", b"404"), (TOPIC + ".dlq", b"b", b"year 10000")]
@@ -113,6 +89,6 @@ def test_a_tombstone_is_applied_as_a_delete_without_decoding() -> None:
     applied: list[Record] = []
     counts: list[tuple[str, str]] = []
     r, producer = reader(decode, applied, counts)
-    r._handle(Message(b"k", None))  # type: ignore[arg-type]
+    r._handle(message(b"k", None))  # type: ignore[arg-type]
     assert [(a.key, a.value) for a in applied] == [(b"k", None)] and producer.sent == []
     assert counts == [("participation.identity", "tombstone")]

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
 
-from bus.settings import Settings
 from connectors.calendar.uitdatabank.mapping import map_event
 from connectors.sdk.privacy import Pseudonymiser
 from connectors.simulator.drivers.base import Env
@@ -25,7 +23,7 @@ from connectors.simulator.drivers.uitdatabank import UitdatabankDriver
 from connectors.simulator.drivers.venuepages import IcalDriver, SchemaOrgDriver
 from connectors.simulator.granularity import dip_calls
 from connectors.simulator.model import Season
-from connectors.simulator.season import LOCAL_TZ, build_season
+from connectors.simulator.season import LOCAL_TZ
 from connectors.simulator.truth import compute_truth, vendor_identifier
 from connectors.ticketing.csvfile.columns import map_header
 from connectors.ticketing.csvfile.mapping import RowEnv, map_row
@@ -41,23 +39,15 @@ from connectors.ticketing.webhook.signing import verify
 from connectors.ticketing.webhook.stager import map_stager
 from connectors.ticketing.webhook.tickettypes import TicketTypeMapper
 from schemas.models import TicketType
+from tests.support.simulator import NOW, season_fixtures
 
-NOW = datetime(2025, 11, 14, 15, 30, tzinfo=UTC)
 _TARIFF = {"regulier": "NORMAL", "cjp": "DISCOUNT", "vrijkaart": "FREE", "overig": "OTHER"}
 PSEUDO = Pseudonymiser(SecretStr("unit-test-secret-0123456789"))
 
-
-@pytest.fixture(scope="module")
-def season() -> Season:
-    # These tests check the "linked" mode's conventions (canonical id in every ticket fact,
-    # vendor ids in UiT labels and venue pages, X-CULTUURBUS-ID); what the drivers render
-    # by real rules (the default) is checked in test_simulator_realism.
-    return build_season(42, venues=8, productions=12, performances=60, now=NOW, identifiers="linked")
-
-
-@pytest.fixture(scope="module")
-def env(season: Season) -> Env:
-    return Env(Settings(), season)
+# These tests check the "linked" mode's conventions (canonical id in every ticket fact,
+# vendor ids in UiT labels and venue pages, X-CULTUURBUS-ID); what the drivers render
+# by real rules (the default) is checked in test_simulator_realism.
+season, env = season_fixtures(venues=8, productions=12, performances=60, identifiers="linked")
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,9 @@ truth still names the performance of every description the connectors publish.""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 
-from bus.settings import Settings
 from connectors.calendar.uitdatabank.mapping import map_event
 from connectors.simulator.descriptions import published_descriptions
 from connectors.simulator.drivers.base import Env
@@ -19,18 +17,9 @@ from connectors.simulator.model import DECLARED, Season
 from connectors.simulator.realism import declared_remaining
 from connectors.simulator.season import LOCAL_TZ, build_season
 from connectors.simulator.truth import compute_truth
+from tests.support.simulator import NOW, season_fixtures
 
-NOW = datetime(2025, 11, 14, 15, 30, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def season() -> Season:
-    return build_season(42, venues=12, productions=14, performances=90, now=NOW, identifiers="real")
-
-
-@pytest.fixture(scope="module")
-def env(season: Season) -> Env:
-    return Env(Settings(), season)
+season, env = season_fixtures(venues=12, productions=14, performances=90, identifiers="real")
 
 
 def test_the_default_season_plays_by_real_rules_and_linked_is_asked_for_by_name() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,9 +14,9 @@ from connectors.fakes.calendars import FakeCalendarSite
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
 from connectors.sdk.errors import Retry
 from connectors.sdk.records import DeadLetter, PollResult, SourceRecord
+from tests.support.calendar import daily_starts
 
-SOON = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
-STARTS = [SOON, SOON + timedelta(days=1), SOON + timedelta(days=2)]
+STARTS = daily_starts(20)
 
 
 @pytest.fixture

@@ -205,7 +205,7 @@ def test_an_exception_python_raises_while_mapping_is_422_and_dead_lettered(
     def explode(*_: Any) -> Any:
         raise OverflowError("int too large to convert")
 
-    monkeypatch.setattr(stager, "to_cents", explode)
+    monkeypatch.setattr(stager.facts, "to_cents", explode)
     req = wh.stager_delivery("acme", SECRET)
     answer = _refused(hx.post(req), 422, "body", hx.publisher, req.body)
     assert "OverflowError" in answer["error"]

@@ -14,13 +14,11 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
 
 from sinks.gateway.app import GatewayParts, create_app
 from sinks.gateway.client import stream_events
-from sinks.gateway.metrics import GatewayMetrics
-from sinks.gateway.sse import Broadcaster
 from sinks.gateway.view import View
+from tests.support.gateway import gateway_parts
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)  # 14:00 in Amsterdam
 PID = "dip|NL-23-1234-5|3"
@@ -48,12 +46,8 @@ def offer(pid: str, **kw: Any) -> dict[str, Any]:
 
 
 def make_parts(ready: bool = True) -> GatewayParts:
-    metrics = GatewayMetrics(CollectorRegistry())
-    parts = GatewayParts(View(100, seq_base=0), Broadcaster(metrics), metrics, heartbeat_s=0.2,
-                         clock=lambda: NOW)
+    parts = gateway_parts(View(100, seq_base=0), NOW, ready=ready, heartbeat_s=0.2)
     parts.health.add_check("view_loaded", parts.ready.is_set)
-    if ready:
-        parts.ready.set()
     v = parts.view
     v.apply_availability(PID, availability(PID))
     v.apply_availability(UIT, availability(UIT, status="LIMITED", remaining=3, city="Gent",

@@ -19,6 +19,7 @@ from schemas import load_schema
 from sinks.gateway.loader import ViewLoader
 from sinks.gateway.metrics import GatewayMetrics
 from sinks.gateway.view import Change, View
+from tests.support.messages import FakeError, FakeMessage
 from tests.support.producing import KeptProducer
 
 PREFIX = "u."
@@ -31,50 +32,6 @@ SCHEMAS = {1: fastavro.parse_schema(load_schema("availability.avsc")),
 class FakeRegistry:
     def writer_schema(self, schema_id: int) -> Any:
         return SCHEMAS[schema_id]
-
-
-class FakeError:
-    def __init__(self, code: int) -> None:
-        self._code = code
-
-    def code(self) -> int:
-        return self._code
-
-    def fatal(self) -> bool:
-        return False
-
-    def str(self) -> str:
-        return f"code {self._code}"
-
-
-class FakeMessage:
-    def __init__(self, topic: str, key: bytes | None, value: bytes | None, partition: int = 0,
-                 offset: int = 0, error: FakeError | None = None) -> None:
-        self._t, self._k, self._v, self._p, self._o, self._e = topic, key, value, partition, offset, error
-
-    def error(self) -> FakeError | None:
-        return self._e
-
-    def topic(self) -> str:
-        return self._t
-
-    def key(self) -> bytes | None:
-        return self._k
-
-    def value(self) -> bytes | None:
-        return self._v
-
-    def partition(self) -> int:
-        return self._p
-
-    def offset(self) -> int:
-        return self._o
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_748_779_200_000)
-
-    def headers(self) -> None:
-        return None
 
 
 def encode(schema_id: int, rec: dict[str, Any]) -> bytes:

@@ -9,12 +9,10 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
 
-from sinks.gateway.app import GatewayParts, create_app
-from sinks.gateway.metrics import GatewayMetrics
-from sinks.gateway.sse import Broadcaster
+from sinks.gateway.app import create_app
 from sinks.gateway.view import View
+from tests.support.gateway import gateway_parts
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 X = "uit-production|10ce7cb1-7bc9-4ce4-a256-460f56c49965"
@@ -83,10 +81,7 @@ def test_unknown_production_is_none_and_the_limit_keeps_the_total() -> None:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    metrics = GatewayMetrics(CollectorRegistry())
-    parts = GatewayParts(three(), Broadcaster(metrics), metrics, heartbeat_s=0.2, clock=lambda: NOW)
-    parts.ready.set()
-    with TestClient(create_app(parts)) as c:
+    with TestClient(create_app(gateway_parts(three(), NOW, heartbeat_s=0.2))) as c:
         yield c
 
 

@@ -12,12 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry
 
 from sinks.gateway.app import GatewayParts, create_app
-from sinks.gateway.metrics import GatewayMetrics
-from sinks.gateway.sse import Broadcaster
 from sinks.gateway.view import View
+from tests.support.gateway import gateway_parts
 
 settings.register_profile(
     "gateway-properties", deadline=None, max_examples=200, derandomize=True, database=None,
@@ -40,8 +38,7 @@ VALUE = st.one_of(TEXT, st.sampled_from(EDGES), st.integers().map(str), st.dates
 
 
 def parts(ready: bool) -> GatewayParts:
-    metrics = GatewayMetrics(CollectorRegistry())
-    p = GatewayParts(View(100, seq_base=0), Broadcaster(metrics), metrics, clock=lambda: NOW)
+    p = gateway_parts(View(100, seq_base=0), NOW, ready=ready)
     for i, hours in enumerate((-30, 2, 20, 200)):
         start = NOW + timedelta(hours=hours)
         rec = {"performance_id": f"dip|P{i}|1", "capacity": 10, "remaining": i, "status": "LIMITED",
@@ -49,8 +46,6 @@ def parts(ready: bool) -> GatewayParts:
                "updated_at": NOW, "version": 1}
         p.view.apply_availability(rec["performance_id"], rec)
         p.view.apply_lastminute(rec["performance_id"], rec)
-    if ready:
-        p.ready.set()
     return p
 
 
