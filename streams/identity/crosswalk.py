@@ -8,7 +8,11 @@ Rules (deterministic, so two workers reach the same answer without talking):
 - a calendar fact with no known identifier founds a performance whose canonical id is
   the key of its best identifier; founded by one without a sector (DIP/UiT) id, it is
   renamed when a description with one is matched to it (``MatchDesk``), so the facts
-  routed under such a link are kept for the move like those of a link a person may undo.
+  routed under such a link are kept for the move like those of a link a person may undo;
+- a link this worker changed itself (a rename, a re-route, a person's decision) is not
+  undone by the identity topic's older link for that key, which its reader may still be
+  behind on: until the reader brings the link as this worker set it, a link naming a
+  performance the key was moved away from is stale (``follow``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class Crosswalk:
         self._links: dict[str, str] = {}
         #: keys whose link a person may undo (reason match or person) -> that reason
         self.undoable: dict[str, str] = {}
+        #: keys this worker moved -> the performances it moved them away from (see ``follow``)
+        self._stale: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self.conflicts = 0
 
@@ -66,15 +72,36 @@ class Crosswalk:
         return self._links.get(key)
 
     def put(self, key: str, performance_id: str, reason: str = "identifier") -> None:
-        """Link ``key`` to ``performance_id``; ``reason`` is why (see ``UNDOABLE``)."""
+        """Link ``key`` to ``performance_id`` by this worker's own decision; ``reason`` is why
+        (see ``UNDOABLE``). The performance it moves the key away from is remembered as
+        stale until the identity reader catches up with this link (``follow``)."""
         with self._lock:
-            self._links[key] = performance_id
-            # a performance a description without a sector id founded is renamed when one with
-            # a sector id joins it (streams.identity.match_domain): what it counts may move too
-            if reason in UNDOABLE or (reason == "founded" and not is_sector(performance_id)):
-                self.undoable[key] = reason
-            else:
-                self.undoable.pop(key, None)
+            old = self._links.get(key)
+            if old is not None and old != performance_id:
+                self._stale.setdefault(key, set()).add(old)
+            self._set(key, performance_id, reason)
+
+    def follow(self, key: str, performance_id: str, reason: str = "identifier") -> bool:
+        """Link ``key`` as the identity topic says; False when the link is stale: it names a
+        performance this worker moved the key away from, and the reader has not yet brought
+        the link this worker set (it is behind). The link as set clears the stale marks."""
+        with self._lock:
+            stale = self._stale.get(key)
+            if stale is not None:
+                if performance_id != self._links.get(key) and performance_id in stale:
+                    return False
+                del self._stale[key]
+            self._set(key, performance_id, reason)
+            return True
+
+    def _set(self, key: str, performance_id: str, reason: str) -> None:
+        self._links[key] = performance_id
+        # a performance a description without a sector id founded is renamed when one with
+        # a sector id joins it (streams.identity.match_domain): what it counts may move too
+        if reason in UNDOABLE or (reason == "founded" and not is_sector(performance_id)):
+            self.undoable[key] = reason
+        else:
+            self.undoable.pop(key, None)
 
     def reason_of(self, key: str) -> str | None:
         """Why ``key`` is linked as far as routing needs to know: match/person, else

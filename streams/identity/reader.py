@@ -53,7 +53,8 @@ class CrosswalkReader:
         if rec.value is None:
             return "tombstone"  # links are sticky (see Crosswalk): a tombstone removes nothing
         reason = str(rec.value.get("reason") or "identifier")
-        self.crosswalk.put(key, str(rec.value["performance_id"]), reason)
+        if not self.crosswalk.follow(key, str(rec.value["performance_id"]), reason):
+            return "stale"  # older than a link this worker set itself (Crosswalk.follow)
         return "applied"
 
     @property

@@ -355,3 +355,27 @@ def test_a_fact_routed_again_after_its_link_changed_is_counted_once_where_the_re
     topic.consume()
     assert [(o[1], o[2]) for o in out] == [("B", b"f1")]
     assert {pid: n for pid, n in topic.sold().items() if n} == {"B": 2}
+
+
+# --- the crosswalk: the identity reader behind this worker's own links ---------------------
+
+
+def test_a_link_this_worker_moved_is_not_undone_by_the_older_link_its_reader_brings_late() -> None:
+    """A re-route (or a rename on this worker's match desk) moves a key at once; the worker's
+    identity reader may still be behind on the topic and bring the key's older link after it.
+    Taken as it came, the facts of the key would go back to the performance it left, where no
+    re-route would ever move them again."""
+    cw = Crosswalk()
+    cw.put(K, "V", "founded")  # this worker founded it (a vendor's own event)
+    cw.put(K, "S", "match")  # renamed to its sector id here
+    assert cw.follow(K, "V", "founded") is False  # the reader, late, brings the founding link
+    assert cw.get(K) == "S"
+    assert cw.follow(K, "S", "match") is True  # then the rename's own link: caught up
+    assert cw.follow(K, "V", "person") is True and cw.get(K) == "V"  # a later undo counts again
+    assert cw.reason_of(K) == "person"
+
+
+def test_links_another_worker_decided_are_followed_as_they_come() -> None:
+    cw = Crosswalk()
+    assert cw.follow(K, "V", "founded") and cw.follow(K, "S", "match") and cw.follow(K, "V", "person")
+    assert (cw.get(K), cw.reason_of(K)) == ("V", "person")
