@@ -21,6 +21,7 @@ from bus.log import get_logger
 from bus.settings import Settings
 from bus.topics import PARTITIONS, dlq_of, spec, topic_name
 from streams.codec import KIND_HEADER, FactCodec
+from streams.delivery import drain
 from streams.faust_hooks import set_current_event
 from streams.metrics import StreamsMetrics
 from streams.outbox import Outbox
@@ -81,13 +82,14 @@ def in_partition_of(event: Any) -> None:
 
 
 async def batches(stream: Any) -> AsyncIterator[list[Any]]:
-    """The stream's events in batches of up to BATCH_MAX, waiting at most BATCH_WITHIN_S.
+    """The stream's events in batches of up to BATCH_MAX, waiting at most BATCH_WITHIN_S
+    (taken from the agent's queue by ``streams.delivery.drain``).
 
     Offsets of a batch are acknowledged only after the caller is done with it (and
     committed only after the producer flushed what it sent): at-least-once.
     """
-    async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-        yield list(events)
+    async for events in drain(stream, BATCH_MAX, BATCH_WITHIN_S):
+        yield events
 
 
 @dataclass

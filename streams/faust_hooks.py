@@ -1,4 +1,5 @@
-"""Every use of a private Faust or aiokafka attribute, in one place, checked at start-up.
+"""Every use of a private Faust or aiokafka attribute, in one place (with ``streams.delivery``,
+Faust's delivery loop as the worker runs it), checked at start-up.
 
 faust-streaming and aiokafka are pinned exactly (``PINNED``, the same pins as
 ``pyproject.toml``) because the worker reaches past their public API in the places below.
@@ -18,6 +19,8 @@ The hooks, why each is needed, and the upstream issue where there is one:
   and send their changelog writes with the batch (``streams.store``, ``streams.outbox``),
   because Faust's per-key ``__setitem__`` path costs more than the state logic. No upstream
   issue.
+- ``faust.stores.rocksdb.Store._db_for_partition``: raw tables read and write the database
+  of the partition they work in (:func:`partition_db`). No upstream issue.
 - ``faust.stores.rocksdb.Store.set_persisted_offset``: once the outbox's changelog batch
   is on the broker, the table's persisted offset moves on, as Faust's own changelog
   writes do, so recovery starts after what the store already holds. No upstream issue.
@@ -34,6 +37,13 @@ The hooks, why each is needed, and the upstream issue where there is one:
 - ``faust.transport.producer.ProducerBuffer.max_messages`` (class-level): a changelog
   buffer larger than one batch writes; Faust holds every stream back at 100. Upstream:
   faust-streaming/faust#173 ("Warning - producer buffer full").
+- ``faust.transport.consumer.Consumer._drain_messages`` and the private attributes its loop
+  reads: a copy of that loop that delivers a message to the conductor without creating
+  four tasks per message (``streams.delivery.drain_messages``). No upstream issue.
+- The event bookkeeping of ``Stream._py_aiter`` (``Message.tracked``, the message's and
+  the app's consumer generation, flow control): the agents take their batches straight
+  from their queue (``streams.delivery.drain``) instead of through ``Stream.take_events``.
+  No upstream issue.
 """
 
 from __future__ import annotations
@@ -51,10 +61,11 @@ from faust.streams import current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from bus.errors import ConfigError
+from streams.delivery import drain_messages
 
 __all__ = ["HOOKS", "PINNED", "Hook", "check_hooks", "create_batch", "current_event", "fetching_consumer",
-           "mark_persisted", "producer_of", "send_batch", "set_changelog_buffer", "set_current_event",
-           "table_store"]
+           "mark_persisted", "partition_db", "producer_of", "send_batch", "set_changelog_buffer",
+           "set_current_event", "table_store"]
 
 #: The versions tested with these hooks: the exact pins of ``pyproject.toml``.
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
@@ -106,6 +117,7 @@ HOOKS = (
     Hook(_FAUST, "faust.tables.base:Collection", "data", "raw tables read and write their store"),
     Hook(_FAUST, "faust.stores.rocksdb:Store", "set_persisted_offset",
          "the outbox moves a table's persisted offset"),
+    Hook(_FAUST, "faust.stores.rocksdb:Store", "_db_for_partition", "raw tables use a partition's database"),
     Hook(_FAUST, f"{_DRIVER}:Producer", "_ensure_producer", "the outbox sends through the app's producer"),
     Hook(_AIOKAFKA, "aiokafka:AIOKafkaProducer", "create_batch", "the outbox builds record batches"),
     Hook(_AIOKAFKA, "aiokafka:AIOKafkaProducer", "send_batch", "the outbox sends record batches"),
@@ -116,6 +128,13 @@ HOOKS = (
     Hook(_AIOKAFKA, "aiokafka:AIOKafkaConsumer", "_fetch_min_bytes", "fetch tuning", read_in="start"),
     Hook(_AIOKAFKA, "aiokafka:AIOKafkaConsumer", "_fetch_max_wait_ms", "fetch tuning", read_in="start"),
     Hook(_FAUST, "faust.transport.producer:ProducerBuffer", "max_messages", "the changelog buffer size"),
+    Hook(_FAUST, "faust.transport.consumer:Consumer", "_drain_messages", "deliveries without tasks"),
+    *(Hook(_FAUST, "faust.transport.consumer:Consumer", name, "deliveries without tasks",
+           read_in="_drain_messages")
+      for name in ("_read_offset", "_add_gap", "_commit_every", "_n_acked", "suspend_flow", "diag",
+                   "consumer_stopped_errors")),
+    *(Hook(_FAUST, "faust.streams:Stream", name, "batches taken from an agent's queue", read_in="_py_aiter")
+      for name in ("tracked", "generation_id", "consumer_generation_id", "flow_control")),
 )
 
 
@@ -159,6 +178,16 @@ def table_store(table: Any) -> Any:
     return table.data
 
 
+def partition_db(table: Any, partition: int) -> Any:
+    """The RocksDB database of one partition of a table's store (opened if it is not yet).
+
+    Reads and writes through it skip what Faust's store does per key: finding the
+    current event again and keeping its key-to-partition LRU index, which only spares a
+    scan of every partition's database for a key read without a current event (and
+    such a read still finds keys written here)."""
+    return table.data._db_for_partition(partition)
+
+
 def mark_persisted(store: Any, tp: Any, offset: int) -> None:
     """Tell a table's store that its changelog holds everything up to ``offset``."""
     store.set_persisted_offset(tp, offset)
@@ -193,6 +222,9 @@ def fetching_consumer(*, min_bytes: int, max_wait_ms: int) -> type[faust_aiokafk
     class Consumer(faust_aiokafka.Consumer):
         def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
             return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+        async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
+            await drain_messages(self, fetcher)
 
     return Consumer
 

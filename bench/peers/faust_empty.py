@@ -7,6 +7,8 @@ Modes:
 - ``faust_take``: the same agent taking the stream in batches the way our facts agent does
   (``stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S)``, ``streams.context.batches``);
 - ``faust_take_decode``: the batched agent plus a fastavro decode of each value;
+- ``faust_drain_decode``: the same, batches taken from the agent's queue by
+  ``streams.delivery.drain`` (as our agents do) instead of ``take_events``;
 - ``plain_decode``: a plain confluent-kafka loop (the raw consume ceiling's consumer) that
   only decodes each value with fastavro.
 
@@ -44,7 +46,7 @@ from schemas import load_schema
 
 __all__ = ["MODES", "main"]
 
-MODES = ("faust_iterate", "faust_take", "faust_take_decode", "plain_decode")
+MODES = ("faust_iterate", "faust_take", "faust_take_decode", "faust_drain_decode", "plain_decode")
 
 
 def _cpu() -> float:
@@ -158,9 +160,18 @@ def run_faust(topic_name: str, meter: Meter, mode: str, app_id: str, web_port: i
     tuning.tune(app)
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw",
                       value_serializer="raw")
-    decode = _decoder() if mode == "faust_take_decode" else None
+    decode = _decoder() if mode.endswith("_decode") else None
 
-    if mode == "faust_iterate":
+    if mode == "faust_drain_decode":
+        from streams.delivery import drain
+
+        @app.agent(topic, name="empty")
+        async def empty_drained(stream: Any) -> None:
+            async for events in drain(stream, BATCH_MAX, BATCH_WITHIN_S):
+                for event in events:
+                    decode(event.value)  # type: ignore[misc]
+                meter.tick(len(events))
+    elif mode == "faust_iterate":
         @app.agent(topic, name="empty")
         async def empty(stream: Any) -> None:
             async for _value in stream:

@@ -14,7 +14,7 @@ from faust.transport.producer import ProducerBuffer
 
 from bus.errors import ConfigError
 from bus.settings import Settings
-from streams import faust_hooks
+from streams import delivery, faust_hooks
 from streams.faust_hooks import HOOKS, PINNED, check_hooks
 from streams.worker import run_worker
 
@@ -70,3 +70,89 @@ def test_a_consumer_that_no_longer_reads_its_fetch_settings_is_refused(monkeypat
     assert "aiokafka.AIOKafkaConsumer._fetch_min_bytes (fetch tuning) is gone" in str(caught.value)
     assert "aiokafka.AIOKafkaConsumer._fetch_max_wait_ms (fetch tuning) is gone" in str(caught.value)
     assert "ProducerBuffer" not in str(caught.value)
+
+
+class _FakeFaustConsumer:
+    """What ``drain_messages`` reads of Faust's consumer: one fetch of ``messages``, then stop."""
+
+    consumer_stopped_errors = (RuntimeError,)
+
+    def __init__(self, messages: list[Any], callback: Any) -> None:
+        import asyncio
+
+        from mode.utils.locks import Event
+
+        self._stopped, self.suspend_flow = asyncio.Event(), Event()
+        self.should_stop = False
+        self.callback, self._messages = callback, messages
+        self._read_offset: dict[Any, int | None] = {"tp": None}
+        self._commit_every, self._n_acked = None, 0
+        self.diag = type("Diag", (), {"set_flag": lambda *a: None, "unset_flag": lambda *a: None})()
+        self.app = type("App", (), {"topics": type("T", (), {"acks_enabled_for": lambda *a: True})()})()
+
+    async def sleep(self, s: float) -> None:
+        return None
+
+    async def wait_first(self, *coros: Any) -> None:
+        import asyncio
+
+        tasks = [asyncio.ensure_future(c if not hasattr(c, "wait") else c.wait()) for c in coros]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in pending:
+            t.cancel()
+        for t in done:
+            t.result()
+
+    def getmany(self, timeout: float) -> Any:
+        messages, self._messages = self._messages, []
+        if not messages:
+            self._stopped.set()
+
+        async def it() -> Any:
+            for m in messages:
+                yield "tp", m
+        return it()
+
+
+def test_messages_are_delivered_in_order_whether_their_delivery_finishes_at_once_or_has_to_wait() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    delivered: list[int] = []
+
+    async def scenario() -> None:
+        gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def deliver(message: Any) -> None:
+            if message.offset == 2:  # a full queue: this delivery waits, the loop with it
+                delivered.append(int(await gate == "open") * 100 + message.offset)
+                return
+            delivered.append(message.offset)
+
+        consumer = _FakeFaustConsumer([SimpleNamespace(offset=i, topic="t") for i in range(5)], deliver)
+        fetcher = SimpleNamespace(_stopped=asyncio.Event())
+        loop_task = asyncio.ensure_future(delivery.drain_messages(consumer, fetcher))
+        await asyncio.sleep(0.01)
+        assert delivered == [0, 1]  # the third waits, and nothing after it overtakes it
+        gate.set_result("open")
+        await asyncio.wait_for(loop_task, 5)
+        assert delivered == [0, 1, 102, 3, 4]
+        assert consumer._read_offset["tp"] == 4
+
+    asyncio.run(scenario())
+
+
+def test_a_delivery_that_fails_after_waiting_stops_the_loop_with_its_error() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    async def scenario() -> None:
+        async def deliver(message: Any) -> None:
+            await asyncio.sleep(0)
+            raise ValueError(f"cannot deliver {message.offset}")
+
+        consumer = _FakeFaustConsumer([SimpleNamespace(offset=7, topic="t")], deliver)
+        with pytest.raises(ValueError, match="cannot deliver 7"):
+            await delivery.drain_messages(consumer, SimpleNamespace(_stopped=asyncio.Event()))
+
+    asyncio.run(scenario())
