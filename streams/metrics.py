@@ -2,13 +2,67 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import HistogramMetricFamily
 
 from bus.metrics import LATENCY_BUCKETS
 
-__all__ = ["StreamsMetrics"]
+__all__ = ["LoopHistogram", "StreamsMetrics"]
+
+
+class _Observed:
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last: above every bound (+Inf)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+
+class LoopHistogram:
+    """A labelled Prometheus histogram observed from one event loop: an observation is a
+    bisect and two additions (``prometheus_client.Histogram`` takes a lock and updates an
+    object per bucket: ~6% of the worker's CPU when every domain observes every fact).
+
+    Exposed as ``prometheus_client`` would expose the same histogram (``_bucket`` with
+    ``le``, ``_sum``, ``_count``), read by the metrics endpoint's thread; a scrape may see a
+    sum that is one observation ahead of the counts, never counts that go backwards.
+    """
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str],
+                 buckets: Sequence[float], registry: CollectorRegistry) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
+        self.bounds = tuple(sorted(float(b) for b in buckets if b != float("inf")))
+        self._children: dict[tuple[str, ...], _Observed] = {}
+        registry.register(self)
+
+    def labels(self, *values: str) -> _Observed:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = _Observed(self.bounds)
+        return child
+
+    def describe(self) -> list[HistogramMetricFamily]:
+        return [HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)]
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for values, child in list(self._children.items()):
+            counts, total = list(child.counts), child.sum
+            cumulative, buckets = 0, []
+            for bound, n in zip((*self.bounds, float("inf")), counts, strict=True):
+                cumulative += n
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            family.add_metric(list(values), buckets, total)
+        yield family
 
 
 class StreamsMetrics:
@@ -18,11 +72,11 @@ class StreamsMetrics:
         self.duplicates = Counter("cultuurbus_streams_duplicates",
                                   "Facts seen again (redelivery/replay) and not applied twice.",
                                   ["agent"], registry=registry)
-        self.latency = Histogram(
+        self.latency = LoopHistogram(
             "cultuurbus_streams_processing_latency_seconds",
             "From the connector reading a fact (ingested_at) to its state being published.",
             ["agent"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.fact_age = Histogram(
+        self.fact_age = LoopHistogram(
             "cultuurbus_streams_fact_age_seconds",
             "From a fact's event time to its state being published (includes source delay).",
             ["agent"], buckets=(*LATENCY_BUCKETS, 300.0, 3600.0, 86400.0), registry=registry)
