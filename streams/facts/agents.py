@@ -63,7 +63,7 @@ def define(ctx: StreamsContext, domains: Sequence[FactDomain]) -> None:
     duplicates_of = [m.duplicates_of(label) for label in labels]
     seen = FirstDelivery(ctx.raw_table(
         "facts-seen", help="Offset on participation.facts of each fact's first delivery, by fact id."))
-    decode = ctx.codec.decode
+    decode = ctx.codec.decode_forwarded  # decoded once when this worker's identity agent forwarded it
 
     async def handle(events: list[Any]) -> None:
         by_pid: dict[str, list[Fact]] = {}

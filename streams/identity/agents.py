@@ -27,7 +27,7 @@ def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter) -> None:
     hands re-route records (a person undid a link) to ``rerouter``."""
     app = ctx.app
     release_topic = ctx.name(RELEASE)
-    decode = ctx.codec.decode
+    decode, remember = ctx.codec.decode, ctx.codec.remember
 
     async def route_one(event: Any, out: list[Out]) -> Exception | None:
         key = event.key.decode() if event.key else ""
@@ -46,7 +46,10 @@ def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter) -> None:
         if decoded is None:
             return None
         kind, rec = decoded
-        return identity.route(event, key, kind, rec, event.value, out)
+        refused = identity.route(event, key, kind, rec, event.value, out)
+        if refused is None:
+            remember(event.value, decoded)
+        return refused
 
     async def learn_one(event: Any, out: list[Out]) -> Exception | None:
         decoded = await ctx.decoded(decode, event, "identity-learn")
