@@ -11,6 +11,9 @@ Kafka per second.
   the last answer.
 - DIP receiver (``cultuurbus connector dip``, a subprocess): DIP's cumulative ``PUT``
   calls (capacity once, then tickets, reservations, blocked seats), timed the same way.
+- For each receiver load: answer times (p50, p99, max) and the receiver process's CPU
+  seconds over the load (user + system), hence facts per CPU-second: on a shared
+  two-core machine that figure moves far less than facts/s.
 - Pollers (``cultuurbus connector ...`` subprocesses against the fakes): the Ticketmatic
   eventstream (timed by the Kafka timestamps of its first and last fact, as before), the
   DIP cumulative list and DIP calendar (``--until-caught-up``), UiTdatabank Search API,
@@ -36,8 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from bench.data import Dataset
 from bench.env import Bench
@@ -95,45 +97,86 @@ class Call:
     def post(cls, req: SignedRequest) -> Call:
         return cls("POST", req.path, req.headers, req.body)
 
+    def wire(self, host: str) -> bytes:
+        """The request as HTTP/1.1 bytes on a keep-alive connection."""
+        head = [f"{self.method} {self.path} HTTP/1.1", f"Host: {host}",
+                f"Content-Length: {len(self.body)}",
+                *(f"{k}: {v}" for k, v in self.headers.items() if k.lower() != "content-length")]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + self.body
 
-def _facts_of(resp: httpx.Response) -> int:
+
+def _facts_of(status: int, body: bytes) -> int:
     """Facts a 200 answer says Kafka acknowledged: the webhook's ``facts``, one per DIP call."""
-    if resp.status_code != 200:
+    if status != 200:
         return 0
-    body = resp.json()
-    if body.get("facts") is not None:
-        return int(body["facts"])
-    return 1 if body.get("status") == "accepted" else 0
+    answer = json.loads(body)
+    if answer.get("facts") is not None:
+        return int(answer["facts"])
+    return 1 if answer.get("status") == "accepted" else 0
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """One HTTP/1.1 answer: status, whether the server closes the connection, body."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    status = int(head[0].split(" ", 2)[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while size := int((await reader.readline()).split(b";")[0], 16):
+            body += (await reader.readexactly(size + 2))[:-2]
+        await reader.readline()
+    else:
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers.get("connection", "").lower() == "close", body
 
 
 async def _load(url: str, calls: list[Call] | list[SignedRequest], seconds: float,
                 concurrency: int) -> dict[str, Any]:
-    """Send ``calls`` with ``concurrency`` in flight until all are answered or ``seconds`` passed."""
+    """Send ``calls`` with ``concurrency`` in flight until all are answered or ``seconds`` passed.
+
+    Each of the ``concurrency`` senders keeps one HTTP/1.1 connection open and writes
+    requests as bytes, so the generator costs far less CPU than the receiver it measures
+    (an httpx client spent about 4 ms per request, more than the receiver on a shared
+    two-core machine, and measured itself).
+    """
+    target = urlsplit(url)
+    host, port = target.hostname or "127.0.0.1", target.port or 80
     queue = iter([c if isinstance(c, Call) else Call.post(c) for c in calls])
     latencies: list[float] = []
     facts = errors = 0
     refused: dict[int, int] = {}
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as http:
 
-        async def worker() -> None:
-            nonlocal facts, errors
+    async def worker() -> None:
+        nonlocal facts, errors
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        try:
             for call in queue:
                 if time.monotonic() > deadline:
                     return
+                if conn is None:
+                    conn = await asyncio.open_connection(host, port)
+                reader, writer = conn
                 t0 = time.perf_counter()
-                resp = await http.request(call.method, call.path, content=call.body, headers=call.headers)
+                writer.write(call.wire(f"{host}:{port}"))
+                async with asyncio.timeout(30.0):
+                    status, close, body = await _answer(reader)
                 latencies.append(time.perf_counter() - t0)
-                if resp.status_code == 200:
-                    facts += _facts_of(resp)
+                if status == 200:
+                    facts += _facts_of(status, body)
                 else:
                     errors += 1
-                    refused[resp.status_code] = refused.get(resp.status_code, 0) + 1
+                    refused[status] = refused.get(status, 0) + 1
+                if close:
+                    writer.close()
+                    conn = None
+        finally:
+            if conn is not None:
+                conn[1].close()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
     lat = sorted(latencies) or [0.0]
     return {"deliveries": len(latencies), "facts": facts, "errors": errors, "refused": refused,
             "seconds": round(elapsed, 2), "eps": facts / elapsed,
@@ -143,10 +186,22 @@ async def _load(url: str, calls: list[Call] | list[SignedRequest], seconds: floa
                            "max": round(1000 * lat[-1], 1)}}
 
 
+def _measured(role: Role, url: str, calls: list[Call] | list[SignedRequest], seconds: float,
+              concurrency: int) -> dict[str, Any]:
+    """``_load`` plus the CPU seconds ``role`` spent meanwhile and its facts per CPU-second."""
+    cpu0 = role.cpu_seconds()
+    out = asyncio.run(_load(url, calls, seconds, concurrency))
+    cpu = role.cpu_seconds() - cpu0
+    out["cpu_s"] = round(cpu, 2)
+    out["eps_per_cpu_s"] = round(out["facts"] / cpu, 1) if cpu > 0 else None
+    return out
+
+
 def _say_load(bench: Bench, kind: str, out: dict[str, Any]) -> None:
+    per_cpu = f", {out['eps_per_cpu_s']:,.0f} facts/CPU-s" if out.get("eps_per_cpu_s") else ""
     bench.say(f"connectors: {kind} {out['facts']:,} facts ({out['deliveries']:,} requests, "
               f"{out['errors']} refused) in {out['seconds']:.1f} s = {out['eps']:,.0f} facts/s, "
-              f"p99 answer {out['latency_ms']['p99']} ms")
+              f"p99 answer {out['latency_ms']['p99']} ms{per_cpu}")
 
 
 def _receiver(bench: Bench, s: Settings, name: str, argv: list[str], **env: str) -> Role:
@@ -164,7 +219,7 @@ def _webhook(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:
     with running(hook, timeout=60):
         assert hook.url is not None
         asyncio.run(_load(hook.url, requests[:20], 5.0, 4))  # warm up: connections, registry, producer
-        out = asyncio.run(_load(hook.url, requests[20:], sizes.webhook_seconds, sizes.webhook_concurrency))
+        out = _measured(hook, hook.url, requests[20:], sizes.webhook_seconds, sizes.webhook_concurrency)
         hook.check()
         out["rss_mb"] = hook.peak_rss_mb()
     _say_load(bench, "webhook Eventix", out)
@@ -228,10 +283,10 @@ def _webhook_vendors(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:
             wait = sizes.max_wait_s
             asyncio.run(_load(hook.url, brite[:10], 10.0, 4))  # warm up
             conc = sizes.webhook_concurrency
-            out["webhook_eventbrite"] = asyncio.run(_load(hook.url, brite[10:], wait, conc))
+            out["webhook_eventbrite"] = _measured(hook, hook.url, brite[10:], wait, conc)
             _say_load(bench, "webhook Eventbrite (fetching api_url)", out["webhook_eventbrite"])
             asyncio.run(_load(hook.url, stager[:10], 10.0, 4))
-            out["webhook_stager"] = asyncio.run(_load(hook.url, stager[10:], wait, conc))
+            out["webhook_stager"] = _measured(hook, hook.url, stager[10:], wait, conc)
             _say_load(bench, "webhook Stager", out["webhook_stager"])
             hook.check()
             out["webhook_eventbrite"]["fetches"] = len(api.requests)
@@ -274,7 +329,7 @@ def _dip_receiver(bench: Bench, sizes: Sizes) -> dict[str, Any]:
     with running(role, timeout=60):
         assert role.url is not None
         asyncio.run(_load(role.url, calls[:20], 10.0, 4))
-        out = asyncio.run(_load(role.url, calls[20:], sizes.max_wait_s, sizes.webhook_concurrency))
+        out = _measured(role, role.url, calls[20:], sizes.max_wait_s, sizes.webhook_concurrency)
         role.check()
         out["rss_mb"] = role.peak_rss_mb()
     _say_load(bench, "DIP receiver (PUT cumulative)", out)

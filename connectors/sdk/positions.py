@@ -8,6 +8,7 @@ ids, deduplicated downstream) and never skips one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -91,14 +92,31 @@ class PositionStore:
     def get(self, source_partition: str) -> dict[str, Any] | None:
         return self.load_all().get(source_partition)
 
+    def _produce(self, source_partition: str, position: dict[str, Any]) -> Any:
+        value = json.dumps({"position": position,
+                            "saved_at": datetime.now(UTC).isoformat()}).encode()
+        return self._publisher.produce_raw(CONNECT_POSITIONS, self._key(source_partition), value)
+
+    def _timeout(self, timeout: float | None) -> float:
+        return timeout or self._publisher.settings.connector.delivery_timeout_s + 5
+
     def save(self, source_partition: str, position: dict[str, Any],
              timeout: float | None = None) -> None:
         """Write the position and wait for Kafka's ack."""
-        value = json.dumps({"position": position,
-                            "saved_at": datetime.now(UTC).isoformat()}).encode()
-        fut = self._publisher.produce_raw(CONNECT_POSITIONS, self._key(source_partition), value)
         try:
-            fut.result(timeout=timeout or self._publisher.settings.connector.delivery_timeout_s + 5)
+            self._produce(source_partition, position).result(timeout=self._timeout(timeout))
+        except Exception as exc:
+            raise DeliveryError(f"position of {self.connector}/{source_partition} not saved: "
+                                f"{exc}") from exc
+        self.load_all()[source_partition] = position
+
+    async def save_async(self, source_partition: str, position: dict[str, Any],
+                         timeout: float | None = None) -> None:
+        """``save`` for an event loop: awaits the ack (positions already read; ``load_all``
+        first otherwise)."""
+        fut = asyncio.wrap_future(self._produce(source_partition, position))
+        try:
+            await asyncio.wait_for(fut, self._timeout(timeout))
         except Exception as exc:
             raise DeliveryError(f"position of {self.connector}/{source_partition} not saved: "
                                 f"{exc}") from exc

@@ -22,6 +22,7 @@ cannot make every later call for its performance fail.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -134,7 +135,8 @@ def build_snapshot(dip: Identifier, parts: Parts, *, fact_id: str, event_time: d
 
 class SnapshotBook:
     """Lifecycle: ``load()`` once before serving (retried on each call until it worked);
-    ``lock(key)`` around merge/publish/``save`` of one performance.
+    ``lock(key)`` around merge/publish/``save`` of one performance (``alock(key)`` and
+    ``save_async`` on an event loop).
 
     Args:
         positions: the connector's position store; ``None`` keeps parts in memory only.
@@ -149,6 +151,7 @@ class SnapshotBook:
         self._loaded = positions is None
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self._alocks: dict[str, asyncio.Lock] = {}
 
     def load(self) -> None:
         """Read every stored performance's parts.
@@ -168,9 +171,20 @@ class SnapshotBook:
                     self._parts.setdefault(part, Parts.from_json(value, part))
             self._loaded = True
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
     def lock(self, key: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+    def alock(self, key: str) -> asyncio.Lock:
+        """The performance's lock for callers on one event loop."""
+        lock = self._alocks.get(key)
+        if lock is None:
+            lock = self._alocks[key] = asyncio.Lock()
+        return lock
 
     def get(self, key: str) -> Parts:
         self.load()
@@ -185,6 +199,12 @@ class SnapshotBook:
         """
         if self._positions is not None:
             self._positions.save(key, parts.to_json())
+        self._parts[key] = parts
+
+    async def save_async(self, key: str, parts: Parts) -> None:
+        """``save`` for an event loop (awaits Kafka's ack)."""
+        if self._positions is not None:
+            await self._positions.save_async(key, parts.to_json())
         self._parts[key] = parts
 
     def known(self) -> int:

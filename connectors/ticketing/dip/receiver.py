@@ -1,5 +1,6 @@
 """One DIP cumulative call, whatever the web framework: authenticate, validate, merge,
-publish, save, answer. Every outcome is an ``Answer``; nothing raises out of ``handle``.
+publish, save, answer. Every outcome is an ``Answer``; nothing raises out of ``handle``
+(blocking) or ``handle_async`` (what the web app awaits: no worker thread per call).
 
 Order of checks: on the headers alone, before a byte of the body is read (``admit``):
 token (401) -> declared size (413); then the body is read with the limit and a timeout
@@ -16,12 +17,13 @@ token too.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -63,6 +65,8 @@ def _unavailable(message: str, retry_after: float) -> Answer:
                   {"Retry-After": str(max(1, int(round(retry_after))))})
 
 
+_FAILED = Answer(500, {"status": "error", "error": "internal error; the call was not accepted, "
+                        "send it again"})
 _UNAUTHORISED = Answer(401, {"status": "rejected", "error": "missing or wrong bearer token: send "
                              "Authorization: Bearer <token>", "field": "headers.authorization"},
                        {"WWW-Authenticate": "Bearer"})
@@ -119,8 +123,8 @@ def _parts_view(parts: Parts) -> dict[str, Any]:
 
 
 class DipReceiver:
-    """Lifecycle: built around an opened ``ConnectorContext``; ``handle`` per call (blocking:
-    web frameworks run it in a worker thread); nothing to close.
+    """Lifecycle: built around an opened ``ConnectorContext``; ``handle_async`` per call on
+    an event loop (the web app), or ``handle`` (blocking) from threads; nothing to close.
 
     Args:
         ctx: the connector context (publisher, positions, metrics).
@@ -153,10 +157,10 @@ class DipReceiver:
         try:
             answer = self._handle(part, production, number, body, authorization)
         except Exception:  # noqa: BLE001 - last line: log, answer 500, keep serving
-            log.exception("dip call failed", extra={"part": part, "production": production,
-                                                    "number": number})
-            answer = Answer(500, {"status": "error", "error": "internal error; the call was not "
-                                  "accepted, send it again"})
+            answer = _failed(part, production, number)
+        return self._counted(part, answer)
+
+    def _counted(self, part: str, answer: Answer) -> Answer:
         self.calls.labels(part, str(answer.status)).inc()
         return answer
 
@@ -210,8 +214,10 @@ class DipReceiver:
             return _UNAUTHORISED
         return None
 
-    def _handle(self, part: str, production: str, number: str, body: bytes,
-                authorization: str | None) -> Answer:
+    def _judge(self, part: str, production: str, number: str, body: bytes,
+               authorization: str | None) -> Answer | _Call | _Rejection:
+        """A call on its own (token, size, path ids, JSON, fields, event time): its answer
+        when refused here, what to dead-letter when its input is bad, else the call."""
         refused = self._refused(part, authorization)
         if refused is not None:
             return refused
@@ -226,46 +232,150 @@ class DipReceiver:
             if parsed.updated is not None:
                 self.ctx.window.check(parsed.updated, "updated")
         except MappingError as exc:
-            return self._reject(exc, body, where, 400 if isinstance(exc, BadJson) else 422)
+            return _Rejection(exc, body, where, 400 if isinstance(exc, BadJson) else 422)
         received = utcnow()
         event_time = (parsed.updated or received).astimezone(UTC)
         stamp = int(event_time.timestamp() * 1000)
         fact_id = (f"dip:{self.account}:{dip.value}:{part}:{stamp}:"
                    f"{hashlib.sha256(body).hexdigest()[:12]}")
-        with self.book.lock(dip.key):
-            try:
-                merged = self.book.get(dip.key).with_body(part, parsed)
-                overflow = _overflow(merged, part)
-                if overflow is not None:
-                    return self._reject(overflow, body, where, 422)
-                try:
-                    snapshot = build_snapshot(dip, merged, fact_id=fact_id, event_time=event_time,
-                                              account=self.account, currency=self.currency)
-                except ValidationError as exc:
-                    return self._reject(MappingError.unsatisfied(exc, "snapshot"), body, where, 422)
-                t0 = time.monotonic()
-                self.ctx.publisher.publish([SourceRecord(SNAPSHOTS, dip.key, snapshot)])
-                self.book.save(dip.key, merged)
-            except RetriableError as exc:
-                log.warning("dip call not accepted: Kafka unavailable", extra={
-                    "performance": dip.key, "part": part, "error": str(exc)[:300]})
-                return _unavailable(f"Kafka did not acknowledge the snapshot: {exc}; send the "
-                                    "call again", exc.retry_after)
-        log.info("dip snapshot published", extra={"performance": dip.key, "part": part,
-                                                  "fact_id": fact_id,
-                                                  "ms": round((time.monotonic() - t0) * 1000)})
-        return Answer(200, {"status": "accepted", "performance": dip.key, "fact_id": fact_id,
-                            "event_time": event_time.isoformat(), **_parts_view(merged)})
+        return _Call(part, dip, parsed, body, where, fact_id, event_time)
 
-    def _reject(self, exc: MappingError, body: bytes, where: str, status: int) -> Answer:
-        letter = DeadLetter(SNAPSHOTS, body, exc, stage="parse" if status == 400 else "mapping",
-                            where=where)
+    def _merge(self, call: _Call) -> tuple[Parts, SourceRecord] | _Rejection:
+        """The performance's parts with the call's merged in and their snapshot (under the
+        performance's lock), or what to dead-letter when the contract cannot carry them.
+
+        Raises:
+            RetriableError: the stored parts could not be read.
+
+        """
+        merged = self.book.get(call.dip.key).with_body(call.part, call.parsed)
+        overflow = _overflow(merged, call.part)
+        if overflow is not None:
+            return _Rejection(overflow, call.body, call.where, 422)
         try:
-            self.ctx.publisher.publish([letter])
+            snapshot = build_snapshot(call.dip, merged, fact_id=call.fact_id,
+                                      event_time=call.event_time, account=self.account,
+                                      currency=self.currency)
+        except ValidationError as exc:
+            return _Rejection(MappingError.unsatisfied(exc, "snapshot"), call.body, call.where, 422)
+        return merged, SourceRecord(SNAPSHOTS, call.dip.key, snapshot)
+
+    def _handle(self, part: str, production: str, number: str, body: bytes,
+                authorization: str | None) -> Answer:
+        call = self._judge(part, production, number, body, authorization)
+        if not isinstance(call, _Call):
+            return call if isinstance(call, Answer) else self._reject(call)
+        t0 = time.monotonic()
+        with self.book.lock(call.dip.key):
+            try:
+                made = self._merge(call)
+                if isinstance(made, _Rejection):
+                    return self._reject(made)
+                self.ctx.publisher.publish([made[1]])
+                self.book.save(call.dip.key, made[0])
+            except RetriableError as exc:
+                return _not_acknowledged(call, exc)
+        return _accepted(call, made[0], t0)
+
+    async def handle_async(self, part: str, production: str, number: str, body: bytes,
+                           authorization: str | None = None) -> Answer:
+        """``handle`` for an asyncio server (waits for Kafka without a worker thread); never
+        raises. One receiver serves either ``handle`` or ``handle_async`` callers: a
+        performance's lock is a thread lock for the one, an asyncio lock for the other."""
+        try:
+            answer = await self._handle_async(part, production, number, body, authorization)
+        except Exception:  # noqa: BLE001 - last line: log, answer 500, keep serving
+            answer = _failed(part, production, number)
+        return self._counted(part, answer)
+
+    async def _handle_async(self, part: str, production: str, number: str, body: bytes,
+                            authorization: str | None) -> Answer:
+        call = self._judge(part, production, number, body, authorization)
+        if not isinstance(call, _Call):
+            return call if isinstance(call, Answer) else await self._reject_async(call)
+        t0 = time.monotonic()
+        async with self.book.alock(call.dip.key):
+            try:
+                if not self.book.loaded:  # reading Kafka once: off the event loop
+                    await asyncio.to_thread(self.book.load)
+                made = self._merge(call)
+                if isinstance(made, _Rejection):
+                    return await self._reject_async(made)
+                await self.ctx.publisher.publish_async([made[1]])
+                await self.book.save_async(call.dip.key, made[0])
+            except RetriableError as exc:
+                return _not_acknowledged(call, exc)
+        return _accepted(call, made[0], t0)
+
+    def _reject(self, bad: _Rejection) -> Answer:
+        try:
+            self.ctx.publisher.publish([bad.letter()])
         except RetriableError as err:
-            return _unavailable(f"the call is invalid ({exc}) but could not be dead-lettered: "
-                                f"{err}; send it again", err.retry_after)
-        log.warning("dip call rejected", extra={"where": where, "status": status,
+            return bad.not_dead_lettered(err)
+        return bad.answer()
+
+    async def _reject_async(self, bad: _Rejection) -> Answer:
+        try:
+            await self.ctx.publisher.publish_async([bad.letter()])
+        except RetriableError as err:
+            return bad.not_dead_lettered(err)
+        return bad.answer()
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A call that passed every check on its own, ready to merge."""
+
+    part: str
+    dip: Identifier
+    parsed: Any
+    body: bytes
+    where: str
+    fact_id: str
+    event_time: datetime
+
+
+@dataclass(frozen=True)
+class _Rejection:
+    """Bad input: dead-letter the body, then answer ``status``."""
+
+    exc: MappingError
+    body: bytes
+    where: str
+    status: int
+
+    def letter(self) -> DeadLetter:
+        return DeadLetter(SNAPSHOTS, self.body, self.exc,
+                          stage="parse" if self.status == 400 else "mapping", where=self.where)
+
+    def not_dead_lettered(self, err: RetriableError) -> Answer:
+        return _unavailable(f"the call is invalid ({self.exc}) but could not be dead-lettered: "
+                            f"{err}; send it again", err.retry_after)
+
+    def answer(self) -> Answer:
+        exc = self.exc
+        log.warning("dip call rejected", extra={"where": self.where, "status": self.status,
                                                 "field": exc.field, "error": str(exc)[:300]})
-        return Answer(status, {"status": "rejected", "error": str(exc), "field": exc.field,
-                               "dead_lettered": True})
+        return Answer(self.status, {"status": "rejected", "error": str(exc), "field": exc.field,
+                                    "dead_lettered": True})
+
+
+def _failed(part: str, production: str, number: str) -> Answer:
+    log.exception("dip call failed", extra={"part": part, "production": production,
+                                            "number": number})
+    return _FAILED
+
+
+def _not_acknowledged(call: _Call, exc: RetriableError) -> Answer:
+    log.warning("dip call not accepted: Kafka unavailable", extra={
+        "performance": call.dip.key, "part": call.part, "error": str(exc)[:300]})
+    return _unavailable(f"Kafka did not acknowledge the snapshot: {exc}; send the call again",
+                        exc.retry_after)
+
+
+def _accepted(call: _Call, merged: Parts, t0: float) -> Answer:
+    log.info("dip snapshot published", extra={"performance": call.dip.key, "part": call.part,
+                                              "fact_id": call.fact_id,
+                                              "ms": round((time.monotonic() - t0) * 1000)})
+    return Answer(200, {"status": "accepted", "performance": call.dip.key, "fact_id": call.fact_id,
+                        "event_time": call.event_time.isoformat(), **_parts_view(merged)})
