@@ -129,12 +129,12 @@ class Bench:
     def _log(self, s: Settings, name: str) -> Path:
         return self.state / s.topic_prefix.strip(".") / f"{name}.log"
 
-    def worker(self, s: Settings, name: str = "w1") -> Role:
-        """A streams worker (``cultuurbus streams worker``)."""
+    def worker(self, s: Settings, name: str = "w1", **env: str) -> Role:
+        """A streams worker (``cultuurbus streams worker``); ``env``: more settings for it."""
         (port,) = free_ports(1)
         return Role(f"streams worker {name}", ["streams", "worker", "--name", name, "--web-port", str(port),
                                                "--loglevel", "warning"],
-                    self.env(s), self._log(s, name), f"http://127.0.0.1:{port}/healthz")
+                    self.env(s, **env), self._log(s, name), f"http://127.0.0.1:{port}/healthz")
 
     def sink(self, s: Settings) -> Role:
         """The ClickHouse sink (``cultuurbus sink clickhouse``); metrics on its own port."""

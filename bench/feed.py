@@ -33,6 +33,8 @@ class Watched(Protocol):
 
     def check(self) -> None: ...
 
+    def cpu_seconds(self) -> float: ...
+
 
 def _wait(watch: AvailabilityWatch, budget: float, roles: tuple[Watched, ...]) -> bool:
     deadline = time.monotonic() + budget
@@ -89,7 +91,8 @@ class Feed:
     def tickets(self, roles: tuple[Watched, ...] = (), on_sent: Any = None,
                 ds: Dataset | None = None) -> dict[str, Any]:
         """Publish every ticket event (of ``ds``, a later part of the dataset, if given);
-        time first sent -> last performance final.
+        time first sent -> last performance final, and the CPU seconds ``roles`` used meanwhile
+        (``eps_per_cpu_s``: the figure that holds on a busy machine).
 
         ``on_sent`` (no arguments) runs once every event is on the broker, e.g. to start
         a profiler while the backlog is processed.
@@ -99,6 +102,7 @@ class Feed:
         before = self.watch.records
         self.watch.expect(ds.targets)
         open_before = self.watch.remaining
+        cpu0 = sum(r.cpu_seconds() for r in roles)
         t0 = produce_all(self._producer, topic_name(TICKET_EVENTS, self.settings.topic_prefix),
                          ds.event_keys(), ds.wire(self._event_id, ds.event_bodies))
         sent_s = time.time() - t0
@@ -110,10 +114,12 @@ class Feed:
         else:  # cut short: count the events of the performances that got there
             seconds = time.time() - t0
             processed = int(n * (1 - self.watch.remaining / max(open_before, 1)))
+        cpu = sum(r.cpu_seconds() for r in roles) - cpu0
         return {"events": n, "availability_records": self.watch.records - before,
                 "availability_changing_events": ds.changing_events,
                 "processed_events": processed, "seconds": round(seconds, 2), "send_seconds": round(sent_s, 2),
-                "eps": processed / seconds, "complete": done, "started_at": t0}
+                "eps": processed / seconds, "complete": done, "started_at": t0,
+                "cpu_seconds": round(cpu, 2), "eps_per_cpu_s": processed / cpu if cpu > 0 else None}
 
     def close(self) -> None:
         self.watch.close()

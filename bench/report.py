@@ -112,6 +112,13 @@ def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any
     if st and "error" not in st:
         p["streams_eps_1w"] = _r(st["1w"]["eps"])
         p["streams_eps_2w"] = _r(st["2w"]["eps"])
+        for w in ("1w", "2w"):
+            if st[w].get("eps_per_cpu_s"):
+                p[f"streams_eps_per_cpu_s_{w}"] = _r(st[w]["eps_per_cpu_s"])
+        av_only = st.get("availability_only") or {}
+        if av_only.get("eps_per_cpu_s"):
+            p["streams_availability_only_eps"] = _r(av_only["eps"])
+            p["streams_availability_only_eps_per_cpu_s"] = _r(av_only["eps_per_cpu_s"])
         if "profile" in st["1w"]:
             r["profile"]["streams_worker"] = st["1w"]["profile"]
         if "latency_at_1000" in st["1w"]:
@@ -125,6 +132,10 @@ def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any
     pe = parts.get("peers")
     if pe and "error" not in pe:
         r["peers"] = {"quix_eps": _r(pe["quix"]["eps"]), "plain_loop_eps": _r(pe["plain_loop"]["eps"])}
+        for peer in ("quix", "plain_loop", "quix_job"):
+            if (pe.get(peer) or {}).get("eps_per_cpu_s"):
+                r["peers"][f"{peer}_eps"] = _r(pe[peer]["eps"])
+                r["peers"][f"{peer}_eps_per_cpu_s"] = _r(pe[peer]["eps_per_cpu_s"])
         for peer in ("quix", "plain_loop"):
             rss[f"{peer}_peer"] = {str(pe[peer]["calendar"]["performances"]): pe[peer]["rss_mb"]}
     sc = parts.get("scale")
@@ -172,6 +183,17 @@ def _ratios(r: dict[str, Any]) -> dict[str, float]:
         "streams_vs_consume_ceiling": (p.get("streams_eps_1w"), c.get("kafka_consume_eps")),
         "streams_vs_quix": (p.get("streams_eps_1w"), peers.get("quix_eps")),
         "streams_vs_plain_loop": (p.get("streams_eps_1w"), peers.get("plain_loop_eps")),
+        "streams_vs_quix_per_cpu_s": (p.get("streams_eps_per_cpu_s_1w"), peers.get("quix_eps_per_cpu_s")),
+        # like for like (issue #14): the whole job against the Quix whole job, availability only
+        # against the Quix availability peer
+        "streams_vs_quix_job_per_cpu_s": (p.get("streams_eps_per_cpu_s_1w"),
+                                          peers.get("quix_job_eps_per_cpu_s")),
+        "streams_vs_quix_job": (p.get("streams_eps_1w"), peers.get("quix_job_eps")),
+        "availability_only_vs_quix_per_cpu_s": (p.get("streams_availability_only_eps_per_cpu_s"),
+                                                peers.get("quix_eps_per_cpu_s")),
+        "availability_only_vs_quix": (p.get("streams_availability_only_eps"), peers.get("quix_eps")),
+        "streams_vs_plain_loop_per_cpu_s": (p.get("streams_eps_per_cpu_s_1w"),
+                                            peers.get("plain_loop_eps_per_cpu_s")),
         # the sink against a raw insert of the very rows it wrote (its mix of tables), when measured
         "sink_vs_insert_ceiling": (p.get("sink_rps"), c.get("clickhouse_insert_same_rows_rps")
                                    or c.get("clickhouse_insert_rps")),
@@ -225,7 +247,22 @@ def markdown(r: dict[str, Any]) -> str:
              f"| eventstream poller (facts/s) | {_n(p.get('connector_poller_eps'))} | | |",
              f"| fastavro decode / encode (records/s) | {_n(c.get('fastavro_decode_rps'))} / "
              f"{_n(c.get('fastavro_encode_rps'))} | | |",
-             f"| raw Kafka produce (records/s) | {_n(c.get('kafka_produce_eps'))} | | |", ""]
+             f"| raw Kafka produce (records/s) | {_n(c.get('kafka_produce_eps'))} | | |", "",
+             "Per CPU-second of the process that does the work (the figure that holds on a busy machine; "
+             "timed over the same ticket events as the events/s above)", "",
+             "| measure | events per CPU-second | ours / it |", "|---|---:|---:|",
+             f"| streams worker, 1 worker (the whole job) | {_n(p.get('streams_eps_per_cpu_s_1w'))} | |",
+             f"| streams workers, 2 workers (both processes) | {_n(p.get('streams_eps_per_cpu_s_2w'))} | |",
+             "| streams worker, availability only (`streams.domains`) | "
+             f"{_n(p.get('streams_availability_only_eps_per_cpu_s'))} | |",
+             "| Quix Streams peer, the whole job (re-key + availability, attendance, sales) | "
+             f"{_n(peers.get('quix_job_eps_per_cpu_s'))} | {_n(ra.get('streams_vs_quix_job_per_cpu_s'))} |",
+             f"| Quix Streams peer (availability only, no re-key) | {_n(peers.get('quix_eps_per_cpu_s'))} | "
+             f"{_n(ra.get('streams_vs_quix_per_cpu_s'))} (availability only: "
+             f"{_n(ra.get('availability_only_vs_quix_per_cpu_s'))}) |",
+             "| plain confluent-kafka loop (availability only) | "
+             f"{_n(peers.get('plain_loop_eps_per_cpu_s'))} | "
+             f"{_n(ra.get('streams_vs_plain_loop_per_cpu_s'))} |", ""]
     lines += ["| goal (issue #7) | value | target | met |", "|---|---:|---:|:-:|"]
     for g in r.get("goals", []):
         met = "–" if g["met"] is None else ("yes" if g["met"] else "no")

@@ -22,8 +22,8 @@ import httpx
 
 from bus.settings import Settings
 
-__all__ = ["REPO", "Role", "RoleError", "peak_rss_mb", "role_env", "running", "stop_process_group",
-           "wait_for"]
+__all__ = ["REPO", "Role", "RoleError", "cpu_seconds", "peak_rss_mb", "role_env", "running",
+           "stop_process_group", "wait_for"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,6 +49,15 @@ def role_env(settings: Settings, state: Path, **extra: str) -> dict[str, str]:
     })
     env.update(extra)
     return env
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a live process has used so far, in seconds; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -115,6 +124,10 @@ class Role:
                 pass
             time.sleep(0.2)
         raise RoleError(f"{self.name} not healthy at {self.health_url} after {timeout:.0f} s; see {self.log}")
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the process has used so far (0 when it is not running)."""
+        return cpu_seconds(self.pid) if self.alive() else 0.0
 
     def peak_rss_mb(self) -> float:
         if self.alive():

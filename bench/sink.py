@@ -1,6 +1,7 @@
 """ClickHouse sink throughput: the real ``cultuurbus sink clickhouse`` catching up on every
 topic it reads (raw facts and the derived state the streams wrote), alone on the
-machine; timed from its first record read to its last commit; profiled with py-spy.
+machine; timed from its first record read to its last commit (wall and the sink's CPU
+seconds); profiled with py-spy.
 Then the ceiling for exactly these rows: a raw clickhouse-connect insert of them."""
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]
             total = probe.records_on_topics()
             wait_for(lambda: probe.metric("cultuurbus_sink_records_in_total") > 0, 60, "sink's first record",
                      0.02, (sink,))
-            t0 = time.time()
+            t0, cpu0 = time.time(), sink.cpu_seconds()
             profiler = Profiler(sink.pid, min(15.0, max(2.0, total / 20_000)),
                                 bench.state / "profile-sink.txt").start() if sizes.profile else None
             budget = wait_budget(total, sizes.max_wait_s, 1000.0)
@@ -135,13 +136,14 @@ def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]
                 done = True
             except TimeoutError:
                 done = False
-            t1 = time.time()
+            t1, cpu = time.time(), sink.cpu_seconds() - cpu0
             rows = probe.metric("cultuurbus_sink_rows_written_total")
             records = probe.metric("cultuurbus_sink_records_in_total")
             out: dict[str, Any] = {
                 "records_on_topics": total, "records_in": records, "rows_written": rows,
                 "seconds": round(t1 - t0, 2), "rps": rows / (t1 - t0), "records_per_s": records / (t1 - t0),
-                "complete": done, "rss_mb": sink.peak_rss_mb(),
+                "complete": done, "rss_mb": sink.peak_rss_mb(), "cpu_seconds": round(cpu, 2),
+                "rows_per_cpu_s": rows / cpu if cpu > 0 else 0.0,
                 "insert_seconds": probe.metric("cultuurbus_sink_insert_seconds_sum"),
                 "flush_seconds": probe.metric("cultuurbus_sink_flush_seconds_sum"),
                 "batches": probe.metric("cultuurbus_sink_batch_rows_count"),
@@ -153,7 +155,9 @@ def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]
             probe.close()
     state = "" if out["complete"] else " (cut short)"
     bench.say(f"sink: {out['rows_written']:,.0f} rows from {total:,} records in {out['seconds']:.1f} s = "
-              f"{out['rps']:,.0f} rows/s{state}")
+              f"{out['rps']:,.0f} rows/s, {out['rows_per_cpu_s']:,.0f} rows per CPU-second{state}")
     raw = out["raw_insert_same_rows"] = _same_rows_insert(s, probe_topics)
-    bench.say(f"sink: raw insert of the same {raw['rows']:,} rows = {raw['rps']:,.0f} rows/s")
+    out["ratio_to_raw_insert"] = out["rps"] / raw["rps"] if raw["rps"] else 0.0
+    bench.say(f"sink: raw insert of the same {raw['rows']:,} rows = {raw['rps']:,.0f} rows/s "
+              f"(sink at {out['ratio_to_raw_insert']:.2f} of it)")
     return out

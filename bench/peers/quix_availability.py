@@ -28,25 +28,31 @@ from quixstreams.models.serializers.schema_registry import (
 
 from bench.peers.logic import apply, new_state, record
 
-__all__ = ["main"]
+__all__ = ["application", "main"]
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "avro" / "availability.avsc"
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    for name in ("bootstrap", "registry", "calendar", "tickets", "output", "group", "state-dir"):
+def application(description: str, argv: list[str] | None,
+                outputs: tuple[str, ...] = ()) -> tuple[argparse.Namespace, Application, Any]:
+    """The peers' command line (``outputs``: more output topic options) and their Quix
+    ``Application``, configured alike; returns the arguments, the app and the registry config."""
+    p = argparse.ArgumentParser(description=description)
+    for name in ("bootstrap", "registry", "calendar", "tickets", "output", *outputs, "group", "state-dir"):
         p.add_argument(f"--{name}", required=True)
     p.add_argument("--threshold", type=int, default=10)
     p.add_argument("--commit-interval", type=float, default=1.0)
     args = p.parse_args(argv)
-
-    registry = SchemaRegistryClientConfig(url=args.registry)
     app = Application(broker_address=args.bootstrap, consumer_group=args.group, auto_offset_reset="earliest",
                       state_dir=args.state_dir, commit_interval=args.commit_interval, loglevel="WARNING",
                       consumer_extra_config={"fetch.wait.max.ms": 10},
                       producer_extra_config={"linger.ms": 5, "compression.type": "lz4",
                                              "partitioner": "murmur2_random"})
+    return args, app, SchemaRegistryClientConfig(url=args.registry)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, app, registry = application(__doc__ or "", argv)
     facts = AvroDeserializer(schema_registry_client_config=registry)
     calendar = app.topic(args.calendar, value_deserializer=facts)
     tickets = app.topic(args.tickets, value_deserializer=facts)

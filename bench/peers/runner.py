@@ -20,9 +20,9 @@ from bench.data import Dataset
 from bench.env import Bench
 from bench.feed import Feed
 from bench.options import Sizes
-from bench.roles import REPO, peak_rss_mb
+from bench.roles import REPO, cpu_seconds, peak_rss_mb
 from bus.settings import Settings
-from bus.topics import AVAILABILITY, PERFORMANCES, TICKET_EVENTS
+from bus.topics import ATTENDANCE, AVAILABILITY, PERFORMANCES, SALES, TICKET_EVENTS
 
 __all__ = ["QUIX_REQUIREMENT", "QUIX_VENV", "ensure_quix_venv", "measure_peers"]
 
@@ -62,6 +62,9 @@ class _Peer:
         if self.proc.poll() is not None:
             raise RuntimeError(f"peer {self.name} exited (code {self.proc.returncode}); see {self.log}")
 
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.proc.pid) if self.proc.poll() is None else 0.0
+
     def rss(self) -> float:
         if self.proc.poll() is None:
             self.peak_mb = max(self.peak_mb, peak_rss_mb(self.proc.pid))
@@ -80,9 +83,11 @@ class _Peer:
 
 
 def _run(bench: Bench, ds: Dataset, sizes: Sizes, name: str, python: str, module: str,
-         extra: list[str]) -> dict[str, Any]:
-    s: Settings = bench.fresh(f"p{name[:4]}")
+         extra: list[str], whole_job: bool = False) -> dict[str, Any]:
+    s: Settings = bench.fresh(f"p{name[:4]}{'j' if whole_job else ''}")
     p = s.topic_prefix
+    if whole_job:
+        extra = [*extra, "--attendance", p + ATTENDANCE, "--sales", p + SALES]
     argv = [python, "-m", module, "--bootstrap", s.kafka.bootstrap_servers, "--registry", s.registry.url,
             "--calendar", p + PERFORMANCES, "--tickets", p + TICKET_EVENTS, "--output", p + AVAILABILITY,
             "--group", f"peer-{p.strip('.')}", "--threshold", str(s.streams.limited_threshold), *extra]
@@ -106,10 +111,13 @@ def _run(bench: Bench, ds: Dataset, sizes: Sizes, name: str, python: str, module
 
 
 def measure_peers(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:
-    """Events/s of the Quix Streams peer and the plain loop on the streams run's data."""
+    """Events/s of the Quix Streams peers (availability only; the worker's whole job,
+    ``bench.peers.quix_job``) and the plain loop on the streams run's data."""
     out: dict[str, Any] = {}
     quix = ensure_quix_venv(bench.say)
     out["quix"] = _run(bench, ds, sizes, "quix", str(quix), "bench.peers.quix_availability",
                        ["--state-dir", str(bench.state / "quix-state")])
+    out["quix_job"] = _run(bench, ds, sizes, "quix_job", str(quix), "bench.peers.quix_job",
+                           ["--state-dir", str(bench.state / "quix-job-state")], whole_job=True)
     out["plain_loop"] = _run(bench, ds, sizes, "plain", sys.executable, "bench.peers.plain_availability", [])
     return out
