@@ -5,6 +5,7 @@ the one worker alone it also measures fact -> availability latency at 1,000 even
 One worker gets the calendar and the first half of the ticket events; then a second
 worker joins its group (Faust rebalances, the moved partitions' tables are restored
 from their changelogs) and the two get the second half, over the same performances.
+Last, a worker configured for availability only gets the first half on fresh topics.
 """
 
 from __future__ import annotations
@@ -64,7 +65,28 @@ def measure_streams(bench: Bench, datasets: Callable[[int, int], Dataset], sizes
         finally:
             feed.close()
     one["latency_at_1000"] = _worker_latency(bench, first, sizes)
-    return s, {"1w": one, "2w": two}
+    return s, {"1w": one, "2w": two, "availability_only": _availability_only(bench, first, sizes)}
+
+
+def _availability_only(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:
+    """One worker computing availability only (``streams.domains``), on fresh topics, given the
+    calendar and the same ticket events as the one-worker run: the configuration to hold
+    against the availability-only peers (identity still re-keys every fact)."""
+    s = bench.fresh("streamsav")
+    worker = bench.worker(s, "av", CULTUURBUS_STREAMS__DOMAINS='["availability"]')
+    with running(worker, timeout=120):
+        feed = Feed(s, ds, bench.registry, cap_s=sizes.max_wait_s)
+        try:
+            feed.calendar((worker,))
+            out = feed.tickets((worker,))
+            out["rss_mb"] = [worker.peak_rss_mb()]
+        finally:
+            feed.close()
+    state = "" if out["complete"] else " (cut short)"
+    bench.say(f"streams availability only: {out['processed_events']:,} ticket events in "
+              f"{out['seconds']:.1f} s = {out['eps']:,.0f} events/s, "
+              f"{out['eps_per_cpu_s'] or 0:,.0f} per CPU-s{state}")
+    return out
 
 
 def _worker_latency(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:

@@ -5,7 +5,8 @@ collaborators: identity re-keys facts (two agents) and matches calendar descript
 no identifier links (identity-match, one local day at a time) and decides which venue ids are one
 venue (identity-venues, one partition); one facts agent reads the re-keyed
 facts and applies each, decoded once, to the fact domains it is given (availability,
-attendance, sales); last-minute listens to availability in process; timers drive
+attendance, sales: those ``streams.domains`` names, all by default); last-minute listens
+to availability in process; timers drive
 attendance's no-shows, last-minute's offers and identity's releases. Every agent takes
 its topic in batches. Several workers share the partitions of the co-partitioned topics
 (every keyed topic has the same partition count, checked at start). Every worker also
@@ -41,6 +42,7 @@ from streams.availability.domain import AvailabilityDomain
 from streams.codec import FactCodec
 from streams.context import StreamsContext, in_partition_of, now_ms
 from streams.facts import agents as facts_agents
+from streams.facts.fact import FactDomain
 from streams.identity import agents as identity_agents
 from streams.identity import match_agents
 from streams.identity.crosswalk import Crosswalk
@@ -152,13 +154,21 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     _matching(ctx, identity, venues)
     define_venues(ctx, venue_desk(ctx, now_ms))
 
-    lastminute = LastMinute(ctx)
-    availability = AvailabilityDomain(ctx, listeners=[lastminute.on_availability])
-    attendance = AttendanceDomain(ctx)
-    sales = SalesDomain(ctx)
-    facts_agents.define(ctx, domains=[availability, attendance, sales])
-    app.timer(interval=s.lastminute_tick_s, name="attendance-no-shows")(attendance.tick)
-    app.timer(interval=s.lastminute_tick_s, name="lastminute-tick")(lastminute.tick)
+    domains: list[FactDomain] = []
+    listeners = []
+    if "lastminute" in s.domains:
+        lastminute = LastMinute(ctx)
+        listeners.append(lastminute.on_availability)
+        app.timer(interval=s.lastminute_tick_s, name="lastminute-tick")(lastminute.tick)
+    if "availability" in s.domains:
+        domains.append(AvailabilityDomain(ctx, listeners=listeners))
+    if "attendance" in s.domains:
+        attendance = AttendanceDomain(ctx)
+        domains.append(attendance)
+        app.timer(interval=s.lastminute_tick_s, name="attendance-no-shows")(attendance.tick)
+    if "sales" in s.domains:
+        domains.append(SalesDomain(ctx))
+    facts_agents.define(ctx, domains=domains)
 
     reader = CrosswalkReader(settings, crosswalk, Registry(settings.registry), metrics_registry=reg)
     follow_venue_links(reader.reader, settings.topic_prefix, Registry(settings.registry), venues)

@@ -19,3 +19,27 @@ def test_the_worker_serves_the_crosswalk_readers_counts_and_health(tmp_path: Pat
     assert report["checks"] == {"partitions_assigned": False, "crosswalk_read": False,
                                 "crosswalk_reader_running": False}
     assert report["ready"] is False  # nothing started yet
+
+
+def _agents(app: object) -> set[str]:
+    return {a.name.rsplit(".", 1)[-1] for a in app.agents.values()}  # type: ignore[attr-defined]
+
+
+def test_an_availability_only_worker_builds_no_sales_attendance_or_lastminute_state(tmp_path: Path) -> None:
+    full = create_app(Settings.model_validate({"streams": {"data_dir": str(tmp_path / "a")}}),
+                      registry=CollectorRegistry())
+    only = create_app(Settings.model_validate({"streams": {"data_dir": str(tmp_path / "b"),
+                                                           "domains": ["availability"]}}),
+                      registry=CollectorRegistry())
+    assert {"availability-state", "sales-state", "attendance-state"} <= set(full.app.tables)
+    assert "availability-state" in only.app.tables
+    assert not {"sales-state", "attendance-state"} & set(only.app.tables)
+    assert _agents(only.app) == _agents(full.app)  # identity and facts agents all the same
+
+
+def test_lastminute_without_availability_is_refused_with_what_to_do() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="add availability to streams.domains"):
+        Settings.model_validate({"streams": {"domains": ["sales", "lastminute"]}})
