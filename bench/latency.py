@@ -162,8 +162,11 @@ def _clickhouse(s: Settings, tag: str, n: int, cap: float) -> dict[str, float]:
         client.close()
 
 
-def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, sizes: Sizes) -> dict[str, Any]:
-    """Fact -> availability topic / ClickHouse / SSE latency at each offered load."""
+def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, sizes: Sizes,
+                    capacity_eps: float | None = None) -> dict[str, Any]:
+    """Fact -> availability topic / ClickHouse / SSE latency at each offered load, and at half
+    the pipeline's capacity when it is given (the rate a backlog drained at, all roles on
+    the machine; issue #14's goal is stated there)."""
     track = _Tracker()
     watch = AvailabilityWatch(s, topic_name(AVAILABILITY, s.topic_prefix), bench.registry,
                                on_record=track.on_record).start()
@@ -173,9 +176,14 @@ def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, si
     producer = bulk_producer(s, linger_ms=1)
     cap = min(sizes.max_wait_s, 60.0)
     out: dict[str, Any] = {}
+    rates = sorted(set(sizes.rates))
+    if capacity_eps:
+        half = max(int(round(capacity_eps / 2, -1)), 10)
+        out["capacity_eps"], out["half_capacity_eps"] = round(capacity_eps, 1), half
+        rates = sorted({*rates, half})
     try:
         _phase(s, ds, min(sizes.rates), min(3.0, sizes.latency_seconds), ser, track, cap, producer)  # warm-up
-        for rate in sizes.rates:
+        for rate in rates:
             phase = _phase(s, ds, rate, sizes.latency_seconds, ser, track, cap, producer)
             lo, hi = phase["start_ms"], phase["end_ms"]
             av = track.between(lo, hi)

@@ -20,7 +20,7 @@ from bench.roles import REPO
 
 __all__ = ["GOALS", "fold", "machine_info", "markdown"]
 
-#: The goals of issue #7: (key, what, target, higher is better).
+#: The goals of issues #7 and #14: (key, what, target, higher is better).
 GOALS = (
     ("ratios.streams_vs_consume_ceiling", "streams worker / raw consume ceiling", 0.25, True),
     ("ratios.streams_vs_quix", "streams worker / Quix Streams peer", 1.5, True),
@@ -28,6 +28,12 @@ GOALS = (
     ("latency_ms_worker_alone.availability_p99_at_1000",
      "p99 fact -> availability at 1,000/s, worker alone (ms)", 100.0, False),
     ("ratios.sink_vs_insert_ceiling", "ClickHouse sink / raw insert ceiling", 0.40, True),
+    # issue #14
+    ("ratios.streams_vs_quix_job_per_cpu_s", "whole job per CPU-s / Quix whole job (#14)", 1.0, True),
+    ("ratios.availability_only_vs_quix_per_cpu_s", "availability only per CPU-s / Quix (#14)", 1.0, True),
+    ("latency_ms.availability_p99_at_half_capacity", "p99 fact -> availability at half capacity (ms, #14)",
+     100.0, False),
+    ("latency_ms.sse_p99_at_half_capacity", "p99 fact -> SSE at half capacity (ms, #14)", 250.0, False),
 )
 
 
@@ -167,6 +173,13 @@ def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any
 
 def _latency_keys(lat: dict[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
+    half = lat.get("half_capacity_eps")
+    if half:
+        out["capacity_eps"], out["half_capacity_eps"] = lat["capacity_eps"], half
+        for where in ("availability", "sse"):
+            value = (lat.get(str(half)) or {}).get(where, {}).get("p99")
+            if value is not None:
+                out[f"{where}_p99_at_half_capacity"] = value
     for rate, phase in lat.items():
         if not isinstance(phase, dict):
             continue
@@ -263,14 +276,14 @@ def markdown(r: dict[str, Any]) -> str:
              "| plain confluent-kafka loop (availability only) | "
              f"{_n(peers.get('plain_loop_eps_per_cpu_s'))} | "
              f"{_n(ra.get('streams_vs_plain_loop_per_cpu_s'))} |", ""]
-    lines += ["| goal (issue #7) | value | target | met |", "|---|---:|---:|:-:|"]
+    lines += ["| goal (issues #7, #14) | value | target | met |", "|---|---:|---:|:-:|"]
     for g in r.get("goals", []):
         met = "–" if g["met"] is None else ("yes" if g["met"] else "no")
         lines.append(f"| {g['goal']} | {_n(g['value'])} | {g['target']} | {met} |")
     lines += _connector_table(r)
     lines += _walls_table(r)
     lines += _matching_table(r)
-    rates = sorted({int(k.rsplit("_", 1)[1]) for k in lat})
+    rates = sorted({int(k.rsplit("_", 1)[1]) for k in lat if k.rsplit("_", 1)[1].isdigit()})
     if rates:
         lines += ["", "Latency from a fact's event time (ms): p50 / p95 / p99 / max", "",
                   "| offered events/s | -> availability topic | -> ClickHouse row | -> SSE client |",
@@ -278,7 +291,12 @@ def markdown(r: dict[str, Any]) -> str:
         for rate in rates:
             cells = [" / ".join(_n(lat.get(f"{w}_{q}_at_{rate}")) for q in ("p50", "p95", "p99", "max"))
                      for w in ("availability", "clickhouse", "sse")]
-            lines.append(f"| {rate:,} | " + " | ".join(cells) + " |")
+            half = " (half the capacity)" if rate == lat.get("half_capacity_eps") else ""
+            lines.append(f"| {rate:,}{half} | " + " | ".join(cells) + " |")
+        if lat.get("capacity_eps"):
+            lines += ["", "Capacity of the pipeline (worker, sink, gateway and SSE client on this machine: "
+                      "the rate a backlog of ticket events drained at, end to end): "
+                      f"{_n(lat['capacity_eps'])} events/s."]
     alone = r.get("latency_ms_worker_alone") or {}
     if alone:
         cell = " / ".join(_n(alone.get(f"availability_{q}_at_1000")) for q in ("p50", "p95", "p99", "max"))
@@ -354,8 +372,10 @@ def _connector_table(r: dict[str, Any]) -> list[str]:
 
 _WALL_NAMES = {
     "faust_iterate": "empty Faust agent, `async for value in stream`",
-    "faust_take": "empty Faust agent, `stream.take_events(1000, within=5 ms)` (as our facts agent)",
+    "faust_take": "empty Faust agent, `stream.take_events(1000, within=5 ms)`",
     "faust_take_decode": "the batched Faust agent + fastavro decode",
+    "faust_drain_decode": "batches from the agent's queue as our agents take them (`streams.delivery.drain`) "
+                          "+ fastavro decode",
     "plain_decode": "plain confluent-kafka loop + fastavro decode",
 }
 

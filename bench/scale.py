@@ -73,7 +73,8 @@ def _size(bench: Bench, ds: Dataset, sizes: Sizes, latency: bool) -> dict[str, A
         })
         if latency:
             assert gateway.url is not None
-            out["latency"] = measure_latency(bench, s, ds, gateway.url, sizes)
+            out["latency"] = measure_latency(bench, s, ds, gateway.url, sizes,
+                                             capacity_eps=out["e2e_eps"] if out["e2e_complete"] else None)
         out["rss_mb"] = {"streams_worker": worker.peak_rss_mb(), "sink": sink.peak_rss_mb(),
                          "gateway": gateway.peak_rss_mb()}
     rss = out["rss_mb"]

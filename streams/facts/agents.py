@@ -21,6 +21,16 @@ worker CPU-second, one produce request per record as the largest cost. Now ~2,50
 facts per CPU-second. What remains is Faust's per-message dispatch (a bare Faust agent
 that does nothing handles ~17k messages per CPU-second here, and every fact passes two
 agents: identity, then this one), Avro decode/encode and RocksDB.
+
+Issue #14 (same bench, 1,000 performances, 30,000 ticket facts, a loaded 2-core machine,
+ticket facts per worker CPU-second): 1,422 before; 2,669 once Faust delivered messages
+without four tasks each and the agents took batches from their queues
+(``streams.delivery``); ~3,300-3,500 with raw tables on their partition's RocksDB, orjson
+state and lock-free latency histograms; ~4,100 once a fact forwarded by this worker's
+identity agent was no longer decoded again here (``FactCodec.remember``). Now the largest
+costs are fastavro: encoding the records published (~12%: ~15 us per Availability record,
+mostly its nullable unions) and decoding facts (~11%), then RocksDB (~10%) and Faust's
+delivery and aiokafka's fetch (~20%).
 """
 
 from __future__ import annotations
