@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client import Counter
+
 from bus.compacted import CompactedReader, Handler, Record
 from bus.errors import BusError
 from bus.log import get_logger
@@ -76,6 +78,7 @@ class ViewLoader:
                                       on_ready=self._on_ready)
         self.ready = self.reader.ready
         self._changes: list[Change] = []
+        self._counters: dict[tuple[str, str], Counter] = {}
         self._last_lag = 0.0
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -106,7 +109,11 @@ class ViewLoader:
     # -- records ------------------------------------------------------------------------
 
     def _count(self, topic: str, outcome: str) -> None:
-        self.metrics.records.labels(topic, outcome).inc()
+        # labels() per record was ~4 us of the ~60 a record costs: each child once
+        child = self._counters.get((topic, outcome))
+        if child is None:
+            child = self._counters[(topic, outcome)] = self.metrics.records.labels(topic, outcome)
+        child.inc()
 
     def _applier(self, label: str, apply: Apply) -> Callable[[Record], str]:
         def applier(rec: Record) -> str:

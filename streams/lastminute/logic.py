@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["offer_for"]
+__all__ = ["in_window", "offer_for"]
+
+
+def in_window(start: int | None, *, now_ms: int, window_ms: int) -> bool:
+    """Whether a performance starting at ``start`` (epoch ms) starts within the window."""
+    return start is not None and now_ms < start <= now_ms + window_ms
 
 
 def offer_for(availability: dict[str, Any], *, now_ms: int, window_ms: int) -> dict[str, Any] | None:
     """The LastMinuteOffer record for an Availability record, or None to withdraw it."""
     start = availability.get("start")
-    if start is None or availability.get("capacity") is None:
-        return None
-    if not (now_ms < start <= now_ms + window_ms):
+    if availability.get("capacity") is None or not in_window(start, now_ms=now_ms, window_ms=window_ms):
         return None
     if availability["status"] not in ("AVAILABLE", "LIMITED"):
         return None

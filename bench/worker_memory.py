@@ -1,0 +1,129 @@
+"""Streams worker memory at scale: the peak RSS (VmHWM) of one ``cultuurbus streams worker``
+fed N performances' calendar facts (default 100,000) and a few ticket facts, and where its
+resident memory is.
+
+Run on its own (``python -m bench.worker_memory``, not part of ``python -m bench``): a
+fresh topic prefix on the bench's own stack (or ``--use-env-stack``), one worker, the
+calendar then the ticket events of :func:`bench.data.make_dataset`; the worker's VmHWM
+and VmRSS once it has published every availability, its resident memory by kind of
+mapping (main heap, anonymous maps, files), and the size of its RocksDB directory.
+``--set NAME=VALUE`` passes more settings to the worker (A/B of a setting);
+``--tracemalloc FRAMES`` runs it under tracemalloc (slower) and reports what Python holds at
+the end by allocation site (the rest of its RSS is native: RocksDB, librdkafka).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench.data import make_dataset
+from bench.env import Bench, bench_stack, preflight
+from bench.feed import Feed
+from bench.gateway_memory import regions_mb, rss_mb
+from bench.roles import REPO, running
+
+__all__ = ["measure_worker"]
+
+
+def _du_mb(path: Path) -> float:
+    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20, 1)
+
+
+#: Loaded by the traced worker (``sitecustomize``): a snapshot is dumped to ``<file>.snap``
+#: when ``<file>`` appears (the worker's own signal handlers take SIGUSR1 and SIGUSR2).
+_HOOK = """
+import os, threading, time, tracemalloc
+def _watch(path=os.environ["BENCH_TRACEMALLOC_TRIGGER"]):
+    while not os.path.exists(path):
+        time.sleep(0.5)
+    tracemalloc.take_snapshot().dump(path + ".snap.tmp")
+    os.rename(path + ".snap.tmp", path + ".snap")
+threading.Thread(target=_watch, daemon=True, name="bench-tracemalloc").start()
+"""
+
+
+def _traced_env(work: Path, frames: int) -> dict[str, str]:
+    (work / "sitecustomize.py").write_text(_HOOK)
+    return {"PYTHONTRACEMALLOC": str(frames), "PYTHONPATH": f"{work}{os.pathsep}{REPO}",
+            "BENCH_TRACEMALLOC_TRIGGER": str(work / "dump")}
+
+
+def _snapshot(trigger: Path, top: int) -> dict[str, Any]:
+    trigger.touch()
+    snap = trigger.with_name(trigger.name + ".snap")
+    deadline = time.monotonic() + 300
+    while not snap.exists():
+        if time.monotonic() > deadline:
+            return {"error": "no snapshot within 300 s"}
+        time.sleep(1)
+    snapshot = tracemalloc.Snapshot.load(str(snap))
+    stats = snapshot.statistics("lineno")
+    out: dict[str, Any] = {
+        "traced_mb": round(sum(s.size for s in stats) / 2**20, 1),
+        "sites": [f"{s.size / 2**20:7.1f} MB {s.count:>9,} blocks  {s.traceback[0]}" for s in stats[:top]]}
+    if snapshot.traceback_limit > 1:
+        out["stacks"] = [[f"{s.size / 2**20:.1f} MB {s.count:,} blocks", *map(str, s.traceback)]
+                         for s in snapshot.statistics("traceback")[:5]]
+    return out
+
+
+def measure_worker(bench: Bench, perfs: int, events: int, settings: dict[str, str] | None = None,
+                   cap_s: float = 900.0, traced: int = 0) -> dict[str, Any]:
+    """Peak RSS of one worker after ``perfs`` calendar facts and ``events`` ticket facts
+    (``traced``: frames of tracemalloc; 0: not traced)."""
+    ds = make_dataset(perfs, events)
+    s = bench.fresh(f"wm{perfs}")
+    extra = dict(settings or {})
+    if traced:
+        extra.update(_traced_env(Path(tempfile.mkdtemp(prefix="worker-tracemalloc-")), traced))
+    worker = bench.worker(s, **extra)
+    with running(worker, timeout=900 if traced else 180) as roles:
+        live = tuple(roles)
+        feed = Feed(s, ds, bench.registry, cap_s=cap_s)
+        try:
+            t0 = time.monotonic()
+            cal = feed.calendar(live)
+            calendar_s = time.monotonic() - t0
+            after_calendar = worker.peak_rss_mb()
+            tix = feed.tickets(live)
+        finally:
+            feed.close()
+        out = {"performances": perfs, "events": events, "calendar_pps": round(cal["pps"]),
+               "calendar_seconds": round(calendar_s, 1), "calendar_complete": cal["complete"],
+               "tickets_complete": tix["complete"], "peak_rss_mb_after_calendar": after_calendar,
+               "peak_rss_mb": worker.peak_rss_mb(), "rss_mb": rss_mb(worker.pid),
+               "rss_mb_by_region": regions_mb(worker.pid), "cpu_seconds": round(worker.cpu_seconds(), 1),
+               "rocksdb_mb": _du_mb(Path(worker.env["CULTUURBUS_STREAMS__DATA_DIR"]))}
+        if traced:
+            out["tracemalloc"] = _snapshot(Path(extra["BENCH_TRACEMALLOC_TRIGGER"]), 25)
+        return out
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--perfs", default=100_000, show_default=True, help="Performances (calendar facts).")
+@click.option("--events", default=2_000, show_default=True, help="Ticket facts after the calendar.")
+@click.option("--use-env-stack", is_flag=True, help="Use the stack the CULTUURBUS_* settings name.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="A setting for the worker, e.g. CULTUURBUS_KAFKA__COMPACTED_READ_AHEAD_KB=65536.")
+@click.option("--tracemalloc", "traced", type=click.IntRange(min=0), default=0, metavar="FRAMES",
+              help="Report what Python holds, by site (and by stack with more than one frame); "
+                   "slower.")
+def main(perfs: int, events: int, use_env_stack: bool, sets: tuple[str, ...], traced: int) -> None:
+    """Memory of one streams worker at ``--perfs`` performances."""
+    with bench_stack(use_env_stack) as base:
+        preflight(base)
+        bench = Bench(base, Path(tempfile.mkdtemp(prefix="worker-memory-")))
+        extra = dict(item.split("=", 1) for item in sets)
+        print(json.dumps(measure_worker(bench, perfs, events, extra, traced=traced), indent=2))
+
+
+if __name__ == "__main__":
+    main()
