@@ -103,7 +103,7 @@ async def _resume(coro: Any, yielded: Any) -> None:
     await _finish(coro, yielded)
 
 
-async def drain_messages(consumer: Any, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
+async def drain_messages(consumer: Any, fetcher: Any) -> None:
     """Faust's ``Consumer._drain_messages`` (the loop that hands every fetched message to the
     conductor), delivering a message without four new tasks.
 

@@ -46,8 +46,12 @@ loads = orjson.loads
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON, byte for byte what ``json.dumps(value, separators=(",", ":"),
-    ensure_ascii=False)`` writes for state values (orjson: a tenth of its cost)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    ensure_ascii=False)`` writes for state values (orjson: a tenth of its cost).
+
+    Copied into a bytes object of its own size: orjson 3.13's result keeps the 4 KB block
+    it was written into (tracemalloc: 4,097 bytes for a 30-byte value), and a batch holds
+    thousands of them until its changelog writes are sent."""
+    return bytes(memoryview(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)))
 
 
 class RawTable:
