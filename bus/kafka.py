@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
@@ -13,7 +14,8 @@ from confluent_kafka.admin import AdminClient
 from bus.errors import ConfigError
 from bus.settings import KafkaSettings
 
-__all__ = ["librdkafka_config", "make_admin", "make_consumer", "make_producer"]
+__all__ = ["SaslLogin", "kafka_env", "librdkafka_config", "make_admin", "make_consumer", "make_producer",
+           "sasl_login"]
 
 ConfigValue = str | int | float | bool
 
@@ -22,6 +24,32 @@ ConfigValue = str | int | float | bool
 # be filtered by level, and do not drown a process's output while a broker is away.
 # They are served when the client is polled (every role polls).
 KAFKA_LOGGER = logging.getLogger("cultuurbus.kafka")
+
+
+class SaslLogin(NamedTuple):
+    """Who a SASL client logs in as (every Kafka client library takes these three)."""
+
+    mechanism: str
+    username: str
+    password: str
+
+
+def sasl_login(kafka: KafkaSettings) -> SaslLogin | None:
+    """The SASL login of these settings; None when the protocol is not SASL.
+
+    Raises:
+        ConfigError: the protocol is SASL but a field is missing.
+
+    """
+    if not kafka.security_protocol.startswith("SASL"):
+        return None
+    if not (kafka.sasl_mechanism and kafka.sasl_username and kafka.sasl_password):
+        raise ConfigError(
+            "kafka.security_protocol is SASL but sasl_mechanism, sasl_username or "
+            "sasl_password is missing: set CULTUURBUS_KAFKA__SASL_MECHANISM, "
+            "CULTUURBUS_KAFKA__SASL_USERNAME and CULTUURBUS_KAFKA__SASL_PASSWORD"
+        )
+    return SaslLogin(kafka.sasl_mechanism, kafka.sasl_username, kafka.sasl_password.get_secret_value())
 
 
 def librdkafka_config(kafka: KafkaSettings, **extra: ConfigValue) -> dict[str, ConfigValue]:
@@ -34,16 +62,11 @@ def librdkafka_config(kafka: KafkaSettings, **extra: ConfigValue) -> dict[str, C
         "client.id": kafka.client_id,
         "security.protocol": kafka.security_protocol,
     }
-    if kafka.security_protocol.startswith("SASL"):
-        if not (kafka.sasl_mechanism and kafka.sasl_username and kafka.sasl_password):
-            raise ConfigError(
-                "kafka.security_protocol is SASL but sasl_mechanism, sasl_username or "
-                "sasl_password is missing: set CULTUURBUS_KAFKA__SASL_MECHANISM, "
-                "CULTUURBUS_KAFKA__SASL_USERNAME and CULTUURBUS_KAFKA__SASL_PASSWORD"
-            )
-        conf["sasl.mechanism"] = kafka.sasl_mechanism
-        conf["sasl.username"] = kafka.sasl_username
-        conf["sasl.password"] = kafka.sasl_password.get_secret_value()
+    login = sasl_login(kafka)
+    if login is not None:
+        conf["sasl.mechanism"] = login.mechanism
+        conf["sasl.username"] = login.username
+        conf["sasl.password"] = login.password
     for key, value in extra.items():
         conf[key.replace("_", ".")] = value
     return conf
@@ -100,3 +123,18 @@ def make_consumer(kafka: KafkaSettings, group_id: str, **extra: ConfigValue) -> 
 def make_admin(kafka: KafkaSettings, **extra: ConfigValue) -> AdminClient:
     """An admin client."""
     return _build(AdminClient, librdkafka_config(kafka, **extra), "admin client")
+
+
+def kafka_env(kafka: KafkaSettings) -> dict[str, str]:
+    """``CULTUURBUS_KAFKA__*`` variables that give a subprocess these connection settings
+    (address, client id, and the SASL fields when the protocol is SASL)."""
+    env = {
+        "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "CULTUURBUS_KAFKA__SECURITY_PROTOCOL": kafka.security_protocol,
+    }
+    login = sasl_login(kafka)
+    if login is not None:
+        env.update({"CULTUURBUS_KAFKA__SASL_MECHANISM": login.mechanism,
+                    "CULTUURBUS_KAFKA__SASL_USERNAME": login.username,
+                    "CULTUURBUS_KAFKA__SASL_PASSWORD": login.password})
+    return env

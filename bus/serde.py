@@ -43,10 +43,19 @@ __all__ = [
     "AvroSerializer",
     "Registry",
     "decode_header",
+    "registry_env",
     "subject_for",
 ]
 
 _NO_SUCH_SCHEMA = (40401, 40403)  # Confluent error codes: subject / schema id not found
+
+
+def registry_env(settings: RegistrySettings) -> dict[str, str]:
+    """``CULTUURBUS_REGISTRY__*`` variables that give a child process the same registry login."""
+    env = {"CULTUURBUS_REGISTRY__URL": settings.url}
+    if settings.basic_auth_user_info is not None:
+        env["CULTUURBUS_REGISTRY__BASIC_AUTH_USER_INFO"] = settings.basic_auth_user_info.get_secret_value()
+    return env
 
 
 def subject_for(topic: str) -> str:
@@ -59,8 +68,10 @@ class Registry:
 
     def __init__(self, settings: RegistrySettings) -> None:
         conf: dict[str, Any] = {"url": settings.url}
+        self.user: str | None = None
         if settings.basic_auth_user_info is not None:
             conf["basic.auth.user.info"] = settings.basic_auth_user_info.get_secret_value()
+            self.user = conf["basic.auth.user.info"].partition(":")[0]
         self.url = settings.url
         self._client = SchemaRegistryClient(conf)
         self._by_id: dict[int, Any] = {}
@@ -74,6 +85,15 @@ class Registry:
 
     def _error(self, what: str, exc: Exception) -> Exception:
         if isinstance(exc, _SRError):
+            if exc.http_status_code == 401:
+                who = f"registry user {self.user!r}" if self.user else "a caller without credentials"
+                return SchemaRegistryError(
+                    f"{what}: the registry at {self.url} refused {who} (401): set "
+                    "CULTUURBUS_REGISTRY__BASIC_AUTH_USER_INFO=user:password to this role's "
+                    "registry user")
+            if exc.http_status_code == 403:
+                return SchemaRegistryError(f"{what}: registry user {self.user!r} may not do this "
+                                           "(403: it may only read); ops does it")
             if exc.http_status_code == 409:
                 return SchemaIncompatibleError(f"{what}: {exc.error_message}")
             if exc.http_status_code and exc.http_status_code < 500 and exc.http_status_code != 404:
@@ -85,40 +105,65 @@ class Registry:
                                    "is it running? (`cultuurbus stack status`)")
 
     def register(self, subject: str, schema: Mapping[str, Any]) -> int:
-        """Register (or find) ``schema`` under ``subject`` and return its id.
+        """The id of ``schema`` under ``subject``: looked up, registered if it is not there.
+
+        The lookup (``POST /subjects/{subject}``) is all a read-only registry user (every
+        role but ops) may do, so a producer of such a role finds the id of a schema that
+        ``cultuurbus schemas register`` registered, and fails clearly when it did not.
 
         Raises:
             SchemaIncompatibleError: the registry's compatibility rule rejects it.
+            SchemaRegistryError: it is not registered and this registry user may not
+                register it ("run `cultuurbus schemas register`"), or the registry cannot
+                be reached.
 
         """
         s = Schema(json.dumps(schema), "AVRO")
-        try:
-            schema_id = int(self._call(f"registering {subject}", self._client.register_schema,
-                                       subject, s))
-        except SchemaIncompatibleError as incompatible:
-            # Two processes registering a new subject at once: some registries (Apicurio)
-            # answer 409 "already exists" to the loser. If the schema is there, use it.
-            try:
-                found = self._client.lookup_schema(subject, s)
-            except Exception:  # noqa: BLE001 - not there: it really is incompatible
-                raise incompatible from None
-            schema_id = int(found.schema_id)  # type: ignore[arg-type]
-
+        schema_id = self._lookup(subject, s)
+        if schema_id is None:
+            schema_id = self._register(subject, s)
         with self._lock:
             self._by_id.setdefault(schema_id, fastavro.parse_schema(dict(schema)))
         return schema_id
+
+    def _lookup(self, subject: str, s: Schema) -> int | None:
+        """The id of ``s`` under ``subject``, None when the subject or the schema is not there."""
+        try:
+            found = self._client.lookup_schema(subject, s)
+        except Exception as exc:
+            if isinstance(exc, _SRError) and exc.http_status_code == 404:
+                return None
+            raise self._error(f"looking up the schema of {subject}", exc) from exc
+        return int(found.schema_id)  # type: ignore[arg-type]
+
+    def _register(self, subject: str, s: Schema) -> int:
+        try:
+            return int(self._client.register_schema(subject, s))
+        except _SRError as exc:
+            if exc.http_status_code == 403:
+                raise SchemaRegistryError(
+                    f"schema for {subject} is not registered: run `cultuurbus schemas register` "
+                    f"(registry user {self.user!r} may only look schemas up)") from exc
+            err = self._error(f"registering {subject}", exc)
+            if not isinstance(err, SchemaIncompatibleError):
+                raise err from exc
+            # Two processes registering a new subject at once: some registries (Apicurio)
+            # answer 409 "already exists" to the loser. If the schema is there, use it.
+            found = self._lookup(subject, s)
+            if found is None:
+                raise err from exc
+            return found
+        except Exception as exc:
+            raise self._error(f"registering {subject}", exc) from exc
 
     def is_compatible(self, subject: str, schema: Mapping[str, Any]) -> bool:
         """Whether ``schema`` may be registered under ``subject`` (True for a new subject)."""
         try:
             versions = self._client.get_versions(subject)
-        except _SRError as exc:
-            if exc.http_status_code == 404:
-                return True
-            raise SchemaRegistryError(f"listing versions of {subject}: {exc}") from exc
         except Exception as exc:
-            raise SchemaRegistryError(f"cannot reach the schema registry at {self.url}: "
-                                      f"{exc}") from exc
+            if isinstance(exc, _SRError) and exc.http_status_code == 404:
+                return True
+            raise self._error(f"listing versions of {subject}", exc) from exc
         if not versions:
             return True
         return bool(self._call(f"checking {subject}", self._client.test_compatibility,
@@ -166,7 +211,8 @@ class Registry:
 
 
 class AvroSerializer:
-    """``(obj, ctx) -> bytes`` for one topic's values; registers its schema on first use.
+    """``(obj, ctx) -> bytes`` for one topic's values; finds (or registers) its schema id on
+    first use and keeps it.
 
     Args:
         registry: where schema ids come from.

@@ -29,8 +29,10 @@ __all__ = [
     "ClickHouseSettings",
     "ConnectorSettings",
     "KafkaSettings",
+    "REPORT_MIN_BUYERS_FLOOR",
     "RegistrySettings",
     "GatewaySettings",
+    "ReportSettings",
     "Settings",
     "SinkSettings",
     "StreamsSettings",
@@ -71,6 +73,10 @@ class RegistrySettings(_Section):
 
     url: str = "http://127.0.0.1:8081/apis/ccompat/v7"
     basic_auth_user_info: SecretStr | None = None
+    tenant_user_info: SecretStr | None = Field(
+        default=None,
+        description="Operators only: the read-only registry login (user:password) that "
+                    "`cultuurbus tenant add` writes into a tenant's configuration file.")
 
 
 class ClickHouseSettings(_Section):
@@ -83,9 +89,26 @@ class ClickHouseSettings(_Section):
 class ConnectorSettings(_Section):
     """Settings every connector shares."""
 
-    buyer_secret: SecretStr = Field(
-        default=SecretStr("change-me-per-deployment-0000"),
-        description="HMAC key for buyer pseudonyms; set one per deployment.")
+    tenant: str | None = Field(
+        default=None,
+        description="The tenant this connector runs as (`cultuurbus tenant add vendor NAME` prints it): "
+                    "its facts, dead letters and positions go to its own ingest topics "
+                    "(ingest.NAME.ticketing.events, ...), the only ones its credentials may write. "
+                    "Unset: the shared topics, for the bus's own trusted connectors.")
+
+    buyer_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for buyer pseudonyms, one per deployment, kept outside the "
+                    "repository and the topics (at least 16 characters); no default: a "
+                    "ticketing connector without it (or buyer_secret_file) does not start.")
+    buyer_secret_file: Path | None = Field(
+        default=None,
+        description="A file holding the pseudonym key (e.g. a mounted secret), read at start; "
+                    "instead of buyer_secret.")
+    buyer_key_id: int = Field(
+        default=1, ge=1, le=255,
+        description="Which key buyer_secret is: every pseudonym starts with it (two hex "
+                    "digits). Give each new key the next id (docs/pseudonyms.md).")
     delivery_timeout_s: float = Field(default=15.0, gt=0,
                                       description="How long to wait for Kafka's ack.")
     metrics_port: int = 9401
@@ -161,6 +184,24 @@ class GatewaySettings(_Section):
     sse_buffer: int = Field(default=10_000, ge=100,
                             description="Recent changes kept for SSE resume (Last-Event-ID).")
     heartbeat_s: float = Field(default=15.0, gt=0)
+
+
+#: No audience figure (reach by postcode area, first-time vs returning, frequency) is shown
+#: for a group of fewer buyers than this, whatever ``report.min_buyers`` says.
+REPORT_MIN_BUYERS_FLOOR = 5
+
+
+class ReportSettings(_Section):
+    """The report commands: who is asking, and how small an audience group may be shown."""
+
+    token: SecretStr | None = Field(
+        default=None, description="The caller's API token (from `cultuurbus tenant add`); "
+                                  "`--token` wins. Reports show only what its tenant may see.")
+    min_buyers: int = Field(
+        default=10, ge=REPORT_MIN_BUYERS_FLOOR,
+        description="Audience groups with fewer distinct buyers are suppressed (named, no figures).")
+    directory_timeout_s: float = Field(
+        default=15.0, gt=0, description="How long to read the tenant directory before refusing.")
 
 
 class WebhookSettings(_Section):
@@ -288,6 +329,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     gateway: GatewaySettings = GatewaySettings()
     webhook: WebhookSettings = WebhookSettings()
+    report: ReportSettings = ReportSettings()
     topic_prefix: str = Field(default="", description="Prepended to every topic name.")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

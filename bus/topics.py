@@ -34,6 +34,7 @@ __all__ = [
     "RECONCILIATION",
     "SALES",
     "SNAPSHOTS",
+    "TENANTS",
     "TICKET_EVENTS",
     "UNMATCHED",
     "VENUES",
@@ -65,6 +66,7 @@ MATCH = "streams.match"
 REVIEW = "participation.identity.review"
 VENUES = "streams.venues"
 VENUE_LINKS = "participation.identity.venues"
+TENANTS = "access.tenants"
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,10 @@ _FACTS = [
     TopicSpec(UNMATCHED, None, "source performance key", PARTITIONS, "delete", 400 * DAY_MS,
               "streams", "Copies of ticket facts and snapshots parked because their performance "
               "is not known yet (original Confluent-wire Avro bytes)."),
+    TopicSpec(TENANTS, None, "tenant name", 1, "compact", -1, "ops",
+              "The tenant directory (JSON, bus/tenants.py): kind, the venues and productions a "
+              "tenant is registered for, its API token's SHA-256, revoked; written by "
+              "`cultuurbus tenant` only."),
     TopicSpec(CONNECT_POSITIONS, None, "connector name|source partition", 1, "compact", -1,
               "connectors", "Durable source positions (cursors) of connectors, JSON."),
 ]

@@ -23,7 +23,9 @@ __all__ = ["ConnectorContext"]
 class ConnectorContext:
     """Lifecycle: ``open()`` builds the publisher and (optionally) serves metrics;
     ``close()`` flushes and stops. Tests pass ``serve_metrics=False`` and a fresh
-    registry."""
+    registry. The pseudonymiser is built on first use, so a connector that has buyers
+    (every ticketing one asks for it at start) fails then with a ``ConfigError`` saying
+    how to set the key, and a calendar connector needs none."""
 
     settings: Settings
     name: str
@@ -32,7 +34,7 @@ class ConnectorContext:
     health: Health = field(default_factory=Health)
     publisher: Publisher = field(init=False)
     positions: PositionStore = field(init=False)
-    pseudonymiser: Pseudonymiser = field(init=False)
+    _pseudonymiser: Pseudonymiser | None = field(init=False, default=None)
     metrics: ConnectorMetrics = field(init=False)
     _server: MetricsServer | None = field(init=False, default=None)
 
@@ -41,7 +43,6 @@ class ConnectorContext:
         self.publisher = Publisher(self.settings, self.name, self.metrics,
                                    Registry(self.settings.registry))
         self.positions = PositionStore(self.publisher, self.name)
-        self.pseudonymiser = Pseudonymiser(self.settings.connector.buyer_secret)
         self.health.add_check("kafka", self.publisher.kafka_reachable)
         if self.serve_metrics:
             self._server = MetricsServer(
@@ -49,6 +50,17 @@ class ConnectorContext:
                 setting="`cultuurbus connector --metrics-port N <kind>` or "
                         "CULTUURBUS_CONNECTOR__METRICS_PORT").start()
         return self
+
+    @property
+    def pseudonymiser(self) -> Pseudonymiser:
+        """The deployment's pseudonymiser (``ConfigError`` when no key is set)."""
+        if self._pseudonymiser is None:
+            self._pseudonymiser = Pseudonymiser.from_settings(self.settings.connector)
+        return self._pseudonymiser
+
+    @pseudonymiser.setter
+    def pseudonymiser(self, value: Pseudonymiser) -> None:
+        self._pseudonymiser = value
 
     @property
     def window(self) -> EventTimeWindow:

@@ -23,7 +23,8 @@ from connectors.sdk.publisher import Publisher
 
 __all__ = ["PositionStore"]
 
-from bus.topics import CONNECT_POSITIONS, topic_name
+from bus.tenants import tenant_topic
+from bus.topics import CONNECT_POSITIONS
 
 
 def _watermarks(consumer: Any, tp: TopicPartition, timeout: float) -> tuple[int, int]:
@@ -53,7 +54,7 @@ class PositionStore:
         if self._positions is not None:
             return self._positions
         settings = self._publisher.settings
-        topic = topic_name(CONNECT_POSITIONS, settings.topic_prefix)
+        topic = tenant_topic(CONNECT_POSITIONS, settings.connector.tenant, settings.topic_prefix)
         consumer = make_consumer(settings.kafka, f"positions-reader-{uuid.uuid4().hex[:8]}")
         out: dict[str, dict[str, Any]] = {}
         prefix = f"{self.connector}|"

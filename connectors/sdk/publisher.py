@@ -34,7 +34,8 @@ from bus.kafka import make_producer
 from bus.log import get_logger
 from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
-from bus.topics import dlq_of, spec, topic_name
+from bus.tenants import tenant_topic
+from bus.topics import dlq_of, spec
 from connectors.sdk.dlq import scrub
 from connectors.sdk.errors import MappingError
 from connectors.sdk.metrics import ConnectorMetrics
@@ -138,7 +139,7 @@ class Publisher:
             self._producer.poll(0.05)
 
     def _topic(self, name: str) -> str:
-        return topic_name(name, self.settings.topic_prefix)
+        return tenant_topic(name, self.settings.connector.tenant, self.settings.topic_prefix)
 
     def _serializer(self, topic: str) -> AvroSerializer:
         ser = self._serializers.get(topic)

@@ -71,9 +71,11 @@ def _summary(report: SimulationReport, truth_path: Path, truth_facts: dict[str, 
 @click.option("--calendar-last", is_flag=True, default=False,
               help="Send ticketing first and calendars after (tickets for performances the bus "
                    "does not know yet must be parked, then joined).")
-@click.option("--webhook-url", default=None, metavar="URL",
+@click.option("--webhook-url", "webhook_urls", multiple=True, metavar="[VENDOR=]URL",
               help="POST Eventix/Eventbrite/Stager webhooks to this running receiver instead of an "
-                   "in-process one. It must accept the credentials --webhook-auth names and "
+                   "in-process one; VENDOR=URL sends one vendor's deliveries to its own receiver "
+                   "(repeat; e.g. each vendor running its connector as a tenant). It must accept "
+                   "the credentials --webhook-auth names and "
                    "fetch from the simulator's fake Eventbrite API: "
                    "CULTUURBUS_WEBHOOK__EVENTBRITE_API_HOSTS='[\"127.0.0.1\"]' and "
                    "CULTUURBUS_WEBHOOK__EVENTBRITE_TOKENS='{\"*\": \"PRIVATE-TOKEN-0001\"}'.")
@@ -99,7 +101,7 @@ def _summary(report: SimulationReport, truth_path: Path, truth_facts: dict[str, 
 def simulate(ctx: click.Context, seed: int, venues: int, productions: int,
                      performances: int, identifiers: str, unlinked_share: float, truth_path: Path,
                      now_text: str | None, pace: float | None,
-                     fast: bool, calendar_last: bool, webhook_url: str | None, webhook_secret: str,
+                     fast: bool, calendar_last: bool, webhook_urls: tuple[str, ...], webhook_secret: str,
                      webhook_auth: str, kinds: tuple[str, ...], workers: int, timeout_s: float,
                      progress: bool | None) -> None:
     """Play a realistic season through the real connector paths into Kafka.
@@ -156,7 +158,7 @@ def simulate(ctx: click.Context, seed: int, venues: int, productions: int,
     t0 = time.monotonic()
     try:
         report = play(settings, season, pace=pace, calendar_last=calendar_last,
-                          webhook_url=webhook_url, webhook_secret=webhook_secret,
+                          webhook_url=",".join(webhook_urls) or None, webhook_secret=webhook_secret,
                           webhook_auth=webhook_auth, workers=workers,
                           timeout_s=timeout_s, kinds=kinds or None, progress=advance,
                           on_total=on_total)

@@ -10,9 +10,9 @@ from bus.errors import DeliveryError
 from bus.settings import Settings
 from connectors.sdk.context import ConnectorContext
 from connectors.sdk.metrics import ConnectorMetrics
-from connectors.sdk.privacy import Pseudonymiser
 from connectors.sdk.records import DeadLetter, SourceRecord
 from connectors.sdk.window import EventTimeWindow
+from tests.support.pseudonyms import with_test_key
 
 __all__ = ["KeptPositions", "RecordingPublisher", "dip_context", "recording_context"]
 
@@ -59,15 +59,15 @@ def recording_context(settings: Settings | None = None, *, name: str = "webhook"
                       publisher: RecordingPublisher | None = None,
                       ) -> tuple[ConnectorContext, RecordingPublisher]:
     """A connector context (never opened: no Kafka, no metrics server) around a recording
-    publisher, with a fresh metrics registry and the deployment's pseudonymiser."""
-    ctx = ConnectorContext(settings or Settings(), name, serve_metrics=False)
+    publisher, with a fresh metrics registry and the settings' pseudonymiser (the test key
+    when they have none)."""
+    ctx = ConnectorContext(with_test_key(settings or Settings()), name, serve_metrics=False)
     if publisher is None:
         publisher = RecordingPublisher(ctx.settings)
     else:
         publisher.window = EventTimeWindow.from_settings(ctx.settings.connector)
     ctx.metrics = ConnectorMetrics(ctx.metrics_registry)
     ctx.publisher = publisher  # type: ignore[assignment]
-    ctx.pseudonymiser = Pseudonymiser(ctx.settings.connector.buyer_secret)
     ctx.health.add_check("kafka", publisher.kafka_reachable)
     return ctx, publisher
 

@@ -16,6 +16,7 @@ from connectors.sdk.positions import PositionStore
 from connectors.sdk.runner import PollingSource, SourceRunner
 from connectors.ticketing.eventstream import EventstreamClient, EventstreamSource
 from connectors.ticketing.eventstream.mapping import MappingEnv
+from tests.support.pseudonyms import with_test_key
 
 __all__ = ["eventstream", "run_source", "run_uitdatabank"]
 
@@ -27,7 +28,8 @@ def run_source(settings: Settings, name: str, source: Callable[[ConnectorContext
     its publisher and ``positions(its position store)`` until it has caught up, close it.
 
     Args:
-        settings: The bus the connector publishes to.
+        settings: The bus the connector publishes to (the test pseudonym key added when
+            they have none).
         name: The connector's name (its positions are kept under it).
         source: Builds the source from the opened context (its pseudonymiser, say).
         positions: Wraps the real position store (a test's lossy one); by default it is used as it is.
@@ -37,7 +39,7 @@ def run_source(settings: Settings, name: str, source: Callable[[ConnectorContext
         The runner, which counts what it published.
 
     """
-    with ConnectorContext(settings, name, serve_metrics=False) as ctx:
+    with ConnectorContext(with_test_key(settings), name, serve_metrics=False) as ctx:
         run = SourceRunner(source(ctx), ctx.publisher, positions(ctx.positions), **runner)
         run.run(until_caught_up=True)
     return run

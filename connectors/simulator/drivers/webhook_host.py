@@ -60,6 +60,20 @@ def vendor_credentials(secret: str) -> dict[str, dict[str, str]]:
             "openticket_nonces": {"eventix": _derived(secret, "nonce")}}
 
 
+def parse_webhook_urls(spec: str | None) -> dict[str, str]:
+    """``--webhook-url`` values: ``URL`` (every vendor) and ``VENDOR=URL`` (one vendor's
+    deliveries, e.g. to the receiver that vendor runs as its own tenant), comma-separated;
+    vendor -> URL with ``*`` for the rest."""
+    routes: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+        vendor, eq, url = part.partition("=")
+        if eq and not vendor.startswith("http"):
+            routes[vendor.strip().lower()] = url.strip().rstrip("/")
+        else:
+            routes["*"] = part.rstrip("/")
+    return routes
+
+
 class WebhookHost:
     """Lifecycle: ``start()`` once (first push driver), ``post`` from any thread,
     ``close()`` at the end of the run (stops the server, flushes the producer)."""
@@ -70,14 +84,16 @@ class WebhookHost:
         self._ctx: ConnectorContext | None = None
         self._server: HttpServer | None = None
         self._client: httpx.Client | None = None
+        self._by_vendor: dict[str, httpx.Client] = {}
         self.base_url = ""
 
     def start(self) -> WebhookHost:
         if self._client is not None:
             return self
         self.eventbrite.start()
-        if self.env.webhook_url:
-            self.base_url = self.env.webhook_url.rstrip("/")
+        routes = parse_webhook_urls(self.env.webhook_url)
+        if routes:
+            self.base_url = routes.get("*", next(iter(routes.values())))
         else:
             settings = WebhookSettings(
                 **vendor_credentials(self.env.webhook_secret),  # type: ignore[arg-type]
@@ -90,6 +106,11 @@ class WebhookHost:
         n = max(4, self.env.workers * 2)
         self._client = httpx.Client(base_url=self.base_url, timeout=60.0,
                                     limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+        for vendor, url in routes.items():
+            if vendor != "*" and url != self.base_url:
+                self._by_vendor[vendor] = httpx.Client(
+                    base_url=url, timeout=60.0,
+                    limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
         return self
 
     def credentials(self, vendor: str) -> Credentials:
@@ -115,7 +136,8 @@ class WebhookHost:
         problem = ""
         for _ in range(_ATTEMPTS):
             try:
-                resp = self._client.post(req.path, content=req.body, headers=req.headers)
+                client = self._by_vendor.get(req.path.split("/")[2], self._client)
+                resp = client.post(req.path, content=req.body, headers=req.headers)
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
                 time.sleep(0.5)
@@ -133,6 +155,8 @@ class WebhookHost:
                               f"({problem})")
 
     def close(self) -> None:
+        for client in self._by_vendor.values():
+            client.close()
         if self._client is not None:
             self._client.close()
         if self._server is not None:
