@@ -35,6 +35,10 @@ ROLES: dict[str, str] = {
     "sink": "sinks.clickhouse.cli:sink",
     "report": "sinks.clickhouse.cli:report",
     "gateway": "sinks.gateway.cli:gateway",
+    "catalog": "ops.catalog.cli:catalog",
+    "tenant": "ops.tenants.cli:tenant",
+    "access": "ops.tenants.cli:access",
+    "pseudonym": "ops.stack.pseudonym:pseudonym",
 }
 
 

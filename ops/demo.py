@@ -30,9 +30,11 @@ from rich.table import Table
 from bus.errors import BusError
 from bus.localtime import local_text
 from bus.settings import Settings
+from connectors.simulator.model import Season
 from connectors.simulator.season import build_season
 from connectors.simulator.truth import compute_truth
 from ops.demo_board import Board, BoardReader
+from ops.demo_tenants import demo_tenants, start_tenants
 from ops.stack.errors import StackError
 from ops.stack.manager import CORE_SERVICES, MONITORING_SERVICES, StackManager
 from ops.stack.pipeline import Pipeline, Role, settings_for_stack
@@ -200,12 +202,16 @@ def _season_size(options: DemoOptions) -> list[str]:
     return ["--performances", str(n), "--venues", "8", "--productions", str(min(12, n))]
 
 
-def season_facts(options: DemoOptions) -> int:
-    """How many facts the demo's season delivers (the simulator's own season, built here)."""
+def _season(options: DemoOptions) -> Season:
+    """The simulator's own season for these options, built here."""
     size = _season_size(options)
-    season = build_season(options.seed, venues=int(size[3]), productions=int(size[5]),
-                          performances=int(size[1]), now=datetime.now(UTC).replace(microsecond=0))
-    return sum(compute_truth(season)["facts"].values())
+    return build_season(options.seed, venues=int(size[3]), productions=int(size[5]),
+                        performances=int(size[1]), now=datetime.now(UTC).replace(microsecond=0))
+
+
+def season_facts(options: DemoOptions) -> int:
+    """How many facts the demo's season delivers."""
+    return sum(compute_truth(_season(options))["facts"].values())
 
 
 def pace_of(options: DemoOptions) -> float | None:
@@ -253,6 +259,15 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
         console.rule("[bold]2/4 topics and schemas")
         created = pipeline.prepare()
         console.print(f"{created} topics created; schemas registered")
+        app = None
+        if stack.sasl:  # two vendors and an app, each as its own tenant (ops/demo_tenants.py)
+            tenants = demo_tenants(_season(options))
+            app = start_tenants(pipeline, tenants)
+            for t in tenants:
+                what = (f"vendor, receives {', '.join(t.vendors)} webhooks, registered for "
+                        f"{len(t.venues)} venues and {len(t.productions)} productions"
+                        if t.kind == "vendor" else "app, reads the live table below")
+                console.print(f"tenant {t.name:13} {what}")
         console.rule("[bold]3/4 roles")
         pipeline.start()
         monitoring.scrape(pipeline.targets())
@@ -275,7 +290,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
         sim.start(pipeline.env())
         console.rule(f"[bold]4/4 the season sells at {'full speed' if pace is None else f'{pace:g} facts/s'}"
                      " (Ctrl-C ends the demo)")
-        reader = BoardReader(settings)
+        reader = BoardReader(app or settings)
         t0 = time.monotonic()
         deadline = t0 + options.minutes * 60
         truth: dict[str, Any] = {}

@@ -15,6 +15,7 @@ import pytest
 
 from ops.stack.ports import isolated_settings
 from ops.stack.settings import StackSettings
+from tests.support.roles import use_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOWNLOAD_CACHE = REPO_ROOT / ".stack" / "downloads"
@@ -48,12 +49,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
         down = [s.name for s in StackManager(shared).status() if not s.healthy]
         if down:
             pytest.fail(f"CULTUURBUS_TEST_REUSE_STACK=1 but {down} not healthy: `cultuurbus stack up`")
+        use_stack(shared)
         yield shared
         return
     settings = isolated_settings(tmp_path_factory.mktemp("stack"), DOWNLOAD_CACHE)
     manager = StackManager(settings)
     try:
         manager.up()
+        use_stack(settings)
         yield settings
     finally:
         manager.down()

@@ -3,13 +3,15 @@ asked, Prometheus) up and down, and choose what Prometheus scrapes."""
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from bus.settings import Settings
 from ops.stack.errors import StackError
 from ops.stack.manager import SERVICE_NAMES, StackManager
 from ops.stack.service import ServiceStatus
-from ops.stack.settings import StackSettings
+from ops.stack.settings import ADMIN, StackSettings
 
 __all__ = ["stack"]
 
@@ -108,6 +110,37 @@ def render_table(rows: list[ServiceStatus]) -> str:
         "  ".join(col.ljust(width) for col, width in zip(line, widths, strict=True)).rstrip()
         for line in [header, *cells]
     )
+
+
+def _principal_of(role: str) -> str:
+    from ops.access.principals import ROLE_PRINCIPALS
+
+    if role in ROLE_PRINCIPALS or role == ADMIN:
+        return role
+    if f"cultuurbus-{role}" in ROLE_PRINCIPALS:
+        return f"cultuurbus-{role}"
+    short = ", ".join(p.removeprefix("cultuurbus-") for p in ROLE_PRINCIPALS)
+    raise click.BadParameter(f"unknown role {role!r}; choose from {short}, {ADMIN}")
+
+
+@stack.command("env")
+@click.option("--role", required=True, metavar="ROLE",
+              help="streams, sink, gateway, lag-exporter, ops, connector, or admin (super user).")
+@click.pass_context
+def env(ctx: click.Context, role: str) -> None:
+    """Print `export` lines that make a role connect to this stack as its own principal.
+
+    \b
+      eval "$(cultuurbus stack env --role sink)" && cultuurbus sink clickhouse
+    """  # noqa: D301 - click's \b (no rewrap) needs a real backspace
+    settings = ctx.find_object(StackSettings) or StackSettings()
+    try:
+        principal = _principal_of(role)
+    except click.BadParameter as exc:
+        click.echo(f"stack env: {exc.message}", err=True)
+        ctx.exit(2)
+    for key, value in settings.client_env(principal).items():
+        click.echo(f"export {key}={shlex.quote(value)}")
 
 
 @stack.command("status")

@@ -4,7 +4,9 @@ runs, and what the end-to-end tests run the same way.
 A :class:`Pipeline` holds the bus settings pointed at the stack, a state directory
 (worker state, logs) and its roles, each a ``cultuurbus`` subprocess in its own session:
 the streams worker, the ClickHouse sink, the gateway and the webhook receiver the
-simulator delivers Eventix, Eventbrite and Stager webhooks to. Every role serves
+simulator delivers Eventix, Eventbrite and Stager webhooks to. Each role connects as its
+own principal (``ops.access.principals``), the pipeline itself (topics, schemas) as ops.
+Every role serves
 ``/metrics`` and ``/healthz`` on the port its settings give, so
 :meth:`Pipeline.targets` tells Prometheus whom to scrape.
 
@@ -35,10 +37,11 @@ from bus.settings import Settings
 from bus.topics import CATALOG, apply_catalog, topic_name
 from connectors.simulator.drivers.render import TICKET_NAMES
 from connectors.simulator.drivers.webhook_host import vendor_credentials
+from ops.access.principals import CONNECTOR, GATEWAY, OPS, SINK, STREAMS, apply_role_access
 from ops.stack.settings import LOOPBACK, StackSettings
 from schemas import load_schema
 
-__all__ = ["REPO", "Pipeline", "Role", "RoleFailed", "settings_for_stack"]
+__all__ = ["REPO", "Pipeline", "Role", "RoleFailed", "register_schemas", "settings_for_stack"]
 
 REPO = Path(__file__).resolve().parents[2]
 #: The token of the simulator's fake Eventbrite API (connectors.fakes.webhooks), which
@@ -50,13 +53,26 @@ class RoleFailed(BusError):
     """A role of the pipeline exited or never became ready; the message names its log."""
 
 
-def settings_for_stack(settings: Settings, stack: StackSettings) -> Settings:
-    """The bus settings pointed at the local stack's addresses."""
+def settings_for_stack(settings: Settings, stack: StackSettings, principal: str = OPS) -> Settings:
+    """The bus settings pointed at the local stack's addresses, connecting as ``principal``
+    (ops by default: it creates topics and registers schemas)."""
+    kafka = stack.kafka_client(principal)
+    registry = stack.registry_client(principal)
+    security = ("bootstrap_servers", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password")
     return settings.model_copy(update={
-        "kafka": settings.kafka.model_copy(update={"bootstrap_servers": stack.kafka_bootstrap}),
-        "registry": settings.registry.model_copy(update={"url": stack.registry_url}),
+        "kafka": settings.kafka.model_copy(update={k: getattr(kafka, k) for k in security}),
+        "registry": settings.registry.model_copy(update={
+            "url": registry.url, "basic_auth_user_info": registry.basic_auth_user_info}),
         "clickhouse": settings.clickhouse.model_copy(update={"url": stack.clickhouse_url}),
     })
+
+
+def register_schemas(registry: Registry, topic_prefix: str) -> None:
+    """Register every catalog topic's value schema under ``topic_prefix`` (as a registry
+    writer: the roles only read and look schemas up)."""
+    for t in CATALOG:
+        if t.value_schema:
+            registry.register(subject_for(topic_name(t.name, topic_prefix)), load_schema(t.value_schema))
 
 
 @dataclass
@@ -69,6 +85,7 @@ class Role:
         log: Its stdout and stderr (appended).
         job: The Prometheus job it belongs to (connector, streams, sink, gateway).
         address: ``host:port`` of its ``/metrics`` and ``/healthz``.
+        principal: The Kafka principal it connects as (``Pipeline.start`` sets its env).
 
     """
 
@@ -77,12 +94,16 @@ class Role:
     log: Path
     job: str | None = None
     address: str | None = None
+    principal: str = CONNECTOR
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, env: Mapping[str, str]) -> None:
+        """Start it with ``env`` and, over that, its own :attr:`env`."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "ops.cli", *self.argv], env=dict(env),
+            self.proc = subprocess.Popen([sys.executable, "-m", "ops.cli", *self.argv],
+                                         env={**env, **self.env},
                                          cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 
@@ -131,16 +152,19 @@ class Pipeline:
     env_extra: Mapping[str, str] = field(default_factory=dict)
     webhook_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     roles: list[Role] = field(default_factory=list)
+    #: vendor -> base URL of the receiver that vendor runs as its own tenant (the simulator
+    #: sends that vendor's deliveries there; the rest to :attr:`webhook_url`).
+    vendor_receivers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         s, logs = self.settings, self.logs
         self.roles = [
             Role("streams", ["streams", "worker", "--name", "demo"], logs / "streams.log",
-                 "streams", f"{LOOPBACK}:{s.streams.web_port}"),
+                 "streams", f"{LOOPBACK}:{s.streams.web_port}", STREAMS),
             Role("sink", ["sink", "clickhouse"], logs / "sink.log", "sink",
-                 f"{LOOPBACK}:{s.sink.metrics_port}"),
+                 f"{LOOPBACK}:{s.sink.metrics_port}", SINK),
             Role("gateway", ["gateway", *self.gateway_args], logs / "gateway.log", "gateway",
-                 f"{s.gateway.host}:{s.gateway.port}"),
+                 f"{s.gateway.host}:{s.gateway.port}", GATEWAY),
             Role("webhook", ["connector", "webhook", "--strict-ticket-types",
                              "--ticket-type", f"{TICKET_NAMES['OTHER']}=OTHER"],
                  logs / "webhook.log", "connector", f"{s.connector.http_host}:{s.connector.http_port}"),
@@ -158,14 +182,16 @@ class Pipeline:
     def gateway_url(self) -> str:
         return f"http://{self.settings.gateway.host}:{self.settings.gateway.port}"
 
-    def env(self) -> dict[str, str]:
-        """The environment of every role: the stack's addresses, ports, topic prefix,
-        worker state per topic prefix, the webhook secret the simulator signs with."""
+    def env(self, principal: str = CONNECTOR) -> dict[str, str]:
+        """The environment of a role connecting as ``principal`` (the built-in connector
+        by default: the simulator and pollers): its credentials, the stack's addresses,
+        ports, topic prefix, worker state per topic prefix, the webhook secret the
+        simulator signs with."""
         s = self.settings
         env = dict(os.environ)  # other CULTUURBUS_* settings (ports, secrets) pass through
         secret = self.webhook_secret
+        env.update(self.stack.client_env(principal))
         env.update({
-            "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": s.kafka.bootstrap_servers,
             "CULTUURBUS_REGISTRY__URL": s.registry.url,
             "CULTUURBUS_CLICKHOUSE__URL": s.clickhouse.url,
             "CULTUURBUS_CLICKHOUSE__DATABASE": s.clickhouse.database,
@@ -197,20 +223,19 @@ class Pipeline:
         return env
 
     def prepare(self) -> int:
-        """Create the topics of the catalog and register the schemas; topics created."""
+        """Grant the roles their ACLs for this topic prefix (ops may: ALTER on the cluster),
+        create the topics of the catalog and register the schemas; topics created."""
         s = self.settings
-        changes = apply_catalog(make_admin(s.kafka), s.topic_prefix, s.kafka.replication_factor)
-        registry = Registry(s.registry)
-        for t in CATALOG:
-            if t.value_schema:
-                registry.register(subject_for(topic_name(t.name, s.topic_prefix)),
-                                  load_schema(t.value_schema))
+        admin = make_admin(s.kafka)
+        if self.stack.sasl:
+            apply_role_access(admin, s.topic_prefix, s)
+        changes = apply_catalog(admin, s.topic_prefix, s.kafka.replication_factor)
+        register_schemas(Registry(s.registry), s.topic_prefix)
         return sum(c.action == "created" for c in changes)
 
     def start(self) -> None:
-        env = self.env()
         for role in self.roles:
-            role.start(env)
+            role.start(self.env(role.principal))
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
         """Wait (bounded) until every role answers ``/healthz`` with 200.
@@ -239,8 +264,9 @@ class Pipeline:
     def simulator(self, args: Sequence[str], truth: Path) -> Role:
         """The season player (``cultuurbus simulate``) delivering webhooks to this
         pipeline's receiver; start it with ``role.start(pipeline.env())``."""
+        routes = [f"--webhook-url={vendor}={url}" for vendor, url in sorted(self.vendor_receivers.items())]
         return Role("simulator", ["simulate", *args, "--truth", str(truth), "--no-progress",
-                                  "--webhook-url", self.webhook_url], self.logs / "simulator.log")
+                                  "--webhook-url", self.webhook_url, *routes], self.logs / "simulator.log")
 
     def targets(self) -> dict[str, list[str]]:
         """``host:port`` of each role's ``/metrics``, per Prometheus job."""

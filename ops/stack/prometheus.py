@@ -170,8 +170,11 @@ class LagExporterService(Service):
 
     @override
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)  # other CULTUURBUS_KAFKA__* (security) pass through
-        env["CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS"] = self.settings.kafka_bootstrap
+        from ops.access.principals import LAG_EXPORTER
+
+        env = dict(os.environ)
+        # Its own principal: it may describe every group and topic, and read nothing.
+        env.update(self.settings.client_env(LAG_EXPORTER))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         return env
 

@@ -2,7 +2,10 @@
 
 Storage is an H2 database file under ``<stack dir>/registry/``, so subjects and
 the compatibility level survive a restart. Clients use the Confluent-compatible
-API at :attr:`StackSettings.registry_url`.
+API at :attr:`StackSettings.registry_url`, with HTTP basic auth: the registry starts
+with ``<stack dir>/registry/auth.properties`` (users, roles and permissions, written
+from :mod:`ops.stack.registry_auth` at every start), so only the roles that need it
+reach it, read-only for most; ``/health/*`` stays open for the readiness probe.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import httpx
 from typing_extensions import override
 
 from ops.stack.errors import StackError
+from ops.stack.registry_auth import registry_user_info, write_auth_config
 from ops.stack.service import Echo, Probe, Service
 from ops.stack.settings import LOOPBACK
 from ops.stack.tools import MARKER, OPS_DIR, fetch_dependencies, pom_property, require_tool
@@ -54,6 +58,15 @@ class RegistryService(Service):
     def ports(self) -> dict[int, str]:
         return {self.settings.registry_port: "CULTUURBUS_STACK_REGISTRY_PORT"}
 
+    @property
+    def auth_file(self) -> Path:
+        """The Quarkus configuration with the registry's users and permissions (0600)."""
+        return self.work_dir / "auth.properties"
+
+    def _admin_auth(self) -> tuple[str, str]:
+        user, _, password = registry_user_info(self.root, "admin").partition(":")
+        return user, password
+
     @override
     def installed_version(self) -> str | None:
         return self.version if (self.dist_dir / MARKER).exists() else None
@@ -63,6 +76,7 @@ class RegistryService(Service):
         require_tool("java", "running the schema registry")
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._check_storage()
+        write_auth_config(self.root, self.auth_file)
         self.fetch(echo)
 
     def _check_storage(self) -> None:
@@ -140,6 +154,7 @@ class RegistryService(Service):
             f"-Dquarkus.http.host={LOOPBACK}",
             f"-Dquarkus.http.port={self.settings.registry_port}",
             *self._storage_args(),
+            f"-Dquarkus.config.locations=file:{self.auth_file}",
             "-jar",
             str(self._runner()),
         ]
@@ -151,10 +166,16 @@ class RegistryService(Service):
     @override
     def probe(self) -> Probe:
         try:
-            with httpx.Client(base_url=self.base_url, timeout=3.0) as http:
+            with httpx.Client(base_url=self.base_url, timeout=3.0, auth=self._admin_auth()) as http:
                 subjects = http.get("/apis/ccompat/v7/subjects")
                 if subjects.status_code != 200:
-                    return Probe(False, None, f"GET /apis/ccompat/v7/subjects -> {subjects.status_code}")
+                    return Probe(False, None, f"GET /apis/ccompat/v7/subjects as admin -> "
+                                              f"{subjects.status_code}")
+                anonymous = httpx.get(f"{self.base_url}/apis/ccompat/v7/subjects", timeout=3.0)
+                if anonymous.status_code != 401:
+                    return Probe(False, None, "answers callers without credentials "
+                                              f"({anonymous.status_code}): a registry started "
+                                              "without auth.properties; stop it and `stack up`")
                 version = None
                 for api in self._info_apis():
                     info = http.get(f"/apis/registry/{api}/system/info")
@@ -163,13 +184,13 @@ class RegistryService(Service):
                         break
         except (httpx.HTTPError, ValueError) as exc:
             return Probe(False, None, f"not answering: {exc}")
-        return Probe(True, version, "ccompat API answers")
+        return Probe(True, version, "ccompat API answers (basic auth)")
 
     @override
     def configure(self, echo: Echo) -> None:
         """Set and verify the global compatibility level (BACKWARD)."""
         try:
-            with httpx.Client(base_url=self.address, timeout=10.0) as http:
+            with httpx.Client(base_url=self.address, timeout=10.0, auth=self._admin_auth()) as http:
                 put = http.put(
                     "/config",
                     json={"compatibility": GLOBAL_COMPATIBILITY},

@@ -28,7 +28,8 @@ import pytest
 
 from bus.http import HttpServer
 from bus.kafka import make_admin
-from bus.settings import ClickHouseSettings, KafkaSettings, RegistrySettings, Settings
+from bus.serde import Registry
+from bus.settings import ClickHouseSettings, Settings
 from bus.topics import apply_catalog
 from connectors.fakes.webhooks import (
     FakeEventbriteApi,
@@ -39,10 +40,14 @@ from connectors.fakes.webhooks import (
 )
 from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.webhook import WebhookSettings, create_app
+from ops.access.principals import apply_role_access
+from ops.stack.pipeline import register_schemas
+from ops.stack.settings import ADMIN
 from schemas.models import utcnow
 from sinks.gateway.server import Gateway
 from tests.integration.streams.harness import Worker
 from tests.support.gateway import serving_gateway
+from tests.support.pseudonyms import TEST_BUYER_SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -62,11 +67,15 @@ webdriver = pytest.importorskip("selenium.webdriver")
 @pytest.fixture(scope="module")
 def board_settings(stack) -> Settings:  # type: ignore[no-untyped-def]
     """Bus settings on the test stack with a prefix of this module; catalog applied."""
-    settings = Settings(kafka=KafkaSettings(bootstrap_servers=stack.kafka_bootstrap, client_id="cultuurbus-e2e"),
-                        registry=RegistrySettings(url=stack.registry_url),
+    settings = Settings(kafka=stack.kafka_client(ADMIN).model_copy(update={"client_id": "cultuurbus-e2e"}),
+                        registry=stack.registry_client(ADMIN),
                         clickhouse=ClickHouseSettings(url=stack.clickhouse_url),
+                        connector={"buyer_secret": TEST_BUYER_SECRET},
                         topic_prefix=f"e{uuid.uuid4().hex[:6]}.")
-    apply_catalog(make_admin(settings.kafka), settings.topic_prefix)
+    admin = make_admin(settings.kafka)
+    apply_catalog(admin, settings.topic_prefix)
+    apply_role_access(admin, settings.topic_prefix, settings)  # the worker runs as its own principal
+    register_schemas(Registry(settings.registry), settings.topic_prefix)
     return settings
 
 

@@ -52,7 +52,7 @@ from ops.prometheus.server import PrometheusServer
 from ops.stack.manager import MONITORING_SERVICES, StackManager
 from ops.stack.pipeline import Pipeline, Role, settings_for_stack
 from ops.stack.ports import free_ports
-from ops.stack.settings import StackSettings
+from ops.stack.settings import ADMIN, StackSettings
 from schemas.models import Availability, AvailabilityStatus
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.clickhouse.reports import sales_report
@@ -248,7 +248,8 @@ def live(stack: StackSettings, tmp_path_factory: pytest.TempPathFactory) -> Iter
                             timeout=30)
         assert answer.status_code == 422, answer.text
         p = bus.topic_prefix
-        produce(bus, [(p + TICKET_EVENTS, b"dip|NL-00-0000-0|1", b"\x00not avro"),
+        observer = settings_for_stack(bus, stack, ADMIN)  # the test injects faults as a super user
+        produce(observer, [(p + TICKET_EVENTS, b"dip|NL-00-0000-0|1", b"\x00not avro"),
                       (p + AVAILABILITY, b"dip|NL-00-0000-0|1", b"\x00not avro"),
                       (p + AVAILABILITY, b"dip|NL-00-0000-0|2", None)])
 
@@ -260,7 +261,7 @@ def live(stack: StackSettings, tmp_path_factory: pytest.TempPathFactory) -> Iter
         # ClickHouse away while facts arrive: inserts fail, the sink waits and catches up.
         manager.down(["clickhouse"])
         try:
-            copy_one_record(bus, p + TICKET_EVENTS)  # a redelivered fact: one more insert
+            copy_one_record(observer, p + TICKET_EVENTS)  # a redelivered fact: one more insert
             wait_for(lambda: scalar(prometheus, "sum(cultuurbus_sink_insert_failures_total)") > 0, 120,
                      "the sink to count a failed insert", check)
         finally:
@@ -280,7 +281,7 @@ def live(stack: StackSettings, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
         wait_for(lambda: sold_in_clickhouse() == want, 300, f"ClickHouse to hold the {want} tickets sold",
                  check)
-        burst_of_changes(bus)
+        burst_of_changes(observer)
         wait_for(lambda: scalar(prometheus, "sum(cultuurbus_gateway_sse_clients_dropped_total)") > 0, 60,
                  "the gateway to drop an SSE client whose queue overflowed", check)
         done = time.time()

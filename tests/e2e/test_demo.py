@@ -9,14 +9,18 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka import TopicPartition
 
+from bus.kafka import make_consumer
+from bus.tenants import INGEST_FAMILIES, ingest_topic
 from ops.stack.manager import CORE_SERVICES, StackManager
 from ops.stack.ports import free_ports
 from ops.stack.process import port_is_free
-from ops.stack.settings import StackSettings
+from ops.stack.settings import ADMIN, StackSettings
 from tests.support import REPO_ROOT as REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(900)]
@@ -87,3 +91,21 @@ def test_the_demo_ran_prometheus_and_stopped_what_it_started(demo: tuple[str, di
     assert {row.name for row in rows} == set(CORE_SERVICES)
     assert all(row.healthy for row in rows)
     assert port_is_free("127.0.0.1", stack.prometheus_port)
+
+
+def test_two_vendors_and_an_app_ran_as_their_own_tenants(demo: tuple[str, dict],  # type: ignore[type-arg]
+                                                         stack: StackSettings) -> None:
+    out, _ = demo
+    for name in ("demo-eventix", "demo-stager", "demo-board"):
+        assert f"tenant {name}" in out
+    # Each vendor's facts reached the bus through its own ingest topic, which only that
+    # vendor may write, and all of them counted: the truth comparison above.
+    consumer = make_consumer(stack.kafka_client(ADMIN), f"check-{uuid.uuid4().hex[:6]}")
+    try:
+        for vendor in ("eventix", "stager"):
+            topics = [ingest_topic(f"demo-{vendor}", family, f"demo{os.getpid()}.") for family in INGEST_FAMILIES]
+            held = sum(high - low for low, high in (
+                consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10) for t in topics for p in range(4)))
+            assert held > 0, f"nothing on {topics}"
+    finally:
+        consumer.close()

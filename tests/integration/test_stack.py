@@ -26,17 +26,24 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from bus.kafka import librdkafka_config
 from ops.stack.cli import stack as stack_cli
 from ops.stack.errors import MissingToolError, StackError
 from ops.stack.manager import StackManager
 from ops.stack.ports import isolated_settings
 from ops.stack.process import is_alive
-from ops.stack.settings import StackSettings
+from ops.stack.registry_auth import registry_user_info
+from ops.stack.settings import ADMIN, StackSettings
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 CCOMPAT_JSON = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
+
+
+def _login(settings: StackSettings) -> dict[str, str | int | float | bool]:
+    """Raw client properties of the stack's admin (a super user: these tests check Kafka itself)."""
+    return librdkafka_config(settings.kafka_client(ADMIN))
 
 
 def _quiet_manager(settings: StackSettings) -> tuple[StackManager, list[str]]:
@@ -50,7 +57,7 @@ def _pids(manager: StackManager) -> dict[str, int | None]:
 
 def _new_topic(settings: StackSettings, partitions: int = 1, config: dict[str, str] | None = None) -> str:
     name = f"test.{uuid.uuid4().hex[:10]}"
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient(_login(settings))
     admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])[name].result(timeout=30)
     return name
 
@@ -59,7 +66,7 @@ def _read_all(settings: StackSettings, topic: str, **extra: str) -> list[tuple[b
     """Every record of partition 0, from the beginning until a quiet second."""
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **_login(settings),
             "group.id": f"reader-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             **extra,
@@ -182,7 +189,7 @@ def test_kafka_transactional_producer_commit_is_visible_to_read_committed(stack:
     topic = _new_topic(stack)
     producer = Producer(
         {
-            "bootstrap.servers": stack.kafka_bootstrap,
+            **_login(stack),
             "enable.idempotence": True,
             "acks": "all",
             "transactional.id": f"test-tx-{uuid.uuid4().hex}",
@@ -209,12 +216,12 @@ def test_kafka_compacted_topic_keeps_its_policy_and_compacts(stack: StackSetting
             "min.compaction.lag.ms": "0",
         },
     )
-    admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+    admin = AdminClient(_login(stack))
     resource = ConfigResource(ResourceType.TOPIC, topic)
     described = admin.describe_configs([resource])[resource].result(timeout=30)
     assert described["cleanup.policy"].value == "compact"
 
-    producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "acks": "all"})
+    producer = Producer({**_login(stack), "acks": "all"})
     for i in range(20):
         producer.produce(topic, key=b"perf-1", value=f"seats-left-{i}".encode())
         producer.flush(10)
@@ -235,7 +242,7 @@ def test_kafka_compacted_topic_keeps_its_policy_and_compacts(stack: StackSetting
 
 def test_kafka_consumer_group_commits_offsets_that_read_back(stack: StackSettings) -> None:
     topic = _new_topic(stack)
-    producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "acks": "all"})
+    producer = Producer({**_login(stack), "acks": "all"})
     for i in range(5):
         producer.produce(topic, value=f"scan-{i}".encode())
     assert producer.flush(10) == 0
@@ -243,7 +250,7 @@ def test_kafka_consumer_group_commits_offsets_that_read_back(stack: StackSetting
     group = f"test-group-{uuid.uuid4().hex[:8]}"
     consumer = Consumer(
         {
-            "bootstrap.servers": stack.kafka_bootstrap,
+            **_login(stack),
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -265,7 +272,7 @@ def test_kafka_consumer_group_commits_offsets_that_read_back(stack: StackSetting
         consumer.close()
 
     assert committed[0].offset == 5
-    reader = Consumer({"bootstrap.servers": stack.kafka_bootstrap, "group.id": group})
+    reader = Consumer({**_login(stack), "group.id": group})
     try:
         again = reader.committed([TopicPartition(topic, 0)], timeout=10)
     finally:
@@ -275,7 +282,7 @@ def test_kafka_consumer_group_commits_offsets_that_read_back(stack: StackSetting
 
 def test_kafka_refuses_to_auto_create_topics(stack: StackSettings) -> None:
     producer = Producer(
-        {"bootstrap.servers": stack.kafka_bootstrap, "message.timeout.ms": 3000, "acks": "all"}
+        {**_login(stack), "message.timeout.ms": 3000, "acks": "all"}
     )
     errors: list[str] = []
     producer.produce(
@@ -290,7 +297,7 @@ def test_kafka_refuses_to_auto_create_topics(stack: StackSettings) -> None:
 
 def test_kafka_has_an_authorizer_that_stores_and_removes_acls(stack: StackSettings) -> None:
     """ACL-capable: a later SASL/SCRAM profile grants per-principal rights on this broker."""
-    admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+    admin = AdminClient(_login(stack))
     topic = f"acl.test.{uuid.uuid4().hex[:6]}"
     principal = f"User:vendor-{uuid.uuid4().hex[:6]}"
     binding = AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal, "*",
@@ -327,12 +334,18 @@ def test_clickhouse_connect_creates_inserts_and_selects_over_http(stack: StackSe
 # --- schema registry ----------------------------------------------------------------
 
 
+def _registry_auth(stack: StackSettings) -> tuple[str, str]:
+    """The test observer's registry login (the registry refuses anonymous callers)."""
+    user, _, password = registry_user_info(stack.dir, ADMIN).partition(":")
+    return user, password
+
+
 def _avro(fields: list[dict[str, object]]) -> str:
     return json.dumps({"type": "record", "name": "TicketSold", "namespace": "test", "fields": fields})
 
 
 def test_registry_global_compatibility_reads_back_backward(stack: StackSettings) -> None:
-    config = httpx.get(f"{stack.registry_url}/config", timeout=10)
+    config = httpx.get(f"{stack.registry_url}/config", auth=_registry_auth(stack), timeout=10)
 
     assert config.status_code == 200
     assert config.json().get("compatibilityLevel") == "BACKWARD"
@@ -343,14 +356,17 @@ def test_registry_rejects_a_backward_incompatible_change_with_409(stack: StackSe
     url = f"{stack.registry_url}/subjects/{subject}/versions"
     v1 = [{"name": "performance", "type": "string"}]
 
-    first = httpx.post(url, json={"schema": _avro(v1)}, headers=CCOMPAT_JSON, timeout=10)
+    auth = _registry_auth(stack)
+    first = httpx.post(url, json={"schema": _avro(v1)}, headers=CCOMPAT_JSON, auth=auth, timeout=10)
     required_added = httpx.post(
-        url, json={"schema": _avro([*v1, {"name": "seats", "type": "int"}])}, headers=CCOMPAT_JSON, timeout=10
+        url, json={"schema": _avro([*v1, {"name": "seats", "type": "int"}])}, headers=CCOMPAT_JSON,
+        auth=auth, timeout=10
     )
     default_added = httpx.post(
         url,
         json={"schema": _avro([*v1, {"name": "seats", "type": "int", "default": 1}])},
         headers=CCOMPAT_JSON,
+        auth=auth,
         timeout=10,
     )
 
@@ -374,11 +390,12 @@ def test_data_survives_stack_down_and_up(stack: StackSettings) -> None:
         f"{stack.registry_url}/subjects/{subject}/versions",
         json={"schema": _avro([{"name": "performance", "type": "string"}])},
         headers=CCOMPAT_JSON,
+        auth=_registry_auth(stack),
         timeout=10,
     )
     assert registered.status_code == 200
     topic = _new_topic(stack)
-    producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "acks": "all"})
+    producer = Producer({**_login(stack), "acks": "all"})
     producer.produce(topic, value=b"kept")
     assert producer.flush(10) == 0
 
@@ -389,6 +406,6 @@ def test_data_survives_stack_down_and_up(stack: StackSettings) -> None:
 
     client = clickhouse_connect.get_client(host="127.0.0.1", port=stack.clickhouse_http_port)
     assert client.query(f"SELECT count() FROM {table}").result_rows == [(3,)]
-    subjects = httpx.get(f"{stack.registry_url}/subjects", timeout=10).json()
+    subjects = httpx.get(f"{stack.registry_url}/subjects", auth=_registry_auth(stack), timeout=10).json()
     assert subject in subjects
     assert [value for _, value in _read_all(stack, topic)] == [b"kept"]

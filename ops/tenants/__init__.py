@@ -1,0 +1,1 @@
+"""Tenants of the bus: ``cultuurbus tenant`` and ``cultuurbus access apply``."""
