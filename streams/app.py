@@ -10,7 +10,11 @@ to availability in process; timers drive
 attendance's no-shows, last-minute's offers and identity's releases. Every agent takes
 its topic in batches. Several workers share the partitions of the co-partitioned topics
 (every keyed topic has the same partition count, checked at start). Every worker also
-reads the whole identity topic into its crosswalk (``streams.identity.reader``).
+reads the whole identity topic into its crosswalk (``streams.identity.reader``), and the
+tenant directory with it. The identity agents also read every vendor tenant's ingest
+topics, those created while it runs too (``streams.ingest``); a tenant's fact is counted
+only for the venues and productions the tenant is registered for (``streams.tenancy``,
+``streams.facts.ownership``).
 
 Guarantee: effectively-once results. Faust runs at-least-once; every state value applies
 a fact at most once, by the fact's first delivery and the offset each value has reached
@@ -31,11 +35,22 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from bus.errors import ConfigError
-from bus.kafka import make_admin
+from bus.kafka import make_admin, sasl_login
 from bus.metrics import Health
 from bus.serde import Registry
 from bus.settings import Settings
-from bus.topics import CATALOG, IDENTITY, PARTITIONS, REVIEW, topic_name
+from bus.tenants import TenantDirectory
+from bus.topics import (
+    CATALOG,
+    IDENTITY,
+    PARTITIONS,
+    PERFORMANCES,
+    RELEASE,
+    REVIEW,
+    SNAPSHOTS,
+    TICKET_EVENTS,
+    topic_name,
+)
 from streams import tuning
 from streams.attendance.domain import AttendanceDomain
 from streams.availability.domain import AvailabilityDomain
@@ -54,9 +69,11 @@ from streams.identity.reroute import Rerouter
 from streams.identity.venue_agents import VenueEvidence, follow_venue_links, venue_desk
 from streams.identity.venue_agents import define as define_venues
 from streams.identity.venues import VenueCrosswalk
+from streams.ingest import SCAN_S, IngestTopics
 from streams.lastminute.domain import LastMinute
 from streams.metrics import StreamsMetrics
 from streams.sales.domain import SalesDomain
+from streams.tenancy import Gate, follow_tenants
 
 __all__ = ["PRODUCER_BATCH_BYTES", "StreamsApp", "check_copartitioning", "create_app"]
 
@@ -85,13 +102,16 @@ def check_copartitioning(settings: Settings) -> None:
 
 @dataclass(frozen=True)
 class StreamsApp:
-    """A built worker: the Faust app, what its domains share, the crosswalk reader to
-    start before Faust (``streams.worker``) and what ``/healthz`` reports."""
+    """A built worker: the Faust app, what its domains share, the crosswalk reader (and the
+    tenant directory it fills) to start before Faust (``streams.worker``), the ingest topics
+    to look for before Faust subscribes, and what ``/healthz`` reports."""
 
     app: faust.App
     ctx: StreamsContext
     crosswalk_reader: CrosswalkReader
     health: Health
+    tenants: TenantDirectory
+    ingest: IngestTopics
 
 
 def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None = None,
@@ -111,6 +131,10 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     app = faust.App(
         s.app_id + (f"-{settings.topic_prefix.strip('.')}" if settings.topic_prefix else ""),
         broker=f"kafka://{settings.kafka.bootstrap_servers}",
+        # SASL/SCRAM as this worker's principal (aiokafka supports SCRAM-SHA-256/512).
+        broker_credentials=(faust.SASLCredentials(username=login.username, password=login.password,
+                                                  mechanism=login.mechanism)
+                            if (login := sasl_login(settings.kafka)) else None),
         store="rocksdb://",
         datadir=str(datadir),
         topic_partitions=PARTITIONS,
@@ -149,7 +173,13 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
                         in_partition_of=in_partition_of, rerouter=rerouter,
                         venue_evidence=VenueEvidence().note)
     parked.on_recover(identity.recovered)
-    identity_agents.define(ctx, identity, rerouter)
+    tenants = TenantDirectory()
+    gate = Gate(tenants, settings.topic_prefix)
+    identity_agents.define(ctx, identity, rerouter, gate)
+    route_topic, learn_topic = ctx.topic(TICKET_EVENTS, SNAPSHOTS, RELEASE), ctx.topic(PERFORMANCES)
+    ingest = IngestTopics(app, settings, {TICKET_EVENTS: [route_topic], SNAPSHOTS: [route_topic],
+                                          PERFORMANCES: [learn_topic]})
+    app.timer(interval=SCAN_S, name="ingest-topics")(ingest.tick)
     venues = VenueCrosswalk()
     _matching(ctx, identity, venues)
     define_venues(ctx, venue_desk(ctx, now_ms))
@@ -168,17 +198,19 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
         app.timer(interval=s.lastminute_tick_s, name="attendance-no-shows")(attendance.tick)
     if "sales" in s.domains:
         domains.append(SalesDomain(ctx))
-    facts_agents.define(ctx, domains=domains)
+    facts_agents.define(ctx, domains=domains, gate=gate)
 
     reader = CrosswalkReader(settings, crosswalk, Registry(settings.registry), metrics_registry=reg)
     follow_venue_links(reader.reader, settings.topic_prefix, Registry(settings.registry), venues)
+    follow_tenants(reader.reader, settings.topic_prefix, tenants)
     health = Health()
     health.add_check("partitions_assigned",
                      lambda: not app.rebalancing and len(app.consumer.assignment()) > 0)
     health.add_check("crosswalk_read", reader.caught_up.is_set)
     health.add_check("crosswalk_reader_running", lambda: reader.healthy)
     _web(ctx, health)
-    return StreamsApp(app=app, ctx=ctx, crosswalk_reader=reader, health=health)
+    return StreamsApp(app=app, ctx=ctx, crosswalk_reader=reader, health=health, tenants=tenants,
+                      ingest=ingest)
 
 
 def _matching(ctx: StreamsContext, identity: Identity, venues: VenueCrosswalk) -> None:

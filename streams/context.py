@@ -19,6 +19,7 @@ from bus.deadletter import error_headers
 from bus.errors import RetriableError
 from bus.log import get_logger
 from bus.settings import Settings
+from bus.tenants import tenant_of_topic
 from bus.topics import PARTITIONS, dlq_of, spec, topic_name
 from streams.codec import KIND_HEADER, FactCodec
 from streams.delivery import drain
@@ -26,6 +27,7 @@ from streams.faust_hooks import set_current_event
 from streams.metrics import StreamsMetrics
 from streams.outbox import Outbox
 from streams.store import RawTable
+from streams.tenancy import TENANT_HEADER
 
 __all__ = ["BATCH_MAX", "BATCH_WITHIN_S", "MOVE_HEADER", "Out", "StreamsContext", "batches", "header",
            "in_partition_of", "now_ms", "to_ms"]
@@ -50,8 +52,10 @@ ROCKSDB = {"write_buffer_size": 4 * 1024 * 1024, "max_write_buffer_number": 2,
            "block_cache_size": 8 * 1024 * 1024}
 
 #: A record to publish: (unprefixed topic, key, value or None for a tombstone, kind header),
-#: optionally followed by the ``MOVE_HEADER`` value of a moved fact.
-Out = tuple[str, str, bytes | None, str | None] | tuple[str, str, bytes | None, str | None, str]
+#: optionally followed by the ``MOVE_HEADER`` value of a moved fact and the tenant it came
+#: from (``streams.tenancy.TENANT_HEADER``; either may be None).
+Out = (tuple[str, str, bytes | None, str | None] | tuple[str, str, bytes | None, str | None, str]
+       | tuple[str, str, bytes | None, str | None, str | None, str | None])
 
 
 def now_ms() -> int:
@@ -158,7 +162,11 @@ class StreamsContext:
                 partitions = self._partitions[topic] = spec(topic).partitions
             headers = [(KIND_HEADER, kind.encode())] if kind else None
             if len(record) > 4:
-                headers = [*(headers or ()), (MOVE_HEADER, record[4].encode())]
+                headers = headers or []
+                if record[4]:
+                    headers.append((MOVE_HEADER, record[4].encode()))
+                if len(record) > 5 and record[5]:
+                    headers.append((TENANT_HEADER, record[5].encode()))
             outbox.add(self.name(topic), outbox.partition(raw_key, partitions), raw_key, value, headers)
         await outbox.flush()
 
@@ -168,7 +176,9 @@ class StreamsContext:
         msg = event.message
         topic = msg.topic
         prefix = self.settings.topic_prefix
-        base = topic[len(prefix):] if topic.startswith(prefix) else topic
+        ingest = tenant_of_topic(topic, prefix)
+        # a tenant's ingest topic has no dead-letter twin: its family's DLQ, errors.topic names it
+        base = ingest[1] if ingest else topic[len(prefix):] if topic.startswith(prefix) else topic
         self.metrics.decode_errors.labels(base).inc()
         headers = error_headers(topic=topic, partition=msg.partition, offset=msg.offset, stage=stage,
                                 error=error, source=SOURCE, group=self.app.conf.id,

@@ -44,6 +44,12 @@ The hooks, why each is needed, and the upstream issue where there is one:
   the app's consumer generation, flow control): the agents take their batches straight
   from their queue (``streams.delivery.drain``) instead of through ``Stream.take_events``.
   No upstream issue.
+- The conductor's ``_flag_changes``, ``_topic_name_index`` and
+  ``_resubscribe_sleep_lock_seconds``: vendor tenants' ingest topics created while the
+  worker runs are added to the identity agents' topics and subscribed (``streams.ingest``),
+  within seconds instead of the conductor's 45 s. Faust's own ``app.topic(pattern=...)``
+  subscribes to nothing (the consumer is handed topic names only). Upstream:
+  faust-streaming/faust#62 ("Unable to subscribe to topics by pattern").
 """
 
 from __future__ import annotations
@@ -64,8 +70,9 @@ from bus.errors import ConfigError
 from streams.delivery import drain_messages
 
 __all__ = ["HOOKS", "PINNED", "Hook", "check_hooks", "create_batch", "current_event", "fetching_consumer",
-           "mark_persisted", "partition_db", "producer_of", "send_batch", "set_changelog_buffer",
-           "set_current_event", "table_store"]
+           "mark_persisted", "partition_db", "producer_of", "resubscribe", "send_batch",
+           "set_changelog_buffer", "set_current_event", "set_resubscribe_delay", "subscribed_topics",
+           "table_store"]
 
 #: The versions tested with these hooks: the exact pins of ``pyproject.toml``.
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
@@ -135,6 +142,11 @@ HOOKS = (
                    "consumer_stopped_errors")),
     *(Hook(_FAUST, "faust.streams:Stream", name, "batches taken from an agent's queue", read_in="_py_aiter")
       for name in ("tracked", "generation_id", "consumer_generation_id", "flow_control")),
+    Hook(_FAUST, "faust.transport.conductor:Conductor", "_flag_changes", "ingest topics added at run time"),
+    Hook(_FAUST, "faust.transport.conductor:Conductor", "_resubscribe_sleep_lock_seconds",
+         "ingest topics added at run time"),
+    Hook(_FAUST, "faust.transport.conductor:Conductor", "_topic_name_index",
+         "ingest topics added at run time", read_in="_update_indices"),
 )
 
 
@@ -227,6 +239,22 @@ def fetching_consumer(*, min_bytes: int, max_wait_ms: int) -> type[faust_aiokafk
             await drain_messages(self, fetcher)
 
     return Consumer
+
+
+def set_resubscribe_delay(app: Any, seconds: float) -> None:
+    """How long the app's conductor waits after a change of topics before it subscribes again
+    (Faust: 45 s, to gather changes made together; each subscription is a rebalance)."""
+    app.topics._resubscribe_sleep_lock_seconds = seconds
+
+
+def subscribed_topics(app: Any) -> set[str]:
+    """The topic names the app's consumer was last subscribed to."""
+    return set(app.topics._topic_name_index)
+
+
+def resubscribe(app: Any) -> None:
+    """Have the app's conductor subscribe again, to what its topics name now."""
+    app.topics._flag_changes()
 
 
 def set_changelog_buffer(max_messages: int) -> None:

@@ -121,6 +121,13 @@ class StreamsMetrics:
         self.decode_errors = Counter("cultuurbus_streams_dead_letters",
                                      "Messages the worker could not decode (sent to the DLQ).",
                                      ["topic"], registry=registry)
+        self.tenant_refused = Counter("cultuurbus_streams_tenant_refused",
+                                      "Facts from a tenant's ingest topic dead-lettered, never counted, by "
+                                      "why: unknown_tenant (not in the tenant directory), revoked, "
+                                      "not_registered (not its venue or production).",
+                                      ["reason"], registry=registry)
+        self.tenant_held = Counter("cultuurbus_streams_tenant_held", "Facts from a tenant's ingest topic "
+                                   "held until their performance's venue is known.", registry=registry)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:

@@ -137,6 +137,7 @@ def run_worker(settings: Settings, *, worker: str = "w1", web_port: int | None =
         discard_unclean_state(Path(built.app.conf.tabledir), mark)
     reader = built.crosswalk_reader
     reader.start()
+    built.ingest.scan()  # the tenants' ingest topics there are now: in the first subscription
     logging.getLogger("faust").setLevel(loglevel.upper())
     clean = False
     try:

@@ -13,6 +13,12 @@ marked by the ``streams.context.MOVE_HEADER``. Each is deduplicated under its ow
 (``Fact.dedup_id``: fact id ~ move), so neither is taken for a duplicate of the fact's
 first delivery, and each is applied once; an ordinary fact costs one header look-up more.
 
+A fact from a vendor tenant's ingest topic carries its tenant (``streams.tenancy``); before
+deduplication the facts of such a performance go through ``streams.facts.ownership``,
+which lets a tenant's fact count only for a venue or production the tenant is registered
+for (a header look-up more per fact; the check only for performances with a tenant's or a
+calendar fact in the batch).
+
 Perf notes (issue #7; 2,000 performances, 50,000 ticket facts, one worker, a shared
 2-core machine; ``py-spy`` for the profiles): before, each domain was an agent of its own
 that read and decoded every fact again, kept per-fact markers and a ring of fact ids in
@@ -42,7 +48,9 @@ from bus.errors import SerializationError
 from bus.topics import FACTS
 from streams.context import MOVE_HEADER, Out, StreamsContext, batches, header, in_partition_of, log
 from streams.facts.fact import Fact, FactDomain
+from streams.facts.ownership import Ownership, owners_table
 from streams.store import FirstDelivery
+from streams.tenancy import REFUSED_MOVE, TENANT_HEADER, Gate
 
 __all__ = ["define", "first_deliveries"]
 
@@ -63,8 +71,9 @@ def first_deliveries(seen: FirstDelivery, facts: list[Fact]) -> list[Fact]:
     return first
 
 
-def define(ctx: StreamsContext, domains: Sequence[FactDomain]) -> None:
-    """Define the facts agent on ``ctx.app``; it applies each fact to ``domains``, in order."""
+def define(ctx: StreamsContext, domains: Sequence[FactDomain], gate: Gate) -> None:
+    """Define the facts agent on ``ctx.app``; it applies each fact to ``domains``, in order,
+    a tenant's fact only when ``gate`` lets it (``streams.facts.ownership``)."""
     app = ctx.app
     m = ctx.metrics
     domains = tuple(domains)
@@ -75,9 +84,19 @@ def define(ctx: StreamsContext, domains: Sequence[FactDomain]) -> None:
         "facts-seen", help="Offset on participation.facts of each fact's first delivery, by fact id."))
     decode = ctx.codec.decode_forwarded  # decoded once when this worker's identity agent forwarded it
 
+    async def refuse(event: Any, exc: Exception) -> None:
+        await ctx.dead_letter(event, exc, AGENT, "ownership")
+
+    owners = owners_table(ctx)
+    ownership = Ownership(owners, m, gate, refuse)
+    owners.on_recover(ownership.recovered)
+
     async def handle(events: list[Any]) -> None:
         by_pid: dict[str, list[Fact]] = {}
         for event in events:
+            move = header(event, MOVE_HEADER)
+            if move == REFUSED_MOVE:
+                continue  # a tenant's fact this agent refused, taken back out of the sink's tables
             try:
                 pid = event.key.decode() if event.key else ""
                 if not pid:
@@ -89,13 +108,15 @@ def define(ctx: StreamsContext, domains: Sequence[FactDomain]) -> None:
                 if decoded is None:
                     continue
                 kind, rec = decoded
-            by_pid.setdefault(pid, []).append(Fact(kind, rec, event.message.offset, event,
-                                                   header(event, MOVE_HEADER)))
+            by_pid.setdefault(pid, []).append(Fact(kind, rec, event.message.offset, event, move,
+                                                   header(event, TENANT_HEADER)))
         for counter in events_of:
             counter.inc(len(events))
         out: list[Out] = []
         for pid, facts in by_pid.items():
             in_partition_of(facts[0].event)
+            if any(f.tenant is not None or f.kind == "performance" for f in facts):
+                facts = await ownership.screen(pid, facts, out)
             first = first_deliveries(seen, facts)
             if len(first) < len(facts):
                 for counter in duplicates_of:

@@ -20,6 +20,8 @@ class Fact:
     #: its ``streams.context.MOVE_HEADER``: None for an ordinary fact, ``retract/<n>`` for a
     #: retraction (undo the fact in the performance it is keyed by), ``<n>`` for a re-sent fact
     move: str | None = None
+    #: the tenant whose ingest topic it came from (``streams.tenancy.TENANT_HEADER``), else None
+    tenant: str | None = None
 
     @property
     def retract(self) -> bool:

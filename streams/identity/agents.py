@@ -1,10 +1,14 @@
 """The identity agents: Faust's side of :class:`~streams.identity.domain.Identity`.
 
 ``identity-route`` takes ticket facts, snapshots, release requests and re-routes (a
-person undid a link: ``streams.identity.reroute``); ``identity-learn``
-takes calendar facts; both in batches (``streams.context.batches``), decoding each fact
-once, dead-lettering what cannot be decoded or has unusable identifiers, and publishing
-what the batch produced after it. A timer asks for the release of parked keys whose
+person undid a link: ``streams.identity.reroute``); ``identity-learn`` takes calendar
+facts. Both also read every vendor tenant's ingest topics of those families
+(``streams.ingest``) and forward a fact from one with its tenant, taken from the topic
+name only (``streams.tenancy``); a tenant's calendar fact that names none of its venues or
+productions is dead-lettered before it can teach a link. Both take their topics in
+batches (``streams.context.batches``), decoding each fact once, dead-lettering what
+cannot be decoded or has unusable identifiers, and publishing what the batch produced
+after it. A timer asks for the release of parked keys whose
 performance is known now.
 """
 
@@ -18,14 +22,18 @@ from streams.codec import KIND_HEADER
 from streams.context import Out, StreamsContext, header
 from streams.identity.domain import Identity
 from streams.identity.reroute import REROUTE_KIND, Rerouter, parse_reroute
+from streams.tenancy import Gate, NotOwned
 
 __all__ = ["define"]
 
 
-def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter) -> None:
+def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter, gate: Gate) -> None:
     """Define the identity agents and the release timer on ``ctx.app``; ``identity-route``
-    hands re-route records (a person undid a link) to ``rerouter``."""
+    hands re-route records (a person undid a link) to ``rerouter``; ``gate`` names the
+    tenant of an ingest topic and judges a tenant's calendar facts."""
     app = ctx.app
+    tenant_of = gate.tenant_of
+    refused_of = ctx.metrics.tenant_refused.labels
     release_topic = ctx.name(RELEASE)
     decode, remember = ctx.codec.decode, ctx.codec.remember
 
@@ -46,7 +54,7 @@ def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter) -> None:
         if decoded is None:
             return None
         kind, rec = decoded
-        refused = identity.route(event, key, kind, rec, event.value, out)
+        refused = identity.route(event, key, kind, rec, event.value, out, tenant_of(event.message.topic))
         if refused is None:
             remember(event.value, decoded)
         return refused
@@ -56,7 +64,14 @@ def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter) -> None:
         if decoded is None:
             return None
         kind, rec = decoded
-        return identity.learn(kind, rec, event.value, out)
+        tenant = tenant_of(event.message.topic)
+        if tenant is not None:
+            try:
+                gate.check_calendar(tenant, rec)
+            except NotOwned as exc:
+                refused_of(exc.reason).inc()
+                return exc
+        return identity.learn(kind, rec, event.value, out, tenant)
 
     @app.agent(ctx.topic(TICKET_EVENTS, SNAPSHOTS, RELEASE), name="identity-route")
     async def route(stream: Any) -> None:

@@ -22,6 +22,7 @@ from bus.log import get_logger
 from bus.topics import FACTS, IDENTITY, MATCH, UNMATCHED
 from streams.identity.crosswalk import Crosswalk, keys_of
 from streams.metrics import StreamsMetrics
+from streams.tenancy import fact_out
 
 if TYPE_CHECKING:
     from streams.context import Out
@@ -44,7 +45,8 @@ def day_of(start_ms: int) -> str:
 class Rerouter(Protocol):
     """Remembers facts forwarded under a link a person may undo (helper of the undo's re-route)."""
 
-    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> str: ...
+    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str,
+               tenant: str | None = None) -> str: ...
 
 
 class Identity:
@@ -56,7 +58,8 @@ class Identity:
     Args:
         crosswalk: identifier key -> canonical id (every worker's view of the identity topic).
         parked: the parked-facts table: source key -> ``{"keys": [...], "items": [[kind,
-            base64 bytes, fact id], ...]}``.
+            base64 bytes, fact id(, tenant)], ...]}`` (the tenant whose ingest topic it came
+            from, when it did: ``streams.tenancy``).
         metrics: the role's metrics (parked, released, links, conflicts).
         encode_link: an IdentityLink record -> its bytes for the identity topic.
         in_partition_of: called with a fact's event before ``parked`` is read or written
@@ -92,7 +95,7 @@ class Identity:
                 self.waiting[key] = (entry["keys"], len(entry["items"]))
 
     def route(self, event: Any, key: str, kind: str, rec: dict[str, Any], raw: bytes,
-              out: list[Out]) -> Exception | None:
+              out: list[Out], tenant: str | None = None) -> Exception | None:
         """A ticket fact or snapshot: forward it under its canonical id, or park it.
 
         Args:
@@ -102,6 +105,8 @@ class Identity:
             rec: the decoded fact.
             raw: its bytes, forwarded as they came.
             out: where records to publish go.
+            tenant: the tenant whose ingest topic it came from (None: a shared topic); it
+                goes with the fact wherever it goes.
 
         Returns:
             the error that makes the fact's identifiers unusable (dead-letter it), else None.
@@ -116,7 +121,7 @@ class Identity:
             return exc
         if canonical is None:
             self.in_partition_of(event)
-            self._park(key, kind, rec, raw, keys, out)
+            self._park(key, kind, rec, raw, keys, out, tenant)
             return None
         self._adopt(key, keys, canonical, rec["fact_id"], rec.get("event_time"), out)
         if key in self.waiting:
@@ -125,8 +130,8 @@ class Identity:
             if entry:
                 self._release(key, entry, canonical, out, event)
         if self.rerouter is not None and key in cw.undoable:  # where its first forwarding counted it
-            canonical = self.rerouter.record(event, key, canonical, kind, raw, rec["fact_id"])
-        out.append((FACTS, canonical, raw, kind))
+            canonical = _record(self.rerouter, event, key, canonical, kind, raw, rec["fact_id"], tenant)
+        out.append(fact_out(FACTS, canonical, raw, kind, tenant))
         return None
 
     def release_requested(self, event: Any, key: str, out: list[Out]) -> None:
@@ -138,7 +143,8 @@ class Identity:
             if entry and (canonical := self.crosswalk.resolve(entry["keys"])):
                 self._release(key, entry, canonical, out, event)
 
-    def learn(self, kind: str, rec: dict[str, Any], raw: bytes, out: list[Out]) -> Exception | None:
+    def learn(self, kind: str, rec: dict[str, Any], raw: bytes, out: list[Out],
+              tenant: str | None = None) -> Exception | None:
         """A calendar fact: if an identifier of it is known, learn its other identifiers'
         links, publish the new ones and forward it; else hand it to matching
         (``streams.match``, keyed by its local day), which decides one day at a time.
@@ -154,12 +160,14 @@ class Identity:
             return exc
         canonical = self.crosswalk.resolve(keys)
         if canonical is None:
-            out.append((MATCH, day, raw, kind))
+            out.append(fact_out(MATCH, day, raw, kind, tenant))
             return None
         _canonical, new = self.crosswalk.learn(keys)
         self.publish_links(new, canonical, rec, out)
-        out.append((FACTS, canonical, raw, kind))
+        out.append(fact_out(FACTS, canonical, raw, kind, tenant))
         known = {"canonical": canonical, "kind": kind, "fact": base64.b64encode(raw).decode()}
+        if tenant is not None:
+            known["tenant"] = tenant
         out.append((MATCH, day, json.dumps(known).encode(), KNOWN_KIND))
         return None
 
@@ -222,11 +230,13 @@ class Identity:
     def _release(self, key: str, entry: dict[str, Any], canonical: str, out: list[Out], event: Any) -> None:
         self._adopt(key, entry["keys"], canonical, entry["items"][0][2], None, out)
         rerouter = self.rerouter if key in self.crosswalk.undoable else None
-        record = rerouter.record if rerouter is not None else None
-        for kind, b64, fact_id in entry["items"]:
+        for item in entry["items"]:
+            kind, b64, fact_id = item[:3]
+            tenant = item[3] if len(item) > 3 else None
             raw = base64.b64decode(b64)
-            to = canonical if record is None else record(event, key, canonical, kind, raw, fact_id)
-            out.append((FACTS, to, raw, kind))
+            to = (canonical if rerouter is None
+                  else _record(rerouter, event, key, canonical, kind, raw, fact_id, tenant))
+            out.append(fact_out(FACTS, to, raw, kind, tenant))
         self.metrics.released_total.inc(len(entry["items"]))
         del self.parked[key]
         self.waiting.pop(key, None)
@@ -235,12 +245,23 @@ class Identity:
                                                  "count": len(entry["items"])})
 
     def _park(self, key: str, kind: str, rec: dict[str, Any], raw: bytes, keys: list[str],
-              out: list[Out]) -> None:
+              out: list[Out], tenant: str | None = None) -> None:
         entry = self.parked.get(key) or {"keys": [], "items": []}
         entry["keys"] = sorted(set(entry["keys"]) | set(keys))
-        if all(item[2] != rec["fact_id"] for item in entry["items"]):
-            entry["items"].append([kind, base64.b64encode(raw).decode(), rec["fact_id"]])
+        # one copy per fact id and sender: another tenant's fact under the same id parks beside it
+        if all(item[2] != rec["fact_id"] or (item[3] if len(item) > 3 else None) != tenant
+               for item in entry["items"]):
+            item = [kind, base64.b64encode(raw).decode(), rec["fact_id"]]
+            entry["items"].append(item if tenant is None else [*item, tenant])
             self.metrics.unmatched_total.inc()
-            out.append((UNMATCHED, key, raw, kind))
+            out.append(fact_out(UNMATCHED, key, raw, kind, tenant))
         self.parked[key] = entry
         self.waiting[key] = (entry["keys"], len(entry["items"]))
+
+
+def _record(rerouter: Rerouter, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str,
+            tenant: str | None) -> str:
+    """``rerouter.record``, told the fact's tenant when it has one."""
+    if tenant is None:
+        return rerouter.record(event, key, canonical, kind, raw, fact_id)
+    return rerouter.record(event, key, canonical, kind, raw, fact_id, tenant)

@@ -5,7 +5,9 @@ facts no identifier links (original bytes, their kind header), notices of calend
 identity-learn linked by identifier (kind ``known``), and a person's decisions (kind
 ``decision``, from ``cultuurbus identity``). One agent instance holds each day, so the
 day's descriptions are decided one at a time, in offset order, whichever worker
-published them. What cannot be used is dead-lettered with its original bytes.
+published them. Only the worker writes ``streams.match``, so the tenant header there
+is the one identity-learn set from an ingest topic's name (``streams.tenancy``). What
+cannot be used is dead-lettered with its original bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from streams.codec import KIND_HEADER
 from streams.context import Out, StreamsContext, header
 from streams.identity.domain import KNOWN_KIND
 from streams.identity.match_domain import DECISION_KIND, MatchDesk
+from streams.tenancy import TENANT_HEADER
 
 __all__ = ["define"]
 
@@ -36,7 +39,7 @@ def define(ctx: StreamsContext, desk: MatchDesk) -> None:
         if decoded is None:
             return None
         kind, rec = decoded
-        return desk.fact(event, day, kind, rec, event.value, out)
+        return desk.fact(event, day, kind, rec, event.value, out, header(event, TENANT_HEADER))
 
     @ctx.app.agent(ctx.topic(MATCH), name="identity-match")
     async def match(stream: Any) -> None:

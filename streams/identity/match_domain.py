@@ -40,6 +40,7 @@ from streams.identity.crosswalk import best_key, is_sector
 from streams.identity.domain import Identity
 from streams.identity.matching import Description, Matcher, description_of
 from streams.identity.reroute import REROUTE_KIND
+from streams.tenancy import fact_out
 
 if TYPE_CHECKING:
     from streams.context import Out
@@ -120,8 +121,10 @@ class MatchDesk:
 
     # -- input ---------------------------------------------------------------------------
     def fact(self, event: Any, day: str, kind: str, rec: dict[str, Any], raw: bytes,
-             out: list[Out]) -> Exception | None:
-        """A calendar fact whose identifiers were all unknown to identity-learn."""
+             out: list[Out], tenant: str | None = None) -> Exception | None:
+        """A calendar fact whose identifiers were all unknown to identity-learn; ``tenant``:
+        the tenant whose ingest topic it came from, carried with it wherever it is forwarded
+        (kept as ``t`` in its description entry, as ``t|<day>|<candidate>`` while it waits)."""
         try:
             d = description_of(rec)
         except Exception as exc:  # noqa: BLE001 - unusable description
@@ -129,27 +132,28 @@ class MatchDesk:
         self.in_partition_of(event)
         known = self.identity.crosswalk.resolve(d.keys)
         if known is not None:
-            self._known(day, d, known, kind, raw, rec, out)
+            self._known(day, d, known, kind, raw, rec, out, tenant)
             return None
         today = self._day(day)
         linked = next((today.keys[k] for k in d.keys if k in today.keys), None)
         if linked is not None:
-            self._known(day, d, today.entries[linked]["c"], kind, raw, rec, out)
+            self._known(day, d, today.entries[linked]["c"], kind, raw, rec, out, tenant)
             return None
         held = next((today.pending[k] for k in d.keys if k in today.pending), None)
         if held is not None:
-            self._hold_again(day, held, d, kind, raw, out)
+            self._hold_again(day, held, d, kind, raw, out, tenant)
             return None
         decision = self._matcher(day).decide(d)
         if decision.outcome == "link" and decision.target is not None and not is_sector(decision.target) \
                 and is_sector(best_key(d.keys)):
-            self._rename(day, d, decision.target, decision.score, decision.reason, kind, raw, rec, out)
+            self._rename(day, d, decision.target, decision.score, decision.reason, kind, raw, rec, out,
+                         tenant)
             return None
         if decision.outcome == "new":
             own = best_key(d.keys)
             self._link(d, own, rec, out, "founded")
-            self._put(day, d, own, "founded", kind, raw)
-            out.append((FACTS, own, raw, kind))
+            self._put(day, d, own, "founded", kind, raw, tenant)
+            out.append(fact_out(FACTS, own, raw, kind, tenant))
             log.info("performance founded", extra={"performance_id": own, "day": day, "why": decision.reason})
             return None
         assert decision.target is not None  # noqa: S101 - link and review always name one
@@ -157,11 +161,12 @@ class MatchDesk:
         if decision.outcome == "link":
             cand.update(state="ACCEPTED", decided_by="matcher", decided_at=cand["created_at"])
             self._link(d, decision.target, rec, out, "match", decision.score, "matcher")
-            self._put(day, d, decision.target, "match", kind, raw)
-            out.append((FACTS, decision.target, raw, kind))
+            self._put(day, d, decision.target, "match", kind, raw, tenant)
+            out.append(fact_out(FACTS, decision.target, raw, kind, tenant))
         else:
             for k in d.keys:
                 today.pending[k] = cand["candidate_id"]
+            self._hold_tenant(day, cand["candidate_id"], tenant)
         self._save(day, cand, out)
         log.info("description matched", extra={
             "performance_key": d.keys[0], "performance_id": decision.target, "outcome": decision.outcome,
@@ -176,11 +181,12 @@ class MatchDesk:
             kind, rec = self.decode(raw)
             d = description_of(rec)
             canonical = str(notice["canonical"])
+            tenant = notice.get("tenant")
         except Exception as exc:  # noqa: BLE001 - an unusable notice
             return exc
         self.in_partition_of(event)
         self._settled(day, d, canonical, out)
-        self._known(day, d, canonical, kind, raw, rec, None)
+        self._known(day, d, canonical, kind, raw, rec, None, tenant)
         return None
 
     def decision(self, event: Any, day: str, body: bytes, out: list[Out]) -> Exception | None:
@@ -204,6 +210,7 @@ class MatchDesk:
         if cand["state"] != needs:
             return ValueError(f"cannot {action} candidate {cid}: it is {cand['state']}, not {needs}")
         raw = base64.b64decode(cand["fact"])
+        tenant = self.table.get(f"t|{day}|{cid}")
         kind, rec = self.decode(raw)
         d = description_of(rec)
         today = self._day(day)
@@ -214,7 +221,7 @@ class MatchDesk:
             if action == "undo":
                 entry = today.entries.get(d.keys[0])
                 if entry is not None:  # the newest description of it, not the one first held
-                    raw, kind = base64.b64decode(entry["f"]), entry["k"]
+                    raw, kind, tenant = base64.b64decode(entry["f"]), entry["k"], entry.get("t")
                     kind, rec = self.decode(raw)
                     d = description_of(rec)
                     canonical = best_key(d.keys)
@@ -224,16 +231,16 @@ class MatchDesk:
             today.pending.pop(k, None)
         at = self.now_ms()
         self._link(d, canonical, rec, out, "person", cand["score"], by)
-        self._put(day, d, canonical, "person", kind, raw)
+        self._put(day, d, canonical, "person", kind, raw, tenant)
         if action == "undo":
             # The calendar fact was counted under the target: take it back there and count it
             # under its own performance, each as a move of its own (streams.context.MOVE_HEADER),
             # so neither is taken for a redelivery of its first forwarding.
             move = f"undo-{cid}-{at}"
-            out.append((FACTS, cand["target_id"], raw, kind, f"retract/{move}"))
-            out.append((FACTS, canonical, raw, kind, move))
+            out.append(fact_out(FACTS, cand["target_id"], raw, kind, tenant, f"retract/{move}"))
+            out.append(fact_out(FACTS, canonical, raw, kind, tenant, move))
         else:
-            out.append((FACTS, canonical, raw, kind))
+            out.append(fact_out(FACTS, canonical, raw, kind, tenant))
         cand.update(state=done, decided_by=by, decided_at=at)
         self._save(day, cand, out)
         log.info("identity decision applied", extra={
@@ -242,7 +249,7 @@ class MatchDesk:
         return None
 
     def _rename(self, day: str, d: Description, old: str, score: float, why: str, kind: str, raw: bytes,
-                rec: dict[str, Any], out: list[Out]) -> None:
+                rec: dict[str, Any], out: list[Out], tenant: str | None = None) -> None:
         """``d``, with a sector id, matches performance ``old`` that a description without one
         founded (a vendor's event, a venue page): the performance is named by ``d``'s sector id
         from now on. Every description of ``old`` is linked to it as a match (a person may undo
@@ -250,8 +257,8 @@ class MatchDesk:
         identity-route counted under ``old`` moves too (``streams.identity.reroute``)."""
         new = best_key(d.keys)
         self._link(d, new, rec, out, "founded")
-        self._put(day, d, new, "founded", kind, raw)
-        out.append((FACTS, new, raw, kind))
+        self._put(day, d, new, "founded", kind, raw, tenant)
+        out.append(fact_out(FACTS, new, raw, kind, tenant))
         at = self.now_ms()
         moving = set(self.identity.crosswalk.linked_to(old))  # source keys identity-route adopted too
         for entry in [e for e in self._day(day).entries.values() if e["c"] == old]:
@@ -259,10 +266,11 @@ class MatchDesk:
             e_kind, e_rec = self.decode(e_raw)
             e_d = description_of(e_rec)
             self._link(e_d, new, e_rec, out, "match", score, "matcher")
-            self._put(day, e_d, new, "match", e_kind, e_raw)
+            e_tenant = entry.get("t")
+            self._put(day, e_d, new, "match", e_kind, e_raw, e_tenant)
             move = f"rename-{candidate_id_of(e_d.keys[0], new)}-{at}"
-            out.append((FACTS, old, e_raw, e_kind, f"retract/{move}"))
-            out.append((FACTS, new, e_raw, e_kind, move))
+            out.append(fact_out(FACTS, old, e_raw, e_kind, e_tenant, f"retract/{move}"))
+            out.append(fact_out(FACTS, new, e_raw, e_kind, e_tenant, move))
             moving.update(e_d.keys)
             stale = self.table.get(f"c|{day}|{candidate_id_of(e_d.keys[0], old)}")
             if stale is not None and stale["state"] == "ACCEPTED":  # its link to ``old`` is gone
@@ -308,14 +316,17 @@ class MatchDesk:
                 today.matcher.add(Description.from_json(entry["d"]), entry["c"])
         return today.matcher
 
-    def _put(self, day: str, d: Description, canonical: str, reason: str, kind: str, raw: bytes) -> None:
+    def _put(self, day: str, d: Description, canonical: str, reason: str, kind: str, raw: bytes,
+             tenant: str | None = None) -> None:
         entry = {"d": d.to_json(), "c": canonical, "r": reason, "k": kind,
                  "f": base64.b64encode(raw).decode()}
+        if tenant is not None:
+            entry["t"] = tenant
         self.table[f"d|{day}|{d.keys[0]}"] = entry
         self._index(day, entry)
 
     def _known(self, day: str, d: Description, canonical: str, kind: str, raw: bytes, rec: dict[str, Any],
-               out: list[Out] | None) -> None:
+               out: list[Out] | None, tenant: str | None = None) -> None:
         """``d`` belongs to ``canonical`` by a shared identifier: link its new keys, forward
         it (unless identity-learn did), remember it."""
         old = self._day(day).entries.get(d.keys[0])
@@ -323,8 +334,8 @@ class MatchDesk:
         if out is not None:
             cw = self.identity.crosswalk
             self._link(d, canonical, rec, out, "identifier", keys=[k for k in d.keys if cw.get(k) is None])
-            out.append((FACTS, canonical, raw, kind))
-        self._put(day, d, canonical, reason, kind, raw)
+            out.append(fact_out(FACTS, canonical, raw, kind, tenant))
+        self._put(day, d, canonical, reason, kind, raw, tenant)
 
     def _link(self, d: Description, canonical: str, rec: dict[str, Any], out: list[Out], reason: str,
               score: float | None = None, by: str | None = None, keys: list[str] | None = None) -> None:
@@ -346,13 +357,22 @@ class MatchDesk:
                 "decided_by": None, "decided_at": None, "fact_kind": kind,
                 "fact": base64.b64encode(raw).decode()}
 
-    def _hold_again(self, day: str, cid: str, d: Description, kind: str, raw: bytes, out: list[Out]) -> None:
+    def _hold_again(self, day: str, cid: str, d: Description, kind: str, raw: bytes, out: list[Out],
+                    tenant: str | None = None) -> None:
         """A held description changed while it waits for a person: hold the newest."""
         cand = self.table.get(f"c|{day}|{cid}")
         if cand is not None and cand["description"]["keys"][0] == d.keys[0]:
             cand.update(description=_candidate_description(d), fact_kind=kind,
                         fact=base64.b64encode(raw).decode())
             self._save(day, cand, out)
+            self._hold_tenant(day, cid, tenant)
+
+    def _hold_tenant(self, day: str, cid: str, tenant: str | None) -> None:
+        """The tenant of the fact a candidate holds (``t|<day>|<candidate>``; the candidate
+        record itself is the review topic's contract)."""
+        key = f"t|{day}|{cid}"
+        if tenant is not None or self.table.get(key) is not None:
+            self.table[key] = tenant
 
     def _settled(self, day: str, d: Description, canonical: str, out: list[Out]) -> None:
         """A held description was linked by an identifier meanwhile: its candidate is moot."""

@@ -24,7 +24,8 @@ Table (``identity-routed``, JSON values, co-partitioned with the source key):
 - ``c:<key>#<j>``: the fact ids of chunk ``j``, at most ``CHUNK`` (so recording a fact
   rewrites a short list, not every id the key ever had)
 - ``f:<key>|<fact id>``: ``[kind, base64 bytes, canonical, generation, previous canonical,
-  offset of the re-route that moved it]``
+  offset of the re-route that moved it(, tenant)]``: the tenant whose ingest topic the fact
+  came from, when it did; its moves carry it on (``streams.tenancy``)
 
 The same moves rename a performance that a description without a sector id founded once
 a description with a DIP or UiT id is matched to it (``MatchDesk``): facts routed under
@@ -53,6 +54,7 @@ from bus.log import get_logger
 from bus.topics import FACTS
 from streams.context import Out
 from streams.identity.crosswalk import Crosswalk
+from streams.tenancy import fact_out
 
 __all__ = ["CHUNK", "REROUTE_KIND", "Rerouter", "parse_reroute"]
 
@@ -107,7 +109,8 @@ class Rerouter:
         self.table = table
         self.in_partition_of = in_partition_of
 
-    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str) -> str:
+    def record(self, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str,
+               tenant: str | None = None) -> str:
         """Keep a fact about to be forwarded under ``canonical``, and return the performance
         to forward it to: ``canonical`` the first time, else where it is counted now.
 
@@ -131,7 +134,8 @@ class Rerouter:
             chunk, n = [], n + 1
             table["i:" + key] = {**head, "n": n}
         table[f"c:{key}#{n - 1}"] = [*chunk, fact_id]
-        table[fkey] = [kind, base64.b64encode(raw).decode(), canonical, 0, None, -1]
+        item = [kind, base64.b64encode(raw).decode(), canonical, 0, None, -1]
+        table[fkey] = item if tenant is None else [*item, tenant]
         return canonical
 
     def reroute(self, event: Any, key: str, to: str, keys: list[str], out: list[Out]) -> int:
@@ -161,15 +165,16 @@ class Rerouter:
             item = table.get(f"f:{key}|{fact_id}")
             if item is None:
                 continue
-            kind, b64, canonical, gen, prev, at = item
+            kind, b64, canonical, gen, prev, at = item[:6]
+            tenant = item[6] if len(item) > 6 else None
             raw = base64.b64decode(b64)
             if at == offset:  # this re-route moved it before a crash: say it again
-                out.append((FACTS, prev, raw, kind, f"retract/{gen - 1}"))
-                out.append((FACTS, canonical, raw, kind, str(gen)))
+                out.append(fact_out(FACTS, prev, raw, kind, tenant, f"retract/{gen - 1}"))
+                out.append(fact_out(FACTS, canonical, raw, kind, tenant, str(gen)))
             elif canonical != to:
-                out.append((FACTS, canonical, raw, kind, f"retract/{gen}"))
-                out.append((FACTS, to, raw, kind, str(gen + 1)))
-                table[f"f:{key}|{fact_id}"] = [kind, b64, to, gen + 1, canonical, offset]
+                out.append(fact_out(FACTS, canonical, raw, kind, tenant, f"retract/{gen}"))
+                out.append(fact_out(FACTS, to, raw, kind, tenant, str(gen + 1)))
+                table[f"f:{key}|{fact_id}"] = [kind, b64, to, gen + 1, canonical, offset, *item[6:]]
                 froms.add(canonical)
                 moved += 1
         table["i:" + key] = {**head, "at": offset}

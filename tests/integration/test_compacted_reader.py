@@ -28,20 +28,13 @@ from schemas import load_schema
 from streams.identity.crosswalk import Crosswalk
 from streams.identity.reader import CrosswalkReader
 
-from .streams.harness import Worker
+from .streams.harness import Worker, fresh
 
 pytestmark = pytest.mark.integration
 
 WAIT_S = 30.0
 YEAR_10000_MS = 253_402_343_999_000  # 9999-12-31T23:59:59-12:00, i.e. year 10000 in UTC
 GARBAGE = b"\x07 not avro at all"
-
-
-def fresh(settings: Settings, tag: str) -> Settings:
-    prefix = f"{tag}{uuid.uuid4().hex[:6]}."
-    s = settings.model_copy(update={"topic_prefix": prefix})
-    apply_catalog(make_admin(s.kafka), prefix)
-    return s
 
 
 @pytest.fixture

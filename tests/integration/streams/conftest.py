@@ -11,6 +11,7 @@ import pytest
 
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS
+from ops.access.principals import CONNECTOR
 
 from .harness import REPO, Raw, env_for, fresh, read_raw
 
@@ -34,7 +35,7 @@ def season(bus_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> 
     proc = subprocess.run(
         [sys.executable, "-m", "ops.cli", "simulate", *SEASON, "--truth", str(truth_path), "--fast",
          "--no-progress"],
-        env=env_for(s, tmp / "unused"), cwd=REPO, capture_output=True, timeout=600)
+        env=env_for(s, tmp / "unused", CONNECTOR), cwd=REPO, capture_output=True, timeout=600)
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     truth = json.loads(truth_path.read_text())
     return Season(truth=truth, calendar=read_raw(s, [PERFORMANCES]),

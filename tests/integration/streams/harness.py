@@ -19,24 +19,32 @@ from bus.kafka import make_admin, make_consumer, make_producer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import apply_catalog
+from ops.access.principals import STREAMS, apply_role_access
+from ops.stack.pipeline import register_schemas
 from ops.stack.ports import free_ports
 from tests.support import waiting
+from tests.support.roles import role_env
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def fresh(settings: Settings, tag: str) -> Settings:
-    """The same stack under a new topic prefix with the catalog applied."""
+    """The same stack under a new topic prefix with the catalog, its schemas and the roles'
+    ACLs applied (as ops does: the roles may only read schemas)."""
     prefix = f"{tag}{uuid.uuid4().hex[:6]}."
     s = settings.model_copy(update={"topic_prefix": prefix})
-    apply_catalog(make_admin(s.kafka), prefix)
+    admin = make_admin(s.kafka)
+    apply_catalog(admin, prefix)
+    apply_role_access(admin, prefix, s)
+    register_schemas(Registry(s.registry), prefix)
     return s
 
 
-def env_for(settings: Settings, data_dir: Path) -> dict[str, str]:
+def env_for(settings: Settings, data_dir: Path, principal: str = STREAMS) -> dict[str, str]:
+    """A role subprocess's environment: ``settings``' prefix, connecting as ``principal``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUURBUS_")}
+    env.update(role_env(principal))
     env.update({
-        "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "CULTUURBUS_REGISTRY__URL": settings.registry.url,
         "CULTUURBUS_TOPIC_PREFIX": settings.topic_prefix,
         "CULTUURBUS_STREAMS__DATA_DIR": str(data_dir),

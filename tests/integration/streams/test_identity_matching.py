@@ -20,6 +20,7 @@ from bus.topics import REVIEW
 from connectors.fakes import ticketmatic as tmf
 from connectors.fakes.ticketmatic import FakeTicketmatic
 from connectors.fakes.uitdatabank import FakeUitdatabank, uit_event, uit_uuid
+from ops.access.principals import OPS
 from schemas.models import Identifier
 from tests.support.sources import run_uitdatabank
 
@@ -39,7 +40,7 @@ def _list_in_uitdatabank(s: Settings, *events: dict[str, Any]) -> None:
 
 
 def _cli(s: Settings, workdir: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "ops.cli", "identity", *args], env=env_for(s, workdir / "cli"),
+    proc = subprocess.run([sys.executable, "-m", "ops.cli", "identity", *args], env=env_for(s, workdir / "cli", OPS),
                           cwd=REPO, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     return proc.stdout.decode()
