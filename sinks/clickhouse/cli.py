@@ -15,10 +15,11 @@ import click
 from clickhouse_connect.driver.exceptions import DatabaseError
 from prometheus_client import CollectorRegistry
 
+from bus.directory import read_directory
 from bus.errors import ConfigError, RetriableError
 from bus.log import get_logger
 from bus.metrics import Health, MetricsServer
-from bus.settings import Settings, load_settings
+from bus.settings import REPORT_MIN_BUYERS_FLOOR, Settings, load_settings
 from sinks.clickhouse.connect import EMBEDDED_URL, connect_clickhouse
 from sinks.clickhouse.errors import SinkError
 from sinks.clickhouse.migrate import applied_migrations, load_migrations, migrate
@@ -30,6 +31,7 @@ from sinks.clickhouse.reports import (
     benchmark_report,
     sales_report,
 )
+from sinks.clickhouse.scope import OPERATOR, ReportRefused, Scope, scope_for
 from sinks.clickhouse.sink import ClickHouseSink
 
 __all__ = ["report", "sink", "sink_clickhouse", "sink_migrate"]
@@ -133,15 +135,38 @@ def sink_migrate(ctx: click.Context, url: str | None, status: bool) -> None:
 
 @click.group("report")
 def report() -> None:
-    """Ready analytics: sales monitor, audience monitor, benchmarks (from ClickHouse)."""
+    """Ready analytics: sales monitor, audience monitor, benchmarks (from ClickHouse).
+
+    Every report is for a caller: a tenant's API token (--token, or settings report.token,
+    e.g. CULTUURBUS_REPORT__TOKEN) shows what that tenant may see (docs/reports-access.md);
+    --operator shows every venue, with the ClickHouse credentials of these settings.
+    """
 
 
-def _show(ctx: click.Context, url: str | None, fmt: str,
-          build: Callable[[Any], list[ReportTable]]) -> None:
+def _caller(settings: Settings, name: str, token: str | None, operator: bool) -> Scope:
+    """The scope of whoever runs report ``name``; :class:`ReportRefused` when none."""
+    if operator:
+        if token:
+            raise ReportRefused("pass either --token (a tenant's view) or --operator, not both")
+        return OPERATOR
+    secret = token or (settings.report.token.get_secret_value() if settings.report.token else "")
+    if not secret:
+        raise ReportRefused(
+            f"`report {name}` needs the caller's API token: --token TOKEN, or report.token in the "
+            "settings (CULTUURBUS_REPORT__TOKEN), as `cultuurbus tenant add` printed it. The "
+            "operator, holding the ClickHouse credentials, may ask for every venue with --operator")
+    directory = read_directory(settings.kafka, settings.topic_prefix, source="report",
+                               timeout=settings.report.directory_timeout_s)
+    return scope_for(directory.by_token(secret), name)
+
+
+def _show(ctx: click.Context, url: str | None, fmt: str, name: str, token: str | None,
+          operator: bool, build: Callable[[Any, Scope], list[ReportTable]]) -> None:
     settings = _settings(ctx, url)
+    scope = _caller(settings, name, token, operator)
     client = connect_clickhouse(settings.clickhouse)
     try:
-        tables = build(client)
+        tables = build(client, scope)
     except DatabaseError as exc:
         if "UNKNOWN_TABLE" not in str(exc):
             raise
@@ -152,43 +177,58 @@ def _show(ctx: click.Context, url: str | None, fmt: str,
     click.echo(render(tables, fmt).rstrip("\n"))
 
 
-_format = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                       show_default=True)
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--operator", is_flag=True,
+                      help="The unscoped operator view (every venue); uses the ClickHouse "
+                           "credentials of the settings, no token.")(fn)
+    fn = click.option("--token", default=None, metavar="TOKEN",
+                      help="The caller's API token (default: settings report.token, "
+                           "CULTUURBUS_REPORT__TOKEN).")(fn)
+    fn = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                      show_default=True)(fn)
+    return _url_option(fn)
 
 
 @report.command("sales")
-@_url_option
-@_format
+@_common
 @click.option("--performance", "performance_id", default="", help="One canonical performance id.")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
 @click.pass_context
-def report_sales(ctx: click.Context, url: str | None, fmt: str, performance_id: str,
-                 limit: int) -> None:
-    """Occupancy, revenue per ticket type and the sales curve per performance."""
-    _show(ctx, url, fmt, lambda c: sales_report(c, performance_id=performance_id, limit=limit))
+def report_sales(ctx: click.Context, url: str | None, fmt: str, token: str | None, operator: bool,
+                 performance_id: str, limit: int) -> None:
+    """Occupancy, revenue per ticket type and the sales curve per performance (owner-only)."""
+    _show(ctx, url, fmt, "sales", token, operator,
+          lambda c, s: sales_report(c, scope=s, performance_id=performance_id, limit=limit))
 
 
 @report.command("audience")
-@_url_option
-@_format
+@_common
+@click.option("--performance", "performance_id", default="", help="One canonical performance id.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Postcode areas to list.")
+@click.option("--min-buyers", type=click.IntRange(min=REPORT_MIN_BUYERS_FLOOR), default=None,
+              help="Buyers a group needs to be shown (default: settings report.min_buyers; "
+                   f"never below {REPORT_MIN_BUYERS_FLOOR}).")
 @click.pass_context
-def report_audience(ctx: click.Context, url: str | None, fmt: str, top: int) -> None:
-    """Reach by postcode area, first-time vs returning buyers, visit frequency."""
-    _show(ctx, url, fmt, lambda c: audience_report(c, top=top))
+def report_audience(ctx: click.Context, url: str | None, fmt: str, token: str | None,
+                    operator: bool, performance_id: str, top: int, min_buyers: int | None) -> None:
+    """Reach by postcode area, first-time vs returning buyers, visit frequency (thresholded)."""
+    floor = _settings(ctx).report.min_buyers
+    _show(ctx, url, fmt, "audience", token, operator,
+          lambda c, s: audience_report(c, scope=s, top=top, performance_id=performance_id,
+                                       min_buyers=max(floor, min_buyers or floor)))
 
 
 @report.command("benchmark")
-@_url_option
-@_format
+@_common
 @click.option("--by", "by", type=click.Choice(["genre", "region"]), multiple=True,
               help="Group by genre and/or region (default: both).")
 @click.option("--min-venues", type=click.IntRange(min=MIN_VENUES), default=MIN_VENUES,
               show_default=True, help="Venues a group needs to be shown.")
 @click.pass_context
-def report_benchmark(ctx: click.Context, url: str | None, fmt: str, by: tuple[str, ...],
-                     min_venues: int) -> None:
-    """Occupancy, average price and discount share by genre and by region."""
-    _show(ctx, url, fmt,
-          lambda c: benchmark_report(c, by=by or ("genre", "region"), min_venues=min_venues))
+def report_benchmark(ctx: click.Context, url: str | None, fmt: str, token: str | None,
+                     operator: bool, by: tuple[str, ...], min_venues: int) -> None:
+    """Occupancy, average price and discount share by genre and by region (sector-wide)."""
+    _show(ctx, url, fmt, "benchmark", token, operator,
+          lambda c, s: benchmark_report(c, scope=s, by=by or ("genre", "region"),
+                                        min_venues=min_venues))

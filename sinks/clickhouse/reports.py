@@ -1,26 +1,32 @@
-"""Ready queries for the sector's questions: sales monitor, audience monitor, benchmarks.
+"""Ready queries for the sector's questions: sales monitor and benchmarks (the audience
+monitor is in :mod:`sinks.clickhouse.audience`).
 
 Each report returns :class:`ReportTable` s (name, columns, rows, notes); ``render``
-prints them. Every query reads the replacing tables with ``FINAL`` and sales through
-the ``sales_movements`` view, so a fact stored twice is counted once and a source that
+prints them. Every query runs through the query layer (:mod:`sinks.clickhouse.scope`)
+under the caller's :class:`Scope`: sales are owner-only (a venue's or producer's own
+performances; the operator sees all), comparisons are sector-wide for every caller.
+Every query reads the replacing tables with ``FINAL`` and sales through the
+``sales_movements`` view, so a fact stored twice is counted once and a source that
 reports cumulative snapshots is counted by those only.
 
 Definitions:
 - sold: net tickets (sold minus cancelled and refunded); occupancy = sold / capacity.
 - sales curve: share of the final net sold that was sold by D-42, D-28, D-14, D-7, D-1
   (at least that many days before the start) and D0 (before the start).
-- returning visit: the buyer bought for a performance that started earlier.
 - benchmarks leave out cancelled performances; a group is shown only when at least
   ``min_venues`` distinct venues contribute (counted both by canonical venue, through the
   venue crosswalk ``venue_links``, and by name and city, the smaller count deciding), so
-  no venue can be singled out, however many ids and names it is listed under.
+  no venue can be singled out, however many ids and names it is listed under. The rule
+  holds for every caller, the operator included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+from sinks.clickhouse.audience import audience_report
+from sinks.clickhouse.scope import OPERATOR, ReportRefused, ReportTable, Scope, run_table
 
 __all__ = [
     "CURVE_DAYS",
@@ -35,27 +41,7 @@ MIN_VENUES = 5
 CURVE_DAYS = (42, 28, 14, 7, 1, 0)
 
 
-@dataclass(frozen=True)
-class ReportTable:
-    """One table of a report."""
-
-    name: str
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
-    notes: list[str] = field(default_factory=list)
-
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
-
-
-def _table(client: Any, name: str, sql: str, params: dict[str, Any],
-           notes: Sequence[str] = ()) -> ReportTable:
-    result = client.query(sql, parameters=params)
-    return ReportTable(name, list(result.column_names), [tuple(r) for r in result.result_rows],
-                       list(notes))
-
-
-_PERF_FILTER = "({pid:String} = '' OR performance_id = {pid:String})"
+_PERF_FILTER = "({pid:String} = '' OR performance_id = {pid:String}) AND __SCOPE__"
 
 _OCCUPANCY = f"""
 SELECT p.performance_id AS performance_id, p.title AS title, p.venue_name AS venue,
@@ -103,67 +89,28 @@ LIMIT {{limit:UInt32}}
 """  # noqa: S608 - composed of constants; values are bound server-side
 
 
-def sales_report(client: Any, *, performance_id: str = "", limit: int = 100) -> list[ReportTable]:
-    """Sales monitor: occupancy and revenue, revenue per ticket type, the sales curve."""
+def sales_report(client: Any, *, scope: Scope = OPERATOR, performance_id: str = "",
+                 limit: int = 100) -> list[ReportTable]:
+    """Sales monitor: occupancy and revenue, revenue per ticket type, the sales curve.
+
+    Only the performances ``scope`` owns (all for the operator); another tenant's
+    ``performance_id`` gives empty tables, as an unknown one does.
+
+    Raises:
+        ReportRefused: ``scope`` is sector-wide only (an analyst).
+
+    """
+    if scope.kind == "analyst":
+        raise ReportRefused(f"tenant {scope.caller} (analyst) may not run `report sales`: "
+                            "sales are owner-only")
     params = {"pid": performance_id, "limit": limit}
     return [
-        _table(client, "occupancy", _OCCUPANCY, params,
-               ["sold = net tickets; occupancy = sold / capacity (capacity from the calendar)"]),
-        _table(client, "ticket_types", _TICKET_TYPES, params),
-        _table(client, "sales_curve", _CURVE, params,
-               ["% of the final net sold that was sold at least N days before the start"]),
-    ]
-
-
-_BUYERS = ("SELECT buyer_id_hash, performance_id, quantity, postcode_area, country "
-           "FROM ticket_facts FINAL WHERE event_type = 'SOLD' AND buyer_id_hash != ''")
-
-_REACH = f"""
-WITH sold AS ({_BUYERS}),
-     (SELECT uniqExact(buyer_id_hash) FROM sold) AS all_buyers
-SELECT country, postcode_area, uniqExact(buyer_id_hash) AS buyers, sum(quantity) AS tickets,
-       round(100 * buyers / all_buyers, 1) AS buyers_share_pct
-FROM sold
-WHERE postcode_area != ''
-GROUP BY country, postcode_area
-ORDER BY buyers DESC, tickets DESC, country, postcode_area
-LIMIT {{top:UInt32}}
-"""  # noqa: S608 - composed of constants; values are bound server-side
-
-_RETURNING = f"""
-WITH visits AS (
-         SELECT v.buyer_id_hash AS buyer, v.performance_id AS performance_id, p.start AS start
-         FROM (SELECT DISTINCT buyer_id_hash, performance_id FROM ({_BUYERS})) AS v
-         INNER JOIN (SELECT performance_id, start FROM performances FINAL) AS p USING performance_id),
-     firsts AS (SELECT buyer, min(start) AS first_start FROM visits GROUP BY buyer)
-SELECT if(v.start > f.first_start, 'returning', 'first-time') AS visit, count() AS visits,
-       uniqExact(v.buyer) AS buyers,
-       round(100 * visits / (SELECT count() FROM visits), 1) AS visits_share_pct
-FROM visits AS v INNER JOIN firsts AS f USING buyer
-GROUP BY visit
-ORDER BY visit
-"""  # noqa: S608 - composed of constants; values are bound server-side
-
-_FREQUENCY = f"""
-WITH per_buyer AS (SELECT buyer_id_hash, uniqExact(performance_id) AS n FROM ({_BUYERS})
-                   GROUP BY buyer_id_hash)
-SELECT if(n >= 5, '5+', toString(n)) AS performances, count() AS buyers,
-       round(100 * buyers / (SELECT count() FROM per_buyer), 1) AS buyers_share_pct
-FROM per_buyer
-GROUP BY performances
-ORDER BY performances
-"""  # noqa: S608 - composed of constants; values are bound server-side
-
-
-def audience_report(client: Any, *, top: int = 10) -> list[ReportTable]:
-    """Audience monitor: reach by postcode area, first-time vs returning, visit frequency."""
-    return [
-        _table(client, "reach", _REACH, {"top": top},
-               ["distinct buyers (pseudonyms) per postcode area; top areas first"]),
-        _table(client, "first_time_vs_returning", _RETURNING, {},
-               ["a visit is returning when the buyer bought for an earlier-starting performance"]),
-        _table(client, "visit_frequency", _FREQUENCY, {},
-               ["distinct performances a buyer bought tickets for"]),
+        run_table(client, scope, "occupancy", _OCCUPANCY, params,
+                  ["sold = net tickets; occupancy = sold / capacity (capacity from the calendar)",
+                   scope.describe()]),
+        run_table(client, scope, "ticket_types", _TICKET_TYPES, params),
+        run_table(client, scope, "sales_curve", _CURVE, params,
+                  ["% of the final net sold that was sold at least N days before the start"]),
     ]
 
 
@@ -176,7 +123,7 @@ WITH per_perf AS (
            concat(lowerUTF8(trimBoth(p.venue_name)), '|', lowerUTF8(toString(p.city))) AS venue_key,
            p.capacity AS capacity, m.net_tickets AS tickets, m.net_revenue AS revenue_cents,
            m.discount_tickets AS discount
-    FROM (SELECT * FROM performances FINAL WHERE status != 'CANCELLED') AS p
+    FROM (SELECT * FROM performances FINAL WHERE status != 'CANCELLED' AND __SCOPE__) AS p
     LEFT JOIN (SELECT venue_id AS linked_id, canonical_id FROM venue_links FINAL) AS v
         ON v.linked_id = p.venue_id
     LEFT JOIN (SELECT performance_id, sum(tickets) AS net_tickets, sum(revenue_cents) AS net_revenue,
@@ -194,12 +141,14 @@ ORDER BY grp
 """.replace("GROUP_EXPR", group).replace("GROUP_NAME", dim)
 
 
-def benchmark_report(client: Any, *, by: Sequence[str] = ("genre", "region"),
+def benchmark_report(client: Any, *, scope: Scope = OPERATOR,
+                     by: Sequence[str] = ("genre", "region"),
                      min_venues: int = MIN_VENUES) -> list[ReportTable]:
     """Benchmarks by genre and by region: occupancy, average price, discount share.
 
-    Groups with fewer than ``min_venues`` venues are suppressed in the database (their
-    figures never leave it) and named in a note.
+    Sector-wide for every caller (``scope`` names who asked): groups with fewer than
+    ``min_venues`` venues are suppressed in the database (their figures never leave it)
+    and named in a note.
 
     Raises:
         ValueError: ``by`` names something other than genre or region, or
@@ -212,7 +161,8 @@ def benchmark_report(client: Any, *, by: Sequence[str] = ("genre", "region"),
     for dim in by:
         if dim not in ("genre", "region"):
             raise ValueError(f"benchmark by {dim!r}: choose genre or region")
-        raw = _table(client, f"by_{dim}", _benchmark_sql(dim), {"min_venues": min_venues})
+        raw = run_table(client, scope.across_sector(), f"by_{dim}", _benchmark_sql(dim),
+                        {"min_venues": min_venues})
         shown_at = raw.columns.index("shown")
         keep = [i for i, c in enumerate(raw.columns) if c != "shown"]
         rows = [tuple(r[i] for i in keep) for r in raw.rows if r[shown_at]]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sinks.gateway.app import GatewayParts, create_app
+    from sinks.gateway.auth import BearerAuth, TenantGate
     from sinks.gateway.errors import BadParameterError, GatewayError
     from sinks.gateway.loader import ViewLoader
     from sinks.gateway.metrics import GatewayMetrics
@@ -19,15 +20,17 @@ if TYPE_CHECKING:
     from sinks.gateway.view import AvailabilityQuery, Change, LastMinuteQuery, View
 
 _WHERE = {
-    "AvailabilityQuery": "view", "BadParameterError": "errors", "Broadcaster": "sse",
+    "AvailabilityQuery": "view", "BadParameterError": "errors", "BearerAuth": "auth",
+    "Broadcaster": "sse",
     "Change": "view", "Gateway": "server", "GatewayError": "errors", "GatewayMetrics": "metrics",
     "GatewayParts": "app", "LastMinuteQuery": "view", "StreamFilter": "sse", "View": "view",
-    "ViewLoader": "loader", "create_app": "app",
+    "TenantGate": "auth", "ViewLoader": "loader", "create_app": "app",
 }
 
 __all__ = [
     "AvailabilityQuery",
     "BadParameterError",
+    "BearerAuth",
     "Broadcaster",
     "Change",
     "Gateway",
@@ -36,6 +39,7 @@ __all__ = [
     "GatewayParts",
     "LastMinuteQuery",
     "StreamFilter",
+    "TenantGate",
     "View",
     "ViewLoader",
     "create_app",

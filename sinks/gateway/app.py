@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bus.log import get_logger
 from bus.metrics import Health
 from bus.ops_http import ops_router
+from sinks.gateway.auth import BearerAuth, TenantGate, caller_of, identity, unauthorized
 from sinks.gateway.errors import BadParameterError
 from sinks.gateway.loader import ViewLoader
 from sinks.gateway.metrics import GatewayMetrics
@@ -77,6 +78,8 @@ class GatewayParts:
         cors_origins: browser origins allowed to read the API cross-site (``*``: any).
         stream_max_s: an SSE stream ends after this many seconds (the client reconnects
             with its Last-Event-ID and misses nothing); None: streams last until closed.
+        tenants: whose API tokens open ``/v1/me`` (started and closed with the loader);
+            default: no tenant, every request public.
 
     """
 
@@ -90,6 +93,7 @@ class GatewayParts:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     cors_origins: tuple[str, ...] = ()
     stream_max_s: float | None = None
+    tenants: TenantGate = field(default_factory=TenantGate)
 
 
 class _RequestMetrics:
@@ -134,6 +138,9 @@ def _page(items: list[dict[str, Any]], total: int, seq: int) -> JSONResponse:
                          "last_event_id": str(seq)}, headers={"X-Last-Event-ID": str(seq)})
 
 
+_ERRORS = {401: "unauthorized", 404: "not_found", 503: "unavailable"}
+
+
 def create_app(parts: GatewayParts) -> FastAPI:
     """The gateway's ASGI app (OpenAPI at ``/docs``, board at ``/board``)."""
 
@@ -142,22 +149,29 @@ def create_app(parts: GatewayParts) -> FastAPI:
         parts.broadcaster.attach(asyncio.get_running_loop())
         if parts.loader is not None and not parts.loader.alive:
             parts.loader.start()
+        parts.tenants.start()
         try:
             yield
         finally:
             parts.broadcaster.close()
             if parts.loader is not None:
                 await asyncio.to_thread(parts.loader.close)
+            await asyncio.to_thread(parts.tenants.close)
 
     app = FastAPI(title="cultuurbus availability gateway", version="1",
                   description="Live seat availability and last-minute offers of performances, "
                               "from the bus's compacted topics. JSON snapshots carry "
                               "`last_event_id`: open `/v1/stream?last_event_id=...` with it to get "
-                              "every change after the snapshot.", lifespan=lifespan)
+                              "every change after the snapshot. Every route is public; a tenant "
+                              "may send `Authorization: Bearer <API token>` (see `/v1/me`), and a "
+                              "token that is not valid (unknown, revoked, rotated) is answered "
+                              "401 on every route but /healthz and /metrics.", lifespan=lifespan)
+    app.add_middleware(BearerAuth, gate=parts.tenants)  # inside CORS: a 401 is readable cross-site
     if parts.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(parts.cors_origins),
-                           allow_methods=["GET"], allow_headers=["Last-Event-ID", "Accept"],
-                           expose_headers=["X-Last-Event-ID"])
+                           allow_methods=["GET"],
+                           allow_headers=["Last-Event-ID", "Accept", "Authorization"],
+                           expose_headers=["X-Last-Event-ID", "WWW-Authenticate"])
     app.add_middleware(_RequestMetrics, metrics=parts.metrics)
     view = parts.view
 
@@ -186,8 +200,7 @@ def create_app(parts: GatewayParts) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)  # also no route (404), wrong method (405)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        resp = _problem(exc.status_code, "not_found" if exc.status_code == 404 else "unavailable"
-                        if exc.status_code == 503 else "error", str(exc.detail))
+        resp = _problem(exc.status_code, _ERRORS.get(exc.status_code, "error"), str(exc.detail))
         for k, v in (exc.headers or {}).items():
             resp.headers[k] = v
         return resp
@@ -210,6 +223,18 @@ def create_app(parts: GatewayParts) -> FastAPI:
             raise HTTPException(404, f"no availability known for performance {performance_id!r}; "
                                 "use a canonical performance id, URL-encoded (| as %7C, # as %23)")
         return JSONResponse(doc, headers={"X-Last-Event-ID": str(seq)})
+
+    @app.get("/v1/me", tags=["tenants"], summary="The tenant your API token names",
+             description="Send `Authorization: Bearer <token>` with the API token `cultuurbus "
+                         "tenant add` printed. Every other route is public: without the header "
+                         "it answers as before; with a token that is not valid (unknown, revoked, "
+                         "rotated) every route answers 401.")
+    async def me(request: Request) -> JSONResponse:
+        tenant = caller_of(request.scope)
+        if tenant is None:
+            return unauthorized("send `Authorization: Bearer <token>` with the API token that "
+                                "`cultuurbus tenant add` printed")
+        return JSONResponse(identity(tenant), headers={"Cache-Control": "no-store"})
 
     @app.get("/v1/availability", tags=["availability"],
              summary="Availability of many performances, sorted by start")
@@ -289,8 +314,10 @@ def create_app(parts: GatewayParts) -> FastAPI:
         _require_ready()
         peer = f"{request.client.host}:{request.client.port}" if request.client else ""
         shutdown = anyio.Event()  # sse-starlette sets it when the server shuts down
+        allowed = parts.tenants.watch(caller_of(request.scope))  # a tenant's ends when revoked
         return EventSourceResponse(
-            event_stream(view, parts.broadcaster, filt, lid, peer, shutdown, parts.stream_max_s),
+            event_stream(view, parts.broadcaster, filt, lid, peer, shutdown, parts.stream_max_s,
+                         allowed=allowed, check_s=parts.heartbeat_s),
             ping=parts.heartbeat_s,
             ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
             send_timeout=max(10.0, 2 * parts.heartbeat_s), shutdown_event=shutdown,

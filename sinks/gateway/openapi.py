@@ -3,7 +3,7 @@
 FastAPI derives parameters and responses from the handlers' signatures, which are
 loose on purpose (the handlers parse parameters themselves to answer a 400 that names
 the parameter). This module states the truth on top: each parameter's accepted values
-and limits, every response the gateway gives (400, 404, 503 as JSON problems,
+and limits, every response the gateway gives (400, 401, 404, 503 as JSON problems,
 ``text/event-stream`` for the stream, ``text/plain`` for metrics), their JSON shapes
 and headers. The Schemathesis test holds the gateway to it.
 """
@@ -42,8 +42,8 @@ _EVENT_ID = {"type": "string", "pattern": "^ *[0-9]* *$"}
 COMPONENTS: dict[str, Schema] = {
     "Problem": {
         "type": "object", "required": ["error", "message"],
-        "properties": {"error": {"type": "string", "enum": ["bad_parameter", "not_found", "unavailable",
-                                                            "error", "internal"]},
+        "properties": {"error": {"type": "string", "enum": ["bad_parameter", "unauthorized", "not_found",
+                                                            "unavailable", "error", "internal"]},
                        "message": {"type": "string"},
                        "parameter": {"type": "string", "description": "the parameter at fault"}},
     },
@@ -108,6 +108,19 @@ COMPONENTS: dict[str, Schema] = {
                        "data": {"type": "string", "contentMediaType": "application/json"},
                        "id": _SEQ},
     },
+    "Me": {
+        "type": "object", "required": ["tenant", "kind", "venues", "productions", "may"],
+        "properties": {"tenant": {"type": "string", "description": "the tenant's name"},
+                       "kind": {"type": "string", "enum": ["vendor", "venue", "producer", "app",
+                                                          "analyst"]},
+                       "venues": {"type": "array", "items": {"type": "string"},
+                                  "description": "venue ids it is registered for"},
+                       "productions": {"type": "array", "items": {"type": "string"},
+                                       "description": "production ids it is registered for"},
+                       "may": {"type": "array", "items": {"type": "string"},
+                               "description": "what its kind may use, in words (`cultuurbus "
+                                              "catalog` has the grants)"}},
+    },
     "Health": {
         "type": "object", "required": ["live", "ready", "checks"],
         "properties": {"live": {"type": "boolean"}, "ready": {"type": "boolean"},
@@ -137,6 +150,13 @@ _POSITION = {"X-Last-Event-ID": {"required": True, "schema": _SEQ,
 _BAD = _json(_PROBLEM, "A parameter is malformed or out of range; `parameter` names it.")
 _LOADING = _json(_PROBLEM, "The view is still loading from Kafka.", {
     "Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}})
+_CHALLENGE = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"},
+                                   "description": 'Bearer realm="cultuurbus"'}}
+#: The scheme of tenants' API tokens (``cultuurbus tenant add`` prints one).
+SECURITY_SCHEMES = {"tenantToken": {
+    "type": "http", "scheme": "bearer",
+    "description": "A tenant's API token, as `cultuurbus tenant add` printed it. Optional on the "
+                   "public routes; a token that is not valid is refused (401) on every route."}}
 
 RESPONSES: dict[str, dict[str, Any]] = {
     "/healthz": {"200": _json({"$ref": "#/components/schemas/Health"}, "Ready."),
@@ -160,6 +180,12 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "503": _LOADING},
     "/v1/lastminute": {"200": _json(_page("LastMinuteOffer"), "Matching offers.", _POSITION),
                        "400": _BAD, "503": _LOADING},
+    "/v1/me": {
+        "200": _json({"$ref": "#/components/schemas/Me"}, "The tenant the token names."),
+        "401": _json(_PROBLEM, "No Authorization header, or one that is not `Bearer <token>` of an "
+                     "active tenant.", _CHALLENGE),
+        "503": _json(_PROBLEM, "The tenant directory is still loading from Kafka.", {
+            "Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}})},
     "/v1/stream": {
         "200": {"description": ("Server-Sent Events until the client or the server ends the stream "
                                 "(`schema`: one event; heartbeats are comments)."),
@@ -238,9 +264,12 @@ def document(app: FastAPI) -> dict[str, Any]:
             if responses is None:
                 raise AssertionError(f"responses of {path} are not described in sinks/gateway/openapi.py")
             op["responses"] = responses
+            if path == "/v1/me":
+                op["security"] = [{"tenantToken": []}]
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas.update(COMPONENTS)
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
     app.openapi_schema = doc
     return doc

@@ -1,5 +1,5 @@
-"""The gateway process: view + loader + app under the bus's one runner
-(``bus.http.HttpServer``).
+"""The gateway process: view + loader + tenant directory + app under the bus's one
+runner (``bus.http.HttpServer``).
 
 ``Gateway(settings).serve()`` runs in the foreground (the CLI: SIGINT and SIGTERM shut it
 down gracefully); ``start()`` / ``close()`` run it in a background thread (tests,
@@ -14,6 +14,7 @@ from bus.http import HttpServer
 from bus.serde import Registry
 from bus.settings import Settings
 from sinks.gateway.app import GatewayParts, create_app
+from sinks.gateway.auth import TenantGate
 from sinks.gateway.loader import ViewLoader
 from sinks.gateway.metrics import GatewayMetrics
 from sinks.gateway.sse import Broadcaster
@@ -26,7 +27,8 @@ PORT_SETTING = "`cultuurbus gateway --port N` or CULTUURBUS_GATEWAY__PORT"
 
 
 class Gateway:
-    """The availability gateway: a local view of the compacted topics served over HTTP.
+    """The availability gateway: a local view of the compacted topics served over HTTP,
+    public, and to tenants by their API token (the tenant directory it follows).
 
     Lifecycle: ``__init__`` builds every part (nothing connects yet); ``serve()`` binds,
     starts the loader (from the app's lifespan) and serves until a signal; ``start()``
@@ -58,11 +60,15 @@ class Gateway:
         self.loader = ViewLoader(settings, self.view, self.metrics,
                                  on_changes=self.broadcaster.notify_threadsafe,
                                  registry=Registry(settings.registry))
+        self.tenants = TenantGate(kafka=settings.kafka, topic_prefix=settings.topic_prefix)
         self.parts = GatewayParts(self.view, self.broadcaster, self.metrics, g.heartbeat_s,
                                   ready=self.loader.ready, loader=self.loader,
-                                  cors_origins=cors_origins, stream_max_s=stream_max_s)
+                                  cors_origins=cors_origins, stream_max_s=stream_max_s,
+                                  tenants=self.tenants)
         self.parts.health.add_check("view_loaded", self.loader.ready.is_set)
         self.parts.health.add_check("loader_running", lambda: self.loader.healthy)
+        self.parts.health.add_check("tenants_loaded", lambda: self.tenants.ready)
+        self.parts.health.add_check("tenants_reader_running", lambda: self.tenants.healthy)
         self.app = create_app(self.parts)
         self._http = HttpServer(self.app, self.host, g.port if port is None else port,
                                 graceful_s=5.0, name="gateway", setting=PORT_SETTING)
@@ -104,3 +110,4 @@ class Gateway:
         self.stop()
         self._http.stop(timeout)
         self.loader.close()
+        self.tenants.close()

@@ -6,14 +6,15 @@ A client whose queue is full is too slow: it is dropped (logged, counted) and ca
 reconnect with its Last-Event-ID. A stream first replays the ring after the client's
 Last-Event-ID (or sends ``reset`` when that id is older than the ring), then goes live;
 changes it already replayed are skipped by sequence number, so nothing is missed or
-repeated.
+repeated. A tenant's stream ends once its token lost its access (revoked or rotated),
+checked every heartbeat: the client reconnects and is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -188,10 +189,23 @@ async def _end_on(shutdown: anyio.Event, sub: Subscriber) -> None:
     sub.end()
 
 
+async def _end_unless(allowed: Callable[[], bool], every_s: float, sub: Subscriber,
+                      peer: str) -> None:
+    while not sub.ended:
+        await asyncio.sleep(every_s)
+        if not allowed():
+            log.info("ending the SSE stream of a tenant whose token lost its access",
+                     extra={"peer": peer})
+            sub.end()
+            return
+
+
 async def event_stream(view: View, broadcaster: Broadcaster, filt: StreamFilter,
                        last_event_id: int | None, peer: str = "",
                        shutdown: anyio.Event | None = None,
-                       max_s: float | None = None) -> AsyncGenerator[ServerSentEvent, None]:
+                       max_s: float | None = None, *,
+                       allowed: Callable[[], bool] | None = None,
+                       check_s: float = 15.0) -> AsyncGenerator[ServerSentEvent, None]:
     """The events of one SSE connection: ``hello`` or ``reset`` or a replay, then live.
 
     Args:
@@ -202,12 +216,17 @@ async def event_stream(view: View, broadcaster: Broadcaster, filt: StreamFilter,
         peer: client address, for the log line when it is dropped.
         shutdown: set by the server when it shuts down; the stream then ends cleanly.
         max_s: end the stream cleanly after this many seconds (None: never).
+        allowed: for a tenant's stream, whether its token still opens the gateway; the
+            stream ends cleanly once it does not (None: a public stream).
+        check_s: seconds between two ``allowed`` checks (the heartbeat).
 
     """
     metrics = broadcaster.metrics
     deadline = None if max_s is None else time.monotonic() + max_s
     sub = broadcaster.register(filt)  # before reading the ring: nothing can fall in between
-    watcher = asyncio.ensure_future(_end_on(shutdown, sub)) if shutdown is not None else None
+    watchers = [asyncio.ensure_future(_end_on(shutdown, sub))] if shutdown is not None else []
+    if allowed is not None:
+        watchers.append(asyncio.ensure_future(_end_unless(allowed, check_s, sub, peer)))
     try:
         plan = view.resume(last_event_id)
         sent = plan.position
@@ -244,6 +263,6 @@ async def event_stream(view: View, broadcaster: Broadcaster, filt: StreamFilter,
             sent = item.seq
             yield _event(item, metrics)
     finally:
-        if watcher is not None:
+        for watcher in watchers:
             watcher.cancel()
         broadcaster.unregister(sub)

@@ -24,7 +24,9 @@ from connectors.sdk.context import ConnectorContext
 from connectors.sdk.positions import PositionStore
 from connectors.sdk.runner import SourceRunner
 from connectors.ticketing.eventstream.mapping import MappingEnv, map_item
+from ops.access.principals import CONNECTOR
 from tests.integration.connectors.readback import read_topic
+from tests.support.roles import role_env
 from tests.support.sources import eventstream, run_source
 
 pytestmark = pytest.mark.integration
@@ -104,7 +106,7 @@ def test_a_cursor_commit_lost_after_kafkas_ack_replays_the_page_and_skips_nothin
 
 def _cli(settings: Settings, fake: FakeTicketmatic, account: str, name: str) -> subprocess.Popen[bytes]:
     env = {**os.environ,
-           "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+           **role_env(CONNECTOR),
            "CULTUURBUS_REGISTRY__URL": settings.registry.url,
            "CULTUURBUS_TOPIC_PREFIX": settings.topic_prefix,
            "CULTUURBUS_CONNECTOR__POLL_INTERVAL_S": "0.1",

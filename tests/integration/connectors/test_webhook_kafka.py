@@ -29,7 +29,9 @@ from connectors.fakes import webhooks as wh
 from connectors.fakes.webhooks import FakeEventbriteApi, SignedRequest
 from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.webhook import WebhookSettings, create_app
+from ops.access.principals import CONNECTOR
 from ops.stack.ports import free_ports
+from tests.support.roles import role_env
 
 pytestmark = pytest.mark.integration
 
@@ -349,7 +351,7 @@ def test_kafka_unavailable_is_503_with_retry_after_and_the_server_keeps_serving(
 def test_the_cli_serves_until_sigterm_and_stops_cleanly(topics: Settings) -> None:
     (port,) = free_ports(1)
     env = {**os.environ, "PYTHONPATH": str(REPO),
-           "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": topics.kafka.bootstrap_servers,
+           **role_env(CONNECTOR),
            "CULTUURBUS_REGISTRY__URL": topics.registry.url,
            "CULTUURBUS_TOPIC_PREFIX": topics.topic_prefix,
            "CULTUURBUS_WEBHOOK__SECRETS": json.dumps({"eventix/acme": SECRET})}

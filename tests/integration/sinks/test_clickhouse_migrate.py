@@ -63,6 +63,6 @@ def test_migrate_cli_works_on_a_relative_embedded_path(tmp_path: Path) -> None:
 
 
 def test_a_report_on_a_database_without_the_sink_tables_says_what_to_run(tmp_path: Path) -> None:
-    out = _cli(tmp_path, "report", "audience", "--clickhouse-url", f"chdb://{tmp_path}/empty")
+    out = _cli(tmp_path, "report", "audience", "--operator", "--clickhouse-url", f"chdb://{tmp_path}/empty")
     assert out.returncode == 1
     assert "cultuurbus sink migrate" in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]

@@ -121,6 +121,13 @@ def build() -> World:
     w.perf("O5", "Opera", "Gelderland", "vo-other-id", "Opera 1", day=11)
     w.ticket("O5", "SOLD", 20, "NORMAL", 5000, days_before=20)
     w.ticket("O1", "SOLD", 1, "NORMAL", 5000, days_before=1, buyer=1)
+    # an audience large enough to show: 12 buyers from 1012 at T5 who return for O2, and 10
+    # from 2000 at T4 once (buyers 1-3 above are too few to show on their own)
+    for b in range(100, 112):
+        w.ticket("T5", "SOLD", 1, "NORMAL", 2000, days_before=4, buyer=b, area="1012")
+        w.ticket("O2", "SOLD", 1, "NORMAL", 5000, days_before=4, buyer=b, area="1012")
+    for b in range(200, 210):
+        w.ticket("T4", "SOLD", 1, "NORMAL", 2000, days_before=4, buyer=b, area="2000")
     return w
 
 
@@ -187,23 +194,30 @@ def test_sales_monitor_gives_occupancy_revenue_per_type_and_the_curve(loaded) ->
 def test_audience_monitor_counts_reach_returning_buyers_and_frequency(loaded) -> None:  # type: ignore[no-untyped-def]
     w, s = loaded
     client = connect_clickhouse(s.clickhouse)
-    reach, returning, frequency = audience_report(client, top=5)
+    reach, returning, frequency = audience_report(client, top=5)  # default: groups of 10 buyers
     visits: dict[str, set[str]] = defaultdict(set)
     areas: dict[str, set[str]] = defaultdict(set)
     for kind, pid, m in w.facts:
         if kind == "ticket" and str(m.event_type) == "SOLD" and m.buyer is not None:  # type: ignore[attr-defined]
             visits[m.buyer.id_hash].add(pid)  # type: ignore[attr-defined]
             areas[m.buyer.postcode_area].add(m.buyer.id_hash)  # type: ignore[attr-defined]
-    assert [(r["postcode_area"], r["buyers"]) for r in reach.records()] == \
-        sorted(((a, len(b)) for a, b in areas.items()), key=lambda x: -x[1])
+    sizes = {a: len(b) for a, b in areas.items()}
+    assert sizes == {"1012": 12, "2000": 10, "3511": 2, "6811": 1}
+    # 3511 and 6811 are too small; 2000 hides with them, or a total would give their 3 away
+    assert [(r["postcode_area"], r["buyers"]) for r in reach.records()] == [("1012", 12)]
+    assert reach.records()[0]["buyers_share_pct"] == pytest.approx(100 * 12 / len(visits), abs=0.051)
+    assert any("suppressed" in n and all(a in n for a in ("2000", "3511", "6811")) for n in reach.notes)
     first = sum(1 for _ in visits)
     again = sum(len(p) - 1 for p in visits.values())  # every visit after a buyer's first
     got = _by(returning, "visit")
-    assert (got["first-time"]["visits"], got["returning"]["visits"]) == (first, again) == (3, 3)
+    assert (got["first-time"]["visits"], got["returning"]["visits"]) == (first, again) == (25, 15)
+    assert got["returning"]["buyers"] == sum(1 for p in visits.values() if len(p) > 1) == 14
     hist: dict[str, int] = defaultdict(int)
     for p in visits.values():
         hist[str(min(len(p), 5)) if len(p) < 5 else "5+"] += 1
-    assert {r["performances"]: r["buyers"] for r in frequency.records()} == hist
+    assert hist == {"1": 11, "2": 13, "3": 1}
+    # "3" (one buyer) is suppressed, and "1" with it, or 25 - 13 would give it away
+    assert {r["performances"]: r["buyers"] for r in frequency.records()} == {"2": 13}
     client.close()
 
 
@@ -243,8 +257,9 @@ def test_report_cli_prints_json_and_aligned_tables(loaded) -> None:  # type: ign
         assert out.returncode == 0, out.stderr[-2000:]
         return out.stdout
 
-    doc = json.loads(run("benchmark", "--by", "genre", "--format", "json"))
+    doc = json.loads(run("benchmark", "--operator", "--by", "genre", "--format", "json"))
     assert [r["genre"] for r in doc["by_genre"]["rows"]] == ["Toneel"]
-    text = run("sales", "--performance", "T3")
+    text = run("sales", "--operator", "--performance", "T3")
     assert "== occupancy ==" in text and "T3" in text and "T1 " not in text
-    assert run("audience", "--format", "csv").startswith("# reach\ncountry,postcode_area,buyers")
+    assert run("audience", "--operator", "--format", "csv").startswith(
+        "# reach\ncountry,postcode_area,buyers")

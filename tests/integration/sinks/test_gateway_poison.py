@@ -93,7 +93,8 @@ def test_a_poison_record_does_not_keep_the_gateway_from_ready_not_even_after_a_r
         try:
             health = wait_ready(gw)
             assert health.status_code == 200, f"{attempt}: not ready: {health.text}"
-            assert health.json()["checks"] == {"view_loaded": True, "loader_running": True}
+            assert health.json()["checks"] == {"view_loaded": True, "loader_running": True,
+                                               "tenants_loaded": True, "tenants_reader_running": True}
             for pid in good:
                 r = httpx.get(f"{gw.url}/v1/performances/{quote(pid, safe='')}/availability")
                 assert r.status_code == 200 and r.json()["remaining"] == 42, (attempt, r.text)

@@ -30,9 +30,11 @@ from typing import Any
 import pytest
 import schemathesis
 
+from bus.directory import write_tenant
 from bus.kafka import make_admin, make_producer
 from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
+from bus.tenants import Tenant, hash_token, new_secret
 from bus.topics import AVAILABILITY, LASTMINUTE, apply_catalog
 from schemas.models import Availability, AvailabilityStatus, LastMinuteOffer, utcnow
 from sinks.gateway.openapi import EXAMPLE_ID
@@ -61,6 +63,9 @@ def filter_case(context: Any, case: Any) -> bool:
 WAIT_S = 30.0
 MAX_EXAMPLES = 25
 MAX_RESPONSE_S = 5.0
+#: An app tenant's API token: every request carries it, so /v1/me answers 200 (and
+#: ``ignored_auth`` checks that it answers 401 without it).
+TOKEN = new_secret()
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +92,7 @@ def gateway(bus_settings: Settings, registry: Registry) -> Iterator[Gateway]:
             start=start, remaining=7 * i, capacity=100, status=AvailabilityStatus.AVAILABLE,
             updated_at=now)))
     assert producer.flush(WAIT_S) == 0
+    write_tenant(s.kafka, prefix, Tenant("schemathesis-app", "app", token_sha256=hash_token(TOKEN)))
     settings_ = s.model_copy(update={"gateway": s.gateway.model_copy(update={"heartbeat_s": 0.1})})
     with serving_gateway(settings_, WAIT_S, interval=0.1, stream_max_s=0.3) as gw:
         yield gw
@@ -103,13 +109,13 @@ def test_every_operation_answers_as_its_openapi_document_says(gateway: Gateway, 
          "--seed", "20251", "--generation-deterministic", "--workers", "1",
          "--request-timeout", str(2 * MAX_RESPONSE_S), "--suppress-health-check", "all",
          "--report", "json", "--report-json-path", str(report),
-         "--no-color"],
+         "--header", f"Authorization: Bearer {TOKEN}", "--no-color"],
         capture_output=True, text=True, timeout=150, check=False, cwd=REPO,
         env={**os.environ, "SCHEMATHESIS_HOOKS": __file__, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0, proc.stdout[-12000:] + proc.stderr[-3000:]
     run = json.loads(report.read_text())
     assert run["complete"] and run["failures"] == [] and run["errors"] == []
-    assert run["operations"]["tested"] == run["operations"]["total"] == 8  # with /v1/productions/{id}/performances
+    assert run["operations"]["tested"] == run["operations"]["total"] == 9  # with /v1/me and /v1/productions/{id}/performances
     assert {k: v for k, v in run["warnings"].items() if v} == {}
     print(f"schemathesis {run['schemathesis_version']}: {run['test_cases']['generated']} cases, "
           f"{run['operations']['tested']} operations, phases "

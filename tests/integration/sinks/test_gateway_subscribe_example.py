@@ -10,8 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from bus.kafka import make_producer
+from bus.kafka import kafka_env, make_producer
 from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
 from bus.topics import AVAILABILITY
@@ -39,7 +40,9 @@ def test_example_prints_changes_and_tombstones(topics: Settings, registry: Regis
 
     env = {**os.environ,
            "PYTHONPATH": str(REPO),
-           "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": topics.kafka.bootstrap_servers,
+           **kafka_env(topics.kafka),  # the example app reads as the test observer
+           "CULTUURBUS_REGISTRY__BASIC_AUTH_USER_INFO": (topics.registry.basic_auth_user_info
+                                                         or SecretStr("")).get_secret_value(),
            "CULTUURBUS_REGISTRY__URL": topics.registry.url,
            "CULTUURBUS_TOPIC_PREFIX": topics.topic_prefix,
            "CULTUURBUS_CONFIG_FILE": str(REPO / "does-not-exist.toml")}
