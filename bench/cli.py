@@ -32,6 +32,7 @@ from bench.peers.runner import measure_peers
 from bench.report import fold, git_state, machine_info, markdown, now_iso
 from bench.roles import REPO
 from bench.scale import dataset_cache, measure_scale
+from bench.security import measure_security
 from bench.sink import measure_sink
 from bench.streams import measure_streams
 from bench.walls import measure_walls
@@ -115,6 +116,9 @@ def run(sizes: Sizes, parts: tuple[str, ...], out: Path, use_env_stack: bool, ke
         if "identity" in parts:
             results["identity"] = _part(bench, "identity", lambda: measure_identity(
                 bench, smoke=mode == "smoke", cap_s=sizes.max_wait_s), failed)
+        if "security" in parts:
+            results["security"] = _part(bench, "security", lambda: measure_security(bench, datasets, sizes),
+                                        failed)
     return _write(results, failed, parts, out, mode, sizes, started, load_start, state, keep)
 
 
@@ -159,7 +163,8 @@ def _mkdir(p: Path) -> Path:
 @click.option("--no-profile", is_flag=True, help="Skip py-spy on the worker and the sink.")
 @click.option("--use-env-stack", is_flag=True,
               help="Use the Kafka, registry and ClickHouse the CULTUURBUS_* settings name instead of "
-                   "starting a stack under bench/.stack-bench.")
+                   "starting a stack under bench/.stack-bench (the security part needs the bench's own "
+                   "stack: its broker's second, PLAINTEXT listener).")
 @click.option("--keep", is_flag=True, help="Leave the bench's stack running and keep role state and logs.")
 def main(smoke: bool, only: tuple[str, ...], out: Path, perfs: int | None, events: int | None,
          scale: str | None, rates: str | None, latency_seconds: float | None, max_wait: float | None,

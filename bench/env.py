@@ -4,8 +4,11 @@ the factories of the roles it starts.
 By default the bench starts its own stack (Kafka, registry, ClickHouse) through
 ``ops.stack`` in ``bench/.stack-bench`` on free loopback ports, and stops it at the end.
 With ``--use-env-stack`` it uses the services named by the ``CULTUURBUS_*`` settings
-(the smoke test points it at the test stack). Every part works under its own topic
-prefix, ClickHouse database and consumer group, so parts never see each other's data.
+(the smoke test points it at the test stack, and names its directory with
+``CULTUURBUS_STACK_DIR`` so the roles find their credentials). Every part works under its
+own topic prefix, ClickHouse database and consumer group, so parts never see each other's
+data. The bench itself (feeds, watches, peers) connects as ``admin``; each role it starts
+as its own principal, with the roles' ACLs applied for the part's prefix, like the tests.
 """
 
 from __future__ import annotations
@@ -23,20 +26,73 @@ from typing import Any
 
 import httpx
 from confluent_kafka import KafkaException
+from pydantic import SecretStr
 
 from bench.kafkaio import catalog
 from bench.roles import REPO, Role, role_env
-from bus.kafka import make_admin
+from bus.kafka import kafka_env, make_admin
 from bus.serde import Registry
-from bus.settings import Settings, load_settings
+from bus.settings import KafkaSettings, Settings, load_settings
+from ops.access.principals import CONNECTOR, GATEWAY, SINK, STREAMS, apply_role_access
 from ops.stack.manager import StackManager
+from ops.stack.pipeline import register_schemas
 from ops.stack.ports import free_ports, isolated_settings
-from ops.stack.settings import StackSettings
+from ops.stack.pseudonym import pseudonym_env
+from ops.stack.registry_auth import registry_user_info
+from ops.stack.settings import ADMIN, LOOPBACK, StackSettings
 
-__all__ = ["Bench", "bench_stack"]
+__all__ = ["Bench", "bench_stack", "broker_pid", "plaintext_kafka"]
 
 STACK_DIR = REPO / "bench" / ".stack-bench"
 DOWNLOADS = REPO / ".stack" / "downloads"
+
+
+#: The stack of this run, whose secrets hold the role principals' passwords.
+_stacks: list[StackSettings] = []
+
+
+def principal_env(s: Settings, principal: str) -> dict[str, str]:
+    """``CULTUURBUS_KAFKA__*`` of ``principal`` on this run's stack (``s``'s own login when
+    ``s`` does not use SASL, e.g. a plaintext stack). A connector gets the stack's buyer
+    pseudonym key, like ``StackSettings.client_env`` gives it; so does admin, as the
+    connectors part (``bench/connectors.py``, ``bench/pollers.py``) runs its connectors as admin."""
+    keys = pseudonym_env(_stacks[0].dir) if principal in (CONNECTOR, ADMIN) and _stacks else {}
+    if not s.kafka.security_protocol.startswith("SASL") or not _stacks or principal == ADMIN:
+        return {**kafka_env(s.kafka), **keys}
+    login = _stacks[0].kafka_client(principal)
+    return {**kafka_env(login.model_copy(update={"bootstrap_servers": s.kafka.bootstrap_servers})),
+            "CULTUURBUS_REGISTRY__BASIC_AUTH_USER_INFO": registry_user_info(_stacks[0].dir, principal),
+            **keys}
+
+
+def plaintext_kafka(s: Settings) -> KafkaSettings | None:
+    """How to reach this run's broker on its PLAINTEXT listener (every client the anonymous
+    super user: no SASL, no ACL), when the stack has one (``kafka_plaintext_port``)."""
+    port = _stacks[0].kafka_plaintext_port if _stacks else None
+    if port is None:
+        return None
+    return KafkaSettings(bootstrap_servers=f"{LOOPBACK}:{port}", client_id=s.kafka.client_id,
+                         request_timeout_ms=s.kafka.request_timeout_ms)
+
+
+def broker_pid() -> int | None:
+    """The pid of this run's Kafka broker (its stack's pid file), to read its CPU time."""
+    try:
+        return int((_stacks[0].dir / "kafka.pid").read_text().split()[0]) if _stacks else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _with_buyer_key(base: Settings, stack: StackSettings) -> Settings:
+    """``base`` with the stack's buyer pseudonym key, unless it names one: the connectors the
+    bench runs in process (``bench/pollers.py``) pseudonymise buyers with it."""
+    c = base.connector
+    if c.buyer_secret is not None or c.buyer_secret_file is not None:
+        return base
+    keys = pseudonym_env(stack.dir)
+    return base.model_copy(update={"connector": c.model_copy(update={
+        "buyer_secret": SecretStr(keys["CULTUURBUS_CONNECTOR__BUYER_SECRET"]),
+        "buyer_key_id": int(keys["CULTUURBUS_CONNECTOR__BUYER_KEY_ID"])})})
 
 
 @contextmanager
@@ -45,16 +101,28 @@ def bench_stack(use_env: bool, keep: bool = False, echo: Any = None) -> Iterator
     here) or, with ``use_env``, the one the environment's settings name."""
     base = load_settings()
     if use_env:
-        yield base
+        _stacks[:] = [StackSettings()]
+        yield _with_buyer_key(base, _stacks[0])
         return
     stack_dir = STACK_DIR / time.strftime("%Y%m%d-%H%M%S")
     stack: StackSettings = isolated_settings(stack_dir, DOWNLOADS)
+    taken = {stack.kafka_port, stack.kafka_controller_port, stack.registry_port, stack.clickhouse_http_port,
+             stack.clickhouse_tcp_port, stack.prometheus_port, stack.lag_exporter_port}
+    # the security part's "without": the same broker, no SASL, no ACLs (bench/security.py)
+    plain = next(port for port in free_ports(8) if port not in taken)
+    stack = stack.model_copy(update={"kafka_plaintext_port": plain})
     manager = StackManager(stack, echo=echo or (lambda _msg: None))
     try:
         manager.up()
-        yield base.model_copy(update={
-            "kafka": base.kafka.model_copy(update={"bootstrap_servers": stack.kafka_bootstrap}),
-            "registry": base.registry.model_copy(update={"url": stack.registry_url}),
+        _stacks[:] = [stack]
+        admin = stack.kafka_client(ADMIN)
+        security = ("bootstrap_servers", "security_protocol", "sasl_mechanism", "sasl_username",
+                    "sasl_password")
+        yield _with_buyer_key(base, stack).model_copy(update={
+            "kafka": base.kafka.model_copy(update={k: getattr(admin, k) for k in security}),
+            "registry": base.registry.model_copy(update={
+                "url": stack.registry_url,
+                "basic_auth_user_info": stack.registry_client(ADMIN).basic_auth_user_info}),
             "clickhouse": base.clickhouse.model_copy(update={"url": stack.clickhouse_url}),
         })
     finally:
@@ -75,10 +143,13 @@ def preflight(s: Settings) -> None:
     except KafkaException as exc:
         raise RuntimeError(f"Kafka at {s.kafka.bootstrap_servers} does not answer ({exc}); start a stack "
                            "or drop --use-env-stack") from exc
-    for what, url in (("schema registry", f"{s.registry.url}/subjects"),
-                      ("ClickHouse", f"{s.clickhouse.url}/ping")):
+    info = s.registry.basic_auth_user_info
+    user, _, password = info.get_secret_value().partition(":") if info else ("", "", "")
+    registry_auth = (user, password) if info else None
+    for what, url, auth in (("schema registry", f"{s.registry.url}/subjects", registry_auth),
+                            ("ClickHouse", f"{s.clickhouse.url}/ping", None)):
         try:
-            httpx.get(url, timeout=10).raise_for_status()
+            httpx.get(url, timeout=10, auth=auth).raise_for_status()
         except httpx.HTTPError as exc:
             raise RuntimeError(f"{what} at {url} does not answer ({exc})") from exc
 
@@ -120,11 +191,21 @@ class Bench:
             "sink": self.base.sink.model_copy(update={"group_id": f"sink-{name}"}),
         })
         catalog(s)
+        self.grant(s)
+        register_schemas(self.registry, s.topic_prefix)  # the roles may only look schemas up
         return s
 
-    def env(self, s: Settings, **extra: str) -> dict[str, str]:
-        return role_env(s, self.state / s.topic_prefix.strip("."), CULTUURBUS_CONFIG_FILE=os.devnull,
-                        **extra)
+    def grant(self, s: Settings) -> None:
+        """The role principals' ACLs for ``s`` (its prefix, sink group, app id); again after
+        changing one of those."""
+        if s.kafka.security_protocol.startswith("SASL"):
+            apply_role_access(make_admin(s.kafka), s.topic_prefix, s)
+
+    def env(self, s: Settings, principal: str = ADMIN, **extra: str) -> dict[str, str]:
+        """A process's environment for part ``s``, connecting as ``principal`` (the bench's
+        own peers and probes as admin); ``extra`` wins over the principal's login."""
+        return role_env(s, self.state / s.topic_prefix.strip("."),
+                        **{"CULTUURBUS_CONFIG_FILE": os.devnull, **principal_env(s, principal), **extra})
 
     def _log(self, s: Settings, name: str) -> Path:
         return self.state / s.topic_prefix.strip(".") / f"{name}.log"
@@ -134,26 +215,27 @@ class Bench:
         (port,) = free_ports(1)
         return Role(f"streams worker {name}", ["streams", "worker", "--name", name, "--web-port", str(port),
                                                "--loglevel", "warning"],
-                    self.env(s, **env), self._log(s, name), f"http://127.0.0.1:{port}/healthz")
+                    self.env(s, STREAMS, **env), self._log(s, name), f"http://127.0.0.1:{port}/healthz")
 
     def sink(self, s: Settings) -> Role:
         """The ClickHouse sink (``cultuurbus sink clickhouse``); metrics on its own port."""
+        self.grant(s)  # its group may differ from the one ``fresh`` granted
         (port,) = free_ports(1)
         return Role("clickhouse sink", ["sink", "clickhouse", "--metrics-port", str(port)],
-                    self.env(s), self._log(s, "sink"), f"http://127.0.0.1:{port}/healthz",
+                    self.env(s, SINK), self._log(s, "sink"), f"http://127.0.0.1:{port}/healthz",
                     f"http://127.0.0.1:{port}")
 
     def gateway(self, s: Settings) -> Role:
         """The availability gateway (``cultuurbus gateway``)."""
         (port,) = free_ports(1)
         return Role("gateway", ["gateway", "--port", str(port), "--client-queue", "65536"],
-                    self.env(s), self._log(s, "gateway"), f"http://127.0.0.1:{port}/healthz",
+                    self.env(s, GATEWAY), self._log(s, "gateway"), f"http://127.0.0.1:{port}/healthz",
                     f"http://127.0.0.1:{port}")
 
     def webhook(self, s: Settings, secret: str) -> Role:
         """The webhook receiver (``cultuurbus connector webhook``) for account eventix/acme."""
         (port,) = free_ports(1)
-        env = self.env(s, CULTUURBUS_WEBHOOK__SECRETS=f'{{"eventix/acme": "{secret}"}}')
+        env = self.env(s, CONNECTOR, CULTUURBUS_WEBHOOK__SECRETS=f'{{"eventix/acme": "{secret}"}}')
         return Role("webhook receiver", ["connector", "webhook", "--port", str(port)], env,
                     self._log(s, "webhook"), f"http://127.0.0.1:{port}/healthz", f"http://127.0.0.1:{port}")
 

@@ -9,7 +9,7 @@ __all__ = ["FULL", "PARTS", "SMOKE", "Sizes", "parse_scale"]
 
 #: Parts in the order they run; ``--only`` picks some.
 PARTS = ("ceilings", "connectors", "walls", "streams", "sink", "peers", "scale", "latency", "matching",
-         "identity")
+         "identity", "security")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class Sizes:
         latency_seconds: how long each offered load lasts.
         max_wait_s: no wait for a result takes longer; a run cut short says so.
         profile: py-spy on the streams worker and the sink.
+        security_rounds: rounds of the security part's produce runs (with and without
+            SASL + ACLs each, taking turns at going first); the median is reported.
+        security_streams_rounds: the same for its streams worker runs.
+        revocations: tenants the security part revokes while they produce.
 
     """
 
@@ -48,6 +52,9 @@ class Sizes:
     latency_seconds: float = 15.0
     max_wait_s: float = 180.0
     profile: bool = True
+    security_rounds: int = 5
+    security_streams_rounds: int = 2
+    revocations: int = 3
 
     def with_rates(self, rates: tuple[int, ...]) -> Sizes:
         return replace(self, rates=tuple(sorted(set(rates) | {1000})))
@@ -56,7 +63,8 @@ class Sizes:
 FULL = Sizes()
 SMOKE = Sizes(ceiling_events=3_000, perfs=30, events=400, webhook_seconds=2.0, webhook_concurrency=8,
               poller_items=300, connector_records=60, wall_events=5_000, scale=((60, 300),), rates=(1000,),
-              latency_seconds=1.0, max_wait_s=45.0, profile=True)
+              latency_seconds=1.0, max_wait_s=45.0, profile=True, security_rounds=2,
+              security_streams_rounds=1, revocations=1)
 
 
 def parse_scale(text: str) -> tuple[tuple[int, int], ...]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.roles import REPO
+from bench.trust_report import fold_security, security_table
 
 __all__ = ["GOALS", "fold", "machine_info", "markdown"]
 
@@ -163,6 +164,7 @@ def fold(prev: dict[str, Any] | None, parts: dict[str, Any], meta: dict[str, Any
     ident = parts.get("identity")
     if ident and "error" not in ident:
         r["identity"] = ident
+    fold_security(r, parts.get("security"))
     r["ratios"] = _ratios(r)
     r["goals"] = [{"goal": what, "key": key, "value": _get(r, key), "target": target,
                    "met": None if _get(r, key) is None else
@@ -283,6 +285,7 @@ def markdown(r: dict[str, Any]) -> str:
     lines += _connector_table(r)
     lines += _walls_table(r)
     lines += _matching_table(r)
+    lines += security_table(r)
     rates = sorted({int(k.rsplit("_", 1)[1]) for k in lat if k.rsplit("_", 1)[1].isdigit()})
     if rates:
         lines += ["", "Latency from a fact's event time (ms): p50 / p95 / p99 / max", "",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from bus.kafka import kafka_env
 from bus.settings import Settings
 
 __all__ = ["REPO", "Role", "RoleError", "cpu_seconds", "peak_rss_mb", "role_env", "running",
@@ -33,10 +34,14 @@ class RoleError(RuntimeError):
 
 
 def role_env(settings: Settings, state: Path, **extra: str) -> dict[str, str]:
-    """Environment of a role: the bus settings as ``CULTUURBUS_*`` plus ``extra``."""
+    """Environment of a role: the bus settings as ``CULTUURBUS_*`` (with their Kafka login)
+    plus ``extra`` (e.g. another principal's ``CULTUURBUS_KAFKA__*``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUURBUS_")}
+    env.update(kafka_env(settings.kafka))
+    if settings.registry.basic_auth_user_info is not None:
+        user_info = settings.registry.basic_auth_user_info.get_secret_value()
+        env["CULTUURBUS_REGISTRY__BASIC_AUTH_USER_INFO"] = user_info
     env.update({
-        "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "CULTUURBUS_REGISTRY__URL": settings.registry.url,
         "CULTUURBUS_CLICKHOUSE__URL": settings.clickhouse.url,
         "CULTUURBUS_CLICKHOUSE__DATABASE": settings.clickhouse.database,

@@ -137,6 +137,7 @@ def run_plain(topic: str, meter: Meter) -> None:
 def run_faust(topic_name: str, meter: Meter, mode: str, app_id: str, web_port: int) -> None:
     import faust
 
+    from bus.kafka import sasl_login
     from bus.settings import load_settings
     from bus.topics import PARTITIONS
     from streams import tuning
@@ -149,6 +150,9 @@ def run_faust(topic_name: str, meter: Meter, mode: str, app_id: str, web_port: i
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(  # streams.app.create_app's arguments
         app_id, broker=f"kafka://{settings.kafka.bootstrap_servers}", store="rocksdb://",
+        broker_credentials=(faust.SASLCredentials(username=login.username, password=login.password,
+                                                  mechanism=login.mechanism)
+                            if (login := sasl_login(settings.kafka)) else None),
         datadir=str(datadir), topic_partitions=PARTITIONS,
         topic_replication_factor=settings.kafka.replication_factor,
         processing_guarantee="at_least_once", broker_commit_interval=settings.streams.commit_interval_s,

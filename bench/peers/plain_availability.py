@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from bench.peers.logic import apply, new_state, record
+from bench.peers.login import peer_login, peer_registry_login
 
 __all__ = ["main"]
 
@@ -44,17 +45,21 @@ def main(argv: list[str] | None = None) -> None:
 
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    registry = SchemaRegistryClient({"url": args.registry})
+    user_info = peer_registry_login()
+    registry = SchemaRegistryClient({"url": args.registry,
+                                     **({"basic.auth.user.info": user_info} if user_info else {})})
     writers: dict[int, Any] = {}
     out_schema = json.loads(SCHEMA.read_text())
     out_id = registry.register_schema(f"{args.output}-value", Schema(json.dumps(out_schema), "AVRO"))
     out_parsed = fastavro.parse_schema(out_schema)
     out_header = _HEADER.pack(0, out_id)
 
-    consumer = Consumer({"bootstrap.servers": args.bootstrap, "group.id": args.group,
+    login = peer_login()
+    consumer = Consumer({**login, "bootstrap.servers": args.bootstrap, "group.id": args.group,
                          "enable.auto.commit": False, "auto.offset.reset": "earliest",
                          "fetch.wait.max.ms": 10})
-    producer = Producer({"bootstrap.servers": args.bootstrap, "enable.idempotence": True, "acks": "all",
+    producer = Producer({**login, "bootstrap.servers": args.bootstrap, "enable.idempotence": True,
+                         "acks": "all",
                          "linger.ms": 5, "compression.type": "lz4", "partitioner": "murmur2_random"})
     consumer.subscribe([args.calendar, args.tickets])
     states: dict[str, dict[str, Any]] = {}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from quixstreams import Application, State
+from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models.serializers.avro import AvroDeserializer, AvroSerializer
 from quixstreams.models.serializers.schema_registry import (
     SchemaRegistryClientConfig,
@@ -27,6 +28,7 @@ from quixstreams.models.serializers.schema_registry import (
 )
 
 from bench.peers.logic import apply, new_state, record
+from bench.peers.login import peer_login, peer_registry_login
 
 __all__ = ["application", "main"]
 
@@ -43,12 +45,16 @@ def application(description: str, argv: list[str] | None,
     p.add_argument("--threshold", type=int, default=10)
     p.add_argument("--commit-interval", type=float, default=1.0)
     args = p.parse_args(argv)
-    app = Application(broker_address=args.bootstrap, consumer_group=args.group, auto_offset_reset="earliest",
+    login = peer_login()
+    broker = (ConnectionConfig.from_librdkafka_dict({"bootstrap.servers": args.bootstrap, **login})
+              if login else args.bootstrap)
+    app = Application(broker_address=broker, consumer_group=args.group, auto_offset_reset="earliest",
                       state_dir=args.state_dir, commit_interval=args.commit_interval, loglevel="WARNING",
                       consumer_extra_config={"fetch.wait.max.ms": 10},
                       producer_extra_config={"linger.ms": 5, "compression.type": "lz4",
                                              "partitioner": "murmur2_random"})
-    return args, app, SchemaRegistryClientConfig(url=args.registry)
+    return args, app, SchemaRegistryClientConfig(url=args.registry,
+                                                 basic_auth_user_info=peer_registry_login())
 
 
 def main(argv: list[str] | None = None) -> None:

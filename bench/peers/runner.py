@@ -8,6 +8,7 @@ in the bus's own virtualenv.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,8 +21,10 @@ from bench.data import Dataset
 from bench.env import Bench
 from bench.feed import Feed
 from bench.options import Sizes
+from bench.peers.login import LOGIN_ENV, REGISTRY_LOGIN_ENV
 from bench.roles import REPO, cpu_seconds, peak_rss_mb
-from bus.settings import Settings
+from bus.kafka import librdkafka_config
+from bus.settings import KafkaSettings, RegistrySettings, Settings
 from bus.topics import ATTENDANCE, AVAILABILITY, PERFORMANCES, SALES, TICKET_EVENTS
 
 __all__ = ["QUIX_REQUIREMENT", "QUIX_VENV", "ensure_quix_venv", "measure_peers"]
@@ -45,13 +48,24 @@ def ensure_quix_venv(say: Any = print, venv: Path = QUIX_VENV) -> Path:
     return python
 
 
+def login_config(kafka: KafkaSettings) -> dict[str, str]:
+    """The security part of ``kafka``'s librdkafka properties, for a peer (peers/login.py)."""
+    return {k: str(v) for k, v in librdkafka_config(kafka).items()
+            if k == "security.protocol" or k.startswith("sasl.")}
+
+
 class _Peer:
     """A peer process; stopped with SIGTERM (bounded), then SIGKILL."""
 
-    def __init__(self, name: str, argv: list[str], log: Path) -> None:
+    def __init__(self, name: str, argv: list[str], log: Path, kafka: KafkaSettings | None = None,
+                 registry: RegistrySettings | None = None) -> None:
         self.name = name
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": str(REPO)}
+        if kafka is not None:  # the peer logs in as the bench does (admin); see peers/login.py
+            env[LOGIN_ENV] = json.dumps(login_config(kafka))
+        if registry is not None and registry.basic_auth_user_info is not None:
+            env[REGISTRY_LOGIN_ENV] = registry.basic_auth_user_info.get_secret_value()
         with log.open("ab") as out:
             self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
@@ -92,7 +106,7 @@ def _run(bench: Bench, ds: Dataset, sizes: Sizes, name: str, python: str, module
             "--calendar", p + PERFORMANCES, "--tickets", p + TICKET_EVENTS, "--output", p + AVAILABILITY,
             "--group", f"peer-{p.strip('.')}", "--threshold", str(s.streams.limited_threshold), *extra]
     feed = Feed(s, ds, bench.registry, cap_s=sizes.max_wait_s)
-    peer = _Peer(name, argv, bench.state / p.strip(".") / f"{name}.log")
+    peer = _Peer(name, argv, bench.state / p.strip(".") / f"{name}.log", s.kafka, s.registry)
     t_start = time.monotonic()
     try:
         cal = feed.calendar((peer,))

@@ -9,6 +9,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from bus.kafka import kafka_env
+from bus.serde import registry_env
 from bus.settings import Settings
 from ops.stack.pipeline import Role
 from ops.stack.ports import free_ports
@@ -23,8 +25,11 @@ def sink_env(settings: Settings, metrics_port: int = 0) -> dict[str, str]:
     s = settings.sink
     env.update({
         "CULTUURBUS_CONFIG_FILE": os.devnull,
-        "CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "CULTUURBUS_REGISTRY__URL": settings.registry.url,
+        # The settings' own login (the test observer): sink tests use groups of their own.
+        **kafka_env(settings.kafka),
+        **({"CULTUURBUS_REGISTRY__BASIC_AUTH_USER_INFO": settings.registry.basic_auth_user_info.get_secret_value()}
+           if settings.registry.basic_auth_user_info else {}),
+        **registry_env(settings.registry),
         "CULTUURBUS_CLICKHOUSE__URL": settings.clickhouse.url,
         "CULTUURBUS_CLICKHOUSE__DATABASE": settings.clickhouse.database,
         "CULTUURBUS_TOPIC_PREFIX": settings.topic_prefix,

@@ -1,6 +1,8 @@
 """The benchmark harness cannot rot: ``python -m bench --smoke`` runs every part (tiny
 sizes) against the test stack and writes every number issue #7 asks for, and the tables:
-a publish rate for every connector kind and what the Faust runtime alone costs."""
+a publish rate for every connector kind and what the Faust runtime alone costs. The
+security part (issue #15) compares its broker's SASL and PLAINTEXT listeners, so it runs
+on the bench's own stack, which has both."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from bench.options import PARTS
+from ops.stack.settings import ADMIN
 
 pytestmark = [pytest.mark.integration]
 
@@ -38,13 +43,15 @@ def _positive(x: object) -> bool:
 @pytest.mark.timeout(660)  # every part of the bench runs once (about four minutes on a busy two-core machine)
 def test_smoke_run_writes_every_number_the_issue_asks_for_and_the_table(stack, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUURBUS_")}
-    env.update({"CULTUURBUS_KAFKA__BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+    env.update(stack.client_env(ADMIN))  # the bench connects as admin, its roles as themselves
+    env.update({"CULTUURBUS_STACK_DIR": str(stack.dir),  # where the roles' passwords are
                 "CULTUURBUS_REGISTRY__URL": stack.registry_url,
                 "CULTUURBUS_CLICKHOUSE__URL": stack.clickhouse_url,
                 "CULTUURBUS_CONFIG_FILE": os.devnull})
     out = tmp_path / "latest.json"
-    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--use-env-stack", "--out", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=540)
+    on_test_stack = [f"--only={part}" for part in PARTS if part != "security"]
+    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--use-env-stack", *on_test_stack,
+                           "--out", str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=540)
     assert proc.returncode == 0, f"bench failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
 
     doc = json.loads(out.read_text())
@@ -93,3 +100,33 @@ def test_smoke_run_writes_every_number_the_issue_asks_for_and_the_table(stack, t
                 "with the streams worker alone on the machine", "| worker, real rules / linked, per CPU-second |"):
         assert row in table, f"{row!r} missing from the Markdown table"
     assert table in proc.stdout, "the table is printed at the end of the run"
+
+
+@pytest.mark.timeout(240)  # the bench's own stack (about 15 s) and the part (about 30 s)
+def test_smoke_security_part_measures_the_trust_layer_with_and_without_and_revocation(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CULTUURBUS_")}
+    env["CULTUURBUS_CONFIG_FILE"] = os.devnull
+    out = tmp_path / "security.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--only", "security", "--no-profile",
+                           "--out", str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=200)
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+
+    sec = json.loads(out.read_text())["security"]
+    numbers = {f"{what}.{side}.{key}": sec[what][side].get(key) for what in ("produce", "streams")
+               for side in ("with", "without") for key in ("eps", "cpu_seconds", "eps_per_cpu_s")}
+    numbers |= {f"{what}.{key}": sec[what].get(key) for what in ("produce", "streams")
+                for key in ("ratio_eps", "ratio_eps_per_cpu_s")}
+    numbers |= {f"connect_ms.{key}": sec["connect_ms"].get(key) for key in ("with", "without", "ratio")}
+    rev = sec["revocation"]
+    numbers |= {f"revocation.{key}": rev.get(key) for key in ("max_produce_refused_s", "max_login_refused_s")}
+    assert not [k for k, v in numbers.items() if not _positive(v)], f"absent or not positive: {numbers}"
+    # the first refusals come within seconds, and the tenant that stayed lost nothing
+    assert rev["max_produce_refused_s"] < 30 and rev["max_login_refused_s"] < 30, rev
+    other = rev["other_tenant"]
+    assert other["acknowledged"] > 0 and other["lost"] == 0 and other["errors"] == 0, other
+
+    table = out.with_suffix(".md").read_text()
+    for row in ("Trust layer", "| produce (the project's producer), events/s |",
+                "| streams worker, events per worker CPU-second |", "| new client, first metadata answer (ms; median) |",
+                "first refused produce (TOPIC_AUTHORIZATION_FAILED)"):
+        assert row in table, f"{row!r} missing from the Markdown table"
