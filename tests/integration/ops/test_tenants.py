@@ -31,6 +31,7 @@ from ops.catalog.grants import group_prefix
 from ops.stack.registry_auth import registry_user_info
 from ops.stack.settings import StackSettings
 from ops.tenants.cli import access, tenant
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -189,6 +190,8 @@ def test_access_apply_restores_what_the_catalog_grants_and_is_idempotent(
                            AclOperation.ANY, AclPermissionType.ANY)
     for fut in admin.delete_acls([flt]).values():
         assert fut.result(timeout=30)
+    # KRaft applies ACL changes through its metadata log: wait until the broker shows it gone.
+    wait_for(lambda: admin.describe_acls(flt).result(timeout=15) == [], 15, "the removed grant to be gone")
     first = _run(access, operator, "apply")
     assert f"tenant-{app_name}" in first and "added" in first
     second = _run(access, operator, "apply")
