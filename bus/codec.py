@@ -43,17 +43,23 @@ if TYPE_CHECKING:
     from bus.serde import Registry
 
 __all__ = [
+    "ACCEPTED_MOVE",
     "FACT_KINDS",
     "HEADER_SIZE",
     "KIND_HEADER",
     "KIND_OF_RECORD",
     "MAGIC_BYTE",
+    "MOVE_HEADER",
+    "RETRACT_PREFIX",
+    "TENANT_HEADER",
     "WIRE_HEADER",
     "ContractReader",
     "ContractWriter",
     "FactReader",
+    "accepted_move",
     "decode_header",
     "raw_schema",
+    "stored_move",
     "undecodable",
     "writer_schema",
     "without_logical_types",
@@ -74,6 +80,32 @@ KIND_HEADER = "cultuurbus.kind"
 MOVE_HEADER = "cultuurbus.move"
 #: The ``MOVE_HEADER`` value of a retraction starts with this.
 RETRACT_PREFIX = "retract/"
+#: Kafka header naming the tenant a fact came from (the ingest topic it arrived on), set by
+#: the streams worker's identity agents only (``streams.tenancy``).
+TENANT_HEADER = "cultuurbus.tenant"
+#: ``MOVE_HEADER`` value (alone, or before ``:`` and the move it copies) of the copy the
+#: streams worker's facts agent writes to ``participation.facts`` of a tenant's fact once it
+#: judged and counted it (``streams.facts.ownership``). The ClickHouse sink stores a fact
+#: that carries ``TENANT_HEADER`` only from this copy, so a fact still held (its
+#: performance's venue not known yet) or refused is never in a report; the facts agent
+#: skips the copy (it counted the fact already).
+ACCEPTED_MOVE = "accepted"
+
+
+def accepted_move(move: str | None) -> str:
+    """The ``MOVE_HEADER`` of the accepted copy of a fact whose own move is ``move``."""
+    return ACCEPTED_MOVE if move is None else f"{ACCEPTED_MOVE}:{move}"
+
+
+def stored_move(move: str | None, tenant: str | None) -> tuple[bool, str | None]:
+    """What the sink makes of a record on ``participation.facts`` with these headers:
+    (store it?, its move as the facts agent counted it). A tenant's fact is stored only as
+    its accepted copy (``ACCEPTED_MOVE``); everything else as it comes."""
+    if tenant is None:
+        return True, move
+    if move is None or not move.startswith(ACCEPTED_MOVE):
+        return False, move
+    return True, move[len(ACCEPTED_MOVE) + 1:] or None
 #: Fact kind -> its contract schema file.
 FACT_KINDS: dict[str, str] = {"ticket": "ticket_event.avsc", "snapshot": "sales_snapshot.avsc",
                               "performance": "performance.avsc"}

@@ -13,17 +13,20 @@ import threading
 
 from bus.compacted import CompactedReader, Handler, Record
 from bus.errors import RetriableError
-from bus.kafka import make_producer
+from bus.kafka import produce_acked
 from bus.settings import KafkaSettings
 from bus.tenants import Tenant, TenantDirectory
 from bus.topics import TENANTS, topic_name
 
-__all__ = ["follow_directory", "read_directory", "write_tenant"]
+__all__ = ["directory_handler", "follow_directory", "read_directory", "write_tenant"]
 
 _READ_TIMEOUT_S = 60.0
 
 
-def _handler(directory: TenantDirectory, lock: threading.Lock | None) -> Handler:
+def directory_handler(directory: TenantDirectory, lock: threading.Lock | None = None) -> Handler:
+    """The compacted reader's handler of ``access.tenants``: each record applied to
+    ``directory`` (under ``lock`` when given: another thread reads it)."""
+
     def apply(rec: Record) -> str:
         if lock is None:
             directory.apply(rec.key, rec.value)
@@ -42,7 +45,7 @@ def follow_directory(kafka: KafkaSettings, topic_prefix: str, directory: TenantD
     ``reader.wait_ready(timeout)`` tells when the directory was read to its end.
     """
     name = topic_name(TENANTS, topic_prefix)
-    return CompactedReader(kafka, {name: _handler(directory, lock)}, source=source).start()
+    return CompactedReader(kafka, {name: directory_handler(directory, lock)}, source=source).start()
 
 
 def read_directory(kafka: KafkaSettings, topic_prefix: str, *, source: str = "tenant-cli",
@@ -75,17 +78,8 @@ def write_tenant(kafka: KafkaSettings, topic_prefix: str, tenant: Tenant,
         RetriableError: Kafka did not acknowledge it within ``timeout``.
 
     """
-    producer = make_producer(kafka)
-    errors: list[str] = []
-
-    def done(err: object, _msg: object) -> None:
-        if err is not None:
-            errors.append(str(err))
-
-    producer.produce(topic_name(TENANTS, topic_prefix), key=tenant.name.encode(),
-                     value=tenant.to_json(), on_delivery=done)
-    left = producer.flush(timeout)
-    if left or errors:
-        raise RetriableError(f"writing tenant {tenant.name} to the directory failed: "
-                             f"{'; '.join(errors) or 'not acknowledged in time'}; nothing changed "
-                             "for this tenant's record, run the command again")
+    error = produce_acked(kafka, topic_name(TENANTS, topic_prefix), tenant.name.encode(), tenant.to_json(),
+                          timeout=timeout)
+    if error:
+        raise RetriableError(f"writing tenant {tenant.name} to the directory failed: {error}; "
+                             "nothing changed for this tenant's record, run the command again")

@@ -15,7 +15,7 @@ from bus.errors import ConfigError
 from bus.settings import KafkaSettings
 
 __all__ = ["SaslLogin", "kafka_env", "librdkafka_config", "make_admin", "make_consumer", "make_producer",
-           "sasl_login"]
+           "produce_acked", "sasl_login"]
 
 ConfigValue = str | int | float | bool
 
@@ -101,6 +101,28 @@ def make_producer(kafka: KafkaSettings, *, transactional_id: str | None = None,
     if transactional_id:
         conf["transactional.id"] = transactional_id
     return _build(Producer, conf, "producer")
+
+
+def produce_acked(kafka: KafkaSettings, topic: str, key: bytes, value: bytes | None, *,
+                  headers: list[tuple[str, str | bytes | None]] | None = None,
+                  timeout: float = 30.0) -> str | None:
+    """Produce one record (a command's write: a tenant record, a person's decision) and
+    wait for Kafka's answer: None once acknowledged (``acks=all``), else why not.
+
+    ``flush()`` alone says only whether an answer came: a refused write (no ACL, no such
+    topic) also ends the wait, its error reaching only the delivery callback.
+    """
+    producer = make_producer(kafka)
+    errors: list[str] = []
+
+    def done(err: object, _msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    producer.produce(topic, key=key, value=value, headers=headers, on_delivery=done)
+    if producer.flush(timeout):
+        return f"not acknowledged within {timeout:g} s"
+    return "; ".join(errors) or None
 
 
 def make_consumer(kafka: KafkaSettings, group_id: str, **extra: ConfigValue) -> Consumer:

@@ -25,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from bus.compacted import CompactedReader, Handler, Record
+from bus.codec import TENANT_HEADER
+from bus.compacted import CompactedReader
+from bus.directory import directory_handler
 from bus.tenants import TenantDirectory, tenant_of_topic
 from bus.topics import TENANTS, topic_name
 
@@ -41,11 +43,10 @@ __all__ = ["REFUSED_MOVE", "SECTOR_CALENDARS", "TENANT_HEADER", "Gate", "NotOwne
 #: performance fact is counted like any other, but does not make anybody an owner.
 SECTOR_CALENDARS: frozenset[str] = frozenset({"dip", "uitdatabank"})
 
-#: The header that names the tenant a fact came from; set by the identity agents only.
-TENANT_HEADER = "cultuurbus.tenant"
-#: ``MOVE_HEADER`` value of the record that takes a refused tenant's fact back out where it
-#: was forwarded to (``participation.facts``): the ClickHouse sink stores every forwarded
-#: fact and deletes a retracted one; the facts agent skips it (it never counted the fact).
+#: ``MOVE_HEADER`` value of the record that took a refused tenant's fact back out of the
+#: ClickHouse sink's tables while the sink stored every forwarded fact. No longer written
+#: (the sink stores a tenant's fact only from its accepted copy: ``bus.codec.ACCEPTED_MOVE``);
+#: the facts agent still skips such records left on the topic.
 REFUSED_MOVE = "retract/refused"
 
 
@@ -71,12 +72,7 @@ def follow_tenants(reader: CompactedReader, topic_prefix: str, directory: Tenant
     """Make ``reader`` (the worker's crosswalk reader, not started yet) also read the tenant
     directory into ``directory``: the worker is ready only once it read it to its end; a
     record the directory refuses is dead-lettered by the reader, which goes on."""
-
-    def apply(rec: Record) -> str:
-        directory.apply(rec.key, rec.value)
-        return "tombstone" if rec.value is None else "applied"
-
-    reader.handlers[topic_name(TENANTS, topic_prefix)] = Handler(TENANTS, bytes, apply)
+    reader.handlers[topic_name(TENANTS, topic_prefix)] = directory_handler(directory)
 
 
 def production_of_pid(pid: str) -> str | None:

@@ -10,7 +10,9 @@ offsets are stored and committed, in order, only after its inserts returned. Cli
 down: the batch and the position are kept, partitions are paused and the insert retried
 with bounded exponential backoff. Every table is a replacing engine keyed by fact id or
 version, so a batch written again after a crash (insert confirmed, commit lost) is no
-double.
+double. A vendor tenant's fact is stored only from the copy the streams worker writes once
+it counted it (``bus.codec.ACCEPTED_MOVE``), never as identity first forwarded it: held
+or refused, it is in no table (``records_skipped{reason="tenant_not_counted_yet"}``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from prometheus_client import CollectorRegistry
 
-from bus.codec import MOVE_HEADER, RETRACT_PREFIX
+from bus.codec import MOVE_HEADER, RETRACT_PREFIX, TENANT_HEADER, stored_move
 from bus.deadletter import DeadLetter
 from bus.errors import ConfigError, RetriableError
 from bus.kafka import make_consumer, make_producer
@@ -33,6 +35,7 @@ from bus.log import get_logger
 from bus.metrics import Health
 from bus.serde import Registry
 from bus.settings import Settings
+from bus.topics import FACTS, topic_name
 from sinks.clickhouse.batch import Batch
 from sinks.clickhouse.committing import Committing, InFlight, Phase, backoff_delay
 from sinks.clickhouse.connect import connect_clickhouse
@@ -51,16 +54,29 @@ __all__ = ["ClickHouseSink"]
 log = get_logger("sinks.clickhouse")
 
 _FACT_TABLES = frozenset(FACT_KINDS.values())
-_RETRACT = RETRACT_PREFIX.encode()
 
 
-def _is_retraction(msg: Message) -> bool:
-    """A fact a re-route took back out of the performance it is keyed by."""
-    headers: Any = msg.headers() or ()
+def _fact_headers(msg: Message) -> tuple[bool, bool]:
+    """(store it?, a retraction?) for a record on ``participation.facts``.
+
+    A tenant's fact (``TENANT_HEADER``) is stored only from the copy the streams worker
+    writes once it counted it (``bus.codec.ACCEPTED_MOVE``): the fact as identity forwarded
+    it may still be held (its performance's venue not known yet) or be refused, and a
+    report must never show what the worker did not count. A retraction (a re-route took
+    the fact back out of the performance it is keyed by) deletes the fact's row there.
+    """
+    headers: Any = msg.headers()
+    if not headers:
+        return True, False
+    move: str | None = None
+    tenant: str | None = None
     for name, value in headers:
-        if name == MOVE_HEADER and isinstance(value, bytes) and value.startswith(_RETRACT):
-            return True
-    return False
+        if name == MOVE_HEADER and isinstance(value, bytes):
+            move = value.decode("utf-8", "replace")
+        elif name == TENANT_HEADER and value:
+            tenant = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    store, counted_move = stored_move(move, tenant)
+    return store, counted_move is not None and counted_move.startswith(RETRACT_PREFIX)
 
 
 _CONSUME_MAX = 5000
@@ -110,6 +126,7 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
         self._phase = Phase.CONSUMING
         self._clickhouse_ok = False
         self._seen: dict[str, int] = {}  # records read per (prefixed) topic since last counted
+        self._facts_topic = topic_name(FACTS, settings.topic_prefix)
         self.health.add_check("clickhouse", lambda: self._clickhouse_ok)
         self.health.add_check("running", lambda: not self._stopping.is_set())
 
@@ -225,6 +242,14 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
         assert decoder is not None
         topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
         _, ts = msg.timestamp()
+        retraction = False
+        if topic == self._facts_topic:
+            store, retraction = _fact_headers(msg)
+            if not store:  # a tenant's fact the worker has not counted (yet): its copy comes then
+                self._seen[topic] = self._seen.get(topic, 0) + 1
+                self._batch.mark(topic, partition, offset)
+                self.metrics.skipped.labels(FACTS, "tenant_not_counted_yet").inc()
+                return
         try:
             out = decoder.decode(topic, msg.key(), msg.value(), partition, offset, ts)
         except RetriableError:
@@ -247,7 +272,7 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
             if out.withdraw is not None:
                 self._batch.withdraw(out.withdraw, offset)
             return
-        if out.table in _FACT_TABLES and _is_retraction(msg):
+        if retraction and out.table in _FACT_TABLES:
             cols = COLUMNS[out.table]
             self._batch.retract(out.table, out.values[cols.index("performance_id")],
                                 out.values[cols.index("fact_id")])

@@ -12,9 +12,8 @@ judges each fact that carries ``streams.tenancy.TENANT_HEADER`` with
 - refused (tenant unknown, revoked, or registered for none of the performance's venues
   and productions): dead-lettered on ``participation.facts.dlq`` with its original bytes,
   headers and the reason, counted in ``cultuurbus_streams_tenant_refused{reason}``, never
-  applied; and retracted on ``participation.facts`` (``streams.tenancy.REFUSED_MOVE``, which
-  this agent skips), so the ClickHouse sink, which stores every fact identity forwards,
-  deletes it;
+  applied, and never in ClickHouse (the sink stores a tenant's fact only from the copy the
+  facts agent writes once it counted it: ``bus.codec.ACCEPTED_MOVE``);
 - only the sector's calendars say where a performance is and whose production it is
   (:data:`~streams.tenancy.SECTOR_CALENDARS`: DIP and UiTdatabank, from the shared
   topics): a venue's own page or a tenant's own description of a performance never
@@ -23,7 +22,8 @@ judges each fact that carries ``streams.tenancy.TENANT_HEADER`` with
 - the performance's venue not known yet (no calendar fact of it counted here, and no
   production of the tenant's in its DIP id): held under ``w:<pid>`` (kind, bytes, tenant,
   fact id, move) and sent to ``participation.facts`` again, under the same key and headers,
-  when the first calendar fact of it is counted, to be judged then. Nothing is guessed.
+  when the first calendar fact of it is counted, to be judged then. Nothing is guessed,
+  and nothing of it is in ClickHouse meanwhile (no accepted copy yet).
 
 A held or refused fact is not marked as delivered (``facts-seen``), so its re-sent copy is
 its first delivery. Cost: facts without the header pay one header look-up; a tenant's
@@ -43,7 +43,7 @@ from streams.context import Out, StreamsContext
 from streams.facts.fact import Fact
 from streams.metrics import StreamsMetrics
 from streams.store import JsonTable
-from streams.tenancy import REFUSED_MOVE, SECTOR_CALENDARS, Gate, NotOwned, claims_of
+from streams.tenancy import SECTOR_CALENDARS, Gate, NotOwned, claims_of
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -115,7 +115,7 @@ class Ownership:
                     ok = (owners is None and f.kind == "performance") or gate.check(
                         f.tenant, pid, None if owners is None else owners[0], owners[1] if owners else [])
                 except NotOwned as exc:
-                    await self._refuse(f, pid, exc, out)
+                    await self._refuse(f, pid, exc)
                     continue
                 if not ok:
                     held.append(f)
@@ -159,10 +159,8 @@ class Ownership:
         log.info("held tenant facts sent again: their performance's venue is known",
                  extra={"performance_id": pid, "count": len(items)})
 
-    async def _refuse(self, f: Fact, pid: str, exc: NotOwned, out: list[Out]) -> None:
+    async def _refuse(self, f: Fact, pid: str, exc: NotOwned) -> None:
         self.refused_of(exc.reason).inc()
         log.warning("tenant fact refused", extra={"performance_id": pid, "tenant": f.tenant,
                                                   "fact_id": f.rec.get("fact_id"), "reason": str(exc)})
         await self.dead_letter(f.event, exc)
-        if not f.retract:  # out of the sink's tables too (it stores what identity forwarded)
-            out.append((FACTS, pid, f.event.value, f.kind, REFUSED_MOVE, f.tenant))

@@ -21,7 +21,7 @@ import click
 from bus.codec import KIND_HEADER
 from bus.compacted import CompactedReader, Handler, Record
 from bus.errors import BusError, RetriableError
-from bus.kafka import make_producer
+from bus.kafka import produce_acked
 from bus.localtime import local_text
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
@@ -92,12 +92,11 @@ def _pending(settings: Settings) -> dict[str, dict[str, Any]]:
 def _send(settings: Settings, day: str, decision: dict[str, Any], topic: str = MATCH) -> None:
     """A decision to the agent that applies it: ``streams.match`` keyed by the candidate's
     day, or ``streams.venues`` (one partition) keyed by the venue id."""
-    producer = make_producer(settings.kafka)
-    producer.produce(topic_name(topic, settings.topic_prefix), key=day.encode(),
-                     value=json.dumps(decision).encode(), headers=[(KIND_HEADER, DECISION_KIND.encode())])
-    if producer.flush(30):
-        raise RetriableError("the decision was not acknowledged by Kafka within 30 s; nothing was decided: "
-                             "run the command again")
+    error = produce_acked(settings.kafka, topic_name(topic, settings.topic_prefix), day.encode(),
+                          json.dumps(decision).encode(), headers=[(KIND_HEADER, DECISION_KIND.encode())])
+    if error:
+        raise RetriableError(f"Kafka did not take the decision ({error}); nothing was decided: check this "
+                             "principal may write the topic, then run the command again")
 
 
 @click.group()

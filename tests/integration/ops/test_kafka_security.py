@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AclBinding, AclOperation, AdminClient
 
-from bus.kafka import librdkafka_config, make_admin, make_consumer, make_producer
+from bus.kafka import librdkafka_config, make_admin, make_consumer, make_producer, produce_acked
 from bus.settings import KafkaSettings, Settings
 from bus.topics import FACTS, TICKET_EVENTS, topic_name
 from ops.access.acls import delete_scram, reconcile, upsert_scram
@@ -78,6 +78,15 @@ def test_the_gateway_may_neither_write_ticket_facts_nor_read_raw_facts(stack: St
     finally:
         consumer.close()
     assert KafkaError.TOPIC_AUTHORIZATION_FAILED in errors, errors
+
+
+def test_a_command_whose_write_is_refused_says_so(stack: StackSettings, topics: Settings) -> None:
+    # `cultuurbus identity accept` and `tenant add` write one record each; a refused write
+    # ends flush() as promptly as an acknowledged one, so only the delivery report tells
+    topic = topic_name(TICKET_EVENTS, topics.topic_prefix)
+    error = produce_acked(_as(stack, GATEWAY), topic, b"k", b"decision", timeout=20)
+    assert error is not None and "authorization" in error.lower(), error
+    assert produce_acked(topics.kafka, topic, b"k", b"decision", timeout=20) is None
 
 
 def _poll_errors(consumer: Consumer, seconds: float) -> list[int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bus.codec import KIND_HEADER, MOVE_HEADER
+from bus.codec import KIND_HEADER, MOVE_HEADER, TENANT_HEADER, accepted_move
 from bus.kafka import make_producer
 from bus.serde import Registry
 from bus.settings import Settings
@@ -42,3 +42,36 @@ def test_a_fact_moved_by_an_undo_is_in_clickhouse_under_its_right_performance_on
     rows = connect_clickhouse(s.clickhouse).query(
         "SELECT fact_id, performance_id FROM ticket_facts FINAL ORDER BY fact_id").result_rows
     assert rows == [("eventix:o1:t1", RIGHT.decode()), ("eventix:o2:t1", WRONG.decode())]
+
+
+def test_a_tenants_fact_is_in_clickhouse_only_once_the_worker_counted_it(
+        topics: Settings, registry: Registry, cleanup: list[Settings]) -> None:
+    # Issue #15: identity forwards a vendor tenant's fact before the facts agent judged it;
+    # while it is held (its performance's venue not known yet) or once refused, no report
+    # may show it. The worker writes an accepted copy of each tenant's fact it counted.
+    s = fresh_settings(topics, "tn")
+    cleanup.append(s)
+    topic = s.topic_prefix + FACTS
+    counted, held, refused, plain = (wire(registry, topic, "ticket_event.avsc", ticket(n)) for n in (1, 2, 3, 4))
+    kind = (KIND_HEADER, b"ticket")
+    acme, rival = (TENANT_HEADER, b"acme"), (TENANT_HEADER, b"rival")
+    producer = make_producer(s.kafka)
+    for value, tenant in ((counted, acme), (held, acme), (refused, rival)):  # as identity forwarded them
+        producer.produce(topic, key=RIGHT, value=value, headers=[kind, tenant])
+    producer.produce(topic, key=RIGHT, value=plain, headers=[kind])  # a trusted connector's fact
+    producer.produce(topic, key=RIGHT, value=counted, headers=[kind, acme, (MOVE_HEADER, accepted_move(None).encode())])
+    # a counted fact moved by an undo: its accepted retraction takes it out, a raw one would not count
+    producer.produce(topic, key=WRONG, value=held, headers=[kind, acme, (MOVE_HEADER, accepted_move(None).encode())])
+    producer.produce(topic, key=WRONG, value=held, headers=[kind, acme, (MOVE_HEADER, b"retract/1")])
+    producer.produce(topic, key=WRONG, value=counted, headers=[kind, acme, (MOVE_HEADER, accepted_move(None).encode())])
+    producer.produce(topic, key=WRONG, value=counted,
+                     headers=[kind, acme, (MOVE_HEADER, accepted_move("retract/1").encode())])
+    assert producer.flush(30) == 0
+
+    assert run_until_settled(s, ClickHouseSink(s), 180), "the sink did not commit what it read"
+
+    rows = connect_clickhouse(s.clickhouse).query(
+        "SELECT fact_id, performance_id FROM ticket_facts FINAL ORDER BY fact_id, performance_id").result_rows
+    assert rows == [("eventix:o1:t1", RIGHT.decode()),   # counted: its accepted copy
+                    ("eventix:o2:t1", WRONG.decode()),   # a raw retraction of a tenant's fact is not the worker's word
+                    ("eventix:o4:t1", RIGHT.decode())]   # never held, never judged: as it came

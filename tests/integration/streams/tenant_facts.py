@@ -9,7 +9,7 @@ import urllib.request
 from datetime import timedelta
 from typing import Any
 
-from bus.codec import MOVE_HEADER, FactReader
+from bus.codec import ACCEPTED_MOVE, MOVE_HEADER, FactReader
 from bus.kafka import make_admin, make_producer
 from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
@@ -116,6 +116,18 @@ def forwarded_tenants(s: Settings) -> dict[str, str | None]:
         if kind == "ticket" and MOVE_HEADER not in dict(r.headers or []):
             tenant = dict(r.headers or []).get(TENANT_HEADER)
             out[str(rec["fact_id"])] = None if tenant is None else tenant.decode()
+    return out
+
+
+def counted_copies(s: Settings) -> dict[str, str]:
+    """The copies the facts agent wrote of tenants' facts it counted (``bus.codec.
+    ACCEPTED_MOVE``; the only ones the ClickHouse sink stores): fact id -> tenant."""
+    read = FactReader(Registry(s.registry))
+    out: dict[str, str] = {}
+    for r in read_raw(s, [FACTS]):
+        headers = dict(r.headers or [])
+        if headers.get(MOVE_HEADER, b"").decode().startswith(ACCEPTED_MOVE):
+            out[str(read(r.value or b"")[1]["fact_id"])] = headers[TENANT_HEADER].decode()
     return out
 
 

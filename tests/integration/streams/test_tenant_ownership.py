@@ -16,6 +16,7 @@ from streams.tenancy import TENANT_HEADER
 from .harness import Raw, Worker, read_raw, wait_until
 from .tenant_facts import (
     Facts,
+    counted_copies,
     create_ingest_topics,
     dip,
     forwarded_tenants,
@@ -63,6 +64,9 @@ def test_a_tenant_counts_only_its_own_venues_and_the_topic_not_a_header_names_it
         def calendar_letters() -> list[Raw]:
             return read_raw(s, [dlq_of(PERFORMANCES)])
         assert wait_until(settled, STEP_S), f"sold {sold(s)}, refused {refusals(s)}"
+        # what the sink may store of tenants' facts: what was counted, nothing refused
+        counted = {"ticket:acme-1": "acme", "ticket:rival-4": "rival", f"{dip(3).key}|v1": "acme"}
+        assert wait_until(lambda: counted_copies(s) == counted, STEP_S), counted_copies(s)
         refused_count = metric(worker.port, "cultuurbus_streams_tenant_refused_total", 'reason="not_registered"')
     finally:
         worker.stop()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from bus.codec import ACCEPTED_MOVE, accepted_move, stored_move
 from bus.tenants import Tenant, TenantDirectory
 from bus.topics import FACTS
 from streams.facts.fact import Fact
@@ -98,7 +99,7 @@ def test_a_tenants_fact_waits_for_its_venue_then_goes_round_again_with_its_tenan
     assert len(kept) == 1 and not letters
     other = Fact("ticket", {"fact_id": "t2"}, 13, SimpleNamespace(value=b"T2"), None, "rival")
     kept, out = screen(o, [other])
-    assert out == [(FACTS, "vendor:x|1", b"T2", "ticket", REFUSED_MOVE, "rival")]  # out of the sink's tables
+    assert out == []  # nothing for the sink: it stores a tenant's fact only once counted
     assert kept == [] and [str(e) for _, e in letters] == [
         "tenant rival is not in the tenant directory (performance vendor:x|1); add it with `cultuurbus "
         "tenant add` or stop its connector"]
@@ -120,3 +121,16 @@ def test_only_a_sector_calendar_says_whose_performance_it_is() -> None:
     assert kept == [page, own]  # counted as descriptions ...
     assert out == [] and "o:vendor:x|1" not in o.table  # ... but the ticket still waits
     assert o.table["w:vendor:x|1"][0][3] == "t1"
+
+
+def test_the_sink_stores_a_tenants_fact_only_from_its_counted_copy() -> None:
+    # what the facts agent writes once it counted a tenant's fact, and how the sink reads it
+    assert accepted_move(None) == ACCEPTED_MOVE and accepted_move("retract/1") == "accepted:retract/1"
+    assert stored_move(None, None) == (True, None)  # a fact of a trusted connector
+    assert stored_move("retract/1", None) == (True, "retract/1")
+    assert stored_move(None, "acme") == (False, None)  # as identity forwarded it: maybe held, maybe refused
+    assert stored_move("retract/1", "acme") == (False, "retract/1")
+    assert stored_move(REFUSED_MOVE, "acme")[0] is False
+    assert stored_move(accepted_move(None), "acme") == (True, None)
+    assert stored_move(accepted_move("2"), "acme") == (True, "2")
+    assert stored_move(accepted_move("retract/2"), "acme") == (True, "retract/2")
