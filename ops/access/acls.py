@@ -9,8 +9,8 @@ caller can narrow what counts as "extra" (``owns``) when several wanted sets sha
 principals, e.g. the roles' grants under two topic prefixes on one broker.
 
 SCRAM credentials (SCRAM-SHA-512, the only mechanism the stack's client listener takes)
-are upserted and deleted with the Admin API (KIP-554); a deleted credential refuses new
-connections at once, and ACLs removed are checked on the next request of an open one.
+are upserted, listed and deleted with the Admin API (KIP-554); a deleted credential refuses
+new connections at once, and ACLs removed are checked on the next request of an open one.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from confluent_kafka.admin import (
 
 from bus.errors import BusError
 
-__all__ = ["AccessError", "AclChange", "describe", "delete_scram", "reconcile", "upsert_scram"]
+__all__ = ["AccessError", "AclChange", "all_bindings", "describe", "delete_scram", "reconcile",
+           "scram_users", "upsert_scram"]
 
 #: SCRAM iterations of new credentials (Kafka's minimum is 4096).
 SCRAM_ITERATIONS = 8192
@@ -91,13 +92,19 @@ def _result(future: object, what: str, timeout: float) -> object:
                           "principal)") from exc
 
 
-def _existing(admin: AdminClient, principal: str, timeout: float) -> list[AclBinding]:
-    anything: Any = None  # the stubs say str; None matches any name and any host
-    flt = AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, principal, anything,
-                           AclOperation.ANY, AclPermissionType.ANY)
+def _existing(admin: AdminClient, principal: str | None, timeout: float) -> list[AclBinding]:
+    anything: Any = None  # the stubs say str; None matches any name, host and principal
+    flt = AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, principal or anything,
+                           anything, AclOperation.ANY, AclPermissionType.ANY)
     found = _result(admin.describe_acls(flt, request_timeout=timeout),
-                    f"describing the ACLs of {principal}", timeout)
+                    f"describing the ACLs of {principal or 'every principal'}", timeout)
     return list(found)  # type: ignore[call-overload]
+
+
+def all_bindings(admin: AdminClient, timeout: float = 30.0) -> list[AclBinding]:
+    """Every binding on the broker, of every principal: how a caller finds principals it
+    does not know of (e.g. a tenant whose record is gone) to add to ``managed_principals``."""
+    return _existing(admin, None, timeout)
 
 
 def _await_effect(admin: AdminClient, managed: list[str], added: set[_Key], removed: set[_Key],
@@ -169,6 +176,13 @@ def upsert_scram(admin: AdminClient, user: str, password: str, timeout: float = 
         [UserScramCredentialUpsertion(user, info, password.encode())], request_timeout=timeout)
     for fut in futures.values():
         _result(fut, f"setting the SCRAM credential of {user}", timeout)
+
+
+def scram_users(admin: AdminClient, timeout: float = 30.0) -> list[str]:
+    """The Kafka users (no ``User:``) that have a SCRAM credential, sorted."""
+    found = _result(admin.describe_user_scram_credentials(request_timeout=timeout),
+                    "describing the SCRAM credentials", timeout)
+    return sorted(found)  # type: ignore[call-overload]
 
 
 def delete_scram(admin: AdminClient, user: str, timeout: float = 30.0) -> bool:

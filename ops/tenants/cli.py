@@ -170,11 +170,14 @@ def access() -> None:
 @access.command("apply")
 @click.pass_context
 def access_apply_cmd(ctx: click.Context) -> None:
-    """Reconcile the broker's ACLs with the catalog's grants; prints what changed; idempotent."""
+    """Reconcile the broker's ACLs with the catalog's grants, removing those of tenant
+    principals with no record; prints what changed, then what needs a person; idempotent."""
     from ops.tenants.service import access_apply
 
     settings = _settings(ctx)
-    changes = access_apply(settings, _admin(settings))
-    for change in changes:
+    applied = access_apply(settings, _admin(settings))
+    for change in applied.changes:
         click.echo(str(change))
-    click.echo(f"{len(changes)} change(s)")
+    for notice in applied.notices:
+        click.echo(f"note: {notice}")
+    click.echo(f"{len(applied.changes)} change(s)")

@@ -15,12 +15,18 @@ connection is refused at its next request), then the credential deleted (no new
 connection), then the record marked revoked (its token stops working, the worker
 dead-letters its facts). Nothing of other tenants is touched.
 
+``access apply`` also looks past the directory: a ``User:tenant-*`` principal with bindings
+on this deployment's resources but no record (the record lost, or a grant made by hand)
+is reconciled to nothing there. Its SCRAM credential is only reported, never deleted:
+deployments sharing a broker under other topic prefixes share its users, and nothing
+tells whose a credential is.
+
 Perf notes: none of this is on a hot path; every step waits for the broker's answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka.admin import AclBinding, AdminClient, ResourceType
@@ -41,10 +47,21 @@ from bus.tenants import (
     tenant_owned_topics,
 )
 from bus.topics import apply_catalog, spec
-from ops.access.acls import AclChange, delete_scram, reconcile, upsert_scram
+from ops.access.acls import (
+    AclChange,
+    all_bindings,
+    delete_scram,
+    reconcile,
+    scram_users,
+    upsert_scram,
+)
 from ops.catalog.grants import tenant_bindings
 
-__all__ = ["Issued", "access_apply", "add_tenant", "revoke_tenant", "rotate_tenant", "wanted_bindings"]
+__all__ = ["TENANT_PRINCIPALS", "Applied", "Issued", "access_apply", "add_tenant", "orphans", "owned_by",
+           "revoke_tenant", "rotate_tenant", "stray_credentials", "wanted_bindings"]
+
+#: What every tenant's ACL principal starts with: ``User:`` + ``bus.tenants.principal_of``.
+TENANT_PRINCIPALS = "User:tenant-"
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,14 @@ class Issued:
     token: str
     webhook: tuple[str, str] | None = None  # ("vendor/account", url token)
     changes: tuple[AclChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What ``access apply`` changed, and what it found but leaves to a person (one line each)."""
+
+    changes: list[AclChange]
+    notices: list[str]
 
 
 def _principal(t: Tenant) -> str:
@@ -153,16 +178,55 @@ def wanted_bindings(settings: Settings, directory: TenantDirectory) -> tuple[lis
     return wanted, managed
 
 
-def access_apply(settings: Settings, admin: AdminClient, *,
-                 extra_principals: Iterable[str] = ()) -> list[AclChange]:
-    """Make the broker's ACLs what the catalog grants; idempotent (a second run changes nothing)."""
-    directory = read_directory(settings.kafka, settings.topic_prefix)
-    wanted, managed = wanted_bindings(settings, directory)
-    prefix = settings.topic_prefix
+def owned_by(prefix: str) -> Callable[[AclBinding], bool]:
+    """Whether a binding is this deployment's to remove when nothing grants it."""
 
     def owns(b: AclBinding) -> bool:
         # Bindings of another deployment sharing the broker under another topic prefix
         # (and so another tenant directory) are not this catalog's to remove.
         return b.restype == ResourceType.BROKER or b.name.startswith(prefix)
 
-    return reconcile(admin, wanted, [*managed, *extra_principals], owns=owns)
+    return owns
+
+
+def orphans(bindings: Iterable[AclBinding], managed: Iterable[str],
+            owns: Callable[[AclBinding], bool]) -> list[str]:
+    """Tenant principals that hold a binding this deployment ``owns`` but are not
+    ``managed`` (no record in its directory), sorted. The catalog grants them nothing, so
+    reconciling them removes exactly those bindings; the ones they hold on another
+    prefix's resources are that deployment's to judge."""
+    known = set(managed)
+    return sorted({b.principal for b in bindings
+                   if b.principal.startswith(TENANT_PRINCIPALS) and b.principal not in known and owns(b)})
+
+
+def stray_credentials(users: Iterable[str], directory: TenantDirectory,
+                      bindings: Iterable[AclBinding]) -> list[str]:
+    """One line for each ``tenant-*`` SCRAM user with no record in ``directory`` and no
+    binding anywhere: it can log in and do nothing. Reported, not deleted: another
+    deployment on the same broker may have issued it and grant it nothing on Kafka."""
+    recorded = {t.principal for t in directory.all()}
+    bound = {b.principal for b in bindings}
+    tenant_user = TENANT_PRINCIPALS.removeprefix("User:")
+    return [f"{u} has a Kafka credential but no tenant record and no ACLs: it can log in and "
+            f"do nothing; if it is not another deployment's, delete it with `kafka-configs.sh "
+            f"--alter --entity-type users --entity-name {u} --delete-config SCRAM-SHA-512` "
+            f"(plus --bootstrap-server and the ops principal's --command-config)"
+            for u in sorted(users)
+            if u.startswith(tenant_user) and u not in recorded and "User:" + u not in bound]
+
+
+def access_apply(settings: Settings, admin: AdminClient, *,
+                 extra_principals: Iterable[str] = ()) -> Applied:
+    """Make the broker's ACLs what the catalog grants, for the directory's tenants and for
+    tenant principals missing from it (:func:`orphans`); idempotent (a second run changes
+    nothing). Credentials left with no record and no binding come back as notices."""
+    directory = read_directory(settings.kafka, settings.topic_prefix)
+    wanted, managed = wanted_bindings(settings, directory)
+    owns = owned_by(settings.topic_prefix)
+    managed = [*managed, *extra_principals]
+    managed += orphans(all_bindings(admin), managed, owns)
+    changes = reconcile(admin, wanted, managed, owns=owns)
+    # Described again: reconcile waited until the broker shows its removals.
+    notices = stray_credentials(scram_users(admin), directory, all_bindings(admin))
+    return Applied(changes, notices)

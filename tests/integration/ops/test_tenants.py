@@ -8,11 +8,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from confluent_kafka import KafkaError, TopicPartition
 from confluent_kafka.admin import (
+    AclBinding,
     AclBindingFilter,
     AclOperation,
     AclPermissionType,
@@ -24,13 +26,15 @@ from pydantic import SecretStr
 from bus.directory import read_directory
 from bus.kafka import make_admin, make_consumer, make_producer
 from bus.settings import Settings, load_settings
-from bus.tenants import ingest_topic
+from bus.tenants import ingest_topic, new_secret
 from bus.topics import AVAILABILITY, FACTS, topic_name
+from ops.access.acls import delete_scram, describe, scram_users, upsert_scram
 from ops.access.principals import OPS
 from ops.catalog.grants import group_prefix
 from ops.stack.registry_auth import registry_user_info
 from ops.stack.settings import StackSettings
 from ops.tenants.cli import access, tenant
+from ops.tenants.service import access_apply
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -196,3 +200,54 @@ def test_access_apply_restores_what_the_catalog_grants_and_is_idempotent(
     assert f"tenant-{app_name}" in first and "added" in first
     second = _run(access, operator, "apply")
     assert second.strip().endswith("0 change(s)"), second
+
+
+def test_access_apply_removes_the_acls_of_a_tenant_missing_from_the_directory(
+        operator: Settings, tmp_path: Path, names: tuple[str, str, str]) -> None:
+    _, _, app_name = names
+    _add(operator, tmp_path, "app", app_name)
+    admin = make_admin(operator.kafka)
+    prefix, tag = operator.topic_prefix, uuid.uuid4().hex[:6]
+    real, orphan, stray = f"tenant-{app_name}", f"tenant-gone-{tag}", f"tenant-stray-{tag}"
+    anything: Any = None  # matches any name and host
+    every_acl_of = {u: AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY, f"User:{u}",
+                                        anything, AclOperation.ANY, AclPermissionType.ANY)
+                    for u in (real, orphan)}
+
+    def acls_of(user: str) -> list[str]:
+        return sorted(map(describe, admin.describe_acls(every_acl_of[user]).result(timeout=15)))
+
+    # A tenant with no record (lost, or granted by hand) reads a topic here and one of
+    # another deployment on the same broker; it, and a tenant user with no ACLs, can log in.
+    here, elsewhere = (AclBinding(ResourceType.TOPIC, topic_name(AVAILABILITY, p), ResourcePatternType.LITERAL,
+                                  f"User:{orphan}", "*", AclOperation.READ, AclPermissionType.ALLOW)
+                       for p in (prefix, f"other{tag}."))
+    for fut in admin.create_acls([here, elsewhere]).values():
+        fut.result(timeout=30)
+    upsert_scram(admin, orphan, new_secret())
+    upsert_scram(admin, stray, new_secret())
+    try:
+        # KRaft applies ACL and credential changes through its metadata log: wait for them.
+        wait_for(lambda: acls_of(orphan) == sorted(map(describe, [here, elsewhere])), 15,
+                 "the orphan's grants to show")
+        wait_for(lambda: {orphan, stray} <= set(scram_users(admin)), 15, "the credentials to show")
+        real_before = acls_of(real)
+        assert real_before
+
+        first = access_apply(operator, admin)
+        theirs = [str(c) for c in first.changes if c.binding.principal in (f"User:{real}", f"User:{orphan}")]
+        assert theirs == [f"removed {describe(here)}"], first.changes
+        wait_for(lambda: acls_of(orphan) == [describe(elsewhere)], 15, "the orphan's grant here to be gone")
+        assert acls_of(real) == real_before
+        # Reported: only the user with no record and no ACL anywhere; and nothing deleted.
+        assert [user for user in (real, orphan, stray) if any(n.startswith(f"{user} ") for n in first.notices)] \
+            == [stray], first.notices
+        assert {orphan, stray} <= set(scram_users(admin))
+
+        second = access_apply(operator, admin)
+        assert second.changes == [], second.changes
+    finally:
+        for fut in admin.delete_acls([every_acl_of[orphan]]).values():
+            fut.result(timeout=30)
+        delete_scram(admin, orphan)
+        delete_scram(admin, stray)
