@@ -173,13 +173,18 @@ def _vendor_fed(id_: str, title: str, classification: Classification, descriptio
 PRODUCTS: tuple[ProductDef, ...] = (
     _vendor_fed("ticket-events", "Ticket events", "owner-only", "Every ticket sold, cancelled, "
                 "refunded, reserved, released, blocked or scanned, as the vendors' systems report "
-                "it; buyers only as pseudonyms.", TICKET_EVENTS, "ticket_facts", _OWN),
+                "it (a vendor tenant's once the streams worker accepted it for a venue or production "
+                "the tenant is registered for); buyers only as pseudonyms.", TICKET_EVENTS,
+                "ticket_facts", _OWN),
     _vendor_fed("sales-snapshots", "Cumulative sales snapshots", "owner-only", "DIP-style "
                 "cumulative counts per performance and ticket type; the streams derive deltas "
                 "from them.", SNAPSHOTS, "sales_snapshots", _OWN),
     ProductDef("raw-facts", "Raw facts by canonical performance", "cultuurbus streams", "ticketing",
                "owner-only", "Ticket events, snapshots and performances re-keyed by canonical "
-               "performance id (original Avro bytes): the input of every analysis.",
+               "performance id (original Avro bytes): the input of every analysis. A vendor "
+               "tenant's fact (header cultuurbus.tenant) counts only from the copy the worker "
+               "writes once it accepted it (cultuurbus.move: accepted); the first may be held "
+               "or refused.",
                (_kafka(FACTS),)),
     _vendor_fed("performances", "Performances", "public", "Performances as calendars and vendors "
                 "describe them: title, venue, start, capacity, status, ticket-shop URL.",
