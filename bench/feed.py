@@ -17,7 +17,7 @@ from bench.data import Dataset
 from bench.kafkaio import bulk_producer, produce_all, schema_id
 from bench.watch import AvailabilityWatch
 from bus.serde import Registry
-from bus.settings import Settings
+from bus.settings import KafkaSettings, Settings
 from bus.topics import AVAILABILITY, PERFORMANCES, TICKET_EVENTS, topic_name
 
 __all__ = ["Feed", "Watched", "wait_budget"]
@@ -58,6 +58,9 @@ class Feed:
         registry: registers the fact schemas under the prefix, reads output schemas.
         output: the topic availability records appear on (unprefixed name).
         cap_s: no wait takes longer than this.
+        ticket_topic: where the ticket events go (full name; default the shared ticket
+            topic of the prefix), e.g. a vendor tenant's ingest topic.
+        ticket_kafka: the login they are sent with (default the settings'), e.g. the tenant's.
 
     """
 
@@ -66,14 +69,19 @@ class Feed:
     registry: Registry
     output: str = AVAILABILITY
     cap_s: float = 180.0
+    ticket_topic: str | None = None
+    ticket_kafka: KafkaSettings | None = None
     watch: AvailabilityWatch = field(init=False)
 
     def __post_init__(self) -> None:
         p = self.settings.topic_prefix
         self._perf_values = self.ds.wire(schema_id(self.registry, p + PERFORMANCES, "performance.avsc"),
                                          self.ds.perf_bodies)
-        self._event_id = schema_id(self.registry, p + TICKET_EVENTS, "ticket_event.avsc")
+        self._ticket_topic = self.ticket_topic or topic_name(TICKET_EVENTS, p)
+        self._event_id = schema_id(self.registry, self._ticket_topic, "ticket_event.avsc")
         self._producer = bulk_producer(self.settings)
+        self._ticket_producer = self._producer if self.ticket_kafka is None else bulk_producer(
+            self.settings.model_copy(update={"kafka": self.ticket_kafka}))
         self.watch = AvailabilityWatch(self.settings, p + self.output, self.registry).start()
 
     def calendar(self, roles: tuple[Watched, ...] = ()) -> dict[str, Any]:
@@ -103,8 +111,8 @@ class Feed:
         self.watch.expect(ds.targets)
         open_before = self.watch.remaining
         cpu0 = sum(r.cpu_seconds() for r in roles)
-        t0 = produce_all(self._producer, topic_name(TICKET_EVENTS, self.settings.topic_prefix),
-                         ds.event_keys(), ds.wire(self._event_id, ds.event_bodies))
+        t0 = produce_all(self._ticket_producer, self._ticket_topic, ds.event_keys(),
+                         ds.wire(self._event_id, ds.event_bodies))
         sent_s = time.time() - t0
         if on_sent is not None:
             on_sent()
@@ -124,3 +132,5 @@ class Feed:
     def close(self) -> None:
         self.watch.close()
         self._producer.flush(10)
+        if self._ticket_producer is not self._producer:
+            self._ticket_producer.flush(10)

@@ -30,11 +30,12 @@ def _n(x: Any) -> str:
     return f"{x:,.0f}"
 
 
-def _rows(what: str, m: dict[str, Any], per: str, broker: bool) -> list[str]:
-    w, wo = m.get("with") or {}, m.get("without") or {}
-    rows = [f"| {what}, events/s | {_n(w.get('eps'))} | {_n(wo.get('eps'))} | {_n(m.get('ratio_eps'))} |",
+def _rows(what: str, m: dict[str, Any], per: str, broker: bool, sides: tuple[str, str] = ("with", "without"),
+          ratio: str = "ratio_") -> list[str]:
+    w, wo = m.get(sides[0]) or {}, m.get(sides[1]) or {}
+    rows = [f"| {what}, events/s | {_n(w.get('eps'))} | {_n(wo.get('eps'))} | {_n(m.get(ratio + 'eps'))} |",
             f"| {what}, events per {per} CPU-second | {_n(w.get('eps_per_cpu_s'))} | "
-            f"{_n(wo.get('eps_per_cpu_s'))} | {_n(m.get('ratio_eps_per_cpu_s'))} |"]
+            f"{_n(wo.get('eps_per_cpu_s'))} | {_n(m.get(ratio + 'eps_per_cpu_s'))} |"]
     if broker:
         a, b = w.get("broker_cpu_seconds"), wo.get("broker_cpu_seconds")
         rows.append(f"| {what}, broker CPU-seconds | {_n(a)} | {_n(b)} | {_n(a / b if a and b else None)} |")
@@ -68,4 +69,21 @@ def security_table(r: dict[str, Any]) -> list[str]:
               f"failure) {login} s (max {_n(rv.get('max_login_refused_s'))} s). "
               f"A second tenant producing all along: {_n(other.get('acknowledged'))} records acknowledged, "
               f"{other.get('lost')} lost, {other.get('errors')} errors."]
-    return lines
+    return lines + _tenant_table(st)
+
+
+def _tenant_table(st: dict[str, Any]) -> list[str]:
+    """The streams worker on a vendor tenant's ticket facts vs the same facts on the shared
+    topic (none when the run had no tenant side)."""
+    if not st.get("tenant"):
+        return []
+    copies = ", ".join(f"{c:,}" for c in st.get("tenant_accepted_copies") or []) or "–"
+    return ["", "A vendor tenant's facts (`bench/security.py`, side \"tenant\"): the same ticket facts "
+                "sent by a vendor tenant registered for every venue of the dataset, to its ingest topic "
+                "with its own login (forwarded with its tenant, ownership judged against the DIP calendar "
+                "facts, one accepted copy written per fact), vs \"with\" (shared topic); the worker over "
+                f"SASL both times. Accepted copies on participation.facts per run: {copies} of "
+                f"{_n(st.get('events'))} ticket facts"
+                f"{'' if st.get('tenant_all_accepted') else ' (NOT every fact accepted)'}", "",
+            "| measure | tenant | with SASL + ACLs | tenant / with |", "|---|---:|---:|---:|",
+            *_rows("streams worker", st, "worker", True, ("tenant", "with"), "ratio_tenant_with_")]

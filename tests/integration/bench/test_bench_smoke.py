@@ -114,19 +114,25 @@ def test_smoke_security_part_measures_the_trust_layer_with_and_without_and_revoc
     sec = json.loads(out.read_text())["security"]
     numbers = {f"{what}.{side}.{key}": sec[what][side].get(key) for what in ("produce", "streams")
                for side in ("with", "without") for key in ("eps", "cpu_seconds", "eps_per_cpu_s")}
+    numbers |= {f"streams.tenant.{key}": sec["streams"]["tenant"].get(key)
+                for key in ("eps", "cpu_seconds", "eps_per_cpu_s")}
     numbers |= {f"{what}.{key}": sec[what].get(key) for what in ("produce", "streams")
                 for key in ("ratio_eps", "ratio_eps_per_cpu_s")}
+    numbers |= {f"streams.{key}": sec["streams"].get(key)
+                for key in ("ratio_tenant_with_eps", "ratio_tenant_with_eps_per_cpu_s")}
     numbers |= {f"connect_ms.{key}": sec["connect_ms"].get(key) for key in ("with", "without", "ratio")}
     rev = sec["revocation"]
     numbers |= {f"revocation.{key}": rev.get(key) for key in ("max_produce_refused_s", "max_login_refused_s")}
     assert not [k for k, v in numbers.items() if not _positive(v)], f"absent or not positive: {numbers}"
     # the first refusals come within seconds, and the tenant that stayed lost nothing
     assert rev["max_produce_refused_s"] < 30 and rev["max_login_refused_s"] < 30, rev
+    # every ticket fact the vendor tenant sent was counted: one accepted copy each
+    assert sec["streams"]["tenant_all_accepted"], sec["streams"]["tenant_accepted_copies"]
     other = rev["other_tenant"]
     assert other["acknowledged"] > 0 and other["lost"] == 0 and other["errors"] == 0, other
 
     table = out.with_suffix(".md").read_text()
     for row in ("Trust layer", "| produce (the project's producer), events/s |",
                 "| streams worker, events per worker CPU-second |", "| new client, first metadata answer (ms; median) |",
-                "first refused produce (TOPIC_AUTHORIZATION_FAILED)"):
+                "first refused produce (TOPIC_AUTHORIZATION_FAILED)", "| measure | tenant | with SASL + ACLs |"):
         assert row in table, f"{row!r} missing from the Markdown table"
