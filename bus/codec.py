@@ -106,12 +106,15 @@ def stored_move(move: str | None, tenant: str | None) -> tuple[bool, str | None]
     if move is None or not move.startswith(ACCEPTED_MOVE):
         return False, move
     return True, move[len(ACCEPTED_MOVE) + 1:] or None
+
+
 #: Fact kind -> its contract schema file.
 FACT_KINDS: dict[str, str] = {"ticket": "ticket_event.avsc", "snapshot": "sales_snapshot.avsc",
                               "performance": "performance.avsc"}
 #: Avro record name (without namespace) -> fact kind.
 KIND_OF_RECORD: dict[str, str] = {"TicketEvent": "ticket", "SalesSnapshot": "snapshot",
                                   "Performance": "performance"}
+
 
 def decode_header(data: bytes | None) -> int:
     """The schema id in a wire-format message, or a SerializationError saying why not."""
