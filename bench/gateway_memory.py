@@ -11,7 +11,8 @@ Two measurements, run on their own (``python -m bench.gateway_memory``, not part
   ``--use-env-stack``; ``--set NAME=VALUE`` gives the gateway more settings (A/B). Measured
   (2-core machine): 532 MB before the compact view, 333 MB after; 275 MB once ``ops.cli``
   imported only the gateway's role (the process before any record: ~126 -> ~70 MB); 194-204
-  MB (6 runs) with compressed documents and a 2 MB compacted-reader read-ahead.
+  MB (6 runs) with compressed documents and a 2 MB compacted-reader read-ahead; 173-177 MB
+  (3 runs) once reading a schema by id no longer imported the registry client.
 * ``--in-process``: the same records decoded the way the loader decodes them and applied
   to a :class:`sinks.gateway.view.View` here, with tracemalloc: bytes the view holds
   per performance and the biggest allocation sites. No stack needed.

@@ -6,21 +6,36 @@ five times slower on hot paths, so it is not used here. The registry client is
 confluent-kafka's ``SchemaRegistryClient`` (it speaks to Confluent, Karapace,
 Apicurio's ccompat API and Redpanda alike).
 
+Perf (issue #14): a reader only ever fetches writer schemas by id, so
+:meth:`Registry.writer_schema` does that one ``GET /schemas/ids/{id}`` with the standard
+library, and ``SchemaRegistryClient`` is imported and created on the first call that
+needs it (register, look up, compatibility). Importing ``confluent_kafka.schema_registry``
+costs ~14 MB resident at start (httpx2, authlib, joserfc, cryptography and OpenSSL:
+~280 modules) that a read-only role such as the gateway never used. The gateway's peak
+RSS at 100,000 performances (``python -m bench.gateway_memory``, 3 runs each, one
+machine) went from 194.9-198.1 to 173.0-176.6 MB: less heap, fewer shared libraries
+mapped, and no httpx client with its connection pool.
+
 This is the generic serde (timestamps as ``datetime``); the wire header and the hot
 path with int-millisecond timestamps live in ``bus.codec``.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import io
 import json
+import random
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastavro
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError as _SRError
 from fastavro.schema import to_parsing_canonical_form
 
 from bus.codec import (
@@ -37,6 +52,9 @@ from bus.settings import RegistrySettings
 from schemas import load_schema
 from schemas.models import AvroModel
 
+if TYPE_CHECKING:
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
 __all__ = [
     "MAGIC_BYTE",
     "AvroDeserializer",
@@ -48,6 +66,44 @@ __all__ = [
 ]
 
 _NO_SUCH_SCHEMA = (40401, 40403)  # Confluent error codes: subject / schema id not found
+_SR_ERROR_MODULE = "confluent_kafka.schema_registry.error"
+# As confluent-kafka's client: statuses worth another try, 3 retries, full-jitter backoff.
+_RETRIABLE = (408, 429, 500, 502, 503, 504)
+_RETRIES, _RETRY_WAIT_MS, _RETRY_MAX_WAIT_MS = 3, 1000, 20000
+#: Longest wait for one answer: a registry that accepts and never answers is "unreachable"
+#: (retried, then a retriable SchemaRegistryError), never a reader stuck for good.
+_TIMEOUT_S = 30.0
+_ACCEPT = "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json"
+
+
+class RegistryAnswerError(Exception):
+    """An error answer of the registry to a request this module made itself (the same
+    attributes as confluent-kafka's ``SchemaRegistryError``)."""
+
+    def __init__(self, http_status_code: int, error_code: int, error_message: str) -> None:
+        super().__init__(http_status_code, error_code, error_message)
+        self.http_status_code = http_status_code
+        self.error_code = error_code
+        self.error_message = error_message
+
+    def __str__(self) -> str:
+        return f"{self.error_message} (HTTP status code {self.http_status_code}, SR code {self.error_code})"
+
+
+def _is_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` is the registry's error answer (ours, or confluent-kafka's once its
+    client is loaded), not a failure to reach it."""
+    if isinstance(exc, RegistryAnswerError):
+        return True
+    module = sys.modules.get(_SR_ERROR_MODULE)
+    return module is not None and isinstance(exc, module.SchemaRegistryError)
+
+
+def _sr_error() -> type[Exception]:
+    """confluent-kafka's ``SchemaRegistryError`` (imported with the client, on first use)."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    return SchemaRegistryError
 
 
 def registry_env(settings: RegistrySettings) -> dict[str, str]:
@@ -73,9 +129,29 @@ class Registry:
             conf["basic.auth.user.info"] = settings.basic_auth_user_info.get_secret_value()
             self.user = conf["basic.auth.user.info"].partition(":")[0]
         self.url = settings.url
-        self._client = SchemaRegistryClient(conf)
+        self._conf = conf
+        self._urls = [u.strip().rstrip("/") for u in settings.url.split(",")]
+        for url in self._urls:  # what SchemaRegistryClient(conf) checks, checked at once still
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"Invalid url {url}")
+        if self.user is not None and ":" not in conf["basic.auth.user.info"]:
+            raise ValueError("basic.auth.user.info must be in the form of {username}:{password}")
+        self._auth = (None if settings.basic_auth_user_info is None else "Basic " + base64.b64encode(
+            settings.basic_auth_user_info.get_secret_value().encode()).decode("ascii"))
+        self._sr_client: SchemaRegistryClient | None = None
         self._by_id: dict[int, Any] = {}
         self._lock = threading.Lock()
+
+    @property
+    def _client(self) -> SchemaRegistryClient:
+        """confluent-kafka's client, imported and created on the first call that needs it."""
+        if self._sr_client is None:
+            from confluent_kafka.schema_registry import SchemaRegistryClient
+
+            with self._lock:
+                if self._sr_client is None:
+                    self._sr_client = SchemaRegistryClient(self._conf)
+        return self._sr_client
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -84,23 +160,25 @@ class Registry:
             raise self._error(what, exc) from exc
 
     def _error(self, what: str, exc: Exception) -> Exception:
-        if isinstance(exc, _SRError):
-            if exc.http_status_code == 401:
+        if _is_answer(exc):
+            status: int | None = getattr(exc, "http_status_code", None)
+            message = getattr(exc, "error_message", "")
+            if status == 401:
                 who = f"registry user {self.user!r}" if self.user else "a caller without credentials"
                 return SchemaRegistryError(
                     f"{what}: the registry at {self.url} refused {who} (401): set "
                     "CULTUURBUS_REGISTRY__BASIC_AUTH_USER_INFO=user:password to this role's "
                     "registry user")
-            if exc.http_status_code == 403:
+            if status == 403:
                 return SchemaRegistryError(f"{what}: registry user {self.user!r} may not do this "
                                            "(403: it may only read); ops does it")
-            if exc.http_status_code == 409:
-                return SchemaIncompatibleError(f"{what}: {exc.error_message}")
-            if exc.http_status_code and exc.http_status_code < 500 and exc.http_status_code != 404:
-                return SchemaRegistryError(f"{what}: registry answered {exc.http_status_code} "
-                                           f"{exc.error_message}")
+            if status == 409:
+                return SchemaIncompatibleError(f"{what}: {message}")
+            if status and status < 500 and status != 404:
+                return SchemaRegistryError(f"{what}: registry answered {status} "
+                                           f"{message}")
             return SchemaRegistryError(f"{what}: registry at {self.url} answered "
-                                       f"{exc.http_status_code}: {exc.error_message}")
+                                       f"{status}: {message}")
         return SchemaRegistryError(f"{what}: cannot reach the schema registry at {self.url} ({exc}); "
                                    "is it running? (`cultuurbus stack status`)")
 
@@ -118,6 +196,8 @@ class Registry:
                 be reached.
 
         """
+        from confluent_kafka.schema_registry import Schema
+
         s = Schema(json.dumps(schema), "AVRO")
         schema_id = self._lookup(subject, s)
         if schema_id is None:
@@ -131,16 +211,17 @@ class Registry:
         try:
             found = self._client.lookup_schema(subject, s)
         except Exception as exc:
-            if isinstance(exc, _SRError) and exc.http_status_code == 404:
+            if _is_answer(exc) and getattr(exc, "http_status_code", None) == 404:
                 return None
             raise self._error(f"looking up the schema of {subject}", exc) from exc
         return int(found.schema_id)  # type: ignore[arg-type]
 
     def _register(self, subject: str, s: Schema) -> int:
+        client = self._client
         try:
-            return int(self._client.register_schema(subject, s))
-        except _SRError as exc:
-            if exc.http_status_code == 403:
+            return int(client.register_schema(subject, s))
+        except _sr_error() as exc:
+            if getattr(exc, "http_status_code", None) == 403:
                 raise SchemaRegistryError(
                     f"schema for {subject} is not registered: run `cultuurbus schemas register` "
                     f"(registry user {self.user!r} may only look schemas up)") from exc
@@ -161,11 +242,13 @@ class Registry:
         try:
             versions = self._client.get_versions(subject)
         except Exception as exc:
-            if isinstance(exc, _SRError) and exc.http_status_code == 404:
+            if _is_answer(exc) and getattr(exc, "http_status_code", None) == 404:
                 return True
             raise self._error(f"listing versions of {subject}", exc) from exc
         if not versions:
             return True
+        from confluent_kafka.schema_registry import Schema
+
         return bool(self._call(f"checking {subject}", self._client.test_compatibility,
                                subject, Schema(json.dumps(schema), "AVRO")))
 
@@ -190,17 +273,17 @@ class Registry:
         if parsed is not None:
             return parsed
         try:
-            fetched = self._client.get_schema(schema_id)
+            fetched = self._get(f"schemas/ids/{schema_id}")
         except Exception as exc:
-            if isinstance(exc, _SRError) and (exc.http_status_code == 404
-                                              or exc.error_code in _NO_SUCH_SCHEMA):
+            if _is_answer(exc) and (getattr(exc, "http_status_code", None) == 404
+                                    or getattr(exc, "error_code", None) in _NO_SUCH_SCHEMA):
                 raise SerializationError(
                     f"the registry at {self.url} does not know schema id {schema_id}: the record "
                     "was not produced through this registry (another cluster's, or a deleted "
                     "schema); produce it again with the project's serde") from exc
             raise self._error(f"fetching schema id {schema_id}", exc) from exc
         try:
-            parsed = fastavro.parse_schema(json.loads(fetched.schema_str or ""))
+            parsed = fastavro.parse_schema(json.loads(fetched.get("schema") or ""))
         except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, it is not readable
             raise SerializationError(f"schema id {schema_id} in the registry at {self.url} is not "
                                      f"a usable Avro schema ({exc}); records naming it cannot be "
@@ -208,6 +291,57 @@ class Registry:
         with self._lock:
             self._by_id[schema_id] = parsed
         return parsed
+
+    def _get(self, path: str) -> dict[str, Any]:
+        """``GET {url}/{path}`` as confluent-kafka's client does it: each url of a
+        comma-separated list in turn, retrying what it retries.
+
+        Raises:
+            RegistryAnswerError: the registry answered with an error.
+            OSError: it could not be reached (after the retries).
+
+        """
+        headers = {"Accept": _ACCEPT}
+        if self._auth is not None:
+            headers["Authorization"] = self._auth
+        for i, base in enumerate(self._urls):
+            last = i == len(self._urls) - 1
+            try:
+                status, body = self._request(f"{base}/{path}", headers)
+            except Exception:
+                if last:
+                    raise
+                continue
+            if 200 <= status <= 299:
+                found = json.loads(body) if body else {}
+                return found if isinstance(found, dict) else {}
+            if status not in _RETRIABLE or last:
+                try:
+                    answer = json.loads(body)
+                    code, message = answer.get("error_code"), answer.get("message")
+                except (ValueError, AttributeError):
+                    code, message = -1, f"Unknown Schema Registry Error: {body!r}"
+                raise RegistryAnswerError(status, code, message)
+        raise RegistryAnswerError(0, -1, f"no registry url in {self.url!r}")
+
+    @staticmethod
+    def _request(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        """Status and body of one GET, retried on network errors and retriable statuses."""
+        for attempt in range(_RETRIES + 1):
+            try:
+                request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s), checked in __init__
+                with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as answer:  # noqa: S310 - the same
+                    return int(answer.status), bytes(answer.read())
+            except urllib.error.HTTPError as exc:
+                status, body = exc.code, exc.read()
+                exc.close()
+                if status not in _RETRIABLE or attempt >= _RETRIES:
+                    return status, body
+            except (OSError, http.client.HTTPException):  # no answer: refused, reset, cut short
+                if attempt >= _RETRIES:
+                    raise
+            time.sleep(random.random() * min(_RETRY_WAIT_MS * 2.0 ** attempt, _RETRY_MAX_WAIT_MS) / 1000)
+        raise AssertionError("unreachable")
 
 
 class AvroSerializer:
