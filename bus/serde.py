@@ -6,15 +6,10 @@ five times slower on hot paths, so it is not used here. The registry client is
 confluent-kafka's ``SchemaRegistryClient`` (it speaks to Confluent, Karapace,
 Apicurio's ccompat API and Redpanda alike).
 
-Perf (issue #14): a reader only ever fetches writer schemas by id, so
-:meth:`Registry.writer_schema` does that one ``GET /schemas/ids/{id}`` with the standard
-library, and ``SchemaRegistryClient`` is imported and created on the first call that
-needs it (register, look up, compatibility). Importing ``confluent_kafka.schema_registry``
-costs ~14 MB resident at start (httpx2, authlib, joserfc, cryptography and OpenSSL:
-~280 modules) that a read-only role such as the gateway never used. The gateway's peak
-RSS at 100,000 performances (``python -m bench.gateway_memory``, 3 runs each, one
-machine) went from 194.9-198.1 to 173.0-176.6 MB: less heap, fewer shared libraries
-mapped, and no httpx client with its connection pool.
+Perf (issue #14): reading a writer schema by id, all a reading role does, goes through
+``bus.registry_http`` (the standard library); ``SchemaRegistryClient`` is imported and created
+only on the first call that needs it (register, look up, compatibility), which keeps ~14 MB
+of imports out of the gateway (peak RSS at 100,000 performances 194.9-198.1 -> 173.0-176.6 MB).
 
 This is the generic serde (timestamps as ``datetime``); the wire header and the hot
 path with int-millisecond timestamps live in ``bus.codec``.
@@ -22,16 +17,9 @@ path with int-millisecond timestamps live in ``bus.codec``.
 
 from __future__ import annotations
 
-import base64
-import http.client
 import io
 import json
-import random
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +36,7 @@ from bus.codec import (
     writer_schema,
 )
 from bus.errors import SchemaIncompatibleError, SchemaRegistryError, SerializationError
+from bus.registry_http import RegistryHttp, is_answer, sr_error
 from bus.settings import RegistrySettings
 from schemas import load_schema
 from schemas.models import AvroModel
@@ -66,46 +55,6 @@ __all__ = [
 ]
 
 _NO_SUCH_SCHEMA = (40401, 40403)  # Confluent error codes: subject / schema id not found
-_SR_ERROR_MODULE = "confluent_kafka.schema_registry.error"
-# As confluent-kafka's client: statuses worth another try, 3 retries, full-jitter backoff.
-_RETRIABLE = (408, 429, 500, 502, 503, 504)
-_RETRIES, _RETRY_WAIT_MS, _RETRY_MAX_WAIT_MS = 3, 1000, 20000
-#: Longest wait for one answer: a registry that accepts and never answers is "unreachable"
-#: (retried, then a retriable SchemaRegistryError), never a reader stuck for good.
-_TIMEOUT_S = 30.0
-_ACCEPT = "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json"
-
-
-class RegistryAnswerError(Exception):
-    """An error answer of the registry to a request this module made itself (the same
-    attributes as confluent-kafka's ``SchemaRegistryError``)."""
-
-    def __init__(self, http_status_code: int, error_code: int, error_message: str) -> None:
-        super().__init__(http_status_code, error_code, error_message)
-        self.http_status_code = http_status_code
-        self.error_code = error_code
-        self.error_message = error_message
-
-    def __str__(self) -> str:
-        return f"{self.error_message} (HTTP status code {self.http_status_code}, SR code {self.error_code})"
-
-
-def _is_answer(exc: BaseException) -> bool:
-    """Whether ``exc`` is the registry's error answer (ours, or confluent-kafka's once its
-    client is loaded), not a failure to reach it."""
-    if isinstance(exc, RegistryAnswerError):
-        return True
-    module = sys.modules.get(_SR_ERROR_MODULE)
-    return module is not None and isinstance(exc, module.SchemaRegistryError)
-
-
-def _sr_error() -> type[Exception]:
-    """confluent-kafka's ``SchemaRegistryError`` (imported with the client, on first use)."""
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-    return SchemaRegistryError
-
-
 def registry_env(settings: RegistrySettings) -> dict[str, str]:
     """``CULTUURBUS_REGISTRY__*`` variables that give a child process the same registry login."""
     env = {"CULTUURBUS_REGISTRY__URL": settings.url}
@@ -130,14 +79,7 @@ class Registry:
             self.user = conf["basic.auth.user.info"].partition(":")[0]
         self.url = settings.url
         self._conf = conf
-        self._urls = [u.strip().rstrip("/") for u in settings.url.split(",")]
-        for url in self._urls:  # what SchemaRegistryClient(conf) checks, checked at once still
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"Invalid url {url}")
-        if self.user is not None and ":" not in conf["basic.auth.user.info"]:
-            raise ValueError("basic.auth.user.info must be in the form of {username}:{password}")
-        self._auth = (None if settings.basic_auth_user_info is None else "Basic " + base64.b64encode(
-            settings.basic_auth_user_info.get_secret_value().encode()).decode("ascii"))
+        self._http = RegistryHttp(settings)  # checks the urls and the login, as the client did
         self._sr_client: SchemaRegistryClient | None = None
         self._by_id: dict[int, Any] = {}
         self._lock = threading.Lock()
@@ -160,7 +102,7 @@ class Registry:
             raise self._error(what, exc) from exc
 
     def _error(self, what: str, exc: Exception) -> Exception:
-        if _is_answer(exc):
+        if is_answer(exc):
             status: int | None = getattr(exc, "http_status_code", None)
             message = getattr(exc, "error_message", "")
             if status == 401:
@@ -211,7 +153,7 @@ class Registry:
         try:
             found = self._client.lookup_schema(subject, s)
         except Exception as exc:
-            if _is_answer(exc) and getattr(exc, "http_status_code", None) == 404:
+            if is_answer(exc) and getattr(exc, "http_status_code", None) == 404:
                 return None
             raise self._error(f"looking up the schema of {subject}", exc) from exc
         return int(found.schema_id)  # type: ignore[arg-type]
@@ -220,7 +162,7 @@ class Registry:
         client = self._client
         try:
             return int(client.register_schema(subject, s))
-        except _sr_error() as exc:
+        except sr_error() as exc:
             if getattr(exc, "http_status_code", None) == 403:
                 raise SchemaRegistryError(
                     f"schema for {subject} is not registered: run `cultuurbus schemas register` "
@@ -242,7 +184,7 @@ class Registry:
         try:
             versions = self._client.get_versions(subject)
         except Exception as exc:
-            if _is_answer(exc) and getattr(exc, "http_status_code", None) == 404:
+            if is_answer(exc) and getattr(exc, "http_status_code", None) == 404:
                 return True
             raise self._error(f"listing versions of {subject}", exc) from exc
         if not versions:
@@ -273,9 +215,9 @@ class Registry:
         if parsed is not None:
             return parsed
         try:
-            fetched = self._get(f"schemas/ids/{schema_id}")
+            fetched = self._http.get(f"schemas/ids/{schema_id}")
         except Exception as exc:
-            if _is_answer(exc) and (getattr(exc, "http_status_code", None) == 404
+            if is_answer(exc) and (getattr(exc, "http_status_code", None) == 404
                                     or getattr(exc, "error_code", None) in _NO_SUCH_SCHEMA):
                 raise SerializationError(
                     f"the registry at {self.url} does not know schema id {schema_id}: the record "
@@ -291,57 +233,6 @@ class Registry:
         with self._lock:
             self._by_id[schema_id] = parsed
         return parsed
-
-    def _get(self, path: str) -> dict[str, Any]:
-        """``GET {url}/{path}`` as confluent-kafka's client does it: each url of a
-        comma-separated list in turn, retrying what it retries.
-
-        Raises:
-            RegistryAnswerError: the registry answered with an error.
-            OSError: it could not be reached (after the retries).
-
-        """
-        headers = {"Accept": _ACCEPT}
-        if self._auth is not None:
-            headers["Authorization"] = self._auth
-        for i, base in enumerate(self._urls):
-            last = i == len(self._urls) - 1
-            try:
-                status, body = self._request(f"{base}/{path}", headers)
-            except Exception:
-                if last:
-                    raise
-                continue
-            if 200 <= status <= 299:
-                found = json.loads(body) if body else {}
-                return found if isinstance(found, dict) else {}
-            if status not in _RETRIABLE or last:
-                try:
-                    answer = json.loads(body)
-                    code, message = answer.get("error_code"), answer.get("message")
-                except (ValueError, AttributeError):
-                    code, message = -1, f"Unknown Schema Registry Error: {body!r}"
-                raise RegistryAnswerError(status, code, message)
-        raise RegistryAnswerError(0, -1, f"no registry url in {self.url!r}")
-
-    @staticmethod
-    def _request(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """Status and body of one GET, retried on network errors and retriable statuses."""
-        for attempt in range(_RETRIES + 1):
-            try:
-                request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s), checked in __init__
-                with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as answer:  # noqa: S310 - the same
-                    return int(answer.status), bytes(answer.read())
-            except urllib.error.HTTPError as exc:
-                status, body = exc.code, exc.read()
-                exc.close()
-                if status not in _RETRIABLE or attempt >= _RETRIES:
-                    return status, body
-            except (OSError, http.client.HTTPException):  # no answer: refused, reset, cut short
-                if attempt >= _RETRIES:
-                    raise
-            time.sleep(random.random() * min(_RETRY_WAIT_MS * 2.0 ** attempt, _RETRY_MAX_WAIT_MS) / 1000)
-        raise AssertionError("unreachable")
 
 
 class AvroSerializer:

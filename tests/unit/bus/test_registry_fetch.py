@@ -60,7 +60,7 @@ def fake() -> Iterator[_Fake]:
 
 @pytest.fixture(autouse=True)
 def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bus.serde.time.sleep", lambda _s: None)
+    monkeypatch.setattr("bus.registry_http.time.sleep", lambda _s: None)
 
 
 def _registry(url: str, user_info: str | None = "reader:secret") -> Registry:
