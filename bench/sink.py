@@ -111,7 +111,7 @@ def _same_rows_insert(s: Settings, topics: list[str]) -> dict[str, Any]:
     finally:
         client.close()
     return {"rows": total, "tables": {t: len(r) for t, r in rows.items()}, "seconds": round(seconds, 2),
-            "rps": total / seconds}
+            "rps": total / seconds, "inserts": sum(-(-len(r) // batch) for r in rows.values())}
 
 
 def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]:
@@ -145,6 +145,7 @@ def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]
                 "complete": done, "rss_mb": sink.peak_rss_mb(), "cpu_seconds": round(cpu, 2),
                 "rows_per_cpu_s": rows / cpu if cpu > 0 else 0.0,
                 "insert_seconds": probe.metric("cultuurbus_sink_insert_seconds_sum"),
+                "inserts": probe.metric("cultuurbus_sink_insert_seconds_count"),
                 "flush_seconds": probe.metric("cultuurbus_sink_flush_seconds_sum"),
                 "batches": probe.metric("cultuurbus_sink_batch_rows_count"),
             }

@@ -65,11 +65,20 @@ class Batch:
     def is_empty(self) -> bool:
         return self.records == 0
 
-    def due(self, max_records: int, max_seconds: float, now: float | None = None) -> bool:
-        """Full, or its first record waited ``max_seconds``."""
+    def fullest(self) -> int:
+        """Rows of the table with the most rows in this batch."""
+        return max((len(r) for r in self.rows.values()), default=0)
+
+    def due(self, max_rows: int, max_seconds: float, now: float | None = None,
+            max_records: int | None = None) -> bool:
+        """Full (a table holds ``max_rows`` rows, or the batch covers ``max_records``
+        records: rows, skips and dead letters), or its first record waited ``max_seconds``.
+        ``max_records`` defaults to ``max_rows``."""
         if self.records == 0 or self.started is None:
             return False
-        if self.records >= max_records:
+        if self.records >= (max_rows if max_records is None else max_records):
+            return True
+        if self.fullest() >= max_rows:
             return True
         return (time.monotonic() if now is None else now) - self.started >= max_seconds
 

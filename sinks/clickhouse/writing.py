@@ -116,10 +116,13 @@ class BatchWriting:
             now_ms = time.time() * 1000
             age = m.event_age.labels(table)
             times = batch.times[table]
-            # a sample (every row's age would cost more than its insert): evenly spaced,
-            # always with the oldest row, at most AGE_SAMPLE per table per batch
+            # a sample (every row's age would cost more than its insert): every row of a
+            # small batch, else evenly spaced and the oldest row, about AGE_SAMPLE per table
             step = max(1, len(times) // AGE_SAMPLE)
-            for t in {min(times), *times[::step]}:
+            sample = times[::step]
+            if step > 1:
+                sample.append(min(times))
+            for t in sample:
                 age.observe((now_ms - t) / 1000)
         for table, pairs in sorted(batch.retracted.items()):
             if f"retract:{table}" in written:

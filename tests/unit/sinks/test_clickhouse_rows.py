@@ -18,6 +18,7 @@ from sinks.clickhouse.reports import ReportTable
 from sinks.clickhouse.rows import (
     COLUMNS,
     FACT_MAPPERS,
+    Row,
     Source,
     lastminute_row,
     performance_row,
@@ -160,6 +161,24 @@ def test_batch_is_due_when_full_or_old() -> None:
     assert b.due(2, 1.0, now=b.started + 1.0)
     b.mark("t", 0, 1)
     assert b.due(2, 1.0, now=b.started)
+
+
+def test_batch_is_full_when_one_table_has_max_rows_or_records_reach_their_bound() -> None:
+    b = Batch()
+    for i, table in enumerate(["ticket_facts", "attendance", "performances"]):
+        b.mark("t", 0, i)
+        b.add(Row(table, (i,), 0))
+    assert b.fullest() == 1
+    assert not b.due(2, 60.0, max_records=10), "three tables with one row each: room for more"
+    b.mark("t", 0, 3)
+    b.add(Row("ticket_facts", (3,), 0))
+    assert b.fullest() == 2 and b.due(2, 60.0, max_records=10), "ticket_facts has its 2 rows"
+    skips = Batch()
+    for i in range(9):
+        skips.mark("t", 0, i)
+    assert not skips.due(2, 60.0, max_records=10)
+    skips.mark("t", 0, 9)
+    assert skips.due(2, 60.0, max_records=10), "ten records without rows: the record bound"
 
 
 def test_dead_letter_keeps_original_headers_and_says_where_and_why() -> None:
