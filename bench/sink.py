@@ -7,6 +7,7 @@ Then the ceiling for exactly these rows: a raw clickhouse-connect insert of them
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -32,10 +33,11 @@ __all__ = ["SinkProbe", "measure_sink"]
 
 
 class SinkProbe:
-    """Reads a running sink's progress: its metrics, and its committed offsets."""
+    """Reads running sinks' progress (one consumer group): their metrics, summed, and the
+    group's committed offsets."""
 
-    def __init__(self, s: Settings, role: Role) -> None:
-        self.role = role
+    def __init__(self, s: Settings, *roles: Role) -> None:
+        self.roles = roles
         self.topics = [topic_name(t, s.topic_prefix) for t in (FACTS, *DERIVED_TOPICS, UNMATCHED)]
         self._group = make_consumer(s.kafka, s.sink.group_id)  # never subscribes: reads commits only
         self._parts: list[TopicPartition] = []
@@ -47,16 +49,17 @@ class SinkProbe:
         self._ends = {t: Offsets(s, t) for t in self.topics}
 
     def metric(self, name: str) -> float:
-        """Sum over labels of one counter of the sink (0 while unreachable)."""
-        try:
-            text = httpx.get(f"{self.role.url}/metrics", timeout=2.0).text
-        except httpx.HTTPError:
-            return 0.0
+        """Sum over labels and sinks of one counter (a sink that does not answer adds 0)."""
         total = 0.0
-        for fam in text_string_to_metric_families(text):
-            for sample in fam.samples:
-                if sample.name == name:
-                    total += sample.value
+        for role in self.roles:
+            try:
+                text = httpx.get(f"{role.url}/metrics", timeout=2.0).text
+            except httpx.HTTPError:
+                continue
+            for fam in text_string_to_metric_families(text):
+                for sample in fam.samples:
+                    if sample.name == name:
+                        total += sample.value
         return total
 
     def records_on_topics(self) -> int:
@@ -115,34 +118,57 @@ def _same_rows_insert(s: Settings, topics: list[str]) -> dict[str, Any]:
 
 
 def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]:
-    """Rows/s of the sink catching up on ``filled``'s topics (a streams run's prefix)."""
-    s = filled.model_copy(update={
-        "clickhouse": filled.clickhouse.model_copy(update={"database": filled.clickhouse.database + "_sink"}),
-        "sink": filled.sink.model_copy(update={"group_id": filled.sink.group_id + "-rate"}),
+    """Rows/s of the sink catching up on ``filled``'s topics (a streams run's prefix), then of
+    two sink processes in one group catching up on them into another database."""
+    out = _catch_up(bench, filled, sizes, 1)
+    raw = out["raw_insert_same_rows"] = _same_rows_insert(_sink_settings(filled, 1), out["topics"])
+    out["ratio_to_raw_insert"] = out["rps"] / raw["rps"] if raw["rps"] else 0.0
+    bench.say(f"sink: raw insert of the same {raw['rows']:,} rows = {raw['rps']:,.0f} rows/s "
+              f"(sink at {out['ratio_to_raw_insert']:.2f} of it)")
+    try:
+        two = out["two_processes"] = _catch_up(bench, filled, replace(sizes, profile=False), 2)
+        two["ratio_to_raw_insert"] = two["rps"] / raw["rps"] if raw["rps"] else 0.0
+    except (TimeoutError, RuntimeError) as exc:
+        out["two_processes"] = {"error": str(exc)[:300]}
+    return out
+
+
+def _sink_settings(filled: Settings, processes: int) -> Settings:
+    tail = "" if processes == 1 else f"_{processes}p"
+    return filled.model_copy(update={
+        "clickhouse": filled.clickhouse.model_copy(
+            update={"database": filled.clickhouse.database + "_sink" + tail}),
+        "sink": filled.sink.model_copy(update={"group_id": filled.sink.group_id + "-rate" + tail}),
     })
-    with running(bench.sink(s), timeout=90) as (sink,):
-        probe = SinkProbe(s, sink)
-        probe_topics = probe.topics
+
+
+def _catch_up(bench: Bench, filled: Settings, sizes: Sizes, processes: int) -> dict[str, Any]:
+    """``processes`` sinks in one group from their first record read to the group's last
+    commit: rows/s, and CPU seconds and peak RSS summed over the processes."""
+    s = _sink_settings(filled, processes)
+    with running(*(bench.sink(s) for _ in range(processes)), timeout=90) as sinks:
+        probe = SinkProbe(s, *sinks)
         try:
             total = probe.records_on_topics()
             wait_for(lambda: probe.metric("cultuurbus_sink_records_in_total") > 0, 60, "sink's first record",
-                     0.02, (sink,))
-            t0, cpu0 = time.time(), sink.cpu_seconds()
-            profiler = Profiler(sink.pid, min(15.0, max(2.0, total / 20_000)),
+                     0.02, tuple(sinks))
+            t0, cpu0 = time.time(), sum(r.cpu_seconds() for r in sinks)
+            profiler = Profiler(sinks[0].pid, min(15.0, max(2.0, total / 20_000)),
                                 bench.state / "profile-sink.txt").start() if sizes.profile else None
             budget = wait_budget(total, sizes.max_wait_s, 1000.0)
             try:
-                wait_for(lambda: probe.committed() >= total, budget, "sink commits", 0.1, (sink,))
+                wait_for(lambda: probe.committed() >= total, budget, "sink commits", 0.1, tuple(sinks))
                 done = True
             except TimeoutError:
                 done = False
-            t1, cpu = time.time(), sink.cpu_seconds() - cpu0
+            t1, cpu = time.time(), sum(r.cpu_seconds() for r in sinks) - cpu0
             rows = probe.metric("cultuurbus_sink_rows_written_total")
             records = probe.metric("cultuurbus_sink_records_in_total")
             out: dict[str, Any] = {
+                "processes": processes, "topics": probe.topics,
                 "records_on_topics": total, "records_in": records, "rows_written": rows,
                 "seconds": round(t1 - t0, 2), "rps": rows / (t1 - t0), "records_per_s": records / (t1 - t0),
-                "complete": done, "rss_mb": sink.peak_rss_mb(), "cpu_seconds": round(cpu, 2),
+                "complete": done, "rss_mb": sum(r.peak_rss_mb() for r in sinks), "cpu_seconds": round(cpu, 2),
                 "rows_per_cpu_s": rows / cpu if cpu > 0 else 0.0,
                 "insert_seconds": probe.metric("cultuurbus_sink_insert_seconds_sum"),
                 "inserts": probe.metric("cultuurbus_sink_insert_seconds_count"),
@@ -155,10 +181,7 @@ def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]
         finally:
             probe.close()
     state = "" if out["complete"] else " (cut short)"
-    bench.say(f"sink: {out['rows_written']:,.0f} rows from {total:,} records in {out['seconds']:.1f} s = "
+    who = "sink" if processes == 1 else f"sink, {processes} processes"
+    bench.say(f"{who}: {out['rows_written']:,.0f} rows from {total:,} records in {out['seconds']:.1f} s = "
               f"{out['rps']:,.0f} rows/s, {out['rows_per_cpu_s']:,.0f} rows per CPU-second{state}")
-    raw = out["raw_insert_same_rows"] = _same_rows_insert(s, probe_topics)
-    out["ratio_to_raw_insert"] = out["rps"] / raw["rps"] if raw["rps"] else 0.0
-    bench.say(f"sink: raw insert of the same {raw['rows']:,} rows = {raw['rps']:,.0f} rows/s "
-              f"(sink at {out['ratio_to_raw_insert']:.2f} of it)")
     return out
