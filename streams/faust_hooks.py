@@ -34,6 +34,11 @@ The hooks, why each is needed, and the upstream issue where there is one:
   the consumer's private ``_fetch_min_bytes`` / ``_fetch_max_wait_ms`` (read by
   ``AIOKafkaConsumer.start``): fetches that wait for data (``streams.tuning``); Faust has
   no setting for them and aiokafka no setter. No upstream issue.
+- ``faust.stores.rocksdb.RocksDBOptions.as_options`` (wrapped, class-level): every
+  table partition's database shares one block cache and one write buffer manager
+  (:func:`share_rocksdb_memory`); Faust makes a cache per database and has no setting for
+  a shared one, and ~30 databases each with their own cache and memtables were most of
+  the worker's native memory at 100,000 performances. No upstream issue.
 - ``faust.transport.producer.ProducerBuffer.max_messages`` (class-level): a changelog
   buffer larger than one batch writes; Faust holds every stream back at 100. Upstream:
   faust-streaming/faust#173 ("Warning - producer buffer full").
@@ -61,8 +66,10 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
+import faust.stores.rocksdb as faust_rocksdb
 import faust.streams
 import faust.transport.producer as faust_producer
+import rocksdict
 from faust.streams import current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -71,8 +78,8 @@ from streams.delivery import drain_messages
 
 __all__ = ["HOOKS", "PINNED", "Hook", "check_hooks", "create_batch", "current_event", "fetching_consumer",
            "mark_persisted", "partition_db", "producer_of", "resubscribe", "send_batch",
-           "set_changelog_buffer", "set_current_event", "set_resubscribe_delay", "subscribed_topics",
-           "table_store"]
+           "set_changelog_buffer", "set_current_event", "set_resubscribe_delay", "share_rocksdb_memory",
+           "subscribed_topics", "table_store"]
 
 #: The versions tested with these hooks: the exact pins of ``pyproject.toml``.
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
@@ -135,6 +142,8 @@ HOOKS = (
     Hook(_AIOKAFKA, "aiokafka:AIOKafkaConsumer", "_fetch_min_bytes", "fetch tuning", read_in="start"),
     Hook(_AIOKAFKA, "aiokafka:AIOKafkaConsumer", "_fetch_max_wait_ms", "fetch tuning", read_in="start"),
     Hook(_FAUST, "faust.transport.producer:ProducerBuffer", "max_messages", "the changelog buffer size"),
+    Hook(_FAUST, "faust.stores.rocksdb:RocksDBOptions", "as_options", "one RocksDB memory budget"),
+    Hook(_FAUST, "faust.stores.rocksdb:RocksDBOptions", "use_rocksdict", "one RocksDB memory budget"),
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_drain_messages", "deliveries without tasks"),
     *(Hook(_FAUST, "faust.transport.consumer:Consumer", name, "deliveries without tasks",
            read_in="_drain_messages")
@@ -260,3 +269,35 @@ def resubscribe(app: Any) -> None:
 def set_changelog_buffer(max_messages: int) -> None:
     """How many changelog writes Faust buffers before it holds the streams back (all apps)."""
     faust_producer.ProducerBuffer.max_messages = max_messages
+
+
+def share_rocksdb_memory(cache_bytes: int, write_buffer_bytes: int) -> tuple[Any, Any]:
+    """Every RocksDB database Faust opens from now on (all apps of this process) uses one
+    LRU block cache of ``cache_bytes`` and one write buffer manager that flushes memtables
+    once they hold ``write_buffer_bytes`` together, instead of a cache and memtables of its
+    own. The first call sets the budget; later calls keep it. Returns (cache, manager)."""
+    global _shared  # noqa: PLW0603 - one budget per process, like the class it wraps
+    if _shared is not None:
+        return _shared
+    cache = rocksdict.Cache(cache_bytes)
+    buffers = rocksdict.WriteBufferManager(write_buffer_bytes, False)
+    options = faust_rocksdb.RocksDBOptions
+    own = options.as_options
+
+    def as_options(self: Any) -> Any:
+        db_options = own(self)
+        if self.use_rocksdict:
+            table = rocksdict.BlockBasedOptions()  # as Faust's, with the shared cache
+            table.set_bloom_filter(self.bloom_filter_size, block_based=True)
+            table.set_block_cache(cache)
+            table.set_index_type(rocksdict.BlockBasedIndexType.binary_search())
+            db_options.set_block_based_table_factory(table)
+            db_options.set_write_buffer_manager(buffers)
+        return db_options
+
+    options.as_options = as_options  # type: ignore[method-assign]
+    _shared = (cache, buffers)
+    return _shared
+
+
+_shared: tuple[Any, Any] | None = None

@@ -25,6 +25,7 @@ from typing import Any
 from faust.sensors.monitor import Monitor
 
 from streams import faust_hooks
+from streams.context import ROCKSDB_SHARED_CACHE, ROCKSDB_SHARED_WRITE_BUFFERS
 
 __all__ = ["CHANGELOG_BUFFER", "FETCH_MAX_WAIT_MS", "FETCH_MIN_BYTES", "QuietMonitor", "tune"]
 
@@ -68,3 +69,4 @@ def tune(app: Any) -> None:
     app.transport.Consumer = faust_hooks.fetching_consumer(min_bytes=FETCH_MIN_BYTES,
                                                            max_wait_ms=FETCH_MAX_WAIT_MS)
     faust_hooks.set_changelog_buffer(CHANGELOG_BUFFER)
+    faust_hooks.share_rocksdb_memory(ROCKSDB_SHARED_CACHE, ROCKSDB_SHARED_WRITE_BUFFERS)
