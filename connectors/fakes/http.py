@@ -5,6 +5,7 @@ for its retransmit), and threads that do not keep a test process alive."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -15,6 +16,14 @@ __all__ = ["FakeApiServer", "ServedFake"]
 class FakeApiServer(ThreadingHTTPServer):
     request_queue_size = 1024
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before the answer was written (a test's client timing
+        out) is not the fake's error: no traceback for it. Anything else is printed as the
+        standard library's server prints it."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)
 
 
 class ServedFake:
