@@ -306,13 +306,14 @@ def test_kafka_has_an_authorizer_that_stores_and_removes_acls(stack: StackSettin
                              AclOperation.ANY, AclPermissionType.ANY)
     try:
         admin.create_acls([binding])[binding].result(timeout=15)
-        found = admin.describe_acls(match).result(timeout=15)
-        assert [(b.name, b.principal, b.operation) for b in found] == [(topic, principal, AclOperation.WRITE)]
+        # KRaft applies an ACL change through the metadata log: a describe right after the
+        # create may not list it yet (the same wait ops/access/acls.py makes)
+        wait_for(lambda: [(b.name, b.principal, b.operation) for b in admin.describe_acls(match).result(
+            timeout=15)] == [(topic, principal, AclOperation.WRITE)], 15, "the created ACL to be listed")
     finally:
         removed = admin.delete_acls([match])[match].result(timeout=15)
     assert len(removed) == 1
-    # KRaft applies an ACL change through the metadata log: a describe right after the delete
-    # may still list it for a moment (the same wait ops/access/acls.py makes).
+    # ... and a describe right after the delete may still list it for a moment
     wait_for(lambda: admin.describe_acls(match).result(timeout=15) == [], 15, "the deleted ACL to be gone")
 
 
