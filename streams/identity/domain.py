@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,12 +27,28 @@ from streams.tenancy import fact_out
 if TYPE_CHECKING:
     from streams.context import Out
 
-__all__ = ["KNOWN_KIND", "RELEASE_EVERY_S", "Identity", "Rerouter", "day_of"]
+__all__ = ["CHUNK", "KNOWN_KIND", "PARKED_LAYOUT", "RELEASE_EVERY_S", "Identity", "Rerouter", "day_of"]
 
 log = get_logger("streams")
 
 #: Least time between two release requests for one parked key.
 RELEASE_EVERY_S = 5.0
+#: Most fact ids in one chunk of a parked key's list.
+CHUNK = 64
+#: The ``identity-parked`` table, co-partitioned with the source key. A fact is parked
+#: in a record of its own and a key's list is kept in chunks, so parking one rewrites a
+#: short list, not every fact the key holds: a popular show on sale for hours before the
+#: calendar names it, or a worker catching up on a backlog whose calendar comes after
+#: its tickets, parks thousands of facts per key, and one growing record per key was
+#: rewritten whole (and sent to the changelog whole) for every one of them.
+PARKED_LAYOUT = """
+- ``<key>``: ``{"keys": [identifier keys], "n": chunks, "count": facts}`` (a dict: the
+  only values that are; ``{"keys": ..., "items": [...]}`` from before chunks is read too)
+- ``c:<key>#<j>``: the ids of chunk ``j``'s facts, at most ``CHUNK``, in arrival order
+- ``f:<key>|<id>``: ``[kind, base64 bytes, fact id(, tenant)]``: the tenant whose ingest
+  topic it came from, when it did (``streams.tenancy``); ``<id>`` is the fact id, with
+  the tenant after a unit separator (one copy per fact id and sender)
+"""
 #: Kind header of a calendar fact whose performance is known, told to ``streams.match``.
 KNOWN_KIND = "known"
 
@@ -57,9 +73,7 @@ class Identity:
 
     Args:
         crosswalk: identifier key -> canonical id (every worker's view of the identity topic).
-        parked: the parked-facts table: source key -> ``{"keys": [...], "items": [[kind,
-            base64 bytes, fact id(, tenant)], ...]}`` (the tenant whose ingest topic it came
-            from, when it did: ``streams.tenancy``).
+        parked: the parked-facts table (layout: :data:`PARKED_LAYOUT`).
         metrics: the role's metrics (parked, released, links, conflicts).
         encode_link: an IdentityLink record -> its bytes for the identity topic.
         in_partition_of: called with a fact's event before ``parked`` is read or written
@@ -91,8 +105,8 @@ class Identity:
         """Rebuild which keys are parked from the table (after a rebalance)."""
         self.waiting.clear()
         for key, entry in self.parked.items():
-            if entry is not None:
-                self.waiting[key] = (entry["keys"], len(entry["items"]))
+            if isinstance(entry, dict):  # a key's head; chunks and facts are lists
+                self.waiting[key] = (entry["keys"], _count(entry))
 
     def route(self, event: Any, key: str, kind: str, rec: dict[str, Any], raw: bytes,
               out: list[Out], tenant: str | None = None) -> Exception | None:
@@ -228,35 +242,76 @@ class Identity:
         self.publish_link(key, canonical, fact_id, at, reason, None, None, out)
 
     def _release(self, key: str, entry: dict[str, Any], canonical: str, out: list[Out], event: Any) -> None:
-        self._adopt(key, entry["keys"], canonical, entry["items"][0][2], None, out)
+        items = list(self._items(key, entry))
+        if items:
+            self._adopt(key, entry["keys"], canonical, items[0][2], None, out)
         rerouter = self.rerouter if key in self.crosswalk.undoable else None
-        for item in entry["items"]:
+        for item in items:
             kind, b64, fact_id = item[:3]
             tenant = item[3] if len(item) > 3 else None
             raw = base64.b64decode(b64)
             to = (canonical if rerouter is None
                   else _record(rerouter, event, key, canonical, kind, raw, fact_id, tenant))
             out.append(fact_out(FACTS, to, raw, kind, tenant))
-        self.metrics.released_total.inc(len(entry["items"]))
-        del self.parked[key]
+        self.metrics.released_total.inc(len(items))
+        self._forget(key, entry)
         self.waiting.pop(key, None)
         self.requested.pop(key, None)
         log.info("released parked facts", extra={"performance_key": key, "performance_id": canonical,
-                                                 "count": len(entry["items"])})
+                                                 "count": len(items)})
+
+    def _items(self, key: str, entry: dict[str, Any]) -> Iterator[list[Any]]:
+        """The parked facts of ``key``, in arrival order."""
+        yield from entry.get("items", ())  # parked before chunks
+        seen: set[str] = set()
+        for j in range(entry.get("n", 0)):
+            for item_id in self.parked.get(f"c:{key}#{j}") or ():
+                if item_id not in seen:  # listed twice when a crash came between two writes
+                    seen.add(item_id)
+                    item = self.parked.get(f"f:{key}|{item_id}")
+                    if item is not None:
+                        yield item
+
+    def _forget(self, key: str, entry: dict[str, Any]) -> None:
+        parked = self.parked
+        for j in range(entry.get("n", 0)):
+            chunk = parked.get(f"c:{key}#{j}")
+            for item_id in chunk or ():
+                if parked.get(f"f:{key}|{item_id}") is not None:
+                    del parked[f"f:{key}|{item_id}"]
+            if chunk is not None:
+                del parked[f"c:{key}#{j}"]
+        del parked[key]
 
     def _park(self, key: str, kind: str, rec: dict[str, Any], raw: bytes, keys: list[str],
               out: list[Out], tenant: str | None = None) -> None:
-        entry = self.parked.get(key) or {"keys": [], "items": []}
-        entry["keys"] = sorted(set(entry["keys"]) | set(keys))
+        parked = self.parked
+        head = parked.get(key) or {"keys": [], "n": 0, "count": 0}
+        head = {**head, "keys": sorted(set(head["keys"]) | set(keys))}
+        fact_id = rec["fact_id"]
+        item_id = fact_id if tenant is None else f"{fact_id}\x1f{tenant}"
         # one copy per fact id and sender: another tenant's fact under the same id parks beside it
-        if all(item[2] != rec["fact_id"] or (item[3] if len(item) > 3 else None) != tenant
-               for item in entry["items"]):
-            item = [kind, base64.b64encode(raw).decode(), rec["fact_id"]]
-            entry["items"].append(item if tenant is None else [*item, tenant])
+        if parked.get(f"f:{key}|{item_id}") is None and not any(
+                item[2] == fact_id and (item[3] if len(item) > 3 else None) == tenant
+                for item in head.get("items", ())):
+            n = head.get("n", 0)
+            chunk = parked.get(f"c:{key}#{n - 1}") if n else None
+            if chunk is None or len(chunk) >= CHUNK:
+                chunk, n = [], n + 1
+            # the list first: after a crash between the writes the fact is parked again
+            parked[f"c:{key}#{n - 1}"] = [*chunk, item_id]
+            item = [kind, base64.b64encode(raw).decode(), fact_id]
+            parked[f"f:{key}|{item_id}"] = item if tenant is None else [*item, tenant]
+            head = {**head, "n": n, "count": head.get("count", 0) + 1}
             self.metrics.unmatched_total.inc()
             out.append(fact_out(UNMATCHED, key, raw, kind, tenant))
-        self.parked[key] = entry
-        self.waiting[key] = (entry["keys"], len(entry["items"]))
+        parked[key] = head
+        self.waiting[key] = (head["keys"], _count(head))
+
+
+def _count(head: dict[str, Any]) -> int:
+    """Facts parked under a key's head (either layout)."""
+    return int(head.get("count", 0)) + len(head.get("items", ()))
 
 
 def _record(rerouter: Rerouter, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str,

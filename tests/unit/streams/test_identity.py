@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +16,9 @@ from prometheus_client import CollectorRegistry
 from bus.topics import FACTS, IDENTITY, MATCH, UNMATCHED
 from schemas import load_schema
 from streams.identity.crosswalk import Crosswalk
-from streams.identity.domain import KNOWN_KIND, RELEASE_EVERY_S, Identity
+from streams.identity.domain import CHUNK, KNOWN_KIND, RELEASE_EVERY_S, Identity
 from streams.metrics import StreamsMetrics
+from streams.tenancy import fact_out
 
 LINK = fastavro.parse_schema(load_schema("identity_link.avsc"))
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -171,3 +174,82 @@ def test_after_a_rebalance_the_parked_keys_are_known_again_from_the_table() -> N
     out: list[Any] = []
     second.identity.release_requested("ev", "vendor:tm:nl|P1", out)
     assert out == [(FACTS, "dip|G|1", b"raw-1", "ticket")]
+
+
+class Recording(dict[str, Any]):
+    """A parked table that remembers the size of every value written (what its changelog sends)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[int] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.written.append(len(json.dumps(value)))
+        super().__setitem__(key, value)
+
+
+def test_parking_a_key_s_thousandth_fact_writes_no_more_than_its_first_did() -> None:
+    table = Recording()
+    w = World(parked=table)
+    raw = bytes(300)  # a ticket fact's size
+    for n in range(1000):
+        w.identity.route(f"ev{n}", "", "ticket", ticket(f"f{n}"), raw, [])
+    first, last = sum(table.written[:3]), sum(table.written[-3:])
+    # a key's list of facts is rewritten a chunk at a time, never whole: a backlog parked
+    # thousands of facts per key, and the worker held every rewrite on its way to the changelog
+    assert last <= first + CHUNK * 12, (first, last)
+    assert w.metric("cultuurbus_streams_unmatched_parked") == 0  # counted by due_releases
+    w.crosswalk.put("vendor:tm:nl|P1", "dip|G|1")
+    out: list[Any] = []
+    w.identity.route("ev-last", "", "ticket", ticket("f-last"), b"last", out)
+    assert [o[2] for o in out] == [raw] * 1000 + [b"last"]
+    assert w.parked == {}  # every chunk and fact is deleted with the key's head
+
+
+def test_facts_parked_over_several_chunks_come_out_once_each_in_arrival_order_also_per_tenant() -> None:
+    w = World()
+    out: list[Any] = []
+    n_facts = CHUNK * 2 + 5
+    for n in range(n_facts):
+        w.identity.route(f"ev{n}", "", "ticket", ticket(f"f{n}"), f"raw-{n}".encode(), out)
+        w.identity.route(f"ev{n}", "", "ticket", ticket(f"f{n}"), f"raw-{n}".encode(), out)  # again
+    w.identity.route("ev-b", "", "ticket", ticket("f0"), b"raw-0-of-b", out, tenant="b")  # same id, other sender
+    assert len(out) == n_facts + 1
+    asyncio.run(w.identity.recovered())
+    w.crosswalk.put("vendor:tm:nl|P1", "dip|G|1")
+    assert w.identity.due_releases(now=100.0) == ["vendor:tm:nl|P1"]
+    assert w.metric("cultuurbus_streams_unmatched_parked") == n_facts + 1
+    released: list[Any] = []
+    w.identity.release_requested("ev", "vendor:tm:nl|P1", released)
+    assert [o[2] for o in released] == [f"raw-{n}".encode() for n in range(n_facts)] + [b"raw-0-of-b"]
+    assert w.parked == {}
+
+
+def test_a_crash_between_listing_a_fact_and_keeping_it_parks_it_again_and_releases_it_once() -> None:
+    w = World()
+    w.identity.route("ev1", "", "ticket", ticket("f1"), b"raw-1", [])
+    w.identity.route("ev2", "", "ticket", ticket("f2"), b"raw-2", [])
+    del w.parked["f:vendor:tm:nl|P1|f2"]  # listed in its chunk, its own record never written
+    w.identity.route("ev2", "", "ticket", ticket("f2"), b"raw-2", [])  # delivered again after the restart
+    w.crosswalk.put("vendor:tm:nl|P1", "dip|G|1")
+    out: list[Any] = []
+    w.identity.release_requested("ev", "vendor:tm:nl|P1", out)
+    assert [o[2] for o in out] == [b"raw-1", b"raw-2"]
+
+
+def test_facts_parked_in_one_record_per_key_by_an_earlier_version_are_still_released() -> None:
+    legacy = {"vendor:tm:nl|P1": {"keys": ["vendor:tm:nl|P1"],
+                                  "items": [["ticket", base64.b64encode(b"raw-1").decode(), "f1"],
+                                            ["ticket", base64.b64encode(b"raw-2").decode(), "f2", "a"]]}}
+    w = World(parked=legacy)
+    asyncio.run(w.identity.recovered())
+    w.identity.route("ev", "", "ticket", ticket("f1"), b"raw-1", [])  # parked already: not again
+    w.identity.route("ev", "", "ticket", ticket("f3"), b"raw-3", [])
+    w.crosswalk.put("vendor:tm:nl|P1", "dip|G|1")
+    assert w.identity.due_releases(now=100.0) == ["vendor:tm:nl|P1"]
+    assert w.metric("cultuurbus_streams_unmatched_parked") == 3
+    out: list[Any] = []
+    w.identity.release_requested("ev", "vendor:tm:nl|P1", out)
+    assert out == [(FACTS, "dip|G|1", b"raw-1", "ticket"), fact_out(FACTS, "dip|G|1", b"raw-2", "ticket", "a"),
+                   (FACTS, "dip|G|1", b"raw-3", "ticket")]
+    assert w.parked == {}
