@@ -31,13 +31,13 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bus.log import get_logger
 from bus.topics import FACTS, RELEASE, REVIEW
 from streams.identity.crosswalk import best_key, is_sector
 from streams.identity.domain import Identity
+from streams.identity.match_index import Day, Indexed, candidate_description
 from streams.identity.matching import Description, Matcher, description_of
 from streams.identity.reroute import REROUTE_KIND
 from streams.tenancy import fact_out
@@ -57,23 +57,6 @@ _ACTIONS = ("accept", "reject", "undo")
 def candidate_id_of(performance_key: str, target: str) -> str:
     """Stable id of the candidate "``performance_key`` is ``target``"."""
     return "cand-" + hashlib.sha256(f"{performance_key}>{target}".encode()).hexdigest()[:16]
-
-
-def _candidate_description(d: Description) -> dict[str, Any]:
-    return {"keys": list(d.keys), "source": d.source, "title": d.title, "start": d.start_ms,
-            "venue_name": d.venue_name, "venue_city": d.venue_city, "venue_postcode": d.venue_postcode,
-            "venue_id": d.venue_id}
-
-
-@dataclass
-class _Day:
-    """What the index knows of one day: descriptions by performance key, which key is
-    whose, the PENDING candidates by key, and the day's matcher (built when needed)."""
-
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    keys: dict[str, str] = field(default_factory=dict)
-    pending: dict[str, str] = field(default_factory=dict)
-    matcher: Matcher | None = None
 
 
 class MatchDesk:
@@ -104,7 +87,7 @@ class MatchDesk:
         self.make_matcher = make_matcher
         self.now_ms = now_ms
         self.in_partition_of = in_partition_of
-        self.days: dict[str, _Day] = {}
+        self.days: dict[str, Day] = {}
 
     async def recovered(self) -> None:
         """Rebuild the index from the table (after a rebalance)."""
@@ -137,7 +120,7 @@ class MatchDesk:
         today = self._day(day)
         linked = next((today.keys[k] for k in d.keys if k in today.keys), None)
         if linked is not None:
-            self._known(day, d, today.entries[linked]["c"], kind, raw, rec, out, tenant)
+            self._known(day, d, today.entries[linked].c, kind, raw, rec, out, tenant)
             return None
         held = next((today.pending[k] for k in d.keys if k in today.pending), None)
         if held is not None:
@@ -221,7 +204,7 @@ class MatchDesk:
             if action == "undo":
                 entry = today.entries.get(d.keys[0])
                 if entry is not None:  # the newest description of it, not the one first held
-                    raw, kind, tenant = base64.b64decode(entry["f"]), entry["k"], entry.get("t")
+                    raw, kind, tenant = self._raw(day, entry), entry.k, entry.t
                     kind, rec = self.decode(raw)
                     d = description_of(rec)
                     canonical = best_key(d.keys)
@@ -261,12 +244,12 @@ class MatchDesk:
         out.append(fact_out(FACTS, new, raw, kind, tenant))
         at = self.now_ms()
         moving = set(self.identity.crosswalk.linked_to(old))  # source keys identity-route adopted too
-        for entry in [e for e in self._day(day).entries.values() if e["c"] == old]:
-            e_raw = base64.b64decode(entry["f"])
+        for entry in [e for e in self._day(day).entries.values() if e.c == old]:
+            e_raw = self._raw(day, entry)
             e_kind, e_rec = self.decode(e_raw)
             e_d = description_of(e_rec)
             self._link(e_d, new, e_rec, out, "match", score, "matcher")
-            e_tenant = entry.get("t")
+            e_tenant = entry.t
             self._put(day, e_d, new, "match", e_kind, e_raw, e_tenant)
             move = f"rename-{candidate_id_of(e_d.keys[0], new)}-{at}"
             out.append(fact_out(FACTS, old, e_raw, e_kind, e_tenant, f"retract/{move}"))
@@ -279,7 +262,7 @@ class MatchDesk:
             cand = self._candidate(day, e_d, new, score, why, e_kind, e_raw, best=d)
             cand.update(state="ACCEPTED", decided_by="matcher", decided_at=at)
             self._save(day, cand, out)
-        described = {k for e in self._day(day).entries.values() if e["c"] == new for k in e["d"]["keys"]}
+        described = {k for e in self._day(day).entries.values() if e.c == new for k in e.d.keys}
         for k in sorted(moving - described):  # adopted by identity-route: no description names it
             self.identity.crosswalk.put(k, new, "match")  # published too, so that a worker started
             self.identity.publish_link(k, new, rec["fact_id"], rec["event_time"], "match", score, "matcher",
@@ -290,30 +273,37 @@ class MatchDesk:
             "performance_key": d.keys[0], "performance_id": new, "from": old, "score": score, "why": why})
 
     # -- the day's state -------------------------------------------------------------------
-    def _day(self, day: str) -> _Day:
+    def _day(self, day: str) -> Day:
         today = self.days.get(day)
         if today is None:
-            today = self.days[day] = _Day()
+            today = self.days[day] = Day()
         return today
 
     def _index(self, day: str, entry: dict[str, Any]) -> None:
+        """Index a description (a ``d|`` entry); its fact's bytes stay in the table only
+        (read back by ``_raw`` for a rename or an undo), not in memory for every performance."""
         today = self._day(day)
-        pk = entry["d"]["keys"][0]
+        indexed = Indexed.of(entry)
+        pk = indexed.d.keys[0]
         old = today.entries.get(pk)
-        today.entries[pk] = entry
-        for k in entry["d"]["keys"]:
+        today.entries[pk] = indexed
+        for k in indexed.d.keys:
             today.keys[k] = pk
         if old is None and today.matcher is not None:
-            today.matcher.add(Description.from_json(entry["d"]), entry["c"])  # a new one: no rebuild
+            today.matcher.add(indexed.d, indexed.c)  # a new one: no rebuild
         else:
             today.matcher = None  # changed: rebuilt when next needed
+
+    def _raw(self, day: str, entry: Indexed) -> bytes:
+        """The calendar fact's bytes of an indexed description, from the table."""
+        return base64.b64decode(self.table[f"d|{day}|{entry.d.keys[0]}"]["f"])
 
     def _matcher(self, day: str) -> Matcher:
         today = self._day(day)
         if today.matcher is None:
             today.matcher = self.make_matcher()
             for entry in today.entries.values():
-                today.matcher.add(Description.from_json(entry["d"]), entry["c"])
+                today.matcher.add(entry.d, entry.c)
         return today.matcher
 
     def _put(self, day: str, d: Description, canonical: str, reason: str, kind: str, raw: bytes,
@@ -330,7 +320,7 @@ class MatchDesk:
         """``d`` belongs to ``canonical`` by a shared identifier: link its new keys, forward
         it (unless identity-learn did), remember it."""
         old = self._day(day).entries.get(d.keys[0])
-        reason = old["r"] if old is not None and old["c"] == canonical else "identifier"
+        reason = old.r if old is not None and old.c == canonical else "identifier"
         if out is not None:
             cw = self.identity.crosswalk
             self._link(d, canonical, rec, out, "identifier", keys=[k for k in d.keys if cw.get(k) is None])
@@ -348,12 +338,11 @@ class MatchDesk:
                    raw: bytes, best: Description | None = None) -> dict[str, Any]:
         if best is None:
             matcher = self._matcher(day)
-            theirs = [Description.from_json(e["d"]) for e in self._day(day).entries.values()
-                      if e["c"] == target]
+            theirs = [e.d for e in self._day(day).entries.values() if e.c == target]
             best = max(theirs, key=lambda t: (matcher.score(d, t)[0], t.keys[0]))
         return {"candidate_id": candidate_id_of(d.keys[0], target), "day": day, "state": "PENDING",
-                "score": float(score), "reason": reason, "description": _candidate_description(d),
-                "target_id": target, "target": _candidate_description(best), "created_at": self.now_ms(),
+                "score": float(score), "reason": reason, "description": candidate_description(d),
+                "target_id": target, "target": candidate_description(best), "created_at": self.now_ms(),
                 "decided_by": None, "decided_at": None, "fact_kind": kind,
                 "fact": base64.b64encode(raw).decode()}
 
@@ -362,7 +351,7 @@ class MatchDesk:
         """A held description changed while it waits for a person: hold the newest."""
         cand = self.table.get(f"c|{day}|{cid}")
         if cand is not None and cand["description"]["keys"][0] == d.keys[0]:
-            cand.update(description=_candidate_description(d), fact_kind=kind,
+            cand.update(description=candidate_description(d), fact_kind=kind,
                         fact=base64.b64encode(raw).decode())
             self._save(day, cand, out)
             self._hold_tenant(day, cid, tenant)

@@ -141,7 +141,7 @@ def namespace_of(key: str) -> str:
     return key.split("|", 1)[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Description:
     """What matching needs of one calendar fact.
 
