@@ -204,14 +204,14 @@ class Decision:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
-    """One known performance: its descriptions, sources and identifiers by namespace."""
+    """One known performance: its sources, postcode areas and identifiers by namespace
+    (tuples: mostly one of each, and a day's matcher holds one group per performance)."""
 
-    descriptions: list[Description] = field(default_factory=list)
-    sources: set[str] = field(default_factory=set)
-    ids: dict[str, set[str]] = field(default_factory=dict)
-    areas: set[str] = field(default_factory=set)
+    sources: tuple[str, ...] = ()
+    ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    areas: tuple[str, ...] = ()
 
 
 def _conflicts(d: Description, group: _Group) -> str | None:
@@ -265,12 +265,15 @@ class Matcher:
         self._starts.insert(i, description.start_ms)
         self._entries.insert(i, (description, canonical))
         group = self._groups.setdefault(canonical, _Group())
-        group.descriptions.append(description)
-        group.sources.add(description.source)
+        if description.source not in group.sources:
+            group.sources += (description.source,)
         if area := _postcode_area(description.venue_postcode):
-            group.areas.add(area)
+            if area not in group.areas:
+                group.areas += (area,)
         for key in description.keys:
-            group.ids.setdefault(namespace_of(key), set()).add(key)
+            ns = namespace_of(key)
+            if key not in (theirs := group.ids.get(ns, ())):
+                group.ids[ns] = (*theirs, key)
 
     def score(self, a: Description, b: Description) -> tuple[float, str]:
         """Score of two descriptions and why (no blocking rules; starts within tolerance)."""
