@@ -26,7 +26,7 @@ from streams.delivery import drain
 from streams.faust_hooks import set_current_event
 from streams.metrics import StreamsMetrics
 from streams.outbox import Outbox
-from streams.store import RawTable
+from streams.store import COMPACT_JSON, RawTable
 from streams.tenancy import TENANT_HEADER
 
 __all__ = ["BATCH_MAX", "BATCH_WITHIN_S", "MOVE_HEADER", "Out", "StreamsContext", "batches", "header",
@@ -127,8 +127,8 @@ class StreamsContext:
     def table(self, name: str, help: str) -> Any:  # noqa: A002 - Faust's word
         """A JSON-valued RocksDB table with a changelog, co-partitioned with the facts."""
         return self.app.Table(name, default=None, partitions=PARTITIONS, help=help, options=ROCKSDB,
-                              schema=faust.Schema(key_type=str, key_serializer="json",
-                                                  value_serializer="json"))
+                              schema=faust.Schema(key_type=str, key_serializer=COMPACT_JSON,
+                                                  value_serializer=COMPACT_JSON))
 
     def raw_table(self, name: str, help: str) -> RawTable:  # noqa: A002 - Faust's word
         """A bytes-valued RocksDB table with a changelog, co-partitioned with the facts,

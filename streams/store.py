@@ -35,13 +35,29 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
+from faust.serializers import codecs as faust_codecs
 
 from streams.faust_hooks import current_event, partition_db, table_store
 from streams.outbox import Outbox
 
-__all__ = ["FirstDelivery", "JsonTable", "RawTable", "dumps", "loads"]
+__all__ = ["COMPACT_JSON", "CompactJson", "FirstDelivery", "JsonTable", "RawTable", "dumps", "loads"]
 
 loads = orjson.loads
+
+
+class CompactJson(faust_codecs.json):
+    """Faust's ``json`` codec (the same bytes), each result copied into a bytes object of
+    its own size like :func:`dumps`'s: the JSON tables' encoded keys stay in their store's
+    key index (1,000 per table) and their changelog values wait for the producer, and
+    tracemalloc of a worker fed 30,000 performances found 58 MB of such 4 KB blocks."""
+
+    def _dumps(self, s: Any) -> bytes:
+        return bytes(memoryview(super()._dumps(s)))
+
+
+#: The serializer name of :class:`CompactJson` (keys and values of the JSON tables).
+COMPACT_JSON = "cultuurbus-json"
+faust_codecs.register(COMPACT_JSON, CompactJson())
 
 
 def dumps(value: Any) -> bytes:

@@ -29,6 +29,7 @@ from bus.serde import AvroDeserializer, Registry
 from bus.topics import VENUE_LINKS, VENUES, topic_name
 from streams.context import Out, StreamsContext, in_partition_of
 from streams.identity.venues import VenueCrosswalk, VenueDecider, VenueDesc
+from streams.store import COMPACT_JSON
 
 __all__ = ["EVIDENCE_KIND", "VenueDesk", "VenueEvidence", "define", "follow_venue_links", "venue_desk"]
 
@@ -190,7 +191,8 @@ def venue_desk(ctx: StreamsContext, now_ms: Callable[[], int]) -> VenueDesk:
     table = ctx.app.Table("identity-venues", default=None, partitions=1,
                           help="Venue evidence: descriptions (v|venue id) and the venues each canonical "
                           "performance names (p|performance id), decided by identity-venues.",
-                          schema=faust.Schema(key_type=str, key_serializer="json", value_serializer="json"))
+                          schema=faust.Schema(key_type=str, key_serializer=COMPACT_JSON,
+                                              value_serializer=COMPACT_JSON))
     desk = VenueDesk(table, lambda link: ctx.codec.encode(VENUE_LINKS, "venue_link.avsc", link), now_ms,
                      in_partition_of=in_partition_of)
     table.on_recover(desk.recovered)

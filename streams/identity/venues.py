@@ -132,7 +132,7 @@ class VenueDecider:
         self.review_at = review_at
         self.descs: dict[str, set[VenueDesc]] = {}
         self.blocks: dict[tuple[str, str, str], set[str]] = {}
-        self.hosts: dict[str, set[str]] = {}  # canonical performance -> venue ids
+        self.hosts: dict[str, tuple[str, ...]] = {}  # canonical performance -> venue ids (mostly one)
         self.edges: dict[str, dict[str, _Edge]] = {}
         self.candidates: dict[str, dict[str, float]] = {}
         #: pairs a person said are two venues: no performance or name joins them again
@@ -169,11 +169,12 @@ class VenueDecider:
         """A description of ``performance`` names ``venue_id``: every other venue named by
         a description of it is the same venue. Returns the venue ids whose entry may have changed."""
         self.descs.setdefault(venue_id, set())
-        venues = self.hosts.setdefault(performance, set())
+        venues = self.hosts.get(performance, ())
         touched: set[str] = set()
-        for other in sorted(venues - {venue_id}):
+        for other in sorted(set(venues) - {venue_id}):
             touched |= self._join(venue_id, other, _Edge("performance", None, performance))
-        venues.add(venue_id)
+        if venue_id not in venues:
+            self.hosts[performance] = (*venues, venue_id)
         return touched
 
     def decide(self, action: str, a: str, b: str | None, by: str) -> tuple[set[str], list[tuple[str, str]]]:
