@@ -296,10 +296,13 @@ class Identity:
                 for item in head.get("items", ())):
             n = head.get("n", 0)
             chunk = parked.get(f"c:{key}#{n - 1}") if n else None
-            if chunk is None or len(chunk) >= CHUNK:
+            if n == 0 or (chunk is not None and len(chunk) >= CHUNK):
                 chunk, n = [], n + 1
-            # the list first: after a crash between the writes the fact is parked again
-            parked[f"c:{key}#{n - 1}"] = [*chunk, item_id]
+                # the head first, so it never lists fewer chunks than there are, whichever
+                # write a crash comes after (a fact delivered again finds itself parked)
+                parked[key] = {**head, "n": n}
+            # the list before the fact: after a crash between them the fact is parked again
+            parked[f"c:{key}#{n - 1}"] = [*(chunk or ()), item_id]
             item = [kind, base64.b64encode(raw).decode(), fact_id]
             parked[f"f:{key}|{item_id}"] = item if tenant is None else [*item, tenant]
             head = {**head, "n": n, "count": head.get("count", 0) + 1}

@@ -253,3 +253,39 @@ def test_facts_parked_in_one_record_per_key_by_an_earlier_version_are_still_rele
     assert out == [(FACTS, "dip|G|1", b"raw-1", "ticket"), fact_out(FACTS, "dip|G|1", b"raw-2", "ticket", "a"),
                    (FACTS, "dip|G|1", b"raw-3", "ticket")]
     assert w.parked == {}
+
+
+class CrashOnce(dict[str, Any]):
+    """A parked table whose ``at``-th write never happens: the worker died just before it."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.writes, self.at = 0, at
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes += 1
+        if self.writes == self.at:
+            raise SystemExit("kill -9")
+        super().__setitem__(key, value)
+
+
+@pytest.mark.parametrize("lost", range(1, 5))
+def test_a_crash_at_any_write_of_a_fact_that_starts_a_chunk_loses_nothing_once_it_is_delivered_again(
+        lost: int) -> None:
+    first = World()
+    for n in range(CHUNK):  # a full chunk
+        first.identity.route(f"ev{n}", "", "ticket", ticket(f"f{n}"), f"raw-{n}".encode(), [])
+    table = CrashOnce(at=lost)
+    table.update(first.parked)
+    w = World(parked=table)
+    asyncio.run(w.identity.recovered())
+    with pytest.raises(SystemExit):  # the fact that starts the next chunk; the worker dies mid-way
+        w.identity.route("ev-x", "", "ticket", ticket("f-x"), b"raw-x", [])
+    again = World(parked=table, crosswalk=w.crosswalk)  # restarted: the table as far as it was written
+    asyncio.run(again.identity.recovered())
+    again.identity.route("ev-x", "", "ticket", ticket("f-x"), b"raw-x", [])  # delivered again
+    again.identity.route("ev-y", "", "ticket", ticket("f-y"), b"raw-y", [])
+    again.crosswalk.put("vendor:tm:nl|P1", "dip|G|1")
+    out: list[Any] = []
+    again.identity.release_requested("ev", "vendor:tm:nl|P1", out)
+    assert [o[2] for o in out] == [f"raw-{n}".encode() for n in range(CHUNK)] + [b"raw-x", b"raw-y"]
