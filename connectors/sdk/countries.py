@@ -6,7 +6,9 @@ pycountry: ISO 3166-1 (alpha-2, alpha-3, English short, official and common name
 its translations (the Debian iso-codes catalogues) in Dutch, French, German and Spanish,
 the languages of the venues and buyers the connectors meet. Names are compared casefolded,
 without accents, punctuation or a leading "the" (``"the Netherlands"``, ``"Pays Bas"``,
-``"Osterreich"`` all match). The lookup is built once, on first use.
+``"Osterreich"`` all match). The lookup is built once, on first use; the last 1,024
+spellings looked up keep their answer (folding a name was a fortieth of a webhook
+delivery's CPU, and a buyer's country is looked up twice per delivery).
 
 A value that is no country is a :class:`~bus.errors.MappingError` naming the value and
 the field, never a default: the connector answers it 422 or dead-letters it, as every
@@ -18,7 +20,7 @@ from __future__ import annotations
 import gettext
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
@@ -62,6 +64,13 @@ def _lookup() -> dict[str, str]:
     return table
 
 
+@lru_cache(maxsize=1024)
+def _code(text: str) -> str | None:
+    """The alpha-2 code ``text`` spells, or None; the spellings a connector meets again and
+    again (bounded: hostile values cannot grow it) are folded once."""
+    return _lookup().get(_key(text))
+
+
 def iso_country(value: Any, field: str) -> str:
     """The ISO 3166-1 alpha-2 code of a country code or name.
 
@@ -74,7 +83,7 @@ def iso_country(value: Any, field: str) -> str:
         MappingError: the value is no country this table knows; names the value and field.
 
     """
-    code = _lookup().get(_key(value)) if isinstance(value, str) else None
+    code = _code(value) if isinstance(value, str) else None
     if code is None:
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise MappingError(f"{field} {shown} is not a country: give an ISO 3166-1 code (CH, CHE) "

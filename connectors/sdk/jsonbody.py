@@ -48,6 +48,10 @@ def _finite(text: str) -> float:
     return value
 
 
+#: One decoder for every body (``json.loads`` with hooks builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_constant, parse_float=_finite)
+
+
 def _depth_over(obj: Any, limit: int) -> bool:
     stack: list[tuple[Any, int]] = [(obj, 1)]
     while stack:
@@ -100,7 +104,7 @@ def load_json(raw: bytes, *, max_depth: int = MAX_DEPTH, text_only: bool = False
         raise BadJson(f"body is not UTF-8 (invalid byte at offset {exc.start}); send JSON encoded "
                       "as UTF-8") from None
     try:
-        data = json.loads(text, parse_constant=_constant, parse_float=_finite)
+        data = _DECODER.decode(text)
     except RecursionError:
         raise BadJson(f"body is nested too deeply; JSON documents may nest at most {max_depth} "
                       "levels") from None

@@ -8,7 +8,6 @@ ids, deduplicated downstream) and never skips one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -93,10 +92,13 @@ class PositionStore:
     def get(self, source_partition: str) -> dict[str, Any] | None:
         return self.load_all().get(source_partition)
 
+    @staticmethod
+    def _value(position: dict[str, Any]) -> bytes:
+        return json.dumps({"position": position, "saved_at": datetime.now(UTC).isoformat()}).encode()
+
     def _produce(self, source_partition: str, position: dict[str, Any]) -> Any:
-        value = json.dumps({"position": position,
-                            "saved_at": datetime.now(UTC).isoformat()}).encode()
-        return self._publisher.produce_raw(CONNECT_POSITIONS, self._key(source_partition), value)
+        return self._publisher.produce_raw(CONNECT_POSITIONS, self._key(source_partition),
+                                           self._value(position))
 
     def _timeout(self, timeout: float | None) -> float:
         return timeout or self._publisher.settings.connector.delivery_timeout_s + 5
@@ -115,9 +117,9 @@ class PositionStore:
                          timeout: float | None = None) -> None:
         """``save`` for an event loop: awaits the ack (positions already read; ``load_all``
         first otherwise)."""
-        fut = asyncio.wrap_future(self._produce(source_partition, position))
         try:
-            await asyncio.wait_for(fut, self._timeout(timeout))
+            await self._publisher.produce_raw_async(CONNECT_POSITIONS, self._key(source_partition),
+                                                    self._value(position), self._timeout(timeout))
         except Exception as exc:
             raise DeliveryError(f"position of {self.connector}/{source_partition} not saved: "
                                 f"{exc}") from exc

@@ -262,12 +262,7 @@ class Publisher:
             await asyncio.to_thread(self._send_all, items, acks)  # keep it off the event loop
         else:
             self._send_all(items, acks)
-        try:
-            async with asyncio.timeout(timeout if timeout is not None
-                                       else self.settings.connector.delivery_timeout_s + 5.0):
-                await all_in
-        except TimeoutError:
-            pass  # counted as not acknowledged below
+        await self._acked(all_in, timeout)
         self._check(acks, len(items), "")
         self._account(items, time.monotonic() - t0)
 
@@ -288,6 +283,32 @@ class Publisher:
         fut, acked = _future()
         self._produce(topic, key, value, None, acked)
         return fut
+
+    async def produce_raw_async(self, topic: str, key: str, value: bytes | None,
+                                timeout: float | None = None) -> None:
+        """``produce_raw`` for an event loop: awaits Kafka's ack as ``publish_async`` does (one
+        wake-up, no future per record handed over, no task).
+
+        Raises:
+            DeliveryError: not acknowledged in time, or refused.
+
+        """
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future[None] = loop.create_future()
+        acks = _Acks(1, _wake(loop, acked))
+        self._produce(topic, key, value, None, acks)
+        await self._acked(acked, timeout)
+        self._check(acks, 1, "")
+
+    async def _acked(self, last: asyncio.Future[None], timeout: float | None) -> None:
+        """Wait until ``last`` (the last delivery report) or ``timeout`` (default: the delivery
+        timeout and 5 s); what was not acknowledged by then is for ``_check`` to count."""
+        try:
+            async with asyncio.timeout(timeout if timeout is not None
+                                       else self.settings.connector.delivery_timeout_s + 5.0):
+                await last
+        except TimeoutError:
+            pass
 
     def close(self, timeout: float = 10.0) -> int:
         """Flush what is queued (bounded), stop and close the producer (its connections end

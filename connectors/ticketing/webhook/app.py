@@ -25,6 +25,10 @@ p99 answer 408 -> 124 ms; with ``bus.http.bind`` naming ``IPPROTO_TCP`` (so asyn
 ``TCP_NODELAY``: an answer's body no longer waits ~40 ms for the client's delayed ACK) and
 uvicorn on httptools instead of h11, 1,197 facts/s at 1,893 per CPU-second, p99 99 ms.
 What is left per delivery: mapping and pydantic (~a quarter), Avro and produce (~a fifth).
+Session 14 (``python -m bench.receivers_ab``, four rounds on another machine, medians):
+the fast path ahead of FastAPI's middleware (``connectors.sdk.fastpath``), answers by
+orjson, one JSON decoder, cached country spellings and ``gc.freeze()`` at start
+(``bus.http``) took 1,784 -> 2,422 facts/s, 1,775 -> 2,276 per CPU-second, p99 61 -> 32 ms.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bus.ops_http import ops_router
 from connectors.sdk.context import ConnectorContext
+from connectors.sdk.fastpath import FastPathApp, JsonAnswer
 from connectors.ticketing.webhook import eventbrite, eventix, stager
 from connectors.ticketing.webhook.fetch import EventbriteClient
 from connectors.ticketing.webhook.openapi import (
@@ -58,43 +63,51 @@ __all__ = ["create_app"]
 
 
 class _Deliveries:
-    """ASGI middleware: a delivery (``POST /webhooks/<vendor>/<account>[/<token>]``) goes
-    straight to ``Receiver.handle``; everything else (docs, health, metrics, other paths and
-    methods) to the FastAPI app. The FastAPI routes of the deliveries stay for the OpenAPI
-    document and answer the same; skipping FastAPI's routing, dependency solving and
-    exception layers per delivery is about a sixth of the receiver's CPU per request.
+    """The fast path (``connectors.sdk.fastpath``): a delivery (``POST
+    /webhooks/<vendor>/<account>[/<token>]``) goes straight to ``Receiver.handle``;
+    everything else (docs, health, metrics, other paths and methods) to FastAPI. The
+    FastAPI routes of the deliveries stay for the OpenAPI document and answer the same;
+    skipping FastAPI's routing, dependency solving and exception layers per delivery is
+    about a sixth of the receiver's CPU per request.
 
     Either way a URL token (a webhook path's fourth segment) is masked in the request's
     path once the answer starts, so an access log, whoever turns one on, prints
     ``/webhooks/<vendor>/<account>/<token>`` and never the token.
     """
 
-    def __init__(self, app: ASGIApp, receiver: Receiver) -> None:
-        self.app = app
+    def __init__(self, receiver: Receiver) -> None:
         self.receiver = receiver
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/webhooks/"):
-            await self.app(scope, receive, send)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+        path = scope["path"]
+        if not path.startswith("/webhooks/"):
+            await app(scope, receive, send)
             return
-        parts = scope["path"].split("/")
-
-        async def masked(message: Message) -> None:
-            if message["type"] == "http.response.start" and len(parts) > 4:
-                scope["path"] = "/".join([*parts[:4], "<token>"])
-                scope["raw_path"] = scope["path"].encode()
-            await send(message)
-
+        parts = path.split("/")
+        if len(parts) > 4:
+            send = _masking(scope, parts, send)
         if scope["method"] == "POST" and len(parts) in (4, 5) and all(parts[2:]):
             token = parts[4] if len(parts) == 5 else None
             answer = await self.receiver.handle(parts[2], parts[3], Request(scope, receive), token)
-            await _reply(answer)(scope, receive, masked)
+            await _reply(answer)(scope, receive, send)
             return
-        await self.app(scope, receive, masked)
+        await app(scope, receive, send)
 
 
-def _reply(answer: Answer) -> JSONResponse:
-    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+def _masking(scope: Scope, parts: list[str], send: Send) -> Send:
+    """``send``, masking the URL token in ``scope``'s path once the answer starts."""
+
+    async def masked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            scope["path"] = "/".join([*parts[:4], "<token>"])
+            scope["raw_path"] = scope["path"].encode()
+        await send(message)
+
+    return masked
+
+
+def _reply(answer: Answer) -> JsonAnswer:
+    return JsonAnswer(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 def create_app(ctx: ConnectorContext, settings: WebhookSettings, *,
@@ -115,11 +128,11 @@ def create_app(ctx: ConnectorContext, settings: WebhookSettings, *,
         yield
         await receiver.aclose()
 
-    app = FastAPI(title="cultuurbus webhook receiver", version="0.1.0", lifespan=lifespan,
+    app = FastPathApp(title="cultuurbus webhook receiver", version="0.1.0", lifespan=lifespan,
                   description="Ticketing vendors' webhooks -> Avro facts on Kafka. A 2xx answer "
                               "means Kafka acknowledged every fact of the delivery.")
     app.state.receiver = receiver
-    app.add_middleware(_Deliveries, receiver=receiver)
+    app.fast_path = _Deliveries(receiver)
 
     @app.exception_handler(HTTPException)
     async def refused(request: Request, exc: HTTPException) -> JSONResponse:

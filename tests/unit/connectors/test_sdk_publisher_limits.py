@@ -5,6 +5,7 @@ becomes a 500. A real producer; no broker is needed for the client to refuse a s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -43,3 +44,21 @@ def test_a_record_the_kafka_client_refuses_is_a_delivery_error_naming_the_topic(
     future = publisher.produce_raw("connector.positions", "k", b"a" * (2 * MIB))
     with pytest.raises(DeliveryError, match=r"connector.positions.*too large"):
         future.result(timeout=1)
+
+
+def test_awaiting_a_record_the_kafka_client_refuses_is_a_delivery_error_at_once(
+        publisher: Publisher) -> None:
+    async def save() -> None:
+        await publisher.produce_raw_async("connector.positions", "k", b"a" * (2 * MIB), timeout=30)
+
+    with pytest.raises(DeliveryError, match=r"connector.positions.*too large"):
+        asyncio.run(asyncio.wait_for(save(), 5))  # not after the 30 s of waiting for an ack
+
+
+def test_awaiting_a_record_no_broker_acknowledges_ends_in_a_delivery_error(
+        publisher: Publisher) -> None:
+    async def save() -> None:
+        await publisher.produce_raw_async("connector.positions", "k", b"{}", timeout=0.3)
+
+    with pytest.raises(DeliveryError, match="not acknowledged"):
+        asyncio.run(save())

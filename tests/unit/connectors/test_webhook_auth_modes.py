@@ -173,6 +173,22 @@ def test_the_url_token_is_not_in_answers_logs_metrics_or_the_dead_letter(
     assert json.loads(letter.raw)["config"]["endpoint_url"].endswith("/acme/<url-token>")
 
 
+def test_an_access_log_after_the_answer_sees_the_url_token_masked_in_the_path(
+        api: FakeEventbriteApi) -> None:
+    hx = harness(api, url_tokens={"stager/acme": TOKEN})
+    app, seen = hx.app, []
+
+    async def access_log(scope: Any, receive: Any, send: Any) -> None:  # as a server logs
+        await app(scope, receive, send)
+        seen.extend([scope["path"], scope["raw_path"].decode()])
+
+    hx.app = access_log  # type: ignore[assignment]
+    delivered = hx.post(wh.stager_delivery("acme", None, url_token=TOKEN))  # the fast path
+    wrong_method = hx.request("GET", f"/webhooks/stager/acme/{TOKEN}")  # FastAPI answers it
+    assert (delivered.status_code, wrong_method.status_code) == (200, 405)
+    assert seen == ["/webhooks/stager/acme/<token>"] * 4
+
+
 # -- what an unsigned delivery can no longer protect ---------------------------------------
 def test_with_a_nonce_the_trigger_header_is_trusted_as_the_body_and_replays_key_on_both(
         modes: Harness) -> None:
