@@ -97,7 +97,7 @@ class MatchDesk:
                 continue
             kind, day, _rest = key.split("|", 2)
             if kind == "d":
-                self._index(day, value)
+                self._index(day, Indexed.of(value))
             elif kind == "c" and value["state"] == "PENDING":
                 for k in value["description"]["keys"]:
                     self._day(day).pending[k] = value["candidate_id"]
@@ -279,11 +279,10 @@ class MatchDesk:
             today = self.days[day] = Day()
         return today
 
-    def _index(self, day: str, entry: dict[str, Any]) -> None:
+    def _index(self, day: str, indexed: Indexed) -> None:
         """Index a description (a ``d|`` entry); its fact's bytes stay in the table only
         (read back by ``_raw`` for a rename or an undo), not in memory for every performance."""
         today = self._day(day)
-        indexed = Indexed.of(entry)
         pk = indexed.d.keys[0]
         old = today.entries.get(pk)
         today.entries[pk] = indexed
@@ -313,7 +312,7 @@ class MatchDesk:
         if tenant is not None:
             entry["t"] = tenant
         self.table[f"d|{day}|{d.keys[0]}"] = entry
-        self._index(day, entry)
+        self._index(day, Indexed(d, canonical, reason, kind, tenant))  # d as it is, not read back
 
     def _known(self, day: str, d: Description, canonical: str, kind: str, raw: bytes, rec: dict[str, Any],
                out: list[Out] | None, tenant: str | None = None) -> None:
