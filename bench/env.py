@@ -162,12 +162,15 @@ class Bench:
         base: settings pointed at the stack (no topic prefix).
         state: where roles keep state and logs for this run.
         quiet: no progress lines (tests).
+        code: the checkout whose code the roles run (this one; another worktree of a
+            commit for an A/B, ``bench.receivers_ab``).
 
     """
 
     base: Settings
     state: Path
     quiet: bool = False
+    code: Path = REPO
     started: float = field(default_factory=time.monotonic)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:5])
     _registry: Registry | None = None
@@ -205,7 +208,8 @@ class Bench:
         """A process's environment for part ``s``, connecting as ``principal`` (the bench's
         own peers and probes as admin); ``extra`` wins over the principal's login."""
         return role_env(s, self.state / s.topic_prefix.strip("."),
-                        **{"CULTUURBUS_CONFIG_FILE": os.devnull, **principal_env(s, principal), **extra})
+                        **{"CULTUURBUS_CONFIG_FILE": os.devnull, "PYTHONPATH": str(self.code),
+                           **principal_env(s, principal), **extra})
 
     def _log(self, s: Settings, name: str) -> Path:
         return self.state / s.topic_prefix.strip(".") / f"{name}.log"

@@ -129,6 +129,27 @@ class Feed:
                 "eps": processed / seconds, "complete": done, "started_at": t0,
                 "cpu_seconds": round(cpu, 2), "eps_per_cpu_s": processed / cpu if cpu > 0 else None}
 
+    def backlog(self) -> float:
+        """Publish every ticket event, then every performance, without waiting: the backlog
+        of a worker started afterwards, the calendar arriving after the tickets (their facts
+        wait parked until it does). Returns when the first was sent; ``caught_up`` waits."""
+        self.watch.expect(self.ds.targets)
+        t0 = produce_all(self._ticket_producer, self._ticket_topic, self.ds.event_keys(),
+                         self.ds.wire(self._event_id, self.ds.event_bodies))
+        produce_all(self._producer, topic_name(PERFORMANCES, self.settings.topic_prefix),
+                    self.ds.perf_keys(), self._perf_values)
+        return t0
+
+    def caught_up(self, roles: tuple[Watched, ...] = ()) -> dict[str, Any]:
+        """Wait until every performance of a ``backlog`` has its final numbers; how long
+        that took from now (start ``roles`` first) and whether it got there."""
+        t0 = time.time()
+        n = len(self.ds.events) + len(self.ds.performances)
+        done = _wait(self.watch, wait_budget(n, self.cap_s, 60.0), roles)
+        seconds = max(self.watch.done_at - t0, 1e-3) if done else time.time() - t0
+        return {"records": n, "seconds": round(seconds, 2), "complete": done,
+                "performances_not_final": self.watch.remaining}
+
     def close(self) -> None:
         self.watch.close()
         self._producer.flush(10)

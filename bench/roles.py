@@ -102,8 +102,10 @@ class Role:
     def start(self) -> Role:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
+            # from the checkout its PYTHONPATH ends with (this one unless an A/B says otherwise)
+            code = self.env.get("PYTHONPATH", str(REPO)).split(os.pathsep)[-1]
             self.proc = subprocess.Popen([sys.executable, "-m", "ops.cli", *self.argv], env=self.env,
-                                         cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                         cwd=code, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         return self
 

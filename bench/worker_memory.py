@@ -7,7 +7,12 @@ fresh topic prefix on the bench's own stack (or ``--use-env-stack``), one worker
 calendar then the ticket events of :func:`bench.data.make_dataset`; the worker's VmHWM
 and VmRSS once it has published every availability, its resident memory by kind of
 mapping (main heap, anonymous maps, files), and the size of its RocksDB directory.
-``--set NAME=VALUE`` passes more settings to the worker (A/B of a setting);
+``--backlog`` measures a worker started on a backlog instead: the ticket events first,
+then the calendar, all on the topics before the worker starts (the acceptance tests' "calendar
+after the tickets"); its facts wait parked until their performance is described, so give
+it many events per performance, e.g. ``--backlog --perfs 1000 --events 200000``.
+``--set NAME=VALUE`` passes more settings to the worker (A/B of a setting), ``--code PATH``
+runs the worker of another checkout (A/B of two commits);
 ``--tracemalloc FRAMES`` runs it under tracemalloc (slower) and reports what Python holds at
 the end by allocation site (the rest of its RSS is native: RocksDB, librdkafka).
 """
@@ -24,11 +29,12 @@ from typing import Any
 
 import click
 
-from bench.data import make_dataset
+from bench.data import Dataset, make_dataset
 from bench.env import Bench, bench_stack, preflight
 from bench.feed import Feed
 from bench.gateway_memory import regions_mb, rss_mb
-from bench.roles import REPO, running
+from bench.roles import Role, running
+from bus.settings import Settings
 
 __all__ = ["measure_worker"]
 
@@ -50,9 +56,9 @@ threading.Thread(target=_watch, daemon=True, name="bench-tracemalloc").start()
 """
 
 
-def _traced_env(work: Path, frames: int) -> dict[str, str]:
+def _traced_env(work: Path, frames: int, code: Path) -> dict[str, str]:
     (work / "sitecustomize.py").write_text(_HOOK)
-    return {"PYTHONTRACEMALLOC": str(frames), "PYTHONPATH": f"{work}{os.pathsep}{REPO}",
+    return {"PYTHONTRACEMALLOC": str(frames), "PYTHONPATH": f"{work}{os.pathsep}{code}",
             "BENCH_TRACEMALLOC_TRIGGER": str(work / "dump")}
 
 
@@ -75,16 +81,47 @@ def _snapshot(trigger: Path, top: int) -> dict[str, Any]:
     return out
 
 
+def _memory(worker: Role) -> dict[str, Any]:
+    return {"peak_rss_mb": worker.peak_rss_mb(), "rss_mb": rss_mb(worker.pid),
+            "rss_mb_by_region": regions_mb(worker.pid), "cpu_seconds": round(worker.cpu_seconds(), 1),
+            "rocksdb_mb": _du_mb(Path(worker.env["CULTUURBUS_STREAMS__DATA_DIR"]))}
+
+
+def _on_backlog(bench: Bench, s: Settings, ds: Dataset, worker: Role, cap_s: float,
+                trigger: str | None) -> dict[str, Any]:
+    """The worker started once the whole backlog is on the topics."""
+    feed = Feed(s, ds, bench.registry, cap_s=cap_s)
+    try:
+        t0 = time.monotonic()
+        feed.backlog()
+        sent_s = time.monotonic() - t0
+        with running(worker, timeout=900 if trigger else 180) as roles:
+            got = feed.caught_up(tuple(roles))
+            out = {"performances": len(ds.performances), "events": len(ds.events), "backlog": True,
+                   "send_seconds": round(sent_s, 1), "catch_up_seconds": got["seconds"],
+                   "complete": got["complete"], "performances_not_final": got["performances_not_final"],
+                   **_memory(worker)}
+            if trigger:
+                out["tracemalloc"] = _snapshot(Path(trigger), 25)
+            return out
+    finally:
+        feed.close()
+
+
 def measure_worker(bench: Bench, perfs: int, events: int, settings: dict[str, str] | None = None,
-                   cap_s: float = 900.0, traced: int = 0) -> dict[str, Any]:
+                   cap_s: float = 900.0, traced: int = 0, backlog: bool = False) -> dict[str, Any]:
     """Peak RSS of one worker after ``perfs`` calendar facts and ``events`` ticket facts
-    (``traced``: frames of tracemalloc; 0: not traced)."""
+    (``traced``: frames of tracemalloc, 0: not traced; ``backlog``: all of them on the topics,
+    the tickets first, before the worker starts)."""
     ds = make_dataset(perfs, events)
     s = bench.fresh(f"wm{perfs}")
     extra = dict(settings or {})
     if traced:
-        extra.update(_traced_env(Path(tempfile.mkdtemp(prefix="worker-tracemalloc-")), traced))
+        extra.update(_traced_env(Path(tempfile.mkdtemp(prefix="worker-tracemalloc-")), traced,
+                                 bench.code))
     worker = bench.worker(s, **extra)
+    if backlog:
+        return _on_backlog(bench, s, ds, worker, cap_s, extra.get("BENCH_TRACEMALLOC_TRIGGER"))
     with running(worker, timeout=900 if traced else 180) as roles:
         live = tuple(roles)
         feed = Feed(s, ds, bench.registry, cap_s=cap_s)
@@ -99,9 +136,7 @@ def measure_worker(bench: Bench, perfs: int, events: int, settings: dict[str, st
         out = {"performances": perfs, "events": events, "calendar_pps": round(cal["pps"]),
                "calendar_seconds": round(calendar_s, 1), "calendar_complete": cal["complete"],
                "tickets_complete": tix["complete"], "peak_rss_mb_after_calendar": after_calendar,
-               "peak_rss_mb": worker.peak_rss_mb(), "rss_mb": rss_mb(worker.pid),
-               "rss_mb_by_region": regions_mb(worker.pid), "cpu_seconds": round(worker.cpu_seconds(), 1),
-               "rocksdb_mb": _du_mb(Path(worker.env["CULTUURBUS_STREAMS__DATA_DIR"]))}
+               **_memory(worker)}
         if traced:
             out["tracemalloc"] = _snapshot(Path(extra["BENCH_TRACEMALLOC_TRIGGER"]), 25)
         return out
@@ -113,16 +148,24 @@ def measure_worker(bench: Bench, perfs: int, events: int, settings: dict[str, st
 @click.option("--use-env-stack", is_flag=True, help="Use the stack the CULTUURBUS_* settings name.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="A setting for the worker, e.g. CULTUURBUS_KAFKA__COMPACTED_READ_AHEAD_KB=65536.")
+@click.option("--backlog", is_flag=True,
+              help="Start the worker once the ticket events, then the calendar, are all on the topics.")
+@click.option("--code", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Run the worker from this checkout (a worktree of another commit) instead.")
 @click.option("--tracemalloc", "traced", type=click.IntRange(min=0), default=0, metavar="FRAMES",
               help="Report what Python holds, by site (and by stack with more than one frame); "
                    "slower.")
-def main(perfs: int, events: int, use_env_stack: bool, sets: tuple[str, ...], traced: int) -> None:
+def main(perfs: int, events: int, use_env_stack: bool, sets: tuple[str, ...], backlog: bool,
+         code: Path | None, traced: int) -> None:
     """Memory of one streams worker at ``--perfs`` performances."""
     with bench_stack(use_env_stack) as base:
         preflight(base)
         bench = Bench(base, Path(tempfile.mkdtemp(prefix="worker-memory-")))
+        if code is not None:
+            bench.code = code.resolve()
         extra = dict(item.split("=", 1) for item in sets)
-        print(json.dumps(measure_worker(bench, perfs, events, extra, traced=traced), indent=2))
+        print(json.dumps(measure_worker(bench, perfs, events, extra, traced=traced,
+                                                   backlog=backlog), indent=2))
 
 
 if __name__ == "__main__":
