@@ -42,8 +42,11 @@ CHUNK = 64
 #: its tickets, parks thousands of facts per key, and one growing record per key was
 #: rewritten whole (and sent to the changelog whole) for every one of them.
 PARKED_LAYOUT = """
-- ``<key>``: ``{"keys": [identifier keys], "n": chunks, "count": facts}`` (a dict: the
-  only values that are; ``{"keys": ..., "items": [...]}`` from before chunks is read too)
+- ``<key>``: ``{"keys": [identifier keys], "n": chunks}`` (a dict: the only values that
+  are), written when a chunk starts or the keys grow, so parking a fact writes two records
+  (its chunk and itself), three when it starts a chunk; ``{"keys": ..., "items": [...]}``
+  from before chunks is read too, and a ``"count"`` written by session 13's version is
+  left out (the count comes from the chunks)
 - ``c:<key>#<j>``: the ids of chunk ``j``'s facts, at most ``CHUNK``, in arrival order
 - ``f:<key>|<id>``: ``[kind, base64 bytes, fact id(, tenant)]``: the tenant whose ingest
   topic it came from, when it did (``streams.tenancy``); ``<id>`` is the fact id, with
@@ -106,7 +109,7 @@ class Identity:
         self.waiting.clear()
         for key, entry in self.parked.items():
             if isinstance(entry, dict):  # a key's head; chunks and facts are lists
-                self.waiting[key] = (entry["keys"], _count(entry))
+                self.waiting[key] = (entry["keys"], self._count(key, entry))
 
     def route(self, event: Any, key: str, kind: str, rec: dict[str, Any], raw: bytes,
               out: list[Out], tenant: str | None = None) -> Exception | None:
@@ -242,7 +245,8 @@ class Identity:
         self.publish_link(key, canonical, fact_id, at, reason, None, None, out)
 
     def _release(self, key: str, entry: dict[str, Any], canonical: str, out: list[Out], event: Any) -> None:
-        items = list(self._items(key, entry))
+        held = list(self._items(key, entry))
+        items = [item for _, item in held]
         if items:
             self._adopt(key, entry["keys"], canonical, items[0][2], None, out)
         rerouter = self.rerouter if key in self.crosswalk.undoable else None
@@ -254,15 +258,17 @@ class Identity:
                   else _record(rerouter, event, key, canonical, kind, raw, fact_id, tenant))
             out.append(fact_out(FACTS, to, raw, kind, tenant))
         self.metrics.released_total.inc(len(items))
-        self._forget(key, entry)
+        self._forget(key, entry, [item_id for item_id, _ in held if item_id is not None])
         self.waiting.pop(key, None)
         self.requested.pop(key, None)
         log.info("released parked facts", extra={"performance_key": key, "performance_id": canonical,
                                                  "count": len(items)})
 
-    def _items(self, key: str, entry: dict[str, Any]) -> Iterator[list[Any]]:
-        """The parked facts of ``key``, in arrival order."""
-        yield from entry.get("items", ())  # parked before chunks
+    def _items(self, key: str, entry: dict[str, Any]) -> Iterator[tuple[str | None, list[Any]]]:
+        """The parked facts of ``key``, in arrival order, each with its id (None: one of a
+        head from before chunks)."""
+        for item in entry.get("items", ()):  # parked before chunks
+            yield None, item
         seen: set[str] = set()
         for j in range(entry.get("n", 0)):
             for item_id in self.parked.get(f"c:{key}#{j}") or ():
@@ -270,24 +276,26 @@ class Identity:
                     seen.add(item_id)
                     item = self.parked.get(f"f:{key}|{item_id}")
                     if item is not None:
-                        yield item
+                        yield item_id, item
 
-    def _forget(self, key: str, entry: dict[str, Any]) -> None:
+    def _forget(self, key: str, entry: dict[str, Any], ids: list[str]) -> None:
+        """Delete the key's head, its chunks and its facts (``ids``: those ``_items`` read)."""
         parked = self.parked
+        for item_id in ids:
+            del parked[f"f:{key}|{item_id}"]
         for j in range(entry.get("n", 0)):
-            chunk = parked.get(f"c:{key}#{j}")
-            for item_id in chunk or ():
-                if parked.get(f"f:{key}|{item_id}") is not None:
-                    del parked[f"f:{key}|{item_id}"]
-            if chunk is not None:
+            if f"c:{key}#{j}" in parked:
                 del parked[f"c:{key}#{j}"]
         del parked[key]
 
     def _park(self, key: str, kind: str, rec: dict[str, Any], raw: bytes, keys: list[str],
               out: list[Out], tenant: str | None = None) -> None:
         parked = self.parked
-        head = parked.get(key) or {"keys": [], "n": 0, "count": 0}
-        head = {**head, "keys": sorted(set(head["keys"]) | set(keys))}
+        stored = parked.get(key)
+        head = {k: v for k, v in (stored or {"n": 0}).items() if k != "count"}  # count: see _count
+        head["keys"] = sorted(set(head.get("keys", ())) | set(keys))
+        grown = stored is None or head["keys"] != stored["keys"]
+        count = self.waiting[key][1] if key in self.waiting else self._count(key, head)
         fact_id = rec["fact_id"]
         item_id = fact_id if tenant is None else f"{fact_id}\x1f{tenant}"
         # one copy per fact id and sender: another tenant's fact under the same id parks beside it
@@ -300,21 +308,25 @@ class Identity:
                 chunk, n = [], n + 1
                 # the head first, so it never lists fewer chunks than there are, whichever
                 # write a crash comes after (a fact delivered again finds itself parked)
-                parked[key] = {**head, "n": n}
+                head["n"] = n
+                parked[key] = head
+                grown = False
             # the list before the fact: after a crash between them the fact is parked again
             parked[f"c:{key}#{n - 1}"] = [*(chunk or ()), item_id]
             item = [kind, base64.b64encode(raw).decode(), fact_id]
             parked[f"f:{key}|{item_id}"] = item if tenant is None else [*item, tenant]
-            head = {**head, "n": n, "count": head.get("count", 0) + 1}
+            count += 1
             self.metrics.unmatched_total.inc()
             out.append(fact_out(UNMATCHED, key, raw, kind, tenant))
-        parked[key] = head
-        self.waiting[key] = (head["keys"], _count(head))
+        if grown:  # a head is written only when a chunk starts or its keys grow
+            parked[key] = head
+        self.waiting[key] = (head["keys"], count)
 
-
-def _count(head: dict[str, Any]) -> int:
-    """Facts parked under a key's head (either layout)."""
-    return int(head.get("count", 0)) + len(head.get("items", ()))
+    def _count(self, key: str, head: dict[str, Any]) -> int:
+        """Facts parked under a key's head (either layout), from its chunks: the head keeps
+        no count, which would be one more write for every fact parked."""
+        listed = sum(len(set(self.parked.get(f"c:{key}#{j}") or ())) for j in range(head.get("n", 0)))
+        return listed + len(head.get("items", ()))
 
 
 def _record(rerouter: Rerouter, event: Any, key: str, canonical: str, kind: str, raw: bytes, fact_id: str,
