@@ -3,7 +3,8 @@
 ``json.loads`` alone lets hostile bodies through as the wrong errors: 10,000 nested
 brackets raise ``RecursionError`` (a 500 before), a 5,000-digit number a ``ValueError``
 about Python's integer limit, and ``NaN``/``Infinity`` are accepted although JSON has
-no such values. Nesting is bounded (``max_depth``), checked after parsing in linear time.
+no such values. Nesting is bounded (``max_depth``), checked after parsing in linear time,
+and only for a body with more opening brackets than that (no other body can nest deeper).
 JSON may also spell a lone UTF-16 surrogate (backslash ``ud800``), which Python decodes
 into a string that cannot be written as UTF-8: a fact carrying it would be acknowledged
 and then fail to serialise. Receivers, which answer for a whole body, refuse such a body
@@ -114,7 +115,7 @@ def load_json(raw: bytes, *, max_depth: int = MAX_DEPTH, text_only: bool = False
     except ValueError as exc:  # Python's limit on integer digits (4300)
         raise BadJson("body holds a number with thousands of digits; numbers must fit the "
                       f"contract (64-bit integers) ({str(exc)[:80]})") from None
-    if _depth_over(data, max_depth):
+    if raw.count(b"[") + raw.count(b"{") > max_depth and _depth_over(data, max_depth):
         raise BadJson(f"body is nested more than {max_depth} levels deep; no vendor document "
                       "is, so it is refused")
     if text_only and _SURROGATE_ESCAPE.search(raw) is not None and _lone_surrogate(data):

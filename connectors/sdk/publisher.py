@@ -36,6 +36,7 @@ from bus.serde import AvroSerializer, Registry
 from bus.settings import Settings
 from bus.tenants import tenant_topic
 from bus.topics import dlq_of, spec
+from connectors.sdk.deadlines import Deadlines
 from connectors.sdk.dlq import scrub
 from connectors.sdk.errors import MappingError
 from connectors.sdk.metrics import ConnectorMetrics
@@ -127,6 +128,11 @@ class Publisher:
         timeout_ms = int(settings.connector.delivery_timeout_s * 1000)
         self._producer = make_producer(settings.kafka, message_timeout_ms=timeout_ms)
         self._serializers: dict[str, AvroSerializer] = {}
+        self._topics: dict[str, str] = {}  # catalog name -> this deployment's topic
+        self._deadlines = Deadlines()
+        # labelled metrics, made at the first publish (an alert on ``kafka_up == 0`` or an
+        # old last success must not fire for a connector that has not published yet)
+        self._children: dict[tuple[str, ...], Any] = {}
         self._stop = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name=f"{connector}-producer",
@@ -139,7 +145,11 @@ class Publisher:
             self._producer.poll(0.05)
 
     def _topic(self, name: str) -> str:
-        return tenant_topic(name, self.settings.connector.tenant, self.settings.topic_prefix)
+        topic = self._topics.get(name)
+        if topic is None:
+            topic = self._topics[name] = tenant_topic(name, self.settings.connector.tenant,
+                                                      self.settings.topic_prefix)
+        return topic
 
     def _serializer(self, topic: str) -> AvroSerializer:
         ser = self._serializers.get(topic)
@@ -224,7 +234,7 @@ class Publisher:
     def _check(self, acks: _Acks, count: int, where: str) -> None:
         """Raise unless Kafka acknowledged all ``count`` records of ``acks``."""
         if acks.left or acks.errors:
-            self.metrics.up.labels(self.connector).set(0)
+            self._child("up").set(0)
             first = acks.errors[0] if acks.errors else None
             raise DeliveryError(f"{acks.left + len(acks.errors)} of {count} records not "
                                 f"acknowledged by Kafka{where}" + (f": {first}" if first else " in time"),
@@ -266,17 +276,24 @@ class Publisher:
         self._check(acks, len(items), "")
         self._account(items, time.monotonic() - t0)
 
+    def _child(self, name: str, *labels: str) -> Any:
+        """``metrics.<name>.labels(connector, *labels)``, looked up once (it takes a lock)."""
+        key = (name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = getattr(self.metrics, name).labels(self.connector, *labels)
+        return child
+
     def _account(self, items: Sequence[SourceRecord | DeadLetter], seconds: float) -> None:
-        m = self.metrics
-        m.up.labels(self.connector).set(1)
-        m.publish_latency.labels(self.connector).observe(seconds)
-        m.last_success.labels(self.connector).set(time.time())
+        self._child("up").set(1)
+        self._child("publish_latency").observe(seconds)
+        self._child("last_success").set(time.time())
         for item in items:
             if isinstance(item, SourceRecord):
-                m.records_out.labels(self.connector, item.topic).inc()
+                self._child("records_out", item.topic).inc()
             else:
-                m.dlq.labels(self.connector, item.topic).inc()
-                m.records_failed.labels(self.connector, item.stage).inc()
+                self._child("dlq", item.topic).inc()
+                self._child("records_failed", item.stage).inc()
 
     def produce_raw(self, topic: str, key: str, value: bytes | None) -> cf.Future[Message]:
         """Produce bytes as they are (used by the position store)."""
@@ -302,13 +319,12 @@ class Publisher:
 
     async def _acked(self, last: asyncio.Future[None], timeout: float | None) -> None:
         """Wait until ``last`` (the last delivery report) or ``timeout`` (default: the delivery
-        timeout and 5 s); what was not acknowledged by then is for ``_check`` to count."""
-        try:
-            async with asyncio.timeout(timeout if timeout is not None
-                                       else self.settings.connector.delivery_timeout_s + 5.0):
-                await last
-        except TimeoutError:
-            pass
+        timeout and 5 s; ``Deadlines`` resolves ``last`` then); what was not acknowledged by
+        then is for ``_check`` to count."""
+        if not last.done():
+            self._deadlines.resolve_after(last, timeout if timeout is not None
+                                          else self.settings.connector.delivery_timeout_s + 5.0)
+        await last
 
     def close(self, timeout: float = 10.0) -> int:
         """Flush what is queued (bounded), stop and close the producer (its connections end

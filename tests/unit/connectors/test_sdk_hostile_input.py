@@ -3,6 +3,7 @@ an event-time window, and dead-letter masking in linear time."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +50,33 @@ def test_a_lone_surrogate_is_a_clear_400_for_a_receiver_but_read_for_a_poller() 
 
 def test_json_nested_as_deep_as_allowed_is_read() -> None:
     assert load_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        value = list(value.values())
+    if not isinstance(value, list):
+        return 0
+    return 1 + max((_depth(v) for v in value), default=0)
+
+
+_JSON = st.recursive(st.none() | st.integers() | st.text(alphabet="[]{}\"a,"),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(alphabet="[{a", max_size=3), inner, max_size=3),
+                     max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_JSON, st.integers(min_value=1, max_value=6))
+def test_a_body_is_refused_as_nested_exactly_when_it_nests_deeper_than_allowed(
+        value: object, limit: int) -> None:
+    """Brackets inside strings count towards the quick pre-check, never towards depth."""
+    raw = json.dumps(value).encode()
+    if _depth(value) > limit:
+        with pytest.raises(BadJson, match="nested"):
+            load_json(raw, max_depth=limit)
+    else:
+        assert load_json(raw, max_depth=limit) == value
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

@@ -62,3 +62,18 @@ def test_awaiting_a_record_no_broker_acknowledges_ends_in_a_delivery_error(
 
     with pytest.raises(DeliveryError, match="not acknowledged"):
         asyncio.run(save())
+
+
+def test_a_wait_for_an_ack_ends_at_its_own_deadline_not_at_the_clients() -> None:
+    """The client would report the missing ack only after 6 s; the wait ends first."""
+    settings = Settings(kafka={"bootstrap_servers": "127.0.0.1:1"},
+                        connector={"delivery_timeout_s": 6})
+    pub = Publisher(settings, "test", ConnectorMetrics(CollectorRegistry()))
+    try:
+        async def save() -> None:
+            await pub.produce_raw_async("connector.positions", "k", b"{}", timeout=0.3)
+
+        with pytest.raises(DeliveryError, match="not acknowledged by Kafka in time"):
+            asyncio.run(asyncio.wait_for(save(), 4))
+    finally:
+        pub.close(timeout=0.1)
