@@ -113,7 +113,8 @@ class Identifier(AvroModel):
 
         """
         prod = production_id.strip().upper() if isinstance(production_id, str) else ""
-        if not prod or "|" in prod or any(c.isspace() or not c.isprintable() for c in prod):
+        # not isprintable(): every space but " " is a control or separator character
+        if not prod or "|" in prod or " " in prod or not prod.isprintable():
             raise ValueError(f"DIP production id {str(production_id)[:40]!r} must be non-empty "
                              "text without '|' or spaces, e.g. 'NL-23-1234-5'")
         return cls(namespace="dip", value=f"{prod}|{_dip_number(number):05d}")

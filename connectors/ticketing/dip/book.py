@@ -37,6 +37,8 @@ __all__ = ["PERFORMANCE_PREFIX", "Parts", "SnapshotBook", "build_snapshot"]
 log = get_logger(__name__)
 PERFORMANCE_PREFIX = "dip|"
 _INT_MAX, _LONG_MAX = 2**31 - 1, 2**63 - 1
+#: ``TicketType(value)`` as a dict lookup (the enum's own call is a Python function).
+_TICKET_TYPES = {t.value: t for t in TicketType}
 
 
 def _pair(value: Any) -> tuple[int, int] | None:
@@ -122,7 +124,7 @@ class Parts:
 def build_snapshot(dip: Identifier, parts: Parts, *, fact_id: str, event_time: datetime,
                    account: str, currency: str = "EUR") -> SalesSnapshot:
     """The SalesSnapshot of a performance's parts (every ticket type once tickets are known)."""
-    lines = [SnapshotLine(ticket_type=TicketType(tt), tickets=t, revenue_cents=c)
+    lines = [SnapshotLine(ticket_type=_TICKET_TYPES[tt], tickets=t, revenue_cents=c)
              for tt, (t, c) in (parts.lines or {}).items()]
     res = parts.reservations or (0, 0)
     blk = parts.blocked or (0, 0)

@@ -133,10 +133,14 @@ class TicketsBody(_Body):
     def lines(self) -> dict[str, tuple[int, int]]:
         """Ticket type -> (tickets, revenue cents), every type (absent = 0)."""
         out = {}
-        for tt in TicketType:
-            line: TypeLine | None = getattr(self, tt.value.lower())
-            out[tt.value] = (line.tickets, line.recette) if line else (0, 0)
+        for tt, name in _LINE_FIELDS:
+            line: TypeLine | None = getattr(self, name)
+            out[tt] = (line.tickets, line.recette) if line else (0, 0)
         return out
+
+
+#: (ticket type, the body's field of it), in the enum's order.
+_LINE_FIELDS = tuple((tt.value, tt.value.lower()) for tt in TicketType)
 
 
 class ReservationsBody(_Body):

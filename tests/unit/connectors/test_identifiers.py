@@ -72,7 +72,8 @@ def test_uit_forms_are_lower_case_and_minute_precise(uuid: str, index: int, star
 
 @pytest.mark.parametrize(("production", "number"), [
     ("", 1), ("NL-1", -1), ("NL-1", 100_000), ("NL-1", True), ("NL-1", "3a"), ("A|B", 1),
-    ("NL 1", 1)])
+    ("NL 1", 1), ("NL\u00a01", 1), ("NL\u20031", 1), ("NL\t1", 1), ("NL\u00001", 1),
+    ("NL\u200b1", 1)])
 def test_a_dip_id_that_is_not_one_is_a_value_error(production: str, number: int | str) -> None:
     with pytest.raises(ValueError, match="DIP"):
         Identifier.dip(production, number)
