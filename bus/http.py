@@ -11,7 +11,6 @@ it owns, e.g. flush a connector's producer.
 
 from __future__ import annotations
 
-import gc
 import signal
 import socket
 import threading
@@ -24,12 +23,10 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from bus.errors import BusError, ConfigError
+from bus.heap import settle
 from bus.log import get_logger
 
-__all__ = ["GC_YOUNG", "HttpServer", "ServerStartError", "bind"]
-
-#: Allocations between two collections of the young generation in a served process.
-GC_YOUNG = 20_000
+__all__ = ["HttpServer", "ServerStartError", "bind"]
 
 log = get_logger(__name__)
 
@@ -135,17 +132,7 @@ class HttpServer:
 
         """
         sock = self._bind()
-        # What exists now (the app, its settings, every module imported) lives as long as the
-        # process. Out of the collector's way, a full collection no longer scans it and stops
-        # every request in flight for ~60 ms (a receiver's p99 answer, measured). Only here,
-        # in a process of its own: ``start()`` runs inside other programs (tests).
-        gc.collect()
-        gc.freeze()
-        # A request makes hundreds of container objects that reference counting frees; at
-        # the default threshold (700) the young generation was collected every few requests,
-        # scanning the objects of every request in flight each time (a tenth of a
-        # receiver's CPU under load, measured with py-spy). Collected every GC_YOUNG instead.
-        gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+        settle()  # what exists now lives as long as the process (bus.heap)
         self._serve(sock)
 
     def start(self, timeout: float = 15.0) -> Self:
