@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import json
 import statistics
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from bench.ab import checkouts, run_ab
 from bench.connectors import _dip_receiver, _webhook
 from bench.data import make_dataset
-from bench.env import STACK_DIR, Bench, bench_stack, preflight
+from bench.env import Bench
 from bench.options import FULL
 
 __all__ = ["measure_receivers"]
@@ -68,21 +68,8 @@ def measure_receivers(bench: Bench, codes: dict[str, Path], rounds: int, calls: 
 @click.option("--out", type=click.Path(path_type=Path), help="Also write the result here (JSON).")
 def main(codes: tuple[str, ...], rounds: int, calls: int, out: Path | None) -> None:
     """Receivers of several checkouts, taking turns on one stack."""
-    named = {}
-    for item in codes:
-        name, _, path = item.partition("=")
-        if not name or not path or not Path(path, "ops", "cli.py").is_file():
-            raise click.BadParameter(f"{item!r}: give NAME=PATH of a checkout of this project",
-                                     param_hint="--code")
-        named[name] = Path(path).resolve()
-    with bench_stack(False) as base:
-        preflight(base)
-        bench = Bench(base, Path(tempfile.mkdtemp(prefix="receivers-ab-", dir=STACK_DIR)), quiet=True)
-        result = measure_receivers(bench, named, rounds, calls)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if out is not None:
-        out.write_text(text + "\n")
+    named = checkouts(codes)
+    run_ab("receivers-ab-", lambda bench: measure_receivers(bench, named, rounds, calls), out)
 
 
 if __name__ == "__main__":

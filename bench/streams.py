@@ -68,11 +68,12 @@ def measure_streams(bench: Bench, datasets: Callable[[int, int], Dataset], sizes
     return s, {"1w": one, "2w": two, "availability_only": _availability_only(bench, first, sizes)}
 
 
-def _availability_only(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:
-    """One worker computing availability only (``streams.domains``), on fresh topics, given the
-    calendar and the same ticket events as the one-worker run: the configuration to hold
-    against the availability-only peers (identity still re-keys every fact)."""
-    s = bench.fresh("streamsav")
+def _availability_only(bench: Bench, ds: Dataset, sizes: Sizes, tag: str = "") -> dict[str, Any]:
+    """One worker computing availability only (``streams.domains``), on fresh topics (``tag``
+    tells runs of one bench apart), given the calendar and the same ticket events as the
+    one-worker run: the configuration to hold against the availability-only peers
+    (identity still re-keys every fact)."""
+    s = bench.fresh(f"streamsav{tag}")
     worker = bench.worker(s, "av", CULTUURBUS_STREAMS__DOMAINS='["availability"]')
     with running(worker, timeout=120):
         feed = Feed(s, ds, bench.registry, cap_s=sizes.max_wait_s)

@@ -97,8 +97,9 @@ class _Peer:
 
 
 def _run(bench: Bench, ds: Dataset, sizes: Sizes, name: str, python: str, module: str,
-         extra: list[str], whole_job: bool = False) -> dict[str, Any]:
-    s: Settings = bench.fresh(f"p{name[:4]}{'j' if whole_job else ''}")
+         extra: list[str], whole_job: bool = False, tag: str = "") -> dict[str, Any]:
+    """One peer on fresh topics (``tag`` tells runs of one bench apart)."""
+    s: Settings = bench.fresh(f"p{name[:4]}{'j' if whole_job else ''}{tag}")
     p = s.topic_prefix
     if whole_job:
         extra = [*extra, "--attendance", p + ATTENDANCE, "--sales", p + SALES]
