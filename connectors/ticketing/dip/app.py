@@ -26,12 +26,13 @@ Perf notes (``python -m bench --only connectors``, 32 calls in flight, a shared
 two-core machine): 909 -> 1,508 facts per CPU-second of the receiver, 312 -> 503
 facts/s, p99 answer 440 -> 124 ms. A call waits for two acks in turn (the snapshot,
 then its parts in ``connect.positions``), so its rate at a given concurrency is bound
-by Kafka's round trip more than by CPU. Session 14 (``python -m bench.receivers_ab``,
-four rounds on another machine, medians): with the fast path ahead of FastAPI's
+by Kafka's round trip more than by CPU. Session 14: the fast path ahead of FastAPI's
 middleware, orjson answers, the position's ack awaited without a task
-(``Publisher.produce_raw_async``) and ``gc.freeze()`` at start, 1,647 -> 1,905 facts/s,
-1,635 -> 2,102 per CPU-second, p99 81 -> 36 ms (a full collection no longer stops the
-calls in flight); the receiver's process is now CPU-bound.
+(``Publisher.produce_raw_async``) and ``gc.freeze()`` at start (a full collection no
+longer stops the calls in flight); the receiver's process is now CPU-bound. Session 15:
+one timer for all waits on Kafka, ticket types by dict lookup, the young generation
+collected less often (``bus.heap``). Rounds against earlier code, taking turns on one
+machine (``python -m bench.receivers_ab``), are in ``bench/results/issue14/``.
 """
 
 from __future__ import annotations

@@ -25,10 +25,13 @@ p99 answer 408 -> 124 ms; with ``bus.http.bind`` naming ``IPPROTO_TCP`` (so asyn
 ``TCP_NODELAY``: an answer's body no longer waits ~40 ms for the client's delayed ACK) and
 uvicorn on httptools instead of h11, 1,197 facts/s at 1,893 per CPU-second, p99 99 ms.
 What is left per delivery: mapping and pydantic (~a quarter), Avro and produce (~a fifth).
-Session 14 (``python -m bench.receivers_ab``, four rounds on another machine, medians):
-the fast path ahead of FastAPI's middleware (``connectors.sdk.fastpath``), answers by
-orjson, one JSON decoder, cached country spellings and ``gc.freeze()`` at start
-(``bus.http``) took 1,784 -> 2,422 facts/s, 1,775 -> 2,276 per CPU-second, p99 61 -> 32 ms.
+Session 14: the fast path ahead of FastAPI's middleware (``connectors.sdk.fastpath``),
+answers by orjson, one JSON decoder, cached country spellings and ``gc.freeze()`` at start.
+Session 15: fact ids without ``uuid.UUID``, a body's depth walked only when it could be
+too deep, one timer for all waits on Kafka (``connectors.sdk.deadlines``), labelled
+metrics looked up once and the young generation collected less often (``bus.heap``).
+Rounds against the code of earlier sessions and of before issue #14, taking turns on
+one machine (``python -m bench.receivers_ab``), are in ``bench/results/issue14/``.
 """
 
 from __future__ import annotations
