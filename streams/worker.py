@@ -45,7 +45,7 @@ class _Worker(faust.Worker):
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
-        settle()  # Faust, aiokafka, the app live as long as the worker (bus.heap)
+        settle(young=None)  # Faust, aiokafka, the app live as long as the worker (bus.heap)
 
 
 def claim(mark: Path) -> IO[str]:

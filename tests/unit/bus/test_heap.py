@@ -16,3 +16,12 @@ def test_settle_freezes_what_exists_and_collects_the_young_generation_less_often
     frozen, before, after, young = json.loads(out.stdout)
     assert frozen > 1_000  # the interpreter and the modules imported
     assert after == [young, *before[1:]] and young > before[0]
+
+
+def test_settle_can_keep_pythons_threshold() -> None:
+    code = ("import gc, json; from bus.heap import settle; before = gc.get_threshold(); "
+            "settle(young=None); print(json.dumps([gc.get_freeze_count(), before, gc.get_threshold()]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=60)
+    frozen, before, after = json.loads(out.stdout)
+    assert frozen > 1_000 and after == before
