@@ -64,6 +64,10 @@ class Deadlines:
         loop = fut.get_loop()
         sweep = self._sweeps.get(loop)
         if sweep is None:
+            # a loop closed while a wait was pending would stay referenced by that wait's
+            # future (so never leave the weak-keyed map): forget such loops when a new one comes
+            for closed in [other for other in self._sweeps if other.is_closed()]:
+                del self._sweeps[closed]
             sweep = self._sweeps[loop] = _Sweep(self._tick)
         sweep.pending[fut] = loop.time() + seconds
         if not sweep.armed:

@@ -43,3 +43,19 @@ def test_a_cancelled_wait_is_forgotten_and_waits_on_two_loops_are_kept_apart() -
 
     assert asyncio.run(run()) == 0
     assert asyncio.run(run()) == 0
+
+
+def test_a_loop_closed_with_a_wait_pending_is_forgotten_when_the_next_loop_waits() -> None:
+    deadlines = Deadlines(tick=0.01)
+    first = asyncio.new_event_loop()
+    first.run_until_complete(asyncio.sleep(0))
+    deadlines.resolve_after(first.create_future(), 60)  # abandoned: the loop closes first
+    first.close()
+
+    async def wait() -> None:
+        fut = asyncio.get_running_loop().create_future()
+        deadlines.resolve_after(fut, 0.02)
+        await fut
+
+    asyncio.run(wait())
+    assert first not in deadlines._sweeps
