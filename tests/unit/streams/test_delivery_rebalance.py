@@ -1,0 +1,116 @@
+"""``streams.delivery.drain`` across a rebalance, on a real Faust app and consumer (not
+started: the messages are handed to its conductor as its fetcher would hand them).
+
+What a user would notice if this went wrong: a worker commits offsets of facts it never
+applied, and the partition's next owner starts after them (tickets missing for good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+from aiokafka.structs import ConsumerRecord
+from faust.types import TP
+
+from streams.delivery import drain
+
+TOPIC = "participation.facts"
+TP0 = TP(TOPIC, 0)
+
+
+class Rig:
+    """A Faust app whose agent reads ``TOPIC`` through ``drain``, recording what it applies."""
+
+    def __init__(self) -> None:
+        self.app = faust.App("drain-rebalance", broker="kafka://127.0.0.1:1", store="memory://")
+        self.consumer: Any = self.app.consumer
+        self.stream = self.app.topic(TOPIC, partitions=1, key_serializer="raw", value_serializer="raw").stream()
+        self.applied: list[tuple[int, int]] = []  # (offset, generation)
+        self.app.flow_control.resume()  # as Faust does once partitions are assigned
+
+    async def start(self, within: float) -> asyncio.Task[None]:
+        async def agent() -> None:
+            async for batch in drain(self.stream, 100, within):
+                self.applied.extend((e.message.offset, e.message.generation_id) for e in batch)
+
+        task = asyncio.ensure_future(agent())
+        await asyncio.sleep(0.01)  # the agent has subscribed its topic
+        conductor: Any = self.app.topics
+        await conductor._update_indices()  # what the consumer does when it subscribes
+        await conductor.on_partitions_assigned({TP0})
+        return task
+
+    async def fetched(self, *offsets: int) -> list[Any]:
+        """Hand records at ``offsets`` to the conductor, as the consumer's fetcher does."""
+        messages = []
+        for offset in offsets:
+            record = ConsumerRecord(TOPIC, 0, offset, 0, 0, b"pid", b"fact", None, 3, 4, [])
+            message = self.consumer._to_message(TP0, record)
+            await self.app.topics.on_message(message)
+            messages.append(message)
+        return messages
+
+    async def revoke(self) -> None:
+        """Faust's revocation as far as delivery sees it: the consumer forgets what was
+        acknowledged for the partitions, then the app suspends the flow and empties the queues."""
+        async def app_revoked(revoked: Any) -> None:
+            self.app.flow_control.suspend()
+            self.app.flow_control.clear()
+
+        self.consumer._on_partitions_revoked = app_revoked
+        await self.consumer.on_partitions_revoked({TP0})
+
+    def committable(self) -> dict[TP, int]:
+        """What the consumer's next commit would write (Faust's own calculation)."""
+        return self.consumer._filter_committable_offsets({TP0})
+
+
+def test_a_batch_applied_is_committed_up_to_its_last_offset() -> None:
+    async def scenario() -> None:
+        rig = Rig()
+        task = await rig.start(within=0.01)
+        await rig.fetched(0, 1, 2, 3, 4)
+        await asyncio.sleep(0.1)
+        assert rig.applied == [(o, 0) for o in range(5)]
+        assert rig.committable() == {TP0: 5}
+        task.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_rebalance_that_begins_while_a_batch_is_taken_commits_none_of_it() -> None:
+    async def scenario() -> None:
+        rig = Rig()
+        task = await rig.start(within=0.5)  # the batch is still filling when the revocation begins
+        messages = await rig.fetched(0, 1, 2, 3, 4)
+        await asyncio.sleep(0.05)
+        await rig.revoke()
+        await asyncio.sleep(0.6)
+        assert rig.applied == []
+        assert rig.committable() == {}, "offsets of facts nobody applied would be committed"
+        assert not any(m.acked for m in messages)
+        assert not rig.consumer._unacked_messages, "the revocation's wait for acks would wait on them"
+        task.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_events_of_an_earlier_generation_are_left_to_be_fetched_again() -> None:
+    async def scenario() -> None:
+        rig = Rig()
+        task = await rig.start(within=0.2)
+        old = await rig.fetched(0, 1, 2)
+        rig.app.consumer_generation_id = 1  # the rebalance ended while they waited in the queue
+        await asyncio.sleep(0.3)
+        assert rig.applied == []
+        assert rig.committable() == {}
+        assert not any(m.acked for m in old)
+        await rig.fetched(0, 1, 2)  # fetched again from the committed offset
+        await asyncio.sleep(0.3)
+        assert rig.applied == [(0, 1), (1, 1), (2, 1)]
+        assert rig.committable() == {TP0: 3}
+        task.cancel()
+
+    asyncio.run(scenario())
