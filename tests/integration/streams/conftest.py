@@ -50,3 +50,17 @@ def streams_settings(bus_settings: Settings) -> Settings:
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test's report ends with the last lines of each worker's log (the workers log
+    warnings and errors only), so a failure in CI says what the workers saw."""
+    outcome = yield
+    report = outcome.get_result()
+    workdir = getattr(item, "funcargs", {}).get("workdir")
+    if report.when != "call" or not report.failed or workdir is None:
+        return
+    for log in sorted(Path(workdir).glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-60:]
+        report.sections.append((f"worker log {log.name} (last {len(lines)} lines)", "\n".join(lines)))
