@@ -152,7 +152,10 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
         table_standby_replicas=0,
         key_serializer="raw",
         value_serializer="raw",
-        stream_wait_empty=False,
+        # A revocation (and a stop) waits until the batches being applied are done: a batch
+        # still running after its partition went to another worker would write that
+        # partition's changelogs behind the new owner's back (streams.delivery).
+        stream_wait_empty=True,
         Monitor=tuning.QuietMonitor,
     )
     tuning.tune(app)

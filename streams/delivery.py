@@ -48,6 +48,12 @@ async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any
     ~10% of three performances' tickets that way once. Left unacknowledged, they are
     fetched again from the committed offset after the rebalance, by whichever worker then
     owns the partition.
+
+    Also unlike Faust, a batch is acknowledged only when the caller asks for the next one,
+    never when its work ends otherwise. Faust acknowledges in a ``finally``: a worker told
+    to stop cancels its agents and then commits, so a batch cancelled halfway (its state
+    written, its changelog records not yet sent) was committed, and the worker taking the
+    partition over never saw its facts.
     """
     app = stream.app
     channel = stream.channel.__aiter__()  # the iterator: registers the topics with the conductor
@@ -85,11 +91,9 @@ async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any
                 track(message)
             batch.append(event)
         if batch:
-            try:
-                yield batch
-            finally:
-                for event in batch:
-                    event.ack()
+            yield batch  # not in try/finally: a batch whose work was cancelled is never acked
+            for event in batch:
+                event.ack()
 
 
 @types.coroutine

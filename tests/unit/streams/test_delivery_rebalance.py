@@ -114,3 +114,34 @@ def test_events_of_an_earlier_generation_are_left_to_be_fetched_again() -> None:
         task.cancel()
 
     asyncio.run(scenario())
+
+
+def test_a_batch_whose_work_is_interrupted_is_not_committed() -> None:
+    """A worker told to stop (SIGTERM: Faust cancels the agents, then commits) while a
+    batch is half applied: none of the batch may be committed, so the partition's next
+    owner applies it again."""
+    async def scenario() -> None:
+        rig = Rig()
+        started = asyncio.Event()
+
+        async def agent() -> None:
+            async for batch in drain(rig.stream, 100, 0.01):
+                rig.applied.extend((e.message.offset, e.message.generation_id) for e in batch)
+                started.set()
+                await asyncio.sleep(60)  # its records on their way to the broker
+
+        task = asyncio.ensure_future(agent())
+        await asyncio.sleep(0.01)
+        conductor: Any = rig.app.topics
+        await conductor._update_indices()
+        await conductor.on_partitions_assigned({TP0})
+        messages = await rig.fetched(0, 1, 2)
+        await asyncio.wait_for(started.wait(), 5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.sleep(0.05)  # the generators' finalizers have run
+        assert rig.applied == [(0, 0), (1, 0), (2, 0)]
+        assert rig.committable() == {}, "offsets of a batch never finished would be committed"
+        assert not any(m.acked for m in messages)
+
+    asyncio.run(scenario())
