@@ -44,16 +44,16 @@ async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any
     here is taken over several waits: a revocation can begin after some of its events left
     the queue. Acknowledged, those offsets would be committed by the revocation's own
     commit (it has just forgotten what was acknowledged before), and the partition's next
-    owner would start after facts nobody applied: the two-worker acceptance test lost
-    ~10% of three performances' tickets that way once. Left unacknowledged, they are
+    owner would start after facts nobody applied (the two-worker acceptance test found
+    performances short of their tickets). Left unacknowledged, they are
     fetched again from the committed offset after the rebalance, by whichever worker then
     owns the partition.
 
     Also unlike Faust, a batch is acknowledged only when the caller asks for the next one,
-    never when its work ends otherwise. Faust acknowledges in a ``finally``: a worker told
-    to stop cancels its agents and then commits, so a batch cancelled halfway (its state
-    written, its changelog records not yet sent) was committed, and the worker taking the
-    partition over never saw its facts.
+    never when its work ends otherwise. Faust acknowledges in a ``finally``: a batch whose
+    work was cancelled halfway (its state written, its changelog records not yet sent), as
+    a stop that does not wait for the streams cancels it, was committed by the stop's
+    commit, and the worker taking the partition over never saw its facts.
     """
     app = stream.app
     channel = stream.channel.__aiter__()  # the iterator: registers the topics with the conductor

@@ -187,11 +187,11 @@ def test_a_worker_that_joins_and_then_leaves_while_facts_arrive_loses_and_double
     replay(streams_settings, season.calendar)
     (w1,) = workers = start(streams_settings, workdir, "w1")
     try:
-        wait_until(lambda: group_members(streams_settings) == 1, 120)
+        assert wait_until(lambda: group_members(streams_settings) == 1, 120), "the first worker joined"
         third = len(season.tickets) // 3
         replay(streams_settings, season.tickets[:third])
         workers += start(streams_settings, workdir, "w2")
-        wait_until(lambda: group_members(streams_settings) == 2, 180)
+        assert wait_until(lambda: group_members(streams_settings) == 2, 180), "the second worker joined"
         time.sleep(5)  # the second worker has its partitions' tables and applies their facts
         replay(streams_settings, season.tickets[third:])  # a burst: both workers have a backlog
         workers[1].stop()  # leaves the group while it (and then the first worker) is busy
