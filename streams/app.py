@@ -51,7 +51,7 @@ from bus.topics import (
     TICKET_EVENTS,
     topic_name,
 )
-from streams import tuning
+from streams import faust_hooks, tuning
 from streams.attendance.domain import AttendanceDomain
 from streams.availability.domain import AvailabilityDomain
 from streams.codec import FactCodec
@@ -159,6 +159,9 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
         Monitor=tuning.QuietMonitor,
     )
     tuning.tune(app)
+    # Every offset commit and revocation flushes Faust's changelog buffer first; Faust's
+    # flush gives up while writes are still buffered (faust_hooks.flush_changelog_fully).
+    faust_hooks.flush_changelog_fully()
 
     reg = registry or CollectorRegistry()
     ctx = StreamsContext(app=app, settings=settings,

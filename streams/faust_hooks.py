@@ -43,6 +43,12 @@ The hooks, why each is needed, and the upstream issue where there is one:
 - ``faust.transport.producer.ProducerBuffer.max_messages`` (class-level): a changelog
   buffer larger than one batch writes; Faust holds every stream back at 100. Upstream:
   faust-streaming/faust#173 ("Warning - producer buffer full").
+- ``ProducerBuffer.flush`` and ``_send_pending`` (class-level, with the ``message_sent``
+  event and the ``_handle_pending`` task that sets it): a flush that waits until every
+  buffered changelog write is handed to the producer (:func:`flush_changelog_fully`).
+  Faust's returns as soon as one write takes more than 0.1 s to be handed on (aiokafka
+  holds a send while a full batch of that partition waits for the broker), and every
+  offset commit and every revocation flushes it before going on. No upstream issue.
 - ``faust.transport.consumer.Consumer._drain_messages`` and the private attributes its loop
   reads: a copy of that loop that delivers a message to the conductor without creating
   four tasks per message (``streams.delivery.drain_messages``). No upstream issue.
@@ -60,6 +66,7 @@ The hooks, why each is needed, and the upstream issue where there is one:
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.metadata
 import weakref
@@ -75,9 +82,11 @@ from faust.streams import current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from bus.errors import ConfigError
+from bus.log import get_logger
 from streams.delivery import drain_messages
 
-__all__ = ["HOOKS", "PINNED", "Hook", "check_hooks", "create_batch", "current_event", "fetching_consumer",
+__all__ = ["FLUSH_STALL_LOG_S", "HOOKS", "PINNED", "Hook", "check_hooks", "create_batch", "current_event",
+           "fetching_consumer", "flush_changelog_fully",
            "mark_persisted", "partition_db", "producer_of", "resubscribe", "send_batch",
            "set_changelog_buffer", "set_current_event", "set_resubscribe_delay", "share_rocksdb_memory",
            "subscribed_topics", "table_store"]
@@ -118,7 +127,9 @@ class Hook:
                 owner = getattr(owner, part)
             if self.read_in is None:
                 return hasattr(owner, self.attribute)
-            return self.attribute in getattr(owner, self.read_in).__code__.co_names
+            reader = getattr(owner, self.read_in)
+            reader = getattr(reader, "fun", reader)  # a mode ``Service.task`` wraps its function
+            return self.attribute in reader.__code__.co_names
         except (ImportError, AttributeError):
             return False
 
@@ -143,6 +154,11 @@ HOOKS = (
     Hook(_AIOKAFKA, "aiokafka:AIOKafkaConsumer", "_fetch_min_bytes", "fetch tuning", read_in="start"),
     Hook(_AIOKAFKA, "aiokafka:AIOKafkaConsumer", "_fetch_max_wait_ms", "fetch tuning", read_in="start"),
     Hook(_FAUST, "faust.transport.producer:ProducerBuffer", "max_messages", "the changelog buffer size"),
+    *(Hook(_FAUST, "faust.transport.producer:ProducerBuffer", name, "a flush that empties the buffer")
+      for name in ("flush", "_send_pending", "size", "state")),
+    *(Hook(_FAUST, "faust.transport.producer:ProducerBuffer", name, "a flush that empties the buffer",
+           read_in="_handle_pending")
+      for name in ("_send_pending", "message_sent")),
     Hook(_FAUST, "faust.stores.rocksdb:RocksDBOptions", "as_options", "one RocksDB memory budget"),
     Hook(_FAUST, "faust.stores.rocksdb:RocksDBOptions", "use_rocksdict", "one RocksDB memory budget"),
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_drain_messages", "deliveries without tasks"),
@@ -302,3 +318,63 @@ def share_rocksdb_memory(cache_bytes: int, write_buffer_bytes: int) -> tuple[Any
 
 
 _shared: tuple[Any, Any] | None = None
+
+
+#: Seconds a flush waits without a changelog write handed on before it logs that it still waits.
+FLUSH_STALL_LOG_S = 10.0
+
+
+def flush_changelog_fully() -> None:
+    """Make Faust's changelog buffer's ``flush`` return only once every write it held, and
+    the one being handed on, is with the producer (all apps of this process).
+
+    Faust's flush waits at most 0.1 s for each write to be handed to aiokafka and returns
+    when one takes longer, with the rest still buffered. A commit flushes the buffer and
+    then commits the offsets of the facts whose table writes these are; a revocation
+    flushes it and then gives the partitions away. Returning early, a commit could move
+    past facts whose writes to ``identity-parked`` or ``identity-routed`` were still here,
+    and a partition could go to another worker that recovered its tables without them:
+    facts parked and never released (a performance at ``sold 0``). aiokafka holds a send
+    while a full batch of its partition waits for the broker, so on a busy machine with
+    thousands of writes buffered that is not rare.
+
+    Here the flush waits for as long as the buffer holds writes; each send either hands
+    the write on or fails (aiokafka's request timeout), which crashes the producer as it
+    would in Faust. It logs every ``FLUSH_STALL_LOG_S`` it waits without progress. A
+    buffer that is not running is not waited for: Faust raises if it still holds writes.
+    """
+    buffer = faust_producer.ProducerBuffer
+    if getattr(buffer, "_flushes_fully", False):
+        return
+    send_pending = buffer._send_pending
+
+    async def _send_pending(self: Any, fut: Any) -> None:
+        self._handing_on = True
+        try:
+            await send_pending(self, fut)
+        finally:
+            self._handing_on = False
+
+    async def flush(self: Any) -> None:
+        stalled = 0.0
+        while self.size or getattr(self, "_handing_on", False):
+            if self.state != "running":
+                if self.size:
+                    raise RuntimeError("Cannot flush: Producer not Running")
+                return
+            self.message_sent.clear()  # set by _handle_pending after each write handed on
+            try:
+                await asyncio.wait_for(self.message_sent.wait(), timeout=1.0)
+                stalled = 0.0
+            except TimeoutError:
+                stalled += 1.0
+                if stalled % FLUSH_STALL_LOG_S == 0:
+                    _log.warning("changelog flush still waiting for the producer",
+                                 extra={"buffered": self.size, "waited_s": stalled})
+
+    buffer._send_pending = _send_pending  # type: ignore[method-assign]
+    buffer.flush = flush  # type: ignore[method-assign]
+    buffer._flushes_fully = True  # type: ignore[attr-defined]
+
+
+_log = get_logger("streams")
