@@ -41,8 +41,7 @@ def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter, gate: Ga
         key = event.key.decode() if event.key else ""
         if event.message.topic == release_topic:
             if header(event, KIND_HEADER) != REROUTE_KIND:
-                identity.release_requested(event, key, out)
-                return None
+                return identity.release_requested(event, key, out, event.value)
             try:
                 to, keys = parse_reroute(key, event.value)
             except Exception as exc:  # noqa: BLE001 - a bad re-route is a dead letter
@@ -85,6 +84,10 @@ def define(ctx: StreamsContext, identity: Identity, rerouter: Rerouter, gate: Ga
 
     @app.timer(interval=ctx.settings.streams.release_tick_s)
     async def release_parked() -> None:
-        """Ask for the release of parked keys whose performance is now known."""
-        for key in identity.due_releases(time.monotonic()):
+        """Ask for the release of parked keys whose performance is now known, and for the
+        move of source keys whose performance was named by its sector id."""
+        now = time.monotonic()
+        for key in identity.due_releases(now):
             await ctx.send(RELEASE, key, b"")
+        for key, value in identity.due_follows(now):
+            await ctx.send(RELEASE, key, value)

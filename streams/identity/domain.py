@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bus.errors import SerializationError
 from bus.localtime import LOCAL_TZ
 from bus.log import get_logger
-from bus.topics import FACTS, IDENTITY, MATCH, UNMATCHED
-from streams.identity.crosswalk import Crosswalk, keys_of
+from bus.topics import FACTS, IDENTITY, MATCH, RELEASE, UNMATCHED
+from streams.identity.crosswalk import Crosswalk, is_sector, keys_of
+from streams.identity.reroute import REROUTE_KIND
 from streams.metrics import StreamsMetrics
 from streams.tenancy import fact_out
 
@@ -103,6 +105,8 @@ class Identity:
         #: parked source key -> (identifier keys, facts parked)
         self.waiting: dict[str, tuple[list[str], int]] = {}
         self.requested: dict[str, float] = {}
+        #: source key routed under a performance founded without a sector id -> (its keys, last fact id)
+        self.adopted: dict[str, tuple[list[str], str]] = {}
 
     async def recovered(self) -> None:
         """Rebuild which keys are parked from the table (after a rebalance)."""
@@ -141,6 +145,8 @@ class Identity:
             self._park(key, kind, rec, raw, keys, out, tenant)
             return None
         self._adopt(key, keys, canonical, rec["fact_id"], rec.get("event_time"), out)
+        if key in cw.undoable:
+            self._follow(key, keys, rec["fact_id"], out)
         if key in self.waiting:
             self.in_partition_of(event)
             entry = self.parked.get(key)
@@ -151,14 +157,31 @@ class Identity:
         out.append(fact_out(FACTS, canonical, raw, kind, tenant))
         return None
 
-    def release_requested(self, event: Any, key: str, out: list[Out]) -> None:
-        """A release request (``participation.release``) for ``key``: release its parked
-        facts if their performance is known now."""
+    def release_requested(self, event: Any, key: str, out: list[Out],
+                          value: bytes | None = b"") -> Exception | None:
+        """A request on ``streams.release`` for ``key``: an empty one releases its parked
+        facts if their performance is known now; ``{"follow": [identifier keys], "fact_id":
+        ...}`` (:meth:`due_follows`) moves a source key to its performance's sector id.
+
+        Returns:
+            the error of a request that is neither (dead-letter it), else None.
+
+        """
+        if value:
+            try:
+                doc = json.loads(value)
+                keys, fact_id = [str(k) for k in doc["follow"]], str(doc["fact_id"])
+            except (ValueError, TypeError, KeyError) as exc:
+                return SerializationError(f"a request on streams.release for {key!r} is neither empty nor "
+                                          f"{{\"follow\": [keys], \"fact_id\": id}}: {exc}")
+            self._follow(key, keys, fact_id, out)
+            return None
         if key in self.waiting:
             self.in_partition_of(event)
             entry = self.parked.get(key)
             if entry and (canonical := self.crosswalk.resolve(entry["keys"])):
                 self._release(key, entry, canonical, out, event)
+        return None
 
     def learn(self, kind: str, rec: dict[str, Any], raw: bytes, out: list[Out],
               tenant: str | None = None) -> Exception | None:
@@ -227,6 +250,46 @@ class Identity:
                 due.append(key)
         self.metrics.unmatched.set(count)
         return due
+
+    def due_follows(self, now: float) -> list[tuple[str, bytes]]:
+        """Requests (key, value on ``streams.release``) to move source keys whose performance
+        has its sector id now (:meth:`_follow`; for keys with no fact since), one per key per
+        ``RELEASE_EVERY_S``."""
+        cw, due = self.crosswalk, []
+        for key, (keys, fact_id) in list(self.adopted.items()):
+            own = cw.get(key)
+            if own is None or is_sector(own):
+                del self.adopted[key]
+                continue
+            to = cw.resolve([k for k in keys if k != key])
+            if to and to != own and is_sector(to) and now - self.requested.get(key, 0.0) > RELEASE_EVERY_S:
+                self.requested[key] = now
+                due.append((key, json.dumps({"follow": keys, "fact_id": fact_id}).encode()))
+        return due
+
+    def _follow(self, key: str, keys: list[str], fact_id: str, out: list[Out]) -> None:
+        """A source key adopted under the link of a performance a description without a sector
+        id founded (``_adopt``) follows it once it is named by its sector id. The match desk
+        that renames it re-routes the keys its worker's crosswalk links to it; a key another
+        worker adopted (its link not yet read there) is moved here, by the worker routing it,
+        when its other identifiers name the sector id: linked, published, its facts re-routed
+        (``streams.identity.reroute``: a re-route done before moves nothing twice)."""
+        cw = self.crosswalk
+        own = cw.get(key)
+        if own is None or is_sector(own):
+            self.adopted.pop(key, None)
+            return
+        to = cw.resolve([k for k in keys if k != key])
+        if to is None or to == own or not is_sector(to):
+            self.adopted[key] = (keys, fact_id)
+            return
+        self.adopted.pop(key, None)
+        self.requested.pop(key, None)
+        cw.put(key, to, "match")
+        self.publish_link(key, to, fact_id, int(time.time() * 1000), "match", None, "matcher", out)
+        out.append((RELEASE, key, json.dumps({"to": to, "keys": [key]}).encode(), REROUTE_KIND))
+        log.info("source key follows its performance's sector id",
+                 extra={"performance_key": key, "performance_id": to, "from": own})
 
     def _adopt(self, key: str, keys: list[str], canonical: str, fact_id: str, event_time: int | None,
                out: list[Out]) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import fastavro
@@ -20,6 +21,7 @@ from streams.identity.crosswalk import Crosswalk
 from streams.identity.domain import KNOWN_KIND, Identity
 from streams.identity.match_domain import MatchDesk
 from streams.identity.matching import Description, Matcher, description_of, normalise
+from streams.identity.reroute import Rerouter
 from streams.metrics import StreamsMetrics
 
 EVENING = int(datetime(2026, 12, 5, 19, 15, tzinfo=UTC).timestamp() * 1000)  # 20:15 in Amsterdam
@@ -406,3 +408,83 @@ def test_a_performance_a_vendor_founded_is_renamed_to_the_sector_id_with_every_k
             link = _read(LINK, o[2])
             restarted.put(o[1], link["performance_id"], link["reason"])
     assert {k: restarted.get(k) for k in (VENDOR, ADOPTED, UIT)} == {VENDOR: UIT, ADOPTED: UIT, UIT: UIT}
+
+
+def test_a_key_another_worker_adopted_follows_the_rename_its_match_desk_did_not_know_of() -> None:
+    """Two workers: A's match desk renames the performance; B routes ADOPTED and adopted it
+    just before, and A's identity reader had not brought that link yet."""
+    a = Desk()
+    b_crosswalk = Crosswalk()
+    b_rerouter = Rerouter(b_crosswalk, {})
+    b = Identity(b_crosswalk, {}, StreamsMetrics(CollectorRegistry()), lambda link: _avro(LINK, link),
+                 rerouter=b_rerouter)
+
+    def b_reads(out: list[Any]) -> None:  # B's identity reader brings A's links
+        for o in out:
+            if o[0] == IDENTITY:
+                link = _read(LINK, o[2])
+                b_crosswalk.follow(o[1], link["performance_id"], link["reason"])
+
+    def sale(n: int) -> dict[str, Any]:
+        return {"fact_id": f"sale-{n}", "performance_key": ADOPTED, "event_time": NOW,
+                "identifiers": [{"namespace": "vendor:ticketmatic:leuven", "value": "101"}]}
+
+    b_reads(a.calendar(performance(VENDOR, "ticketmatic/leuven")))  # the vendor's own event founds it
+    routed: list[Any] = []
+    assert b.route("ev", ADOPTED, "ticket", sale(1), b"sale-1", routed) is None
+    assert links(routed) == {ADOPTED: (VENDOR, "founded", None, None)} and facts(routed) == [(VENDOR, b"sale-1")]
+
+    renamed = a.calendar(performance(UIT, "uitdatabank/c"))
+    reroutes = {o[1] for o in renamed if o[0] == RELEASE and o[3] == "reroute"}
+    assert reroutes == {VENDOR}, "A's desk does not know the key B adopted"
+    assert b.due_follows(now=100.0) == []  # B has not read the rename yet
+    b_reads(renamed)
+
+    [(key, request)] = b.due_follows(now=100.0)  # B's timer: no fact of the key came since
+    assert key == ADOPTED and b.due_follows(now=101.0) == []
+    followed: list[Any] = []
+    assert b.release_requested("release-ev", key, followed, request) is None
+    assert links(followed) == {ADOPTED: (UIT, "match", None, "matcher")}
+    [rec] = [o for o in followed if o[0] == RELEASE]
+    assert (rec[1], json.loads(rec[2]), rec[3]) == (ADOPTED, {"to": UIT, "keys": [ADOPTED]}, "reroute")
+
+    moved: list[Any] = []  # B's identity-route applies the re-route: what it counted under VENDOR moves
+    b_rerouter.reroute(SimpleNamespace(message=SimpleNamespace(offset=7)), ADOPTED, UIT, [ADOPTED], moved)
+    assert [(o[1], o[2]) for o in moved] == [(VENDOR, b"sale-1"), (UIT, b"sale-1")]
+
+    later: list[Any] = []
+    assert b.route("ev", ADOPTED, "ticket", sale(2), b"sale-2", later) is None
+    assert facts(later) == [(UIT, b"sale-2")] and not [o for o in later if o[0] in (RELEASE, IDENTITY)]
+    assert b.due_follows(now=200.0) == []
+
+
+def test_a_key_another_worker_adopted_follows_the_rename_with_its_next_fact() -> None:
+    a = Desk()
+    b_crosswalk = Crosswalk()
+    b = Identity(b_crosswalk, {}, StreamsMetrics(CollectorRegistry()), lambda link: _avro(LINK, link),
+                 rerouter=Rerouter(b_crosswalk, {}))
+    founded = a.calendar(performance(VENDOR, "ticketmatic/leuven"))
+    renamed = a.calendar(performance(UIT, "uitdatabank/c"))  # before B adopted the key: B reads it late
+    for o in founded + renamed:
+        if o[0] == IDENTITY and o[1] == VENDOR and _read(LINK, o[2])["reason"] == "founded":
+            b_crosswalk.follow(VENDOR, VENDOR, "founded")
+    sale = {"fact_id": "sale-1", "performance_key": ADOPTED, "event_time": NOW,
+            "identifiers": [{"namespace": "vendor:ticketmatic:leuven", "value": "101"}]}
+    first: list[Any] = []
+    b.route("ev", ADOPTED, "ticket", sale, b"sale-1", first)
+    assert facts(first) == [(VENDOR, b"sale-1")]  # B's crosswalk still says the founded performance
+    for o in renamed:
+        if o[0] == IDENTITY:
+            link = _read(LINK, o[2])
+            b_crosswalk.follow(o[1], link["performance_id"], link["reason"])
+    second: list[Any] = []
+    b.route("ev", ADOPTED, "ticket", {**sale, "fact_id": "sale-2"}, b"sale-2", second)
+    assert facts(second) == [(UIT, b"sale-2")]
+    assert links(second)[ADOPTED][:2] == (UIT, "match")
+    assert [json.loads(o[2]) for o in second if o[0] == RELEASE] == [{"to": UIT, "keys": [ADOPTED]}]
+
+
+def test_a_release_request_that_is_neither_empty_nor_a_follow_is_refused_with_what_it_should_be() -> None:
+    b = Identity(Crosswalk(), {}, StreamsMetrics(CollectorRegistry()), lambda link: _avro(LINK, link))
+    refused = b.release_requested("ev", ADOPTED, [], b'{"keys": []}')
+    assert isinstance(refused, Exception) and '"follow": [keys]' in str(refused)
