@@ -130,8 +130,9 @@ _FACTS = [
               "streams", "Raw facts (ticket events, snapshots, performances) re-keyed by canonical "
               "performance id; original Confluent-wire Avro bytes, header cultuurbus.kind."),
     TopicSpec(RELEASE, None, "source performance key", PARTITIONS, "delete", 7 * DAY_MS,
-              "streams", "Internal: asks the identity agent to release parked facts of a key, or "
-              "(kind reroute, JSON) to move its counted facts to another performance."),
+              "streams", "Internal: asks the identity agent to release parked facts of a key, to "
+              "move a key to its renamed performance (JSON follow), or (kind reroute, JSON) to "
+              "move its counted facts to another performance."),
     TopicSpec(MATCH, None, "local day of the start (YYYY-MM-DD, Europe/Amsterdam)", PARTITIONS, "delete",
               30 * DAY_MS, "streams",
               "Internal: calendar facts no identifier links (original bytes, kind header) and a "

@@ -179,10 +179,6 @@ def group_members(settings: Settings) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "a loss not found yet: now and then a whole performance's parked sales stay missing "
-    "(see streams.delivery and the session-16 note of #14); the test lost more before "
-    "the delivery fixes and should pass every run once that is found"))
 def test_a_worker_that_joins_and_then_leaves_while_facts_arrive_loses_and_doubles_nothing(
         season: Season, streams_settings: Settings, workdir: Path) -> None:
     """Two rebalances with facts in flight: the second worker takes partitions (and their
