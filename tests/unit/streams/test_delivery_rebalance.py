@@ -8,6 +8,7 @@ applied, and the partition's next owner starts after them (tickets missing for g
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -30,10 +31,13 @@ class Rig:
         self.applied: list[tuple[int, int]] = []  # (offset, generation)
         self.app.flow_control.resume()  # as Faust does once partitions are assigned
 
-    async def start(self, within: float) -> asyncio.Task[None]:
+    async def start(self, within: float, work: Callable[[], Awaitable[None]] | None = None) -> asyncio.Task[None]:
+        """Start the agent (``work``: awaited after each batch is recorded as applied)."""
         async def agent() -> None:
             async for batch in drain(self.stream, 100, within):
                 self.applied.extend((e.message.offset, e.message.generation_id) for e in batch)
+                if work is not None:
+                    await work()
 
         task = asyncio.ensure_future(agent())
         await asyncio.sleep(0.01)  # the agent has subscribed its topic
@@ -124,17 +128,11 @@ def test_a_batch_whose_work_is_interrupted_is_not_committed() -> None:
         rig = Rig()
         started = asyncio.Event()
 
-        async def agent() -> None:
-            async for batch in drain(rig.stream, 100, 0.01):
-                rig.applied.extend((e.message.offset, e.message.generation_id) for e in batch)
-                started.set()
-                await asyncio.sleep(60)  # its records on their way to the broker
+        async def records_on_their_way_to_the_broker() -> None:
+            started.set()
+            await asyncio.sleep(60)
 
-        task = asyncio.ensure_future(agent())
-        await asyncio.sleep(0.01)
-        conductor: Any = rig.app.topics
-        await conductor._update_indices()
-        await conductor.on_partitions_assigned({TP0})
+        task = await rig.start(within=0.01, work=records_on_their_way_to_the_broker)
         messages = await rig.fetched(0, 1, 2)
         await asyncio.wait_for(started.wait(), 5)
         task.cancel()
