@@ -36,6 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from bus.errors import ConfigError
 from bus.kafka import make_admin, sasl_login
+from bus.log import get_logger
 from bus.metrics import Health
 from bus.serde import Registry
 from bus.settings import Settings
@@ -75,10 +76,13 @@ from streams.metrics import StreamsMetrics
 from streams.sales.domain import SalesDomain
 from streams.tenancy import Gate, follow_tenants
 
-__all__ = ["PRODUCER_BATCH_BYTES", "StreamsApp", "check_copartitioning", "create_app"]
+__all__ = ["CROSSWALK_CATCH_UP_S", "PRODUCER_BATCH_BYTES", "StreamsApp", "check_copartitioning", "create_app"]
 
 #: Largest record batch the outbox builds for one topic partition (``streams.outbox``).
 PRODUCER_BATCH_BYTES = 1024 * 1024
+#: Most seconds a rebalance waits for the identity links to be read to their end.
+CROSSWALK_CATCH_UP_S = 30.0
+log = get_logger("streams")
 
 
 def check_copartitioning(settings: Settings) -> None:
@@ -209,6 +213,12 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     reader = CrosswalkReader(settings, crosswalk, Registry(settings.registry), metrics_registry=reg)
     follow_venue_links(reader.reader, settings.topic_prefix, Registry(settings.registry), venues)
     follow_tenants(reader.reader, settings.topic_prefix, tenants)
+
+    async def crosswalk_read_to_now() -> None:  # after every rebalance (identity.reader)
+        if not await reader.read_to_now(CROSSWALK_CATCH_UP_S):
+            log.warning("streams resumed before the identity links were read to their end", extra={
+                "waited_s": CROSSWALK_CATCH_UP_S, "reader_error": reader.reader.error})
+    parked.on_recover(crosswalk_read_to_now)
     health = Health()
     health.add_check("partitions_assigned",
                      lambda: not app.rebalancing and len(app.consumer.assignment()) > 0)

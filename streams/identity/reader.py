@@ -1,14 +1,26 @@
 """Every worker's full view of the compacted identity topic (a global table by hand):
 read to its end before the worker starts, then followed in a background thread, by the
 bus's compacted-topic reader. A link that cannot be read goes to
-``participation.identity.dlq`` and the worker starts anyway."""
+``participation.identity.dlq`` and the worker starts anyway.
+
+After every rebalance the streams wait until the reader has read what its topics held
+then (:meth:`CrosswalkReader.read_to_now`): a partition taken over from another worker
+is routed with every link that worker had published, not a link it had moved on from.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import uuid
+from typing import Any
+
+from confluent_kafka import TopicPartition
 from prometheus_client import CollectorRegistry
 
 from bus.compacted import CompactedMetrics, CompactedReader, Handler, Record
 from bus.errors import RetriableError
+from bus.kafka import make_consumer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import IDENTITY, topic_name
@@ -36,6 +48,9 @@ class CrosswalkReader:
     def __init__(self, settings: Settings, crosswalk: Crosswalk, registry: Registry,
                  metrics_registry: CollectorRegistry | None = None) -> None:
         self.topic = topic_name(IDENTITY, settings.topic_prefix)
+        self.kafka = settings.kafka
+        self._ends_client: Any = None
+        self._ends_lock = threading.Lock()
         self.crosswalk = crosswalk
         self.metrics = CompactedMetrics(metrics_registry or CollectorRegistry(), "crosswalk")
         self.reader = CompactedReader(
@@ -76,8 +91,45 @@ class CrosswalkReader:
             raise RetriableError(f"timed out reading {self.topic} to its end ({why}); is Kafka up and "
                                  "the catalog applied (`cultuurbus topics apply`)?")
 
+    def end_offsets(self, timeout: float = 10.0) -> dict[tuple[str, int], int]:
+        """The end offset of every partition the reader follows, now (blocking: from a thread
+        of its own, not the event loop), through a client of its own."""
+        with self._ends_lock:
+            if self._ends_client is None:
+                group = f"cultuurbus-crosswalk-ends-{uuid.uuid4().hex[:12]}"  # never joined: no group
+                self._ends_client = make_consumer(self.kafka, group)
+            client = self._ends_client
+            ends = {}
+            for topic in self.reader.handlers:
+                meta = client.list_topics(topic, timeout=timeout).topics.get(topic)
+                for p in sorted(meta.partitions) if meta is not None and meta.error is None else ():
+                    ends[(topic, p)] = int(client.get_watermark_offsets(TopicPartition(topic, p), timeout)[1])
+            return ends
+
+    async def read_to_now(self, timeout: float) -> bool:
+        """Wait until the reader has read every partition up to its end offset as of this
+        call; whether it did within ``timeout`` seconds (False also when the end offsets
+        could not be asked for)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            ends = await asyncio.wait_for(asyncio.to_thread(self.end_offsets), timeout)
+        except Exception:  # noqa: BLE001 - Kafka away or slow: the caller says what it means
+            return False
+        while True:
+            read = self.reader.positions()
+            if all(read.get(tp, 0) >= end for tp, end in ends.items()):
+                return True
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+
     def stop(self) -> None:
         self.reader.stop()
 
     def close(self, timeout: float = 10.0) -> None:
         self.reader.close(timeout)
+        with self._ends_lock:
+            client, self._ends_client = self._ends_client, None
+        if client is not None:
+            client.close()

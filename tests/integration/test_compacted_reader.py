@@ -4,6 +4,7 @@ while the reader stays ready, and the identity crosswalk of a real streams worke
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 import threading
@@ -239,6 +240,28 @@ def test_the_crosswalk_reads_past_poison_links_and_a_commit_marker(
     assert sorted(m.value() for m in letters) == sorted(
         [GARBAGE, links.good("dip|K|1", "dip|K|1"), links.year_10000("dip|Y|1")])
     assert all(dict(m.headers() or [])["errors.source"] == b"crosswalk" for m in letters)
+
+
+def test_after_a_rebalance_the_crosswalk_holds_every_link_published_before_it(
+        s: Settings, links: Links, registry: Registry) -> None:
+    """What a streams worker waits for before it routes a partition it took over
+    (``CrosswalkReader.read_to_now``): the links another worker published up to then,
+    here 20,000 of them just sent, and a commit marker as one partition's last offset."""
+    crosswalk = Crosswalk()
+    reader = CrosswalkReader(s, crosswalk, registry)
+    try:
+        reader.start(timeout=WAIT_S)
+        assert len(crosswalk) == 0
+        keys = [f"vendor:x:acct|{n}" for n in range(20_000)]
+        for n, key in enumerate(keys):
+            links.send(key.encode(), links.good(key, f"dip|P|{n}"), partition=n % PARTITIONS)
+        links.flush()
+        links.in_transaction([(b"uit|last", links.good("uit|last", "dip|P|last"))], partition=2)
+        assert asyncio.run(reader.read_to_now(WAIT_S))
+        missing = [k for n, k in enumerate(keys) if crosswalk.get(k) != f"dip|P|{n}"]
+        assert missing == [] and crosswalk.get("uit|last") == "dip|P|last"
+    finally:
+        reader.close()
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -43,3 +44,26 @@ def test_lastminute_without_availability_is_refused_with_what_to_do() -> None:
 
     with pytest.raises(ValidationError, match="add availability to streams.domains"):
         Settings.model_validate({"streams": {"domains": ["sales", "lastminute"]}})
+
+
+def test_after_every_rebalance_the_worker_waits_for_the_identity_links_and_says_when_it_gave_up(
+        tmp_path: Path, monkeypatch: Any, caplog: Any) -> None:
+    import asyncio
+    import logging
+
+    from streams.app import CROSSWALK_CATCH_UP_S
+    from streams.identity.reader import CrosswalkReader
+
+    waited: list[float] = []
+
+    async def read_to_now(self: CrosswalkReader, timeout: float) -> bool:
+        waited.append(timeout)
+        return False  # Kafka did not answer in time
+
+    monkeypatch.setattr(CrosswalkReader, "read_to_now", read_to_now)
+    built = create_app(Settings.model_validate({"streams": {"data_dir": str(tmp_path)}}),
+                       registry=CollectorRegistry())
+    with caplog.at_level(logging.WARNING, logger="streams"):
+        asyncio.run(built.app.tables["identity-parked"].call_recover_callbacks())  # what recovery calls
+    assert waited == [CROSSWALK_CATCH_UP_S]
+    assert "streams resumed before the identity links were read to their end" in caplog.text
