@@ -252,36 +252,36 @@ class Identity:
         return due
 
     def due_follows(self, now: float) -> list[tuple[str, bytes]]:
-        """Requests (key, value on ``streams.release``) to move source keys whose performance
-        has its sector id now (:meth:`_follow`; for keys with no fact since), one per key per
-        ``RELEASE_EVERY_S``."""
-        cw, due = self.crosswalk, []
+        """Requests (key, value on ``streams.release``) to move keys to their performance's
+        sector id (:meth:`_follow`, for keys with no fact since); one per ``RELEASE_EVERY_S``."""
+        due = []
         for key, (keys, fact_id) in list(self.adopted.items()):
-            own = cw.get(key)
-            if own is None or is_sector(own):
-                del self.adopted[key]
-                continue
-            to = cw.resolve([k for k in keys if k != key])
-            if to and to != own and is_sector(to) and now - self.requested.get(key, 0.0) > RELEASE_EVERY_S:
+            if self._renamed_to(key, keys) and now - self.requested.get(key, 0.0) > RELEASE_EVERY_S:
                 self.requested[key] = now
                 due.append((key, json.dumps({"follow": keys, "fact_id": fact_id}).encode()))
         return due
 
-    def _follow(self, key: str, keys: list[str], fact_id: str, out: list[Out]) -> None:
-        """A source key adopted under the link of a performance a description without a sector
-        id founded (``_adopt``) follows it once it is named by its sector id. The match desk
-        that renames it re-routes the keys its worker's crosswalk links to it; a key another
-        worker adopted (its link not yet read there) is moved here, by the worker routing it,
-        when its other identifiers name the sector id: linked, published, its facts re-routed
-        (``streams.identity.reroute``: a re-route done before moves nothing twice)."""
+    def _renamed_to(self, key: str, keys: list[str]) -> str | None:
+        """The sector id ``keys`` name while ``key`` names a performance founded without one."""
         cw = self.crosswalk
         own = cw.get(key)
         if own is None or is_sector(own):
             self.adopted.pop(key, None)
-            return
+            return None
         to = cw.resolve([k for k in keys if k != key])
-        if to is None or to == own or not is_sector(to):
-            self.adopted[key] = (keys, fact_id)
+        return to if to is not None and to != own and is_sector(to) else None
+
+    def _follow(self, key: str, keys: list[str], fact_id: str, out: list[Out]) -> None:
+        """A key adopted under a performance founded without a sector id (``_adopt``) follows
+        its rename. The renaming match desk re-routes the keys its own crosswalk links to it;
+        a key another worker adopted (its link not read there yet) is moved by the worker
+        routing it: linked, published, its facts re-routed (done twice, it moves nothing)."""
+        cw = self.crosswalk
+        own = cw.get(key)
+        to = self._renamed_to(key, keys)
+        if to is None:
+            if own is not None and not is_sector(own):
+                self.adopted[key] = (keys, fact_id)
             return
         self.adopted.pop(key, None)
         self.requested.pop(key, None)

@@ -126,9 +126,13 @@ class CrosswalkReader:
 
     def stop(self) -> None:
         self.reader.stop()
+        self._close_ends()
 
     def close(self, timeout: float = 10.0) -> None:
         self.reader.close(timeout)
+        self._close_ends()
+
+    def _close_ends(self) -> None:
         with self._ends_lock:
             client, self._ends_client = self._ends_client, None
         if client is not None:

@@ -180,9 +180,9 @@ def group_members(settings: Settings) -> int:
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=(
-    "a loss left (session 17 of #14): on a loaded machine, now and then one ticket of a "
-    "performance renamed to its DIP id (its counted facts moved) is missing after the "
-    "worker leaves; every fact of it reached participation.facts, so it is lost in the facts agent"))
+    "a loss left (session 17 of #14): on a loaded machine a worker now and then commits a "
+    "facts batch whose facts-seen and state changelog writes never reach the broker; every "
+    "fact is on participation.facts, the next owner of the partition starts after them"))
 def test_a_worker_that_joins_and_then_leaves_while_facts_arrive_loses_and_doubles_nothing(
         season: Season, streams_settings: Settings, workdir: Path) -> None:
     """Two rebalances with facts in flight: the second worker takes partitions (and their
