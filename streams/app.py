@@ -171,6 +171,8 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
     ctx = StreamsContext(app=app, settings=settings,
                          codec=FactCodec(Registry(settings.registry), settings.topic_prefix),
                          metrics=StreamsMetrics(reg), registry=reg)
+    # No offset commit past a batch whose records the broker did not take (streams.outbox).
+    faust_hooks.guard_commits(app, ctx.outbox.all_delivered)
     crosswalk = Crosswalk()
 
     parked = ctx.table("identity-parked", help="Facts parked per source performance key until the calendar "

@@ -49,6 +49,9 @@ The hooks, why each is needed, and the upstream issue where there is one:
   Faust's returns as soon as one write takes more than 0.1 s to be handed on (aiokafka
   holds a send while a full batch of that partition waits for the broker), and every
   offset commit and every revocation flushes it before going on. No upstream issue.
+- ``faust.transport.consumer.Consumer._commit`` (called once the producer is flushed):
+  no commit past a record batch the broker refused (:func:`guard_commits`); Faust's flush
+  only waits for the batches' answers, whatever they are. No upstream issue.
 - ``faust.transport.consumer.Consumer._drain_messages`` and the private attributes its loop
   reads: a copy of that loop that delivers a message to the conductor without creating
   four tasks per message (``streams.delivery.drain_messages``). No upstream issue.
@@ -70,7 +73,7 @@ import asyncio
 import importlib
 import importlib.metadata
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +89,7 @@ from bus.log import get_logger
 from streams.delivery import drain_messages
 
 __all__ = ["FLUSH_STALL_LOG_S", "HOOKS", "PINNED", "Hook", "check_hooks", "create_batch", "current_event",
-           "fetching_consumer", "flush_changelog_fully",
+           "fetching_consumer", "flush_changelog_fully", "guard_commits",
            "mark_persisted", "partition_db", "producer_of", "resubscribe", "send_batch",
            "set_changelog_buffer", "set_current_event", "set_resubscribe_delay", "share_rocksdb_memory",
            "subscribed_topics", "table_store"]
@@ -162,6 +165,8 @@ HOOKS = (
     Hook(_FAUST, "faust.stores.rocksdb:RocksDBOptions", "as_options", "one RocksDB memory budget"),
     Hook(_FAUST, "faust.stores.rocksdb:RocksDBOptions", "use_rocksdict", "one RocksDB memory budget"),
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_drain_messages", "deliveries without tasks"),
+    Hook(_FAUST, "faust.transport.consumer:Consumer", "_commit", "no commit past undelivered records",
+         read_in="_commit_offsets"),
     *(Hook(_FAUST, "faust.transport.consumer:Consumer", name, "deliveries without tasks",
            read_in="_drain_messages")
       for name in ("_read_offset", "_add_gap", "_commit_every", "_n_acked", "suspend_flow", "diag",
@@ -264,7 +269,22 @@ def fetching_consumer(*, min_bytes: int, max_wait_ms: int) -> type[faust_aiokafk
         async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
             await drain_messages(self, fetcher)
 
+        async def _commit(self, offsets: Any) -> bool:
+            if (guard := _COMMIT_GUARDS.get(self.app)) is not None:
+                await guard()
+            return await super()._commit(offsets)  # type: ignore[no-any-return]
+
     return Consumer
+
+
+_COMMIT_GUARDS: weakref.WeakKeyDictionary[Any, Callable[[], Awaitable[None]]] = weakref.WeakKeyDictionary()
+
+
+def guard_commits(app: Any, guard: Callable[[], Awaitable[None]]) -> None:
+    """Await ``guard()`` before every offset commit of ``app``'s consumer (one made by
+    :func:`fetching_consumer`); when it raises, nothing is committed and the error goes
+    where Faust sends a failed commit (it crashes the worker)."""
+    _COMMIT_GUARDS[app] = guard
 
 
 def set_resubscribe_delay(app: Any, seconds: float) -> None:

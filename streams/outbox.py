@@ -7,11 +7,14 @@ trickling in one by one made aiokafka write a produce request for almost every r
 The outbox collects the records and table changelog writes of a batch, builds one
 aiokafka record batch per topic partition and hands them all to the producer at once.
 
-Guarantees are Faust's: the records go through the app's own aiokafka producer, which
-every offset commit flushes first, so a batch's offsets are committed only after its
-records and changelog writes are on the broker (at-least-once). Records of one topic
-partition keep the order they were added in (flushes are serialized). The Faust and
-aiokafka internals this needs are used through ``streams.faust_hooks``.
+Guarantees: the records go through the app's own aiokafka producer, which every offset
+commit flushes first, and before each commit the worker checks that the broker took
+every batch (:meth:`Outbox.all_delivered`): once one was refused, nothing more is
+committed and the worker stops, so a batch's offsets are committed only after its records
+and changelog writes are on the broker (at-least-once). Records of one topic partition
+keep the order they were added in (flushes are serialized; what a failed or cancelled
+flush had not handed on is queued again first). The Faust and aiokafka internals this
+needs are used through ``streams.faust_hooks``.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from typing import Any
 
 from faust.types import TP
 
+from bus.errors import DeliveryError
 from bus.log import get_logger
 from streams.faust_hooks import create_batch, mark_persisted, producer_of, send_batch, table_store
 
 __all__ = ["Outbox", "murmur2"]
 
 Headers = list[tuple[str, bytes]]
+Record = tuple[bytes | None, bytes | None, Headers | None]
 _CACHE_MAX = 200_000
 log = get_logger(__name__)
 
@@ -63,11 +68,14 @@ def murmur2(data: bytes) -> int:
 class Outbox:
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._groups: dict[tuple[str, int], list[tuple[bytes | None, bytes | None, Headers | None]]] = {}
+        self._groups: dict[tuple[str, int], list[Record]] = {}
         self._persist: dict[tuple[str, int], Any] = {}  # changelog topic partition -> store
         self._partitions: dict[tuple[bytes, int], int] = {}
         self._changelogs: dict[int, str] = {}
         self._lock = asyncio.Lock()
+        self._in_flight: set[asyncio.Future[Any]] = set()
+        #: The first error of a record batch the broker did not take (None while all were).
+        self.undelivered: BaseException | None = None
 
     def partition(self, key: bytes, partitions: int) -> int:
         """Kafka's default partition of a key (murmur2, as Java, aiokafka and our producers)."""
@@ -97,44 +105,93 @@ class Outbox:
 
     async def flush(self) -> None:
         """Hand every queued record to the producer; returns once they (and whatever other
-        tasks queued before) are in it, so a caller may then let its offsets be committed."""
+        tasks queued before) are in it, so a caller may then let its offsets be committed.
+
+        The queue is shared by every agent and timer of the worker: a flush sends what the
+        others queued too, and they wait for it (the lock) instead of sending again. A flush
+        that fails or is cancelled halfway (a worker stopping cancels its agents and timers)
+        puts what it had not handed on back at the head of the queue before it lets the next
+        flush in, so a flush that returns has always handed on everything queued before it."""
         async with self._lock:  # also when nothing is queued: another flush may be sending ours
             groups, self._groups = self._groups, {}
-            producer = producer_of(self.app)
-            for (topic, partition), records in groups.items():
-                # In turn, not gathered: each returns at once unless a batch of the same
-                # partition still waits for the broker, and then all wait for the same answer.
-                await self._send(producer, topic, partition, records)
+            try:
+                producer = producer_of(self.app)
+                while groups:
+                    (topic, partition), records = next(iter(groups.items()))
+                    # In turn, not gathered: each returns at once unless a batch of the same
+                    # partition still waits for the broker, and then all wait for the same answer.
+                    await self._send(producer, topic, partition, records)
+                    del groups[(topic, partition)]
+            except BaseException as exc:
+                self._put_back(groups, exc)
+                raise
 
-    async def _send(self, producer: Any, topic: str, partition: int,
-                    records: list[tuple[bytes | None, bytes | None, Headers | None]]) -> None:
+    def _put_back(self, groups: dict[tuple[str, int], list[Record]], exc: BaseException) -> None:
+        """Queue ``groups`` (not handed on) again ahead of what was queued since, in order."""
+        left = sum(len(records) for records in groups.values())
+        log.warning("records not handed to the producer were queued again", extra={
+            "records": left, "partitions": len(groups), "error": repr(exc)[:300]})
+        merged = {tp: records for tp, records in groups.items() if records}
+        for tp, records in self._groups.items():
+            merged.setdefault(tp, []).extend(records)
+        self._groups = merged
+
+    async def _send(self, producer: Any, topic: str, partition: int, records: list[Record]) -> None:
+        """Send ``records`` in record batches; removes from it each record handed on (all of
+        them unless this raises)."""
         store = self._persist.get((topic, partition))
-        batch = create_batch(producer)
-        count = 0
-        for key, value, headers in records:
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                await self._submit(producer, batch, topic, partition, count, store)
-                batch, count = create_batch(producer), 0
+        handed = 0  # records[:handed] are with the producer
+        try:
+            batch = create_batch(producer)
+            count = 0
+            for key, value, headers in records:
                 if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    raise ValueError(f"a record of {len(value or b'')} bytes does not fit a batch "
-                                     f"for {topic}: raise streams.app producer_max_batch_size")
-            count += 1
-        await self._submit(producer, batch, topic, partition, count, store)
+                    await self._submit(producer, batch, topic, partition, count, store)
+                    handed += count
+                    batch, count = create_batch(producer), 0
+                    if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                        raise ValueError(f"a record of {len(value or b'')} bytes does not fit a batch "
+                                         f"for {topic}: raise streams.app producer_max_batch_size")
+                count += 1
+            await self._submit(producer, batch, topic, partition, count, store)
+            handed += count
+        finally:
+            del records[:handed]
 
     async def _submit(self, producer: Any, batch: Any, topic: str, partition: int, count: int,
                       store: Any) -> None:
         fut = await send_batch(producer, batch, topic, partition)
-        fut.add_done_callback(_delivered(store, TP(topic, partition), count))
+        self._in_flight.add(fut)
+        fut.add_done_callback(self._delivered(store, TP(topic, partition), count))
 
+    async def all_delivered(self) -> None:
+        """Wait for the broker's answer to every record batch handed on so far (the worker
+        calls it before each offset commit: ``streams.faust_hooks.guard_commits``).
 
-def _delivered(store: Any, tp: TP, count: int) -> Callable[[Any], None]:
-    def done(fut: Any) -> None:
-        if fut.cancelled():
-            return
-        exc = fut.exception()
-        if exc is not None:
-            log.error("records not delivered", extra={"topic": tp.topic, "partition": tp.partition,
-                                                      "count": count, "error": repr(exc)[:300]})
-        elif store is not None:
-            mark_persisted(store, tp, fut.result().offset + count - 1)
-    return done
+        Raises:
+            DeliveryError: a batch was not delivered (since the worker started): no offset
+                may be committed past its facts, whose state this worker holds but the
+                changelogs do not; the worker stops, and its next start recovers its tables
+                from the changelogs and applies those facts again.
+
+        """
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+        if self.undelivered is not None:
+            raise DeliveryError(f"records the worker produced were not delivered ({self.undelivered!r}); "
+                                "not committing past their facts: restart the worker (it will recover "
+                                "its tables and apply those facts again) once Kafka takes writes") \
+                from self.undelivered
+
+    def _delivered(self, store: Any, tp: TP, count: int) -> Callable[[Any], None]:
+        def done(fut: Any) -> None:
+            self._in_flight.discard(fut)
+            exc = asyncio.CancelledError() if fut.cancelled() else fut.exception()
+            if exc is not None:
+                log.error("records not delivered: the worker will not commit past their facts", extra={
+                    "topic": tp.topic, "partition": tp.partition, "count": count, "error": repr(exc)[:300]})
+                if self.undelivered is None:
+                    self.undelivered = exc
+            elif store is not None:
+                mark_persisted(store, tp, fut.result().offset + count - 1)
+        return done
