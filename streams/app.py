@@ -172,7 +172,7 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
                          codec=FactCodec(Registry(settings.registry), settings.topic_prefix),
                          metrics=StreamsMetrics(reg), registry=reg)
     # No offset commit past a batch whose records the broker did not take (streams.outbox).
-    faust_hooks.guard_commits(app, ctx.outbox.all_delivered)
+    faust_hooks.guard_commits(app, ctx.outbox.all_delivered, ctx.outbox.track)
     crosswalk = Crosswalk()
 
     parked = ctx.table("identity-parked", help="Facts parked per source performance key until the calendar "

@@ -1,5 +1,6 @@
 """Every use of a private Faust or aiokafka attribute, in one place (with ``streams.delivery``,
-Faust's delivery loop as the worker runs it), checked at start-up.
+Faust's delivery loop as the worker runs it, and ``streams.faust_producer``, its producer
+side), checked at start-up.
 
 faust-streaming and aiokafka are pinned exactly (``PINNED``, the same pins as
 ``pyproject.toml``) because the worker reaches past their public API in the places below.
@@ -49,9 +50,9 @@ The hooks, why each is needed, and the upstream issue where there is one:
   Faust's returns as soon as one write takes more than 0.1 s to be handed on (aiokafka
   holds a send while a full batch of that partition waits for the broker), and every
   offset commit and every revocation flushes it before going on. No upstream issue.
-- ``faust.transport.consumer.Consumer._commit`` (called once the producer is flushed):
-  no commit past a record batch the broker refused (:func:`guard_commits`); Faust's flush
-  only waits for the batches' answers, whatever they are. No upstream issue.
+- ``faust.transport.consumer.Consumer._commit`` (called once the producer is flushed) and
+  ``Producer._new_producer``: no commit past a record the broker refused
+  (:func:`guard_commits`); Faust's flush only waits for the answers, whatever they are.
 - ``faust.transport.consumer.Consumer._drain_messages`` and the private attributes its loop
   reads: a copy of that loop that delivers a message to the conductor without creating
   four tasks per message (``streams.delivery.drain_messages``). No upstream issue.
@@ -69,11 +70,10 @@ The hooks, why each is needed, and the upstream issue where there is one:
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.metadata
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,11 +85,17 @@ from faust.streams import current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from bus.errors import ConfigError
-from bus.log import get_logger
 from streams.delivery import drain_messages
+from streams.faust_producer import (
+    _GUARDS,
+    FLUSH_STALL_LOG_S,
+    flush_changelog_fully,
+    guard_commits,
+    tracking_producer,
+)
 
 __all__ = ["FLUSH_STALL_LOG_S", "HOOKS", "PINNED", "Hook", "check_hooks", "create_batch", "current_event",
-           "fetching_consumer", "flush_changelog_fully", "guard_commits",
+           "fetching_consumer", "flush_changelog_fully", "guard_commits", "tracking_producer",
            "mark_persisted", "partition_db", "producer_of", "resubscribe", "send_batch",
            "set_changelog_buffer", "set_current_event", "set_resubscribe_delay", "share_rocksdb_memory",
            "subscribed_topics", "table_store"]
@@ -167,6 +173,8 @@ HOOKS = (
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_drain_messages", "deliveries without tasks"),
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_commit", "no commit past undelivered records",
          read_in="_commit_offsets"),
+    Hook(_FAUST, f"{_DRIVER}:Producer", "_new_producer", "no commit past undelivered records",
+         read_in="on_start"),
     *(Hook(_FAUST, "faust.transport.consumer:Consumer", name, "deliveries without tasks",
            read_in="_drain_messages")
       for name in ("_read_offset", "_add_gap", "_commit_every", "_n_acked", "suspend_flow", "diag",
@@ -270,21 +278,11 @@ def fetching_consumer(*, min_bytes: int, max_wait_ms: int) -> type[faust_aiokafk
             await drain_messages(self, fetcher)
 
         async def _commit(self, offsets: Any) -> bool:
-            if (guard := _COMMIT_GUARDS.get(self.app)) is not None:
-                await guard()
+            if (guard := _GUARDS.get(self.app)) is not None:
+                await guard[0]()
             return await super()._commit(offsets)  # type: ignore[no-any-return]
 
     return Consumer
-
-
-_COMMIT_GUARDS: weakref.WeakKeyDictionary[Any, Callable[[], Awaitable[None]]] = weakref.WeakKeyDictionary()
-
-
-def guard_commits(app: Any, guard: Callable[[], Awaitable[None]]) -> None:
-    """Await ``guard()`` before every offset commit of ``app``'s consumer (one made by
-    :func:`fetching_consumer`); when it raises, nothing is committed and the error goes
-    where Faust sends a failed commit (it crashes the worker)."""
-    _COMMIT_GUARDS[app] = guard
 
 
 def set_resubscribe_delay(app: Any, seconds: float) -> None:
@@ -338,63 +336,3 @@ def share_rocksdb_memory(cache_bytes: int, write_buffer_bytes: int) -> tuple[Any
 
 
 _shared: tuple[Any, Any] | None = None
-
-
-#: Seconds a flush waits without a changelog write handed on before it logs that it still waits.
-FLUSH_STALL_LOG_S = 10.0
-
-
-def flush_changelog_fully() -> None:
-    """Make Faust's changelog buffer's ``flush`` return only once every write it held, and
-    the one being handed on, is with the producer (all apps of this process).
-
-    Faust's flush waits at most 0.1 s for each write to be handed to aiokafka and returns
-    when one takes longer, with the rest still buffered. A commit flushes the buffer and
-    then commits the offsets of the facts whose table writes these are; a revocation
-    flushes it and then gives the partitions away. Returning early, a commit could move
-    past facts whose writes to ``identity-parked`` or ``identity-routed`` were still here,
-    and a partition could go to another worker that recovered its tables without them:
-    facts parked and never released (a performance at ``sold 0``). aiokafka holds a send
-    while a full batch of its partition waits for the broker, so on a busy machine with
-    thousands of writes buffered that is not rare.
-
-    Here the flush waits for as long as the buffer holds writes; each send either hands
-    the write on or fails (aiokafka's request timeout), which crashes the producer as it
-    would in Faust. It logs every ``FLUSH_STALL_LOG_S`` it waits without progress. A
-    buffer that is not running is not waited for: Faust raises if it still holds writes.
-    """
-    buffer = faust_producer.ProducerBuffer
-    if getattr(buffer, "_flushes_fully", False):
-        return
-    send_pending = buffer._send_pending
-
-    async def _send_pending(self: Any, fut: Any) -> None:
-        self._handing_on = True
-        try:
-            await send_pending(self, fut)
-        finally:
-            self._handing_on = False
-
-    async def flush(self: Any) -> None:
-        stalled = 0.0
-        while self.size or getattr(self, "_handing_on", False):
-            if self.state != "running":
-                if self.size:
-                    raise RuntimeError("Cannot flush: Producer not Running")
-                return
-            self.message_sent.clear()  # set by _handle_pending after each write handed on
-            try:
-                await asyncio.wait_for(self.message_sent.wait(), timeout=1.0)
-                stalled = 0.0
-            except TimeoutError:
-                stalled += 1.0
-                if stalled % FLUSH_STALL_LOG_S == 0:
-                    _log.warning("changelog flush still waiting for the producer",
-                                 extra={"buffered": self.size, "waited_s": stalled})
-
-    buffer._send_pending = _send_pending  # type: ignore[method-assign]
-    buffer.flush = flush  # type: ignore[method-assign]
-    buffer._flushes_fully = True  # type: ignore[attr-defined]
-
-
-_log = get_logger("streams")

@@ -183,15 +183,22 @@ class Outbox:
                                 "its tables and apply those facts again) once Kafka takes writes") \
                 from self.undelivered
 
-    def _delivered(self, store: Any, tp: TP, count: int) -> Callable[[Any], None]:
+    def track(self, fut: asyncio.Future[Any]) -> None:
+        """Count a record sent past the outbox (Faust's own changelog writes, dead letters:
+        ``streams.faust_hooks.tracking_producer``) in :meth:`all_delivered`."""
+        self._in_flight.add(fut)
+        fut.add_done_callback(self._delivered(None, None, 1))
+
+    def _delivered(self, store: Any, tp: TP | None, count: int) -> Callable[[Any], None]:
         def done(fut: Any) -> None:
             self._in_flight.discard(fut)
             exc = asyncio.CancelledError() if fut.cancelled() else fut.exception()
             if exc is not None:
                 log.error("records not delivered: the worker will not commit past their facts", extra={
-                    "topic": tp.topic, "partition": tp.partition, "count": count, "error": repr(exc)[:300]})
+                    "topic": tp.topic if tp else None, "partition": tp.partition if tp else None,
+                    "count": count, "error": repr(exc)[:300]})
                 if self.undelivered is None:
                     self.undelivered = exc
-            elif store is not None:
+            elif store is not None and tp is not None:
                 mark_persisted(store, tp, fut.result().offset + count - 1)
         return done

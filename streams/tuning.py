@@ -68,5 +68,6 @@ def tune(app: Any) -> None:
     """Apply the tuning to ``app`` (before it starts)."""
     app.transport.Consumer = faust_hooks.fetching_consumer(min_bytes=FETCH_MIN_BYTES,
                                                            max_wait_ms=FETCH_MAX_WAIT_MS)
+    app.transport.Producer = faust_hooks.tracking_producer()
     faust_hooks.set_changelog_buffer(CHANGELOG_BUFFER)
     faust_hooks.share_rocksdb_memory(ROCKSDB_SHARED_CACHE, ROCKSDB_SHARED_WRITE_BUFFERS)
