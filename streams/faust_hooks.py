@@ -50,6 +50,13 @@ The hooks, why each is needed, and the upstream issue where there is one:
   Faust's returns as soon as one write takes more than 0.1 s to be handed on (aiokafka
   holds a send while a full batch of that partition waits for the broker), and every
   offset commit and every revocation flushes it before going on. No upstream issue.
+- ``ThreadDelegateConsumer._thread`` (``seek_to_beginning`` of Faust's consumer thread):
+  every rebalance seeks the partitions back to their committed offsets, and those of the
+  messages dropped with the queues are fetched again; aiokafka's ``seek_to_committed``
+  leaves a partition without a committed offset where it was, so the worker seeks it to
+  its beginning (``earliest``, as a new consumer starts). Without it, on a fresh group
+  the facts fetched before the first commit and dropped by a rebalance were never
+  applied, and later commits went past them. No upstream issue.
 - ``faust.transport.consumer.Consumer._commit`` (called once the producer is flushed) and
   ``Producer._new_producer``: no commit past a record the broker refused
   (:func:`guard_commits`); Faust's flush only waits for the answers, whatever they are.
@@ -171,6 +178,10 @@ HOOKS = (
     Hook(_FAUST, "faust.stores.rocksdb:RocksDBOptions", "as_options", "one RocksDB memory budget"),
     Hook(_FAUST, "faust.stores.rocksdb:RocksDBOptions", "use_rocksdict", "one RocksDB memory budget"),
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_drain_messages", "deliveries without tasks"),
+    Hook(_FAUST, "faust.transport.consumer:ThreadDelegateConsumer", "_thread",
+         "a partition never committed is fetched again from its beginning", read_in="seek_to_committed"),
+    Hook(_FAUST, f"{_DRIVER}:AIOKafkaConsumerThread", "seek_to_beginning",
+         "a partition never committed is fetched again from its beginning"),
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_commit", "no commit past undelivered records",
          read_in="_commit_offsets"),
     Hook(_FAUST, f"{_DRIVER}:Producer", "_new_producer", "no commit past undelivered records",
@@ -276,6 +287,16 @@ def fetching_consumer(*, min_bytes: int, max_wait_ms: int) -> type[faust_aiokafk
 
         async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
             await drain_messages(self, fetcher)
+
+        async def seek_to_committed(self) -> Any:
+            committed = await super().seek_to_committed()
+            # aiokafka seeks only partitions with a committed offset; one that has none
+            # keeps its fetch position, past what a rebalance dropped from the queues
+            never = [tp for tp, offset in committed.items()
+                     if not (offset and offset > 0) and self.app.topics.acks_enabled_for(tp.topic)]
+            if never:
+                await self._thread.seek_to_beginning(*never)
+            return committed
 
         async def _commit(self, offsets: Any) -> bool:
             if (guard := _GUARDS.get(self.app)) is not None:
