@@ -21,7 +21,11 @@ from typing import Any
 
 import faust.transport.consumer as faust_consumer
 
-__all__ = ["drain", "drain_messages"]
+from bus.log import get_logger
+
+__all__ = ["LeftOut", "drain", "drain_messages"]
+
+_log = get_logger("streams")
 
 
 async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any]]:
@@ -62,6 +66,7 @@ async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any
     consumer = app.consumer
     track, acking = consumer.track_message, app.topics.acks_enabled_for
     flow = app.flow_control
+    left_out = LeftOut()
     loop = asyncio.get_running_loop()
     while True:
         try:
@@ -79,21 +84,92 @@ async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any
                 continue
             taken.append(get_nowait())
         if not flow.is_active():
-            continue  # a rebalance began: fetched again from the committed offset (see above)
+            left_out.leave(taken)  # a rebalance began: fetched again (see above)
+            continue
         generation = app.consumer_generation_id
         batch = []
         for event in taken:
             message = event.message
             if message.generation_id != generation:
-                continue  # fetched before the last rebalance: fetched again since
+                left_out.leave([event])  # fetched before the last rebalance: fetched again since
+                continue
+            if left_out.first and left_out.ahead(message):
+                continue  # a message of its partition before it was left out: not applied yet
             if not message.tracked and acking(message.topic):
                 message.tracked = True
                 track(message)
             batch.append(event)
+        if left_out.due:
+            await left_out.fetch_again(consumer, loop.time())
         if batch:
             yield batch  # not in try/finally: a batch whose work was cancelled is never acked
             for event in batch:
                 event.ack()
+
+
+class LeftOut:
+    """The messages :func:`drain` left out, per partition: none of a partition is applied
+    past one left out until that one is fetched again.
+
+    A rebalance seeks every partition back to its committed offset, so what was left out
+    is normally fetched again before anything after it. But the acceptance tests with
+    workers joining and leaving, on a loaded machine, found later messages of a partition
+    delivered while earlier ones had been left out and were not fetched again: the later
+    ones were applied, the earlier ones never (a state value applies only facts past the
+    last offset it applied). Here a message past one left out of its partition is left
+    out too, and the partition is sought back to the first one left out: at once, and
+    again every ``RESEEK_S`` while it does not come; after ``SEEKS_MAX`` seeks (the log's
+    retention deleted it) the worker logs an error and goes on without it."""
+
+    RESEEK_S = 5.0
+    SEEKS_MAX = 6
+
+    def __init__(self) -> None:
+        self.first: dict[Any, int] = {}  # partition -> offset of its first message left out
+        self.sought: dict[Any, tuple[int, float]] = {}  # partition -> (seeks made, when the last)
+        self.due: set[Any] = set()  # partitions with messages past the first left out
+
+    def leave(self, events: list[Any]) -> None:
+        for event in events:
+            tp, offset = event.message.tp, event.message.offset
+            if offset < self.first.get(tp, offset + 1):
+                self.first[tp] = offset
+
+    def ahead(self, message: Any) -> bool:
+        """Whether ``message`` is past the first message left out of its partition; one at
+        or before it is the fetch again, and ends the wait."""
+        first = self.first.get(message.tp)
+        if first is None:
+            return False
+        if message.offset > first:
+            self.due.add(message.tp)
+            return True
+        del self.first[message.tp]
+        self.sought.pop(message.tp, None)
+        return False
+
+    async def fetch_again(self, consumer: Any, now: float) -> None:
+        """Seek the partitions with messages past their first left out back to it (those
+        still assigned, and not sought within ``RESEEK_S``)."""
+        due, self.due = self.due, set()
+        assigned = consumer.assignment()
+        for tp in due:
+            first = self.first.get(tp)
+            seeks, last = self.sought.get(tp, (0, -self.RESEEK_S))
+            if first is None or tp not in assigned or now - last < self.RESEEK_S:
+                continue
+            where = {"topic": tp.topic, "partition": tp.partition, "offset": first}
+            if seeks == self.SEEKS_MAX:
+                _log.error("messages left out by a rebalance were not fetched again; going on "
+                           "without them", extra=where)
+                del self.first[tp]
+                continue
+            self.sought[tp] = (seeks + 1, now)
+            _log.warning("messages left out by a rebalance are fetched again", extra=where)
+            try:
+                await consumer.seek(tp, first)
+            except Exception as exc:  # noqa: BLE001 - revoked meanwhile: its next owner fetches it
+                _log.warning("could not seek back", extra={**where, "error": repr(exc)[:200]})
 
 
 @types.coroutine
