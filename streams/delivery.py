@@ -66,7 +66,7 @@ async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any
     consumer = app.consumer
     track, acking = consumer.track_message, app.topics.acks_enabled_for
     flow = app.flow_control
-    left_out = LeftOut()
+    left_out = LeftOut(app)
     loop = asyncio.get_running_loop()
     while True:
         try:
@@ -100,7 +100,7 @@ async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any
                 track(message)
             batch.append(event)
         if left_out.due:
-            await left_out.fetch_again(consumer, loop.time())
+            await left_out.fetch_again(loop.time())
         if batch:
             yield batch  # not in try/finally: a batch whose work was cancelled is never acked
             for event in batch:
@@ -124,16 +124,25 @@ class LeftOut:
     RESEEK_S = 5.0
     SEEKS_MAX = 6
 
-    def __init__(self) -> None:
+    def __init__(self, app: Any) -> None:
         self.first: dict[Any, int] = {}  # partition -> offset of its first message left out
         self.sought: dict[Any, tuple[int, float]] = {}  # partition -> (seeks made, when the last)
         self.due: set[Any] = set()  # partitions with messages past the first left out
+        self.consumer = app.consumer
+        app.on_partitions_assigned.connect(self.assigned)
 
     def leave(self, events: list[Any]) -> None:
+        assigned = self.consumer.assignment()
         for event in events:
             tp, offset = event.message.tp, event.message.offset
-            if offset < self.first.get(tp, offset + 1):
+            if tp in assigned and offset < self.first.get(tp, offset + 1):
                 self.first[tp] = offset
+
+    async def assigned(self, app: Any, assigned: Any, **kwargs: Any) -> None:
+        """A partition given to another worker is its to fetch again: forget it here."""
+        for tp in [tp for tp in self.first if tp not in assigned]:
+            del self.first[tp]
+            self.sought.pop(tp, None)
 
     def ahead(self, message: Any) -> bool:
         """Whether ``message`` is past the first message left out of its partition; one at
@@ -148,10 +157,11 @@ class LeftOut:
         self.sought.pop(message.tp, None)
         return False
 
-    async def fetch_again(self, consumer: Any, now: float) -> None:
+    async def fetch_again(self, now: float) -> None:
         """Seek the partitions with messages past their first left out back to it (those
         still assigned, and not sought within ``RESEEK_S``)."""
         due, self.due = self.due, set()
+        consumer = self.consumer
         assigned = consumer.assignment()
         for tp in due:
             first = self.first.get(tp)

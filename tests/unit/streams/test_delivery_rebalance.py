@@ -44,6 +44,7 @@ class Rig:
         conductor: Any = self.app.topics
         await conductor._update_indices()  # what the consumer does when it subscribes
         await conductor.on_partitions_assigned({TP0})
+        self.consumer.assignment = lambda: {TP0}  # as the started consumer answers
         return task
 
     async def fetched(self, *offsets: int) -> list[Any]:
@@ -132,7 +133,6 @@ def test_nothing_past_a_message_left_out_is_applied_until_it_is_fetched_again() 
             sought.append((tp, offset))
 
         rig.consumer.seek = seek
-        rig.consumer.assignment = lambda: {TP0}
         task = await rig.start(within=0.2)
         await rig.fetched(0, 1, 2)
         rig.app.consumer_generation_id = 1  # left out: fetched in the generation before
@@ -146,6 +146,31 @@ def test_nothing_past_a_message_left_out_is_applied_until_it_is_fetched_again() 
         await asyncio.sleep(0.3)
         assert rig.applied == [(o, 1) for o in range(5)]
         assert rig.committable() == {TP0: 5}
+        task.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_partition_given_to_another_worker_is_not_sought_back() -> None:
+    async def scenario() -> None:
+        rig = Rig()
+        sought: list[tuple[TP, int]] = []
+
+        async def seek(tp: TP, offset: int) -> None:
+            sought.append((tp, offset))
+
+        rig.consumer.seek = seek
+        task = await rig.start(within=0.2)
+        await rig.fetched(0, 1, 2)
+        rig.app.consumer_generation_id = 1
+        await asyncio.sleep(0.3)
+        await rig.app.on_partitions_assigned.send(set())  # the partition went to another worker
+        rig.app.consumer_generation_id = 2
+        await asyncio.sleep(0.1)
+        await rig.fetched(7, 8)  # it came back later: its new committed offset is 7
+        await asyncio.sleep(0.3)
+        assert sought == []
+        assert rig.applied == [(7, 2), (8, 2)]
         task.cancel()
 
     asyncio.run(scenario())
