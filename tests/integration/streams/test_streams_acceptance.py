@@ -180,9 +180,10 @@ def group_members(settings: Settings) -> int:
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=(
-    "a loss left (session 17 of #14): on a loaded machine a worker now and then commits a "
-    "facts batch whose facts-seen and state changelog writes never reach the broker; every "
-    "fact is on participation.facts, the next owner of the partition starts after them"))
+    "a loss left (session 18 of #14): on a fully loaded machine (two busy loops beside the "
+    "tests) a contiguous block of one partition's facts (13 to 157 tickets of one renamed "
+    "performance) is now and then never applied and committed past; the causes found in "
+    "the delivery path are fixed, this one is not found yet"))
 def test_a_worker_that_joins_and_then_leaves_while_facts_arrive_loses_and_doubles_nothing(
         season: Season, streams_settings: Settings, workdir: Path) -> None:
     """Two rebalances with facts in flight: the second worker takes partitions (and their
