@@ -182,7 +182,7 @@ def group_members(settings: Settings) -> int:
 @pytest.mark.xfail(strict=False, reason=(
     "a loss left (session 18 of #14): on a fully loaded machine (two busy loops beside the "
     "tests) a contiguous block of one partition's facts (13 to 157 tickets of one renamed "
-    "performance) is now and then never applied and committed past; the causes found in "
+    "performance) is now and then never applied; the other causes found in "
     "the delivery path are fixed, this one is not found yet"))
 def test_a_worker_that_joins_and_then_leaves_while_facts_arrive_loses_and_doubles_nothing(
         season: Season, streams_settings: Settings, workdir: Path) -> None:
