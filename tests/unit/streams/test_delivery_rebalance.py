@@ -30,6 +30,12 @@ class Rig:
         self.stream = self.app.topic(TOPIC, partitions=1, key_serializer="raw", value_serializer="raw").stream()
         self.applied: list[tuple[int, int]] = []  # (offset, generation)
         self.app.flow_control.resume()  # as Faust does once partitions are assigned
+        self.sought: list[tuple[TP, int]] = []  # seeks the agent asked of the consumer
+
+        async def seek(tp: TP, offset: int) -> None:
+            self.sought.append((tp, offset))
+
+        self.consumer.seek = seek
 
     async def start(self, within: float, work: Callable[[], Awaitable[None]] | None = None) -> asyncio.Task[None]:
         """Start the agent (``work``: awaited after each batch is recorded as applied)."""
@@ -127,12 +133,7 @@ def test_nothing_past_a_message_left_out_is_applied_until_it_is_fetched_again() 
     ones, and a state value never applies facts before the last it applied."""
     async def scenario() -> None:
         rig = Rig()
-        sought: list[tuple[TP, int]] = []
-
-        async def seek(tp: TP, offset: int) -> None:
-            sought.append((tp, offset))
-
-        rig.consumer.seek = seek
+        sought = rig.sought
         task = await rig.start(within=0.2)
         await rig.fetched(0, 1, 2)
         rig.app.consumer_generation_id = 1  # left out: fetched in the generation before
@@ -154,12 +155,7 @@ def test_nothing_past_a_message_left_out_is_applied_until_it_is_fetched_again() 
 def test_a_partition_given_to_another_worker_is_not_sought_back() -> None:
     async def scenario() -> None:
         rig = Rig()
-        sought: list[tuple[TP, int]] = []
-
-        async def seek(tp: TP, offset: int) -> None:
-            sought.append((tp, offset))
-
-        rig.consumer.seek = seek
+        sought = rig.sought
         task = await rig.start(within=0.2)
         await rig.fetched(0, 1, 2)
         rig.app.consumer_generation_id = 1
