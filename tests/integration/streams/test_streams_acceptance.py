@@ -180,10 +180,10 @@ def group_members(settings: Settings) -> int:
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason=(
-    "a loss left (session 18 of #14): on a fully loaded machine (two busy loops beside the "
-    "tests) a contiguous block of one partition's facts (13 to 157 tickets of one renamed "
-    "performance) is now and then never applied; the other causes found in "
-    "the delivery path are fixed, this one is not found yet"))
+    "on a fully loaded machine (two busy loops beside the tests) this test lost facts now "
+    "and then: blocks of ~80 facts skipped by the worker that took a partition over, once "
+    "a single scan. Session 19 fixed Faust taking the jump a rebalance leaves in a fetch "
+    "for a gap in the log; whether that was the skipped blocks' cause is not proven"))
 def test_a_worker_that_joins_and_then_leaves_while_facts_arrive_loses_and_doubles_nothing(
         season: Season, streams_settings: Settings, workdir: Path) -> None:
     """Two rebalances with facts in flight: the second worker takes partitions (and their
