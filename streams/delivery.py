@@ -196,7 +196,10 @@ class Jumps:
     applied loses them for good. Here the partition is sought back to its read offset
     instead (the message there is delivered again, which the agents apply once), the rest
     of the fetch under way is not delivered for it, and only when the fetch from there
-    jumps again are the offsets between a gap. A real gap costs one fetch more.
+    jumps again are the offsets between a gap. A real gap costs one fetch more and one
+    message delivered twice: on a topic written in transactions, that is once per
+    transaction (its commit marker takes an offset), so a source should not write one
+    record per transaction.
     """
 
     def __init__(self, consumer: Any) -> None:
