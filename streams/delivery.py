@@ -191,7 +191,7 @@ class Jumps:
     offsets between as done: the next commit goes past them. But a jump is also what a
     rebalance leaves: Faust resumes the partitions before it seeks them to their committed
     offsets and resets their read offsets there, and the fetch under way goes on from
-    where it got to. In the acceptance tests on a loaded machine every rebalance made such
+    where it got to. In the acceptance tests on a loaded machine rebalances made such
     jumps, hundreds to thousands of offsets wide, and a commit past messages nobody had
     applied loses them for good. Here the partition is sought back to its read offset
     instead (the message there is delivered again, which the agents apply once), the rest
