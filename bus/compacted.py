@@ -255,8 +255,14 @@ class CompactedReader:
         consumer = self._consumer
         assert consumer is not None, "setup() first"
         while not self._stopping.is_set():
-            for msg in consumer.consume(_BATCH, self._poll_s):
-                self._handle(msg)
+            # poll() hands over the first record as soon as it is there; consume(n, timeout)
+            # waits for n records or the whole timeout (a gateway's push waited up to
+            # poll_s for records that had arrived). Then whatever else is queued, at once.
+            first = consumer.poll(self._poll_s)
+            if first is not None:
+                self._handle(first)
+                for msg in consumer.consume(_BATCH, 0):
+                    self._handle(msg)
             if self._producer is not None:
                 self._producer.poll(0)
             if self._pending and not self.ready.is_set():

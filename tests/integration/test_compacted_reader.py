@@ -201,6 +201,34 @@ def test_poison_records_are_dead_lettered_with_their_bytes_and_the_reader_stays_
     assert metrics.records.labels("test", IDENTITY, "dead_letter")._value.get() == 4
 
 
+def test_a_record_is_handed_on_when_it_arrives_not_when_a_poll_fills_or_times_out(
+        links: Links, reader_of: Any) -> None:
+    """The gateway pushes a change to its SSE clients after the reader's batch: a batch must
+    not wait for more records (or the whole poll) once one is there. Polls here last 20 s;
+    a link produced after the reader is ready is applied and handed on well before."""
+    links.send(b"dip|A|1", links.good("dip|A|1", "dip|A|1"))
+    links.flush()
+    table = Table()
+    batches: list[dict[bytes, Any]] = []
+
+    def on_batch() -> None:
+        with table.lock:
+            batches.append(dict(table.rows))
+
+    reader = reader_of(table, CompactedMetrics(CollectorRegistry(), "test"), poll_s=20.0, on_batch=on_batch)
+    assert reader.wait_ready(WAIT_S), f"not ready: {reader.error}"
+    links.send(b"uit|b", links.good("uit|b", "dip|A|1"))
+    links.flush()
+    deadline = time.monotonic() + 10.0
+    while not any(b"uit|b" in rows for rows in batches) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert table.rows.get(b"uit|b") == "dip|A|1", "the record waited for the poll to fill or time out"
+    assert any(b"uit|b" in rows for rows in batches), "applied, but not handed on (on_batch)"
+    reader.stop()
+    links.send(b"uit|c", links.good("uit|c", "dip|A|1"))  # wakes the reader's 20 s poll to stop
+    links.flush()
+
+
 def test_a_reader_started_before_its_topic_exists_is_unhealthy_until_it_is_created(
         bus_settings: Settings, registry: Registry) -> None:
     prefix = f"late{uuid.uuid4().hex[:6]}."
