@@ -1,7 +1,7 @@
 """Fact -> availability latency of the streams worker alone, checkouts taking turns on one
 stack: per round, each checkout's worker (fresh topics, the bench's calendar of 1,000
 performances) gets a paced load (``--rate`` ticket events/s for ``--seconds``, after a
-warm-up), and the availability topic is watched (``bench.latency.measure_worker_latency``).
+warm-up), and the availability topic is watched (``bench.streams.worker_latency``).
 
 Run on its own (not part of ``python -m bench``)::
 
@@ -26,27 +26,10 @@ import click
 from bench.ab import checkouts, run_ab
 from bench.data import make_dataset
 from bench.env import Bench
-from bench.feed import Feed
-from bench.latency import measure_worker_latency
 from bench.options import FULL
-from bench.roles import running
+from bench.streams import worker_latency
 
 __all__ = ["measure_latency_ab"]
-
-
-def _one(bench: Bench, ds: Any, sizes: Any, rate: int, tag: str) -> dict[str, Any]:
-    s = bench.fresh(f"latab{tag}")
-    worker = bench.worker(s, f"lat{tag}")
-    with running(worker, timeout=120):
-        feed = Feed(s, ds, bench.registry, cap_s=sizes.max_wait_s)
-        try:
-            feed.calendar((worker,))
-        finally:
-            feed.close()
-        cpu0 = worker.cpu_seconds()
-        out = measure_worker_latency(bench, s, ds, sizes, rate)
-        out["worker_cpu_s"] = round(worker.cpu_seconds() - cpu0, 2)
-    return out
 
 
 def measure_latency_ab(bench: Bench, codes: dict[str, Path], rounds: int, rate: int, seconds: float,
@@ -59,7 +42,7 @@ def measure_latency_ab(bench: Bench, codes: dict[str, Path], rounds: int, rate: 
         row: dict[str, Any] = {"round": turn}
         for i, (name, path) in enumerate(codes.items()):
             bench.code = path
-            got = _one(bench, ds, sizes, rate, f"{turn}c{i}")
+            got = worker_latency(bench, ds, sizes, rate, f"ab{turn}c{i}")
             for q in ("p50", "p95", "p99", "max"):
                 row[f"{name}_{q}_ms"] = got["availability"].get(q)
             row[f"{name}_cpu_s"] = got["worker_cpu_s"]

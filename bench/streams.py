@@ -22,7 +22,7 @@ from bench.profile import Profiler
 from bench.roles import running
 from bus.settings import Settings
 
-__all__ = ["measure_streams"]
+__all__ = ["measure_streams", "worker_latency"]
 
 
 def _done(bench: Bench, workers: int, out: dict[str, Any]) -> None:
@@ -64,7 +64,7 @@ def measure_streams(bench: Bench, datasets: Callable[[int, int], Dataset], sizes
             _done(bench, 2, two)
         finally:
             feed.close()
-    one["latency_at_1000"] = _worker_latency(bench, first, sizes)
+    one["latency_at_1000"] = worker_latency(bench, first, sizes)
     return s, {"1w": one, "2w": two, "availability_only": _availability_only(bench, first, sizes)}
 
 
@@ -90,15 +90,20 @@ def _availability_only(bench: Bench, ds: Dataset, sizes: Sizes, tag: str = "") -
     return out
 
 
-def _worker_latency(bench: Bench, ds: Dataset, sizes: Sizes) -> dict[str, Any]:
-    """A fresh worker on fresh topics, alone on the machine, given the calendar and then
-    a paced 1,000 events/s (the throughput topics' targets stay untouched)."""
-    s = bench.fresh("streamslat")
-    worker = bench.worker(s, "lat")
+def worker_latency(bench: Bench, ds: Dataset, sizes: Sizes, rate: int = 1000, tag: str = ""
+                   ) -> dict[str, Any]:
+    """A fresh worker on fresh topics (``tag`` tells runs of one bench apart), alone on the
+    machine, given the calendar and then a paced ``rate`` events/s (the throughput topics'
+    targets stay untouched); with the worker's CPU-seconds over the paced part."""
+    s = bench.fresh(f"streamslat{tag}")
+    worker = bench.worker(s, f"lat{tag}")
     with running(worker, timeout=120):
         feed = Feed(s, ds, bench.registry, cap_s=sizes.max_wait_s)
         try:
             feed.calendar((worker,))
         finally:
             feed.close()
-        return measure_worker_latency(bench, s, ds, sizes)
+        cpu = worker.cpu_seconds()
+        out = measure_worker_latency(bench, s, ds, sizes, rate)
+        out["worker_cpu_s"] = round(worker.cpu_seconds() - cpu, 2)
+        return out

@@ -20,8 +20,8 @@ Guarantee: effectively-once results. Faust runs at-least-once; every state value
 a fact at most once, by the fact's first delivery and the offset each value has reached
 (see ``streams.store``), so redelivery, replay from the start and crashes (kill -9)
 never double count. Order of arrival does not matter (see each domain's ``state``
-module). Records are published after each batch (an agent waits at most
-``BATCH_WITHIN_S`` to fill one), once per key per batch, with the state after the batch.
+module). Records are published after each batch (an agent takes what its
+queue holds: ``BATCH_WITHIN_S``), once per key per batch, with the state after the batch.
 """
 
 from __future__ import annotations

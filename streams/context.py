@@ -39,8 +39,12 @@ SOURCE = "streams"
 
 #: Most facts an agent takes at once: state is read and written once per key per batch.
 BATCH_MAX = 1000
-#: Longest an agent waits to fill a batch; bounds the latency batching adds.
-BATCH_WITHIN_S = 0.005
+#: Longest an agent waits to fill a batch; bounds the latency batching adds. 0: a batch is
+#: what the agent's queue holds when it asks (a fetch's records reach the queue together;
+#: a backlog fills batches to ``BATCH_MAX`` anyway). Waiting 5 ms for more, per hop, was
+#: ~30% of the worker's fact -> availability latency at 1,000 facts/s, for ~8% less CPU at
+#: that rate (``python -m bench.latency_ab``; ``bench/results/issue14``, session 20).
+BATCH_WITHIN_S = 0.0
 
 
 #: RocksDB of every table partition (a worker holds ~30: 7 tables x 4 partitions and more):

@@ -5,7 +5,7 @@ Modes:
 
 - ``faust_iterate``: an empty Faust agent, ``async for value in stream`` and nothing else;
 - ``faust_take``: the same agent taking the stream in batches the way our facts agent does
-  (``stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S)``, ``streams.context.batches``);
+  (``stream.take_events(BATCH_MAX, within=TAKE_WITHIN_S)``: ``take_events`` needs a wait);
 - ``faust_take_decode``: the batched agent plus a fastavro decode of each value;
 - ``faust_drain_decode``: the same, batches taken from the agent's queue by
   ``streams.delivery.drain`` (as our agents do) instead of ``take_events``;
@@ -46,6 +46,9 @@ from schemas import load_schema
 
 __all__ = ["MODES", "main"]
 
+#: ``take_events``' wait to fill a batch (the worker's agents take what their queue holds,
+#: ``streams.context.BATCH_WITHIN_S``; ``take_events`` reads a wait of 0 as "no limit").
+TAKE_WITHIN_S = 0.005
 MODES = ("faust_iterate", "faust_take", "faust_take_decode", "faust_drain_decode", "plain_decode")
 
 
@@ -183,7 +186,7 @@ def run_faust(topic_name: str, meter: Meter, mode: str, app_id: str, web_port: i
     else:
         @app.agent(topic, name="empty")
         async def empty_batched(stream: Any) -> None:
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            async for events in stream.take_events(BATCH_MAX, within=TAKE_WITHIN_S):
                 if decode is not None:
                     for event in events:
                         decode(event.value)

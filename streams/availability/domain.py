@@ -3,7 +3,7 @@
 Applied by the facts agent (``streams.facts.agents``), which decodes each fact once for every
 domain. One state read and one write per performance per batch; the Availability record
 goes out once per performance per batch with the state after the whole batch (several
-facts for one performance within ~10 ms become one record; ``version`` counts facts).
+facts for one performance in one batch become one record; ``version`` counts facts).
 """
 
 from __future__ import annotations
