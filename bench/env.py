@@ -41,7 +41,7 @@ from ops.stack.pseudonym import pseudonym_env
 from ops.stack.registry_auth import registry_user_info
 from ops.stack.settings import ADMIN, LOOPBACK, StackSettings
 
-__all__ = ["Bench", "bench_stack", "broker_pid", "plaintext_kafka"]
+__all__ = ["Bench", "bench_stack", "broker_pid", "plaintext_kafka", "service_pid"]
 
 STACK_DIR = REPO / "bench" / ".stack-bench"
 DOWNLOADS = REPO / ".stack" / "downloads"
@@ -75,12 +75,18 @@ def plaintext_kafka(s: Settings) -> KafkaSettings | None:
                          request_timeout_ms=s.kafka.request_timeout_ms)
 
 
-def broker_pid() -> int | None:
-    """The pid of this run's Kafka broker (its stack's pid file), to read its CPU time."""
+def service_pid(name: str) -> int | None:
+    """The pid of one of this run's stack services (``kafka``, ``registry``, ``clickhouse``:
+    its pid file), to read its CPU time."""
     try:
-        return int((_stacks[0].dir / "kafka.pid").read_text().split()[0]) if _stacks else None
+        return int((_stacks[0].dir / f"{name}.pid").read_text().split()[0]) if _stacks else None
     except (OSError, ValueError, IndexError):
         return None
+
+
+def broker_pid() -> int | None:
+    """The pid of this run's Kafka broker, to read its CPU time."""
+    return service_pid("kafka")
 
 
 def _with_buyer_key(base: Settings, stack: StackSettings) -> Settings:

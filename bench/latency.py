@@ -13,11 +13,14 @@ is not counted (a new producer stamps its first events before it can send them).
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +29,7 @@ from bench.data import Dataset, ticket_record
 from bench.env import Bench
 from bench.kafkaio import bulk_producer, schema_id
 from bench.options import Sizes
+from bench.roles import cpu_seconds
 from bench.watch import AvailabilityWatch
 from bus.serde import AvroSerializer
 from bus.settings import Settings
@@ -162,11 +166,35 @@ def _clickhouse(s: Settings, tag: str, n: int, cap: float) -> dict[str, float]:
         client.close()
 
 
+def _busy_cores() -> tuple[float, float]:
+    """(seconds the machine's cores were busy, seconds since boot times cores) so far."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - fields[3] - fields[4]) / tick, sum(fields) / tick
+
+
+def _cpu_while(pids: Mapping[str, int]) -> Callable[[float], dict[str, Any]]:
+    """Start counting: the returned call gives each process's CPU-seconds since, and the
+    machine's busy cores over ``seconds``."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    busy0, _ = _busy_cores()
+
+    def since(seconds: float) -> dict[str, Any]:
+        busy1, _ = _busy_cores()
+        return {"cpu_s": {name: round(cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()},
+                "machine_busy_cores": round((busy1 - busy0) / seconds, 2) if seconds > 0 else None}
+
+    return since
+
+
 def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, sizes: Sizes,
-                    capacity_eps: float | None = None) -> dict[str, Any]:
+                    capacity_eps: float | None = None, pids: Mapping[str, int] | None = None
+                    ) -> dict[str, Any]:
     """Fact -> availability topic / ClickHouse / SSE latency at each offered load, and at half
     the pipeline's capacity when it is given (the rate a backlog drained at, all roles on
-    the machine; issue #14's goal is stated there)."""
+    the machine; issue #14's goal is stated there). With ``pids`` (name -> process), each
+    load also records the CPU-seconds each of them used while it was sent and drained,
+    and how many of the machine's cores were busy then: where the cores went."""
     track = _Tracker()
     watch = AvailabilityWatch(s, topic_name(AVAILABILITY, s.topic_prefix), bench.registry,
                                on_record=track.on_record).start()
@@ -184,7 +212,9 @@ def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, si
     try:
         _phase(s, ds, min(sizes.rates), min(3.0, sizes.latency_seconds), ser, track, cap, producer)  # warm-up
         for rate in rates:
+            counting = _cpu_while(pids or {})
             phase = _phase(s, ds, rate, sizes.latency_seconds, ser, track, cap, producer)
+            phase.update(counting((phase["end_ms"] - phase["start_ms"]) / 1000))
             lo, hi = phase["start_ms"], phase["end_ms"]
             av = track.between(lo, hi)
             sse_lat = [lat for t, lat in list(sse.latencies) if lo <= t <= hi]

@@ -95,6 +95,7 @@ def markdown(r: dict[str, Any]) -> str:
             lines += ["", "Capacity of the pipeline (worker, sink, gateway and SSE client on this machine: "
                       "the rate a backlog of ticket events drained at, end to end): "
                       f"{_n(lat['capacity_eps'])} events/s."]
+    lines += _latency_cpu_table(r)
     alone = r.get("latency_ms_worker_alone") or {}
     if alone:
         cell = " / ".join(_n(alone.get(f"availability_{q}_at_1000")) for q in ("p50", "p95", "p99", "max"))
@@ -243,3 +244,23 @@ def _walls_table(r: dict[str, Any]) -> list[str]:
     lines.append(f"| our streams worker, 1 worker (everything) | {_n(ours)} | | "
                  f"{f'{ours / consume:.3g}' if ours and consume else '–'} | |")
     return lines
+
+
+def _latency_cpu_table(r: dict[str, Any]) -> list[str]:
+    """Where the cores went during each load of the latency part (when it was recorded)."""
+    lat = (r.get("details") or {}).get("latency") or {}
+    phases = sorted((int(k), v) for k, v in lat.items()
+                    if k.isdigit() and isinstance(v, dict) and v.get("cpu_s"))
+    if not phases:
+        return []
+    names: list[str] = []
+    for _, phase in phases:
+        names += [n for n in phase["cpu_s"] if n not in names]
+    out = ["", "CPU-seconds each process used while a load was sent and drained, and the machine's "
+           "busy cores over the load", "",
+           "| offered events/s | " + " | ".join(names) + " | busy cores |",
+           "|---:|" + "---:|" * (len(names) + 1)]
+    for rate, phase in phases:
+        cells = [_n(phase["cpu_s"].get(n)) for n in names]
+        out.append(f"| {rate:,} | " + " | ".join(cells) + f" | {_n(phase.get('machine_busy_cores'))} |")
+    return out

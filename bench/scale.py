@@ -6,12 +6,13 @@ RSS (VmHWM) of every role. The latency part runs on one size's pipeline while it
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 from bench.data import Dataset, make_dataset
-from bench.env import Bench
+from bench.env import Bench, service_pid
 from bench.feed import Feed, wait_budget
 from bench.latency import measure_latency
 from bench.options import Sizes
@@ -73,8 +74,14 @@ def _size(bench: Bench, ds: Dataset, sizes: Sizes, latency: bool) -> dict[str, A
         })
         if latency:
             assert gateway.url is not None
+            pids = {"streams worker": worker.pid, "sink": sink.pid, "gateway": gateway.pid,
+                    "bench (feed, watch, SSE client)": os.getpid()}
+            for service in ("kafka", "registry", "clickhouse"):
+                if (pid := service_pid(service)) is not None:
+                    pids[service] = pid
             out["latency"] = measure_latency(bench, s, ds, gateway.url, sizes,
-                                             capacity_eps=out["e2e_eps"] if out["e2e_complete"] else None)
+                                             capacity_eps=out["e2e_eps"] if out["e2e_complete"] else None,
+                                             pids=pids)
         out["rss_mb"] = {"streams_worker": worker.peak_rss_mb(), "sink": sink.peak_rss_mb(),
                          "gateway": gateway.peak_rss_mb()}
     rss = out["rss_mb"]
