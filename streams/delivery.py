@@ -16,16 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import types
-from collections.abc import AsyncIterator, Generator
+import weakref
+from collections.abc import AsyncIterator, Generator, Mapping
 from typing import Any
 
 import faust.transport.consumer as faust_consumer
 
 from bus.log import get_logger
 
-__all__ = ["Jumps", "LeftOut", "drain", "drain_messages"]
+__all__ = ["Jumps", "LeftOut", "drain", "drain_messages", "sought_to_start"]
 
 _log = get_logger("streams")
+
+#: consumer -> partition -> the log start a rebalance sought it to (nothing committed for it)
+_LOG_STARTS: weakref.WeakKeyDictionary[Any, dict[Any, int]] = weakref.WeakKeyDictionary()
+
+
+def sought_to_start(consumer: Any, starts: Mapping[Any, int]) -> None:
+    """Tell :func:`drain_messages` that a rebalance sought these partitions (nothing was
+    committed for them yet) to these offsets, their log start. Faust leaves their read
+    offset empty then, and a fetch under way from further on would be delivered before
+    the partition's beginning (:class:`Jumps`)."""
+    _LOG_STARTS.setdefault(consumer, {}).update(starts)
 
 
 async def drain(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any]]:
@@ -196,25 +208,45 @@ class Jumps:
     applied loses them for good. Here the partition is sought back to its read offset
     instead (the message there is delivered again, which the agents apply once), the rest
     of the fetch under way is not delivered for it, and only when the fetch from there
-    jumps again are the offsets between a gap. A real gap costs one fetch more and one
-    message delivered twice: on a topic written in transactions, that is once per
-    transaction (its commit marker takes an offset), so a source should not write one
-    record per transaction.
+    jumps again are the offsets between a gap.
+
+    A partition nothing was committed for is sought to its log start, and Faust leaves its
+    read offset empty: a jump is judged from the log start then. A loaded two-worker run,
+    read back from its broker's log files, had a worker apply a partition's offsets 14-38,
+    then 266-627, and 39-265 only after those, too late for the state values; no jump was
+    logged, and an empty read offset is the one way past the check found.
+
+    A real gap costs one fetch more and one message delivered twice: on a topic written in
+    transactions, that is once per transaction (its commit marker takes an offset), so a
+    source should not write one record per transaction.
     """
 
     def __init__(self, consumer: Any) -> None:
         self.consumer = consumer
         self.sought: dict[Any, int] = {}  # partition -> the read offset it was sought back to
         self.stale: set[Any] = set()  # partitions sought back during the fetch under way
+        #: partition -> its log start, where a rebalance sought it (nothing committed yet)
+        self.starts = _LOG_STARTS.setdefault(consumer, {})
         consumer.app.on_partitions_revoked.connect(self.revoked)
 
     async def revoked(self, app: Any, revoked: Any, **kwargs: Any) -> None:
-        """A rebalance seeks every partition to its committed offset: nothing is sought back."""
+        """A rebalance seeks every partition to its committed offset (or its log start, when
+        nothing is committed: :func:`sought_to_start`): nothing is sought back."""
         self.sought.clear()
+        self.starts.clear()
 
-    async def deliver(self, tp: Any, read: int, offset: int) -> bool:
+    def read_offset(self, tp: Any, read: int | None) -> tuple[int | None, int | None]:
+        """(the read offset to judge a jump by, the offset to fetch again from). Faust's read
+        offset is empty after a rebalance sought a partition nothing was committed for to
+        its log start: judged from just before the log start then."""
+        if read is not None:
+            return read, read
+        start = self.starts.get(tp)
+        return (None, None) if start is None else (start - 1, start)
+
+    async def deliver(self, tp: Any, read: int, offset: int, back: int | None = None) -> bool:
         """Whether to deliver ``offset``, which jumps past ``read`` (adding the gap when it is
-        one), or to leave it: its partition is fetched again from ``read``."""
+        one), or to leave it: its partition is fetched again from ``back`` (``read``)."""
         if tp in self.stale:
             return False
         if self.sought.pop(tp, None) == read:  # fetched again from there: a real gap
@@ -222,7 +254,7 @@ class Jumps:
             return True
         where = {"topic": tp.topic, "partition": tp.partition, "offset": read, "fetched": offset}
         try:
-            await self.consumer.seek(tp, read)
+            await self.consumer.seek(tp, read if back is None else back)
         except Exception as exc:  # noqa: BLE001 - revoked meanwhile: its next owner fetches it
             _log.warning("could not seek back to the read offset", extra={**where, "error": repr(exc)[:200]})
         else:
@@ -290,7 +322,7 @@ async def drain_messages(consumer: Any, fetcher: Any) -> None:
     num_since_yield = 0
     sleep = asyncio.sleep
     jumps = Jumps(consumer)
-    sought = jumps.sought
+    sought, starts, stale = jumps.sought, jumps.starts, jumps.stale
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(faust_consumer.CONSUMER_FETCHING)
@@ -303,12 +335,16 @@ async def drain_messages(consumer: Any, fetcher: Any) -> None:
                     if num_since_yield > yield_every:
                         await sleep(0)
                         num_since_yield = 0
+                    if stale and tp in stale:
+                        continue  # sought back during this fetch: fetched again (Jumps)
                     offset = message.offset
-                    r_offset = get_read_offset(tp)
+                    r_offset = back = get_read_offset(tp)
+                    if r_offset is None and starts:
+                        r_offset, back = jumps.read_offset(tp, r_offset)
                     # Faust drops a message behind the read offset; here it is delivered
                     # (see the docstring): the agents apply a message delivered twice once
-                    if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
-                        if not await jumps.deliver(tp, r_offset, offset):
+                    if r_offset is not None and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                        if not await jumps.deliver(tp, r_offset, offset, back):
                             continue  # fetched again from the read offset (Jumps)
                     elif sought and offset > sought.get(tp, offset):
                         del sought[tp]  # fetched again past it without a jump: not a gap

@@ -92,7 +92,7 @@ from faust.streams import current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from bus.errors import ConfigError
-from streams.delivery import drain_messages
+from streams.delivery import drain_messages, sought_to_start
 from streams.faust_producer import (
     _GUARDS,
     FLUSH_STALL_LOG_S,
@@ -296,6 +296,9 @@ def fetching_consumer(*, min_bytes: int, max_wait_ms: int) -> type[faust_aiokafk
                      if not (offset and offset > 0) and self.app.topics.acks_enabled_for(tp.topic)]
             if never:
                 await self._thread.seek_to_beginning(*never)
+                # Faust empties their read offsets now: where the fetch begins, so that a
+                # fetch under way from further on is not delivered first (Jumps)
+                sought_to_start(self, await self._thread.earliest_offsets(*never))
             return committed
 
         async def _commit(self, offsets: Any) -> bool:

@@ -248,6 +248,47 @@ def test_a_real_gap_in_the_log_is_taken_for_one_after_one_fetch_more() -> None:
     assert delivered == [*range(10), 9, *range(20, 30)]  # 9 again: applied once by the agents
 
 
+def _run_log(offsets: list[int], *, read: int | None, position: int, under_way: Sequence[int],
+             starts: dict[Any, int] | None = None) -> tuple[list[int], _LogConsumer]:
+    """What the delivery loop delivers of a partition's log (``_LogConsumer``), in order."""
+    delivered: list[int] = []
+
+    async def deliver(message: Any) -> None:
+        delivered.append(message.offset)
+
+    consumer = _LogConsumer(offsets, deliver, read=read, position=position, under_way=under_way, size=100)
+    if starts is not None:
+        delivery.sought_to_start(consumer, starts)
+    _drain_log(consumer)
+    return delivered, consumer
+
+
+def test_a_partition_sought_to_its_log_start_is_not_delivered_past_it_first() -> None:
+    """Nothing was committed for the partition: the rebalance seeks it to its log start
+    and Faust empties its read offset, while a fetch from 266 is under way (a loaded
+    two-worker run applied 266-627 before 39-265, which the state values then refused)."""
+    delivered, consumer = _run_log(list(range(400)), read=None, position=270,
+                                   under_way=[266, 267, 268, 269], starts={_TP: 0})
+    assert consumer.seeks == [0]
+    assert consumer.gaps == []
+    assert delivered == list(range(400))
+
+
+def test_a_log_start_moved_on_by_retention_is_where_the_partition_is_fetched_from() -> None:
+    delivered, consumer = _run_log(list(range(50, 400)), read=None, position=304,
+                                   under_way=[300, 301, 302, 303], starts={_TP: 50})
+    assert consumer.seeks == [50]
+    assert consumer.gaps == []
+    assert delivered == list(range(50, 400))
+
+
+def test_a_jump_from_read_offset_0_is_fetched_again_too() -> None:
+    delivered, consumer = _run_log(list(range(600)), read=0, position=504, under_way=[500, 501, 502, 503])
+    assert consumer.seeks == [0]
+    assert consumer.gaps == []
+    assert delivered == list(range(600))  # 0 again: applied once by the agents
+
+
 def test_after_a_rebalance_a_jump_is_fetched_again_even_from_the_offset_sought_before() -> None:
     """A rebalance seeks every partition to its committed offset, which can be the offset
     this worker had sought back to: a jump after it is fetched again, not taken for a gap."""
