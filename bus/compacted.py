@@ -13,10 +13,8 @@ with partition and offset), counts and logs it (with its key), and the reader go
 ready. A registry that cannot be reached is not the record's fault: decoding is retried
 (health red). A failed consumer is rebuilt with backoff from the positions read (red too).
 
-Perf notes: librdkafka fetches ahead up to ``queued.max.messages.kbytes`` (64 MB by
-default) while the reader applies; capped at ``kafka.compacted_read_ahead_kb`` (2 MB) the
-gateway reading 100,000 performances peaked at 207 MB instead of 220 MB (8 MB: 211).
-"""
+Perf notes: librdkafka reads ahead up to ``queued.max.messages.kbytes`` (64 MB by default); capped
+at ``kafka.compacted_read_ahead_kb`` (2 MB) the gateway at 100,000 performances peaked at 207 MB, not 220."""
 
 from __future__ import annotations
 
@@ -106,19 +104,17 @@ def _is_registry_outage(exc: BaseException) -> bool:
 class CompactedReader:
     """Reads compacted topics into the caller's table, from the beginning, then follows.
 
-    Lifecycle: ``start()`` runs ``setup()`` (consumer, assignment) and ``run()`` (poll,
-    decode, apply) in a daemon thread, retrying both with backoff until ``stop()``, which
-    only signals; ``close()`` stops and joins. The thread closes its consumer and flushes
-    its dead letters (bounded) when it ends, so ``stop()`` alone loses nothing either.
+    Lifecycle: ``start()`` runs ``setup()`` (consumer, assignment) and ``run()`` (poll, decode,
+    apply) in a daemon thread, retrying both with backoff until ``stop()``, which only signals;
+    ``close()`` stops and joins. The thread closes its consumer and flushes its dead letters
+    (bounded) when it ends, so ``stop()`` alone loses nothing either.
 
     Args:
         kafka: Kafka settings.
         handlers: full topic name -> how to decode and apply its records.
-        source: the role (``errors.source``, thread name; stages are ``<source>-decode``
-            and ``<source>-apply``).
+        source: the role (``errors.source``, thread name; stages ``<source>-decode``, ``<source>-apply``).
         count: called with (topic label, outcome) for every record, dead letters included.
-        on_batch: called in the reader thread after each batch of records (and once per
-            idle poll): hand on what the batch changed.
+        on_batch: called in the reader thread after each batch (and each idle poll): hand on its changes.
         on_ready: called in the reader thread once, when every partition was read.
         isolation_level: ``read_committed`` (default) or ``read_uncommitted``.
         poll_s: how long one poll waits for records.
@@ -255,11 +251,9 @@ class CompactedReader:
         consumer = self._consumer
         assert consumer is not None, "setup() first"
         while not self._stopping.is_set():
-            # poll() hands over the first record as soon as it is there; consume(n, timeout)
-            # waits for n records or the whole timeout (a gateway's push waited up to
-            # poll_s for records that had arrived). Then whatever else is queued, at once.
-            first = consumer.poll(self._poll_s)
-            if first is not None:
+            # the first record as soon as it is there (consume(n, t) waits for n records or t),
+            # then what is queued: a gateway's push waited up to poll_s for records that had come
+            if (first := consumer.poll(self._poll_s)) is not None:
                 self._handle(first)
                 for msg in consumer.consume(_BATCH, 0):
                     self._handle(msg)
