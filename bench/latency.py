@@ -166,21 +166,20 @@ def _clickhouse(s: Settings, tag: str, n: int, cap: float) -> dict[str, float]:
         client.close()
 
 
-def _busy_cores() -> tuple[float, float]:
-    """(seconds the machine's cores were busy, seconds since boot times cores) so far."""
+def _busy_core_seconds() -> float:
+    """Seconds the machine's cores were busy (not idle, not waiting for I/O) since boot."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    tick = os.sysconf("SC_CLK_TCK")
-    return (sum(fields) - fields[3] - fields[4]) / tick, sum(fields) / tick
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_while(pids: Mapping[str, int]) -> Callable[[float], dict[str, Any]]:
     """Start counting: the returned call gives each process's CPU-seconds since, and the
     machine's busy cores over ``seconds``."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    busy0, _ = _busy_cores()
+    busy0 = _busy_core_seconds()
 
     def since(seconds: float) -> dict[str, Any]:
-        busy1, _ = _busy_cores()
+        busy1 = _busy_core_seconds()
         return {"cpu_s": {name: round(cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()},
                 "machine_busy_cores": round((busy1 - busy0) / seconds, 2) if seconds > 0 else None}
 
