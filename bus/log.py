@@ -5,8 +5,10 @@ Never log buyer data: log records carry ids of performances, orders and facts on
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
+import signal
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +48,16 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Configure the root logger once, at the entry point."""
+    """Configure the root logger once, at the entry point.
+
+    Also: ``kill -USR1 <pid>`` writes every thread's stack to stderr (the role's log), for a
+    process that is alive but makes no progress. A Faust worker's own SIGUSR1 handler (mode)
+    replaces it once its loop runs, and dumps its tasks' stacks instead.
+    """
+    try:
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    except (OSError, ValueError, AttributeError):  # stderr without a file descriptor (captured)
+        pass
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

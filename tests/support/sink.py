@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -82,6 +83,18 @@ class SinkProcess:
             return 0.0
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                    if line.startswith(name + "{") or line.startswith(name + " "))
+
+    def diagnosis(self, expected: str = "") -> str:
+        """For a failure message: what it counted, then every thread's stack (SIGUSR1) and
+        the end of its log."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
+        counted = {name: self.metric(name) for name in (
+            "cultuurbus_sink_records_in_total", "cultuurbus_sink_rows_written_total",
+            "cultuurbus_sink_assigned_partitions", "cultuurbus_sink_consumer_lag_records")}
+        return f"{expected} counted {counted}\n" + self.log.read_text(errors="replace")[-6000:]
 
     def kill9(self) -> None:
         assert self.proc is not None
