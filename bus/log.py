@@ -51,8 +51,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Configure the root logger once, at the entry point.
 
     Also: ``kill -USR1 <pid>`` writes every thread's stack to stderr (the role's log), for a
-    process that is alive but makes no progress. A Faust worker's own SIGUSR1 handler (mode)
-    replaces it once its loop runs, and dumps its tasks' stacks instead.
+    process that is alive but makes no progress. In a Faust worker, mode's own SIGUSR1
+    handler replaces it once the loop runs (threads and tasks, when the loop next turns).
     """
     try:
         faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
