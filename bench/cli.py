@@ -159,6 +159,8 @@ def _mkdir(p: Path) -> Path:
 @click.option("--rates", default=None, metavar="R,...",
               help="Offered loads (events/s) for latency; 1000 is always among them.")
 @click.option("--latency-seconds", type=float, default=None, help="Seconds each offered load lasts.")
+@click.option("--latency-warmup", type=float, default=None,
+              help="Seconds of load at the lowest rate before the first counted one (default 20).")
 @click.option("--max-wait", type=float, default=None, help="Longest wait for any one result (s).")
 @click.option("--no-profile", is_flag=True, help="Skip py-spy on the worker and the sink.")
 @click.option("--use-env-stack", is_flag=True,
@@ -167,12 +169,14 @@ def _mkdir(p: Path) -> Path:
                    "stack: its broker's second, PLAINTEXT listener).")
 @click.option("--keep", is_flag=True, help="Leave the bench's stack running and keep role state and logs.")
 def main(smoke: bool, only: tuple[str, ...], out: Path, perfs: int | None, events: int | None,
-         scale: str | None, rates: str | None, latency_seconds: float | None, max_wait: float | None,
-         no_profile: bool, use_env_stack: bool, keep: bool) -> None:
+         scale: str | None, rates: str | None, latency_seconds: float | None,
+         latency_warmup: float | None, max_wait: float | None, no_profile: bool, use_env_stack: bool,
+         keep: bool) -> None:
     """Benchmarks: throughput, latency and memory against the machine's limits and a peer."""
     sizes = SMOKE if smoke else FULL
     changes: dict[str, Any] = {k: v for k, v in (("perfs", perfs), ("events", events),
                                                  ("latency_seconds", latency_seconds),
+                                                 ("latency_warmup_s", latency_warmup),
                                                  ("max_wait_s", max_wait)) if v is not None}
     if scale:
         changes["scale"] = parse_scale(scale)

@@ -7,8 +7,9 @@ topic, as a connector would put them), and seen at three places a user looks:
 - the gateway's SSE stream: the client's receive time - the event's ``last_fact_time``.
 
 All on one machine and one clock. Each load lasts a fixed time; the backlog is drained
-(bounded) before the next one. One producer sends every load, after a 3 s warm-up that
-is not counted (a new producer stamps its first events before it can send them).
+(bounded) before the next one. One producer sends every load, after a warm-up that
+is not counted (``Sizes.latency_warmup_s``, 20 s: a new producer stamps its first events
+before it can send them, and a fresh broker compiles its hot paths under the first load).
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, si
         out["capacity_eps"], out["half_capacity_eps"] = round(capacity_eps, 1), half
         rates = sorted({*rates, half})
     try:
-        _phase(s, ds, min(sizes.rates), min(3.0, sizes.latency_seconds), ser, track, cap, producer)  # warm-up
+        _phase(s, ds, min(sizes.rates), sizes.latency_warmup_s, ser, track, cap, producer)  # warm-up
         for rate in rates:
             counting = _cpu_while(pids or {})
             phase = _phase(s, ds, rate, sizes.latency_seconds, ser, track, cap, producer)
@@ -248,7 +249,7 @@ def measure_worker_latency(bench: Bench, s: Settings, ds: Dataset, sizes: Sizes,
     producer = bulk_producer(s, linger_ms=1)
     cap = min(sizes.max_wait_s, 60.0)
     try:
-        _phase(s, ds, rate, min(3.0, sizes.latency_seconds), ser, track, cap, producer)  # warm-up
+        _phase(s, ds, rate, sizes.latency_warmup_s, ser, track, cap, producer)  # warm-up
         phase = _phase(s, ds, rate, sizes.latency_seconds, ser, track, cap, producer)
     finally:
         watch.close()

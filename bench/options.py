@@ -30,6 +30,9 @@ class Sizes:
             every role is read per size.
         rates: offered loads (events/s) of the latency part; 1000 is always measured.
         latency_seconds: how long each offered load lasts.
+        latency_warmup_s: the load sent, at the lowest rate, before the first one is
+            counted: a broker started minutes ago spends its first ~15 s of steady load
+            compiling (measured: ~2x its CPU and ~4x the p99 of the loads after it).
         max_wait_s: no wait for a result takes longer; a run cut short says so.
         profile: py-spy on the streams worker and the sink.
         security_rounds: rounds of the security part's produce runs (with and without
@@ -50,6 +53,7 @@ class Sizes:
     scale: tuple[tuple[int, int], ...] = ((1_000, 30_000), (10_000, 30_000), (100_000, 20_000))
     rates: tuple[int, ...] = (500, 1000, 2000)
     latency_seconds: float = 15.0
+    latency_warmup_s: float = 20.0
     max_wait_s: float = 180.0
     profile: bool = True
     security_rounds: int = 5
@@ -63,7 +67,7 @@ class Sizes:
 FULL = Sizes()
 SMOKE = Sizes(ceiling_events=3_000, perfs=30, events=400, webhook_seconds=2.0, webhook_concurrency=8,
               poller_items=300, connector_records=60, wall_events=5_000, scale=((60, 300),), rates=(1000,),
-              latency_seconds=1.0, max_wait_s=45.0, profile=True, security_rounds=2,
+              latency_seconds=1.0, latency_warmup_s=1.0, max_wait_s=45.0, profile=True, security_rounds=2,
               security_streams_rounds=1, revocations=1)
 
 
