@@ -14,8 +14,8 @@ from confluent_kafka.admin import AdminClient
 from bus.errors import ConfigError
 from bus.settings import KafkaSettings
 
-__all__ = ["SaslLogin", "kafka_env", "librdkafka_config", "make_admin", "make_consumer", "make_producer",
-           "produce_acked", "sasl_login"]
+__all__ = ["SaslLogin", "consumer_config", "kafka_env", "librdkafka_config", "make_admin", "make_consumer",
+           "make_producer", "produce_acked", "sasl_login"]
 
 ConfigValue = str | int | float | bool
 
@@ -125,10 +125,8 @@ def produce_acked(kafka: KafkaSettings, topic: str, key: bytes, value: bytes | N
     return "; ".join(errors) or None
 
 
-def make_consumer(kafka: KafkaSettings, group_id: str, **extra: ConfigValue) -> Consumer:
-    """A consumer in ``group_id`` that never auto-commits: callers store offsets only
-    after their work is done, then commit.
-    """
+def consumer_config(kafka: KafkaSettings, group_id: str, **extra: ConfigValue) -> dict[str, ConfigValue]:
+    """The librdkafka properties of :func:`make_consumer`."""
     conf = librdkafka_config(
         kafka,
         group_id=group_id,
@@ -139,7 +137,14 @@ def make_consumer(kafka: KafkaSettings, group_id: str, **extra: ConfigValue) -> 
     )
     conf.update(librdkafka_config(kafka, **extra))
     conf["group.id"] = group_id
-    return _build(Consumer, conf, "consumer")
+    return conf
+
+
+def make_consumer(kafka: KafkaSettings, group_id: str, **extra: ConfigValue) -> Consumer:
+    """A consumer in ``group_id`` that never auto-commits: callers store offsets only
+    after their work is done, then commit.
+    """
+    return _build(Consumer, consumer_config(kafka, group_id, **extra), "consumer")
 
 
 def make_admin(kafka: KafkaSettings, **extra: ConfigValue) -> AdminClient:

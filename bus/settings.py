@@ -177,6 +177,13 @@ class SinkSettings(_Section):
     batch_max_seconds: float = Field(default=1.0, gt=0)
     metrics_port: int = 9402
     backoff_max_s: float = Field(default=30.0, gt=0)
+    fetch_min_bytes: int = Field(default=256 * 1024, ge=1, description=(
+        "The broker answers the sink's fetch once this many bytes are there, or after "
+        "fetch_wait_max_ms. With librdkafka's default (1) a sink on a steady few hundred "
+        "facts a second fetched every few records."))
+    fetch_wait_max_ms: int = Field(default=200, ge=0, le=1000, description=(
+        "Longest wait of one fetch for fetch_min_bytes: at most this much later in "
+        "ClickHouse, which a batch_max_seconds batch already delays."))
 
 
 class GatewaySettings(_Section):
