@@ -285,8 +285,11 @@ def live(stack: StackSettings, tmp_path_factory: pytest.TempPathFactory) -> Iter
         wait_for(lambda: scalar(prometheus, "sum(cultuurbus_gateway_sse_clients_dropped_total)") > 0, 60,
                  "the gateway to drop an SSE client whose queue overflowed", check)
         done = time.time()
-        wait_for(lambda: min(t.last_scrape for t in prometheus.active_targets()) > done + 4, 60,
-                 "two more scrapes of every target", check)
+        # A series born just now (the drop counter, when the burst was the first overflow)
+        # shows a rate only at a step with two samples in its window: the last step of the
+        # range query (every STEP_S from the start) must come after a second scrape.
+        wait_for(lambda: min(t.last_scrape for t in prometheus.active_targets()) > done + 4 + STEP_S, 60,
+                 "more scrapes of every target, past the range query's last step", check)
         run.end = time.time()
         run.notes.append(f"{reader.events} SSE events read over {reader.connects} connections")
         yield run
