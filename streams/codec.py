@@ -16,6 +16,7 @@ worker's CPU per fact (one fastavro decode and range check of two).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -23,12 +24,21 @@ from bus.codec import KIND_HEADER, ContractReader, ContractWriter, FactReader, w
 from bus.serde import Registry
 from bus.topics import topic_name
 
-__all__ = ["FORWARDED_MAX", "FactCodec", "KIND_HEADER", "without_logical_types"]
+__all__ = ["FORWARDED_MAX", "FactCodec", "KIND_HEADER", "shared", "without_logical_types"]
 
 Decoder = Callable[[bytes], dict[str, Any]]
 
 #: Most decoded facts kept for the facts agent (``FactCodec.remember``): ~2 kB each.
 FORWARDED_MAX = 8192
+
+
+def shared(value: Any) -> Any:
+    """A decoded string as the one object every holder of the same text shares
+    (``sys.intern``: freed with its last user); anything else as it is. For what the worker
+    keeps in memory per performance: titles, venues, places and sources repeat across
+    performances, and a performance's id is held by several domains; each decode makes a
+    new object of them otherwise."""
+    return sys.intern(value) if type(value) is str else value
 
 
 class FactCodec:

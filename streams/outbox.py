@@ -20,49 +20,21 @@ needs are used through ``streams.faust_hooks``.
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections.abc import Callable
 from typing import Any
 
+from confluent_kafka import murmur2
 from faust.types import TP
 
 from bus.errors import DeliveryError
 from bus.log import get_logger
 from streams.faust_hooks import create_batch, mark_persisted, producer_of, send_batch, table_store
 
-__all__ = ["Outbox", "murmur2"]
+__all__ = ["Outbox"]
 
 Headers = list[tuple[str, bytes]]
 Record = tuple[bytes | None, bytes | None, Headers | None]
-_CACHE_MAX = 200_000
 log = get_logger(__name__)
-
-
-_M = 0x5BD1E995
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 hash of a key (unsigned 32-bit), as Java's ``Utils.murmur2``;
-    twice as fast as aiokafka's byte-by-byte one."""
-    n = len(data)
-    h = (0x9747B28C ^ n) & 0xFFFFFFFF
-    n4 = n >> 2
-    for k in struct.unpack_from(f"<{n4}I", data):
-        k = (k * _M) & 0xFFFFFFFF
-        k ^= k >> 24
-        h = ((h * _M) & 0xFFFFFFFF) ^ ((k * _M) & 0xFFFFFFFF)
-    rest = n & 3
-    if rest:
-        i = n4 << 2
-        if rest == 3:
-            h ^= data[i + 2] << 16
-        if rest >= 2:
-            h ^= data[i + 1] << 8
-        h ^= data[i]
-        h = (h * _M) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * _M) & 0xFFFFFFFF
-    return h ^ (h >> 15)
 
 
 class Outbox:
@@ -70,7 +42,6 @@ class Outbox:
         self.app = app
         self._groups: dict[tuple[str, int], list[Record]] = {}
         self._persist: dict[tuple[str, int], Any] = {}  # changelog topic partition -> store
-        self._partitions: dict[tuple[bytes, int], int] = {}
         self._changelogs: dict[int, str] = {}
         self._lock = asyncio.Lock()
         self._in_flight: set[asyncio.Future[Any]] = set()
@@ -78,13 +49,10 @@ class Outbox:
         self.undelivered: BaseException | None = None
 
     def partition(self, key: bytes, partitions: int) -> int:
-        """Kafka's default partition of a key (murmur2, as Java, aiokafka and our producers)."""
-        cached = self._partitions.get((key, partitions))
-        if cached is None:
-            if len(self._partitions) > _CACHE_MAX:
-                self._partitions.clear()
-            cached = self._partitions[(key, partitions)] = (murmur2(key) & 0x7FFFFFFF) % partitions
-        return cached
+        """Kafka's default partition of a key: murmur2, as Java, aiokafka and our producers
+        (confluent-kafka's C function, ~0.1 µs a key: no cache of keys needed, which at
+        100,000 performances held ~20 MB of them)."""
+        return murmur2(key, partitions)
 
     def add(self, topic: str, partition: int, key: bytes | None, value: bytes | None,
             headers: Headers | None = None) -> None:

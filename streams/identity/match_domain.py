@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from bus.log import get_logger
 from bus.topics import FACTS, RELEASE, REVIEW
+from streams.codec import shared
 from streams.identity.crosswalk import best_key, is_sector
 from streams.identity.domain import Identity
 from streams.identity.match_index import Day, Indexed, candidate_description
@@ -312,7 +313,8 @@ class MatchDesk:
         if tenant is not None:
             entry["t"] = tenant
         self.table[f"d|{day}|{d.keys[0]}"] = entry
-        self._index(day, Indexed(d, canonical, reason, kind, tenant))  # d as it is, not read back
+        # d as it is, not read back
+        self._index(day, Indexed(d, shared(canonical), reason, kind, shared(tenant)))
 
     def _known(self, day: str, d: Description, canonical: str, kind: str, raw: bytes, rec: dict[str, Any],
                out: list[Out] | None, tenant: str | None = None) -> None:

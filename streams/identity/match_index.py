@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from streams.codec import shared
 from streams.identity.matching import Description, Matcher
 
 __all__ = ["Day", "Indexed", "candidate_description"]
@@ -32,7 +33,8 @@ class Indexed(NamedTuple):
 
     @classmethod
     def of(cls, entry: dict[str, Any]) -> Indexed:
-        return cls(Description.from_json(entry["d"]), entry["c"], entry["r"], entry["k"], entry.get("t"))
+        return cls(Description.from_json(entry["d"]), shared(entry["c"]), shared(entry["r"]),
+                   shared(entry["k"]), shared(entry.get("t")))
 
 
 @dataclass

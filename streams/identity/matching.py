@@ -56,11 +56,13 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
 from rapidfuzz import fuzz
+
+from streams.codec import shared
 
 __all__ = ["LINK_AT", "REVIEW_AT", "START_TOLERANCE_S", "Decision", "Description", "Matcher",
            "description_of", "namespace_of", "normalise", "title_forms", "title_score"]
@@ -171,9 +173,10 @@ class Description:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Description:
-        return cls(keys=tuple(d["keys"]), source=d["source"], title=d["title"], start_ms=int(d["start_ms"]),
-                   venue_name=d.get("venue_name"), venue_city=d.get("venue_city"),
-                   venue_postcode=d.get("venue_postcode"), venue_id=d.get("venue_id"))
+        return cls(keys=tuple(d["keys"]), source=shared(d["source"]), title=shared(d["title"]),
+                   start_ms=int(d["start_ms"]), venue_name=shared(d.get("venue_name")),
+                   venue_city=shared(d.get("venue_city")), venue_postcode=shared(d.get("venue_postcode")),
+                   venue_id=shared(d.get("venue_id")))
 
 
 def description_of(performance: dict[str, Any]) -> Description:
@@ -187,10 +190,10 @@ def description_of(performance: dict[str, Any]) -> Description:
     start_ms = start if isinstance(start, int) else int(start.timestamp() * 1000)
     venue = performance.get("venue") or {}
     source = f"{performance['source_system']}/{performance['source_account']}"
-    return Description(keys=tuple(keys), source=source,
-                       title=performance.get("title") or "", start_ms=start_ms,
-                       venue_name=venue.get("name"), venue_city=venue.get("city"),
-                       venue_postcode=venue.get("postcode"), venue_id=venue.get("id"))
+    return Description(keys=tuple(keys), source=shared(source),
+                       title=shared(performance.get("title") or ""), start_ms=start_ms,
+                       venue_name=shared(venue.get("name")), venue_city=shared(venue.get("city")),
+                       venue_postcode=shared(venue.get("postcode")), venue_id=shared(venue.get("id")))
 
 
 @dataclass(frozen=True)
@@ -206,11 +209,12 @@ class Decision:
 
 @dataclass(slots=True)
 class _Group:
-    """One known performance: its sources, postcode areas and identifiers by namespace
-    (tuples: mostly one of each, and a day's matcher holds one group per performance)."""
+    """One known performance: its sources, postcode areas and identifier keys (tuples:
+    mostly one or two of each, and a day's matcher holds one group per performance; a dict
+    of keys by namespace cost ~260 bytes more a performance)."""
 
     sources: tuple[str, ...] = ()
-    ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
 
 
@@ -221,9 +225,10 @@ def _conflicts(d: Description, group: _Group) -> str | None:
     if area and group.areas and area not in group.areas:
         return f"another postcode ({area} vs {', '.join(sorted(group.areas))})"
     for key in d.keys:
+        if key in group.keys:
+            continue
         ns = namespace_of(key)
-        theirs = group.ids.get(ns)
-        if theirs and key not in theirs:
+        if any(namespace_of(theirs) == ns for theirs in group.keys):
             return f"different {ns} ids"
     return None
 
@@ -269,11 +274,10 @@ class Matcher:
             group.sources += (description.source,)
         if area := _postcode_area(description.venue_postcode):
             if area not in group.areas:
-                group.areas += (area,)
+                group.areas += (shared(area),)
         for key in description.keys:
-            ns = namespace_of(key)
-            if key not in (theirs := group.ids.get(ns, ())):
-                group.ids[ns] = (*theirs, key)
+            if key not in group.keys:
+                group.keys += (key,)
 
     def score(self, a: Description, b: Description) -> tuple[float, str]:
         """Score of two descriptions and why (no blocking rules; starts within tolerance)."""

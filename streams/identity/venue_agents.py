@@ -27,6 +27,7 @@ from bus.compacted import CompactedReader, Handler, Record
 from bus.log import get_logger
 from bus.serde import AvroDeserializer, Registry
 from bus.topics import VENUE_LINKS, VENUES, topic_name
+from streams.codec import shared
 from streams.context import Out, StreamsContext, in_partition_of
 from streams.identity.venues import VenueCrosswalk, VenueDecider, VenueDesc
 from streams.store import COMPACT_JSON
@@ -52,8 +53,8 @@ class VenueEvidence:
         venue = rec.get("venue")
         if not venue or not venue.get("id"):
             return
-        item = (canonical, venue["id"], venue.get("name") or "", venue.get("city") or "",
-                venue.get("postcode") or "", venue.get("country") or "")
+        item = (shared(canonical),  # one object per text: a worker remembers ~1 item a performance
+                *(shared(venue.get(k) or "") for k in ("id", "name", "city", "postcode", "country")))
         if item in self._seen:
             return
         if len(self._seen) >= _SEEN_MAX:

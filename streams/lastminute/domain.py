@@ -15,10 +15,10 @@ places and genres are one shared string each) instead of a dict of fresh strings
 
 from __future__ import annotations
 
-import sys
 from typing import Any, NamedTuple
 
 from bus.topics import LASTMINUTE
+from streams.codec import shared
 from streams.context import Out, StreamsContext, now_ms
 from streams.lastminute.logic import in_window, offer_for
 
@@ -43,15 +43,10 @@ class Summary(NamedTuple):
     start: int | None
 
 
-def _shared(value: Any) -> Any:
-    # names repeat across performances; an interned string is freed with its last user
-    return sys.intern(value) if type(value) is str else value
-
-
 def summary_of(pid: str, rec: dict[str, Any]) -> Summary:
-    return Summary(pid, rec.get("capacity"), rec.get("remaining"), _shared(rec.get("status")),
-                   _shared(rec.get("title")), _shared(rec.get("venue_name")), _shared(rec.get("city")),
-                   _shared(rec.get("region")), _shared(rec.get("genre")), rec.get("start"))
+    return Summary(shared(pid), rec.get("capacity"), rec.get("remaining"), shared(rec.get("status")),
+                   shared(rec.get("title")), shared(rec.get("venue_name")), shared(rec.get("city")),
+                   shared(rec.get("region")), shared(rec.get("genre")), rec.get("start"))
 
 
 class LastMinute:

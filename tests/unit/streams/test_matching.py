@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
+import tracemalloc
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -488,3 +490,29 @@ def test_a_release_request_that_is_neither_empty_nor_a_follow_is_refused_with_wh
     b = Identity(Crosswalk(), {}, StreamsMetrics(CollectorRegistry()), lambda link: _avro(LINK, link))
     refused = b.release_requested("ev", ADOPTED, [], b'{"keys": []}')
     assert isinstance(refused, Exception) and '"follow": [keys]' in str(refused)
+
+
+def test_a_day_s_matcher_holds_a_performance_decoded_from_its_own_record_in_under_800_bytes() -> None:
+    # what a worker keeps per performance it indexes (100,000 in bench.worker_memory): each
+    # record decodes into new strings, but titles, venues, places and sources repeat across
+    # performances and are kept once; 1,389 bytes a performance before they were (and
+    # before a performance's keys were one tuple instead of a dict by namespace)
+    records = [json.dumps({
+        "performance_key": f"vendor:eventix:acc|ev-{i}", "source_system": "eventix", "source_account": "acc",
+        "identifiers": [{"namespace": "dip", "value": f"NL-25-{i:05d}-1|{i % 7}"}],
+        "start": EVENING + (i % 50) * MIN, "title": f"Voorstelling {i % 40}",
+        "venue": {"name": f"Zaal {i % 30}", "city": f"Stad {i % 30}", "postcode": f"{1000 + i % 30} AB",
+                  "id": f"eventix:acc:venue:{i % 30}"}}) for i in range(2000)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        m = Matcher()
+        for raw in records:
+            d = description_of(json.loads(raw))
+            m.add(d, d.keys[1])
+        gc.collect()
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(m) == 2000
+    assert held / 2000 < 800, f"{held / 2000:.0f} bytes a performance"
