@@ -209,13 +209,32 @@ class Decision:
 
 @dataclass(slots=True)
 class _Group:
-    """One known performance: its sources, postcode areas and identifier keys (tuples:
-    mostly one or two of each, and a day's matcher holds one group per performance; a dict
-    of keys by namespace cost ~260 bytes more a performance)."""
+    """One known performance of more than one description: its sources, postcode areas
+    and identifier keys (tuples: mostly one or two of each; a dict of keys by namespace
+    cost ~260 bytes more a performance). A matcher holds a performance of one description
+    as that description (most are: ~220 bytes less each)."""
 
     sources: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
+
+    def add(self, description: Description) -> None:
+        if description.source not in self.sources:
+            self.sources += (description.source,)
+        if area := _postcode_area(description.venue_postcode):
+            if area not in self.areas:
+                self.areas += (shared(area),)
+        for key in description.keys:
+            if key not in self.keys:
+                self.keys += (key,)
+
+
+def _group(known: _Group | Description) -> _Group:
+    if isinstance(known, _Group):
+        return known
+    group = _Group()
+    group.add(known)
+    return group
 
 
 def _conflicts(d: Description, group: _Group) -> str | None:
@@ -259,7 +278,7 @@ class Matcher:
         self.same_venue = same_venue
         self._starts: list[int] = []
         self._entries: list[tuple[Description, str]] = []
-        self._groups: dict[str, _Group] = {}
+        self._groups: dict[str, _Group | Description] = {}  # by canonical id
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -269,15 +288,12 @@ class Matcher:
         i = bisect.bisect_right(self._starts, description.start_ms)
         self._starts.insert(i, description.start_ms)
         self._entries.insert(i, (description, canonical))
-        group = self._groups.setdefault(canonical, _Group())
-        if description.source not in group.sources:
-            group.sources += (description.source,)
-        if area := _postcode_area(description.venue_postcode):
-            if area not in group.areas:
-                group.areas += (shared(area),)
-        for key in description.keys:
-            if key not in group.keys:
-                group.keys += (key,)
+        known = self._groups.get(canonical)
+        if known is None:
+            self._groups[canonical] = description
+            return
+        group = self._groups[canonical] = _group(known)
+        group.add(description)
 
     def score(self, a: Description, b: Description) -> tuple[float, str]:
         """Score of two descriptions and why (no blocking rules; starts within tolerance)."""
@@ -315,7 +331,7 @@ class Matcher:
         for known, canonical in self._entries[lo:hi]:
             if canonical in seen:
                 continue
-            why_not = _conflicts(description, self._groups[canonical])
+            why_not = _conflicts(description, _group(self._groups[canonical]))
             if why_not:
                 seen.add(canonical)
                 blocked.append(f"{canonical}: {why_not}")

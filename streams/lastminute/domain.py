@@ -92,8 +92,8 @@ class LastMinute:
         if offer is None and pid not in self.published:
             start = summary.start
             if start is None or start < now - WEEK_MS or start > now + self.window_ms:
-                # Never in the window (or long gone): nothing this worker could have to withdraw.
-                self.published[pid] = None
+                # Never in the window (or long gone): nothing this worker could have to
+                # withdraw, nor to remember (most performances: ~50 bytes each).
                 return
             # Possibly offered before this worker (re)started: withdraw once, idempotently.
         self.published[pid] = sig
