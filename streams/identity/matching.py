@@ -53,6 +53,7 @@ Scores are symmetric: ``score(a, b) == score(b, a)``.
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 import unicodedata
 from collections.abc import Callable
@@ -229,6 +230,9 @@ class _Group:
                 self.keys += (key,)
 
 
+_start_ms = operator.attrgetter("start_ms")
+
+
 def _group(known: _Group | Description) -> _Group:
     if isinstance(known, _Group):
         return known
@@ -276,8 +280,10 @@ class Matcher:
         self.review_at = review_at
         self.tolerance_ms = start_tolerance_s * 1000
         self.same_venue = same_venue
-        self._starts: list[int] = []
-        self._entries: list[tuple[Description, str]] = []
+        # known descriptions by start, and each one's canonical id (two lists: no tuple a
+        # performance)
+        self._entries: list[Description] = []
+        self._canonicals: list[str] = []
         self._groups: dict[str, _Group | Description] = {}  # by canonical id
 
     def __len__(self) -> int:
@@ -285,9 +291,9 @@ class Matcher:
 
     def add(self, description: Description, canonical: str) -> None:
         """A performance (or one more description of it) is now known."""
-        i = bisect.bisect_right(self._starts, description.start_ms)
-        self._starts.insert(i, description.start_ms)
-        self._entries.insert(i, (description, canonical))
+        i = bisect.bisect_right(self._entries, description.start_ms, key=_start_ms)
+        self._entries.insert(i, description)
+        self._canonicals.insert(i, canonical)
         known = self._groups.get(canonical)
         if known is None:
             self._groups[canonical] = description
@@ -323,12 +329,12 @@ class Matcher:
 
     def decide(self, description: Description) -> Decision:
         """Link, review or new, against the best candidate performance within the tolerance."""
-        lo = bisect.bisect_left(self._starts, description.start_ms - self.tolerance_ms)
-        hi = bisect.bisect_right(self._starts, description.start_ms + self.tolerance_ms)
+        lo = bisect.bisect_left(self._entries, description.start_ms - self.tolerance_ms, key=_start_ms)
+        hi = bisect.bisect_right(self._entries, description.start_ms + self.tolerance_ms, key=_start_ms)
         best: tuple[float, str, str] | None = None  # score, canonical, why
         blocked: list[str] = []
         seen: set[str] = set()
-        for known, canonical in self._entries[lo:hi]:
+        for known, canonical in zip(self._entries[lo:hi], self._canonicals[lo:hi], strict=True):
             if canonical in seen:
                 continue
             why_not = _conflicts(description, _group(self._groups[canonical]))
