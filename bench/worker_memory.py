@@ -14,7 +14,10 @@ it many events per performance, e.g. ``--backlog --perfs 1000 --events 200000``.
 ``--set NAME=VALUE`` passes more settings to the worker (A/B of a setting), ``--code PATH``
 runs the worker of another checkout (A/B of two commits);
 ``--tracemalloc FRAMES`` runs it under tracemalloc (slower) and reports what Python holds at
-the end by allocation site (the rest of its RSS is native: RocksDB, librdkafka).
+the end by allocation site (the rest of its RSS is native: RocksDB, librdkafka);
+``--census`` reports at the end, at the worker's own speed, glibc's and Python's allocators
+and the objects Python holds by type, with the bytes of strings and ints that are copies
+of a value another object already holds (``bench.census_hook``).
 """
 
 from __future__ import annotations
@@ -62,14 +65,44 @@ def _traced_env(work: Path, frames: int, code: Path) -> dict[str, str]:
             "BENCH_TRACEMALLOC_TRIGGER": str(work / "dump")}
 
 
-def _snapshot(trigger: Path, top: int) -> dict[str, Any]:
+def _census_env(work: Path, code: Path) -> dict[str, str]:
+    (work / "sitecustomize.py").write_text(Path(__file__).with_name("census_hook.py").read_text())
+    return {"PYTHONPATH": f"{work}{os.pathsep}{code}", "BENCH_CENSUS_TRIGGER": str(work / "census")}
+
+
+def _ask(trigger: Path, suffix: str) -> Path | None:
+    """Touch the worker's trigger file and wait (300 s at most) for its answer file."""
     trigger.touch()
-    snap = trigger.with_name(trigger.name + ".snap")
+    answer = trigger.with_name(trigger.name + suffix)
     deadline = time.monotonic() + 300
-    while not snap.exists():
+    while not answer.exists():
         if time.monotonic() > deadline:
-            return {"error": "no snapshot within 300 s"}
+            return None
         time.sleep(1)
+    return answer
+
+
+def _census(trigger: Path) -> dict[str, Any]:
+    answer = _ask(trigger, ".json")
+    if answer is None:
+        return {"error": "no census within 300 s"}
+    result: dict[str, Any] = json.loads(answer.read_text())
+    return result
+
+
+def _report(extra: dict[str, str]) -> dict[str, Any]:
+    """What the traced or counted worker reports at the end (nothing when it is neither)."""
+    if "BENCH_TRACEMALLOC_TRIGGER" in extra:
+        return {"tracemalloc": _snapshot(Path(extra["BENCH_TRACEMALLOC_TRIGGER"]), 25)}
+    if "BENCH_CENSUS_TRIGGER" in extra:
+        return {"census": _census(Path(extra["BENCH_CENSUS_TRIGGER"]))}
+    return {}
+
+
+def _snapshot(trigger: Path, top: int) -> dict[str, Any]:
+    snap = _ask(trigger, ".snap")
+    if snap is None:
+        return {"error": "no snapshot within 300 s"}
     snapshot = tracemalloc.Snapshot.load(str(snap))
     stats = snapshot.statistics("lineno")
     out: dict[str, Any] = {
@@ -88,40 +121,41 @@ def _memory(worker: Role) -> dict[str, Any]:
 
 
 def _on_backlog(bench: Bench, s: Settings, ds: Dataset, worker: Role, cap_s: float,
-                trigger: str | None) -> dict[str, Any]:
+                extra: dict[str, str]) -> dict[str, Any]:
     """The worker started once the whole backlog is on the topics."""
     feed = Feed(s, ds, bench.registry, cap_s=cap_s)
     try:
         t0 = time.monotonic()
         feed.backlog()
         sent_s = time.monotonic() - t0
-        with running(worker, timeout=900 if trigger else 180) as roles:
+        with running(worker, timeout=900 if "BENCH_TRACEMALLOC_TRIGGER" in extra else 180) as roles:
             got = feed.caught_up(tuple(roles))
             out = {"performances": len(ds.performances), "events": len(ds.events), "backlog": True,
                    "send_seconds": round(sent_s, 1), "catch_up_seconds": got["seconds"],
                    "complete": got["complete"], "performances_not_final": got["performances_not_final"],
                    **_memory(worker)}
-            if trigger:
-                out["tracemalloc"] = _snapshot(Path(trigger), 25)
-            return out
+            return out | _report(extra)
     finally:
         feed.close()
 
 
 def measure_worker(bench: Bench, perfs: int, events: int, settings: dict[str, str] | None = None,
-                   cap_s: float = 900.0, traced: int = 0, backlog: bool = False) -> dict[str, Any]:
+                   cap_s: float = 900.0, traced: int = 0, backlog: bool = False,
+                   census: bool = False) -> dict[str, Any]:
     """Peak RSS of one worker after ``perfs`` calendar facts and ``events`` ticket facts
-    (``traced``: frames of tracemalloc, 0: not traced; ``backlog``: all of them on the topics,
-    the tickets first, before the worker starts)."""
+    (``traced``: frames of tracemalloc, 0: not traced; ``census``: count what it holds at the
+    end; ``backlog``: all of them on the topics, the tickets first, before the worker starts)."""
     ds = make_dataset(perfs, events)
     s = bench.fresh(f"wm{perfs}")
     extra = dict(settings or {})
     if traced:
         extra.update(_traced_env(Path(tempfile.mkdtemp(prefix="worker-tracemalloc-")), traced,
                                  bench.code))
+    elif census:
+        extra.update(_census_env(Path(tempfile.mkdtemp(prefix="worker-census-")), bench.code))
     worker = bench.worker(s, **extra)
     if backlog:
-        return _on_backlog(bench, s, ds, worker, cap_s, extra.get("BENCH_TRACEMALLOC_TRIGGER"))
+        return _on_backlog(bench, s, ds, worker, cap_s, extra)
     with running(worker, timeout=900 if traced else 180) as roles:
         live = tuple(roles)
         feed = Feed(s, ds, bench.registry, cap_s=cap_s)
@@ -137,9 +171,7 @@ def measure_worker(bench: Bench, perfs: int, events: int, settings: dict[str, st
                "calendar_seconds": round(calendar_s, 1), "calendar_complete": cal["complete"],
                "tickets_complete": tix["complete"], "peak_rss_mb_after_calendar": after_calendar,
                **_memory(worker)}
-        if traced:
-            out["tracemalloc"] = _snapshot(Path(extra["BENCH_TRACEMALLOC_TRIGGER"]), 25)
-        return out
+        return out | _report(extra)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -155,9 +187,14 @@ def measure_worker(bench: Bench, perfs: int, events: int, settings: dict[str, st
 @click.option("--tracemalloc", "traced", type=click.IntRange(min=0), default=0, metavar="FRAMES",
               help="Report what Python holds, by site (and by stack with more than one frame); "
                    "slower.")
+@click.option("--census", is_flag=True,
+              help="Report the allocators and the objects the worker holds at the end, by type, "
+                   "and how much of its strings and ints are copies (bench.census_hook).")
 def main(perfs: int, events: int, use_env_stack: bool, sets: tuple[str, ...], backlog: bool,
-         code: Path | None, traced: int) -> None:
+         code: Path | None, traced: int, census: bool) -> None:
     """Memory of one streams worker at ``--perfs`` performances."""
+    if census and traced:
+        raise click.UsageError("--census and --tracemalloc each load their own sitecustomize: use one")
     with bench_stack(use_env_stack) as base:
         preflight(base)
         bench = Bench(base, Path(tempfile.mkdtemp(prefix="worker-memory-")))
@@ -165,7 +202,7 @@ def main(perfs: int, events: int, use_env_stack: bool, sets: tuple[str, ...], ba
             bench.code = code.resolve()
         extra = dict(item.split("=", 1) for item in sets)
         print(json.dumps(measure_worker(bench, perfs, events, extra, traced=traced,
-                                                   backlog=backlog), indent=2))
+                                        backlog=backlog, census=census), indent=2))
 
 
 if __name__ == "__main__":
