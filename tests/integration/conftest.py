@@ -31,13 +31,23 @@ def bus_settings(stack) -> Settings:  # type: ignore[no-untyped-def]
     )
 
 
+def with_topics(settings: Settings) -> Settings:
+    """The catalog applied under ``settings``' prefix, and the role principals' ACLs for it."""
+    admin = make_admin(settings.kafka)
+    apply_catalog(admin, settings.topic_prefix)
+    apply_role_access(admin, settings.topic_prefix, settings)
+    return settings
+
+
+def fresh_prefix(settings: Settings) -> Settings:
+    """``settings`` under a prefix of their own (for a test that reads whole topics)."""
+    return settings.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:6]}."})
+
+
 @pytest.fixture(scope="session")
 def topics(bus_settings: Settings) -> Settings:
     """The catalog applied under the session's prefix, and the role principals' ACLs for it."""
-    admin = make_admin(bus_settings.kafka)
-    apply_catalog(admin, bus_settings.topic_prefix)
-    apply_role_access(admin, bus_settings.topic_prefix, bus_settings)
-    return bus_settings
+    return with_topics(bus_settings)
 
 
 @pytest.fixture(scope="session")

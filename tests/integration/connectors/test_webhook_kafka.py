@@ -31,6 +31,7 @@ from connectors.sdk.context import ConnectorContext
 from connectors.ticketing.webhook import WebhookSettings, create_app
 from ops.access.principals import CONNECTOR
 from ops.stack.ports import free_ports
+from tests.integration.conftest import fresh_prefix, with_topics
 from tests.support.roles import role_env
 
 pytestmark = pytest.mark.integration
@@ -84,6 +85,15 @@ def read_topic(settings: Settings, registry: Registry, name: str, *, avro: bool 
 
 def by_fact_id(records: list[Record], ids: list[str]) -> list[Record]:
     return [r for r in records if r.value and r.value["fact_id"] in ids]
+
+
+@pytest.fixture(scope="module")
+def topics(bus_settings: Settings) -> Settings:
+    """This module's own topics: its privacy test reads them whole, and the fuzzing tests of
+    other modules write hostile bodies to the session's, dead letters kept as sent (CI: a
+    DIP receiver's fuzzed body, dead-lettered with "Jeroen", a fake person's name from our
+    code, in it)."""
+    return with_topics(fresh_prefix(bus_settings))
 
 
 @pytest.fixture(scope="module")
