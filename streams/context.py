@@ -26,7 +26,7 @@ from streams.delivery import drain
 from streams.faust_hooks import set_current_event
 from streams.metrics import StreamsMetrics
 from streams.outbox import Outbox
-from streams.store import COMPACT_JSON, RawTable
+from streams.store import JsonMap, RawTable
 from streams.tenancy import TENANT_HEADER
 
 __all__ = ["BATCH_MAX", "BATCH_WITHIN_S", "MOVE_HEADER", "Out", "StreamsContext", "batches", "header",
@@ -128,16 +128,15 @@ class StreamsContext:
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.app)
 
-    def table(self, name: str, help: str) -> Any:  # noqa: A002 - Faust's word
-        """A JSON-valued RocksDB table with a changelog, co-partitioned with the facts."""
-        return self.app.Table(name, default=None, partitions=PARTITIONS, help=help, options=ROCKSDB,
-                              schema=faust.Schema(key_type=str, key_serializer=COMPACT_JSON,
-                                                  value_serializer=COMPACT_JSON))
+    def table(self, name: str, help: str, partitions: int = PARTITIONS) -> JsonMap:  # noqa: A002 - Faust's word
+        """A JSON-valued RocksDB table with a changelog, co-partitioned with the facts (unless
+        ``partitions`` says otherwise), written through the outbox (``streams.store.JsonMap``)."""
+        return JsonMap(self.raw_table(name, help, partitions))
 
-    def raw_table(self, name: str, help: str) -> RawTable:  # noqa: A002 - Faust's word
-        """A bytes-valued RocksDB table with a changelog, co-partitioned with the facts,
-        written through the outbox (see ``streams.store``)."""
-        table = self.app.Table(name, default=None, partitions=PARTITIONS, help=help, options=ROCKSDB,
+    def raw_table(self, name: str, help: str, partitions: int = PARTITIONS) -> RawTable:  # noqa: A002
+        """A bytes-valued RocksDB table with a changelog, co-partitioned with the facts (unless
+        ``partitions`` says otherwise), written through the outbox (see ``streams.store``)."""
+        table = self.app.Table(name, default=None, partitions=partitions, help=help, options=ROCKSDB,
                                key_type=bytes, value_type=bytes,
                                schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
                                                    value_serializer="raw"))

@@ -31,7 +31,7 @@ participation.facts, so that topic must never be recreated under a running state
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -40,7 +40,8 @@ from faust.serializers import codecs as faust_codecs
 from streams.faust_hooks import current_event, partition_db, table_store
 from streams.outbox import Outbox
 
-__all__ = ["COMPACT_JSON", "CompactJson", "FirstDelivery", "JsonTable", "RawTable", "dumps", "loads"]
+__all__ = ["COMPACT_JSON", "CompactJson", "FirstDelivery", "JsonMap", "JsonTable", "RawTable", "dumps",
+           "loads"]
 
 loads = orjson.loads
 
@@ -94,6 +95,15 @@ class RawTable:
         partition_db(self.table, partition).put(key, value)
         self.outbox.changelog(self.table, partition, key, value)
 
+    def delete(self, key: bytes) -> None:
+        """Delete ``key`` in the current event's partition; a tombstone on the changelog."""
+        event = current_event()
+        if event is None:
+            raise RuntimeError("table write outside of a batch: call in_partition_of(event) first")
+        partition = event.message.partition
+        partition_db(self.table, partition).delete(key)
+        self.outbox.changelog(self.table, partition, key, None)
+
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         for key, raw in table_store(self.table).items():
             if raw is not None:
@@ -123,6 +133,60 @@ class JsonTable:
         for key, value in self.raw.items():
             if key.startswith(want):
                 yield key.decode(), loads(value)
+
+    def on_recover(self, callback: Any) -> None:
+        self.raw.on_recover(callback)
+
+
+class JsonMap(MutableMapping[str, Any]):
+    """A raw table seen as a dict of ``str`` keys and JSON values, each encoded as Faust's
+    JSON table encodes them (:class:`CompactJson`: a key is a JSON string, quotes and
+    all), so a table Faust wrote reads the same; written through the outbox like
+    :class:`RawTable`, read from the current event's partition.
+
+    Why not Faust's own JSON table: each of its writes becomes a message in Faust's
+    changelog buffer, sent one at a time, and this worker's batches do not wait for that
+    buffer to ebb. A worker fed 50,000 calendar facts held 170,000 such writes, 54 MB of
+    encoded values, when its memory peaked (heaptrack, orjson's ``dumps`` under a table's
+    ``__setitem__``); the outbox hands a batch's writes to the producer with the batch."""
+
+    def __init__(self, raw: RawTable) -> None:
+        self.raw = raw
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.raw.get(dumps(key))
+        if value is None:
+            raise KeyError(key)
+        return loads(value)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.raw.get(dumps(key))
+        return default if value is None else loads(value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.raw.get(dumps(key)) is not None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.raw.put(dumps(key), dumps(value))
+
+    def __delitem__(self, key: str) -> None:
+        raw_key = dumps(key)
+        if self.raw.get(raw_key) is None:
+            raise KeyError(key)
+        self.raw.delete(raw_key)
+
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        """Every ``(key, value)`` of the partitions this worker holds (a scan: for
+        rebuilding what is kept in memory after a rebalance, not for the hot path)."""
+        for key, value in self.raw.items():
+            yield loads(key), loads(value)
+
+    def __iter__(self) -> Iterator[str]:
+        for key, _ in self.raw.items():
+            yield loads(key)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.raw.items())
 
     def on_recover(self, callback: Any) -> None:
         self.raw.on_recover(callback)

@@ -21,8 +21,6 @@ import json
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-import faust
-
 from bus.compacted import CompactedReader, Handler, Record
 from bus.log import get_logger
 from bus.serde import AvroDeserializer, Registry
@@ -30,7 +28,6 @@ from bus.topics import VENUE_LINKS, VENUES, topic_name
 from streams.codec import shared
 from streams.context import Out, StreamsContext, in_partition_of
 from streams.identity.venues import VenueCrosswalk, VenueDecider, VenueDesc
-from streams.store import COMPACT_JSON
 
 __all__ = ["EVIDENCE_KIND", "VenueDesk", "VenueEvidence", "define", "follow_venue_links", "venue_desk"]
 
@@ -189,11 +186,9 @@ def define(ctx: StreamsContext, desk: VenueDesk) -> None:
 
 def venue_desk(ctx: StreamsContext, now_ms: Callable[[], int]) -> VenueDesk:
     """The desk with its one-partition table (recovered on every assignment)."""
-    table = ctx.app.Table("identity-venues", default=None, partitions=1,
-                          help="Venue evidence: descriptions (v|venue id) and the venues each canonical "
-                          "performance names (p|performance id), decided by identity-venues.",
-                          schema=faust.Schema(key_type=str, key_serializer=COMPACT_JSON,
-                                              value_serializer=COMPACT_JSON))
+    table = ctx.table("identity-venues", partitions=1,
+                      help="Venue evidence: descriptions (v|venue id) and the venues each canonical "
+                      "performance names (p|performance id), decided by identity-venues.")
     desk = VenueDesk(table, lambda link: ctx.codec.encode(VENUE_LINKS, "venue_link.avsc", link), now_ms,
                      in_partition_of=in_partition_of)
     table.on_recover(desk.recovered)
