@@ -25,8 +25,10 @@ start (``streams.worker``), so the state after a crash is always a prefix of eac
 changelog partition, in the order the agent wrote it.
 
 Values are compact JSON bytes in raw-serialized tables (Faust's JSON codec costs more
-than the state logic), written and read with orjson. Offsets are per partition of
-participation.facts, so that topic must never be recreated under a running state.
+than the state logic), written and read with orjson, and every table's changelog writes
+go out through the outbox with their batch, none through Faust's own changelog buffer.
+Offsets are per partition of participation.facts, so that topic must never be recreated
+under a running state.
 """
 
 from __future__ import annotations
@@ -35,30 +37,13 @@ from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import orjson
-from faust.serializers import codecs as faust_codecs
 
 from streams.faust_hooks import current_event, partition_db, table_store
 from streams.outbox import Outbox
 
-__all__ = ["COMPACT_JSON", "CompactJson", "FirstDelivery", "JsonMap", "JsonTable", "RawTable", "dumps",
-           "loads"]
+__all__ = ["FirstDelivery", "JsonMap", "JsonTable", "RawTable", "dumps", "loads"]
 
 loads = orjson.loads
-
-
-class CompactJson(faust_codecs.json):
-    """Faust's ``json`` codec (the same bytes), each result copied into a bytes object of
-    its own size like :func:`dumps`'s: the JSON tables' encoded keys stay in their store's
-    key index (1,000 per table) and their changelog values wait for the producer, and
-    tracemalloc of a worker fed 30,000 performances found 58 MB of such 4 KB blocks."""
-
-    def _dumps(self, s: Any) -> bytes:
-        return bytes(memoryview(super()._dumps(s)))
-
-
-#: The serializer name of :class:`CompactJson` (keys and values of the JSON tables).
-COMPACT_JSON = "cultuurbus-json"
-faust_codecs.register(COMPACT_JSON, CompactJson())
 
 
 def dumps(value: Any) -> bytes:
@@ -139,9 +124,10 @@ class JsonTable:
 
 
 class JsonMap(MutableMapping[str, Any]):
-    """A raw table seen as a dict of ``str`` keys and JSON values, each encoded as Faust's
-    JSON table encodes them (:class:`CompactJson`: a key is a JSON string, quotes and
-    all), so a table Faust wrote reads the same; written through the outbox like
+    """A raw table seen as a dict of ``str`` keys and JSON values, each encoded as a Faust
+    table with JSON keys and values encodes them (Faust's ``json`` codec: a key is a JSON
+    string, quotes and all), so the state and changelogs the identity tables' earlier
+    Faust JSON tables wrote read the same; written through the outbox like
     :class:`RawTable`, read from the current event's partition.
 
     Why not Faust's own JSON table: each of its writes becomes a message in Faust's

@@ -15,17 +15,17 @@ from bus.settings import Settings
 from streams.app import create_app
 from streams.context import in_partition_of
 from streams.faust_hooks import partition_db
-from streams.store import COMPACT_JSON, JsonMap
+from streams.store import JsonMap
 
 KEY = "d|2026-12-07|dip|production|é 1"
 VALUE = {"keys": ["dip|production|1"], "f": "AAEC" * 40, "n": 3, "t": None, "ok": True, "x": 1.5}
 
 
 def _faust_json_store() -> Any:
-    """The store of a Faust table as the identity tables were declared before (JSON keys and values)."""
+    """The store of a Faust table with JSON keys and values, as the identity tables were before."""
     app = faust.App("json-map-test", store="memory://")
     return app.Table("t", default=None, schema=faust.Schema(
-        key_type=str, key_serializer=COMPACT_JSON, value_serializer=COMPACT_JSON)).data
+        key_type=str, key_serializer="json", value_serializer="json")).data
 
 
 class _Event:
