@@ -203,7 +203,10 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
         listeners.append(lastminute.on_availability)
         app.timer(interval=s.lastminute_tick_s, name="lastminute-tick")(lastminute.tick)
     if "availability" in s.domains:
-        domains.append(AvailabilityDomain(ctx, listeners=listeners))
+        availability = AvailabilityDomain(ctx, listeners=listeners)
+        domains.append(availability)
+        if "lastminute" in s.domains:
+            lastminute.lookup = availability.record  # the far future is read back when it comes near
     if "attendance" in s.domains:
         attendance = AttendanceDomain(ctx)
         domains.append(attendance)

@@ -76,6 +76,15 @@ class AvailabilityDomain:
         self._keys_gauge.set(self.keys)
         self.ctx.metrics.drift_performances.set(len(self.drifting))
 
+    def record(self, pid: str) -> dict[str, Any] | None:
+        """The Availability record of ``pid`` as published now, from its state (None: no state
+        in this worker's partitions, or withdrawn). Outside a batch: a key read in every
+        partition's store, for what is read back now and then (last-minute), not per fact."""
+        st = self.table.get("s:" + pid)
+        if st is None or av.moved_away(st):
+            return None
+        return decl.availability(pid, st, limited_threshold=self.threshold, now_ms=now_ms())
+
     def _status(self, pid: str, new: str) -> None:
         old = self.statuses.get(pid)
         if old != new:

@@ -6,15 +6,21 @@ topic) and by time (a timer withdraws offers of performances that started and ad
 entering the window). A withdrawal is a tombstone on the compacted topic.
 
 Only performances that can still be offered or withdrawn are kept in memory (start from
-a week ago on); after a rebalance they are rebuilt from the availability table.
+a week ago on); after a rebalance they are rebuilt from the availability table. Of those
+starting more than a day after the window, only the id is kept, in a set per day of the
+start: a tick reads that day's records back from the availability table (``lookup``) a
+day before the first of them can enter the window.
 
 Perf notes: a performance is kept as a :class:`Summary` (a named tuple; its names,
 places and genres are one shared string each) instead of a dict of fresh strings: at
-100,000 performances ~77 MB became ~35 MB (tracemalloc, same records).
+100,000 performances ~77 MB became ~35 MB (tracemalloc, same records). Keeping only the
+ids of those starting later (most of a season) saved ~20 MB more of ~330 (``python -m
+bench.worker_memory``, 100,000 performances, 96% of them beyond the window).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from bus.topics import LASTMINUTE
@@ -25,7 +31,10 @@ from streams.lastminute.logic import in_window, offer_for
 __all__ = ["LastMinute", "Summary"]
 
 AGENT = "lastminute"
-WEEK_MS = 7 * 24 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+WEEK_MS = 7 * DAY_MS
+#: A day of starts is read back this long (or longer) before its first can enter the window.
+LEAD_MS = DAY_MS
 
 
 class Summary(NamedTuple):
@@ -54,12 +63,23 @@ class LastMinute:
 
     ``on_availability`` is an availability listener (``streams.availability.domain``);
     ``tick`` runs on a timer (``streams.app``).
+
+    Args:
+        ctx: the app's context.
+        lookup: a performance's current availability record (None: none, or withdrawn),
+            read from the state; without it every future performance is kept in memory.
+
     """
 
-    def __init__(self, ctx: StreamsContext) -> None:
+    def __init__(self, ctx: StreamsContext,
+                 lookup: Callable[[str], dict[str, Any] | None] | None = None) -> None:
         self.ctx = ctx
+        self.lookup = lookup
         self.window_ms = int(ctx.settings.streams.lastminute_window_h * 3600 * 1000)
         self.summaries: dict[str, Summary] = {}
+        #: day of the start (epoch ms // DAY_MS) -> ids of performances starting then, kept
+        #: without their summary until that day comes near (only with ``lookup``)
+        self.later: dict[int, set[str]] = {}
         self.published: dict[str, tuple[Any, ...] | None] = {}
         self._events = ctx.metrics.events_of(AGENT)
 
@@ -74,8 +94,15 @@ class LastMinute:
             return
         summary = summary_of(pid, rec)
         start = summary.start
-        if start is None or start < now_ms() - WEEK_MS:
+        now = now_ms()
+        if start is None or start < now - WEEK_MS:
             self.summaries.pop(pid, None)  # cannot be offered by time
+        elif self.lookup is not None and not self._due(start // DAY_MS, now):
+            self.summaries.pop(pid, None)
+            day = self.later.get(start // DAY_MS)
+            if day is None:
+                day = self.later[start // DAY_MS] = set()
+            day.add(summary.performance_id)
         else:
             self.summaries[pid] = summary
         if out is not None:
@@ -100,8 +127,25 @@ class LastMinute:
         value = None if offer is None else self.ctx.codec.encode(LASTMINUTE, "lastminute_offer.avsc", offer)
         out.append((LASTMINUTE, pid, value, None))
 
+    def _due(self, day: int, now: int) -> bool:
+        """Whether the performances starting on ``day`` are kept whole (read back) by now."""
+        return day * DAY_MS <= now + self.window_ms + LEAD_MS
+
+    def _read_back(self) -> None:
+        """Summaries of the days that came near, from the performances' current records (an id
+        whose record moved on since is kept where that record says, or dropped if withdrawn)."""
+        if self.lookup is None:
+            return
+        now = now_ms()
+        for day in [d for d in self.later if self._due(d, now)]:
+            for pid in self.later.pop(day):
+                rec = self.lookup(pid)
+                if rec is not None:
+                    self.on_availability(pid, rec, None)
+
     async def tick(self) -> None:
         """Time moves on: offers enter the window and performances start."""
+        self._read_back()
         out: list[Out] = []
         gone = now_ms() - WEEK_MS
         for pid, summary in list(self.summaries.items()):
