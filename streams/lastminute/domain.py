@@ -7,15 +7,16 @@ entering the window). A withdrawal is a tombstone on the compacted topic.
 
 Only performances that can still be offered or withdrawn are kept in memory (start from
 a week ago on); after a rebalance they are rebuilt from the availability table. Of those
-starting more than a day after the window, only the id is kept, in a set per day of the
+starting more than a day after the window, only the id is kept, in a list per day of the
 start: a tick reads that day's records back from the availability table (``lookup``) a
 day before the first of them can enter the window.
 
 Perf notes: a performance is kept as a :class:`Summary` (a named tuple; its names,
 places and genres are one shared string each) instead of a dict of fresh strings: at
 100,000 performances ~77 MB became ~35 MB (tracemalloc, same records). Keeping only the
-ids of those starting later (most of a season) saved ~20 MB more of ~330 (``python -m
-bench.worker_memory``, 100,000 performances, 96% of them beyond the window).
+ids of those starting later (most of a season) saved ~13 MB more of ~335 with a set per
+day (``python -m bench.worker_memory``, 100,000 performances, 96% of them beyond the
+window); a set cost ~65 bytes an id there, a list 8 (repeats are dropped as it grows).
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ class LastMinute:
         self.window_ms = int(ctx.settings.streams.lastminute_window_h * 3600 * 1000)
         self.summaries: dict[str, Summary] = {}
         #: day of the start (epoch ms // DAY_MS) -> ids of performances starting then, kept
-        #: without their summary until that day comes near (only with ``lookup``)
-        self.later: dict[int, set[str]] = {}
+        #: without their summary until that day comes near (only with ``lookup``); an id
+        #: comes again with every change of its record, and repeats are dropped whenever
+        #: a day's list reaches a power of two (at most ~4 slots an id)
+        self.later: dict[int, list[str]] = {}
         self.published: dict[str, tuple[Any, ...] | None] = {}
         self._events = ctx.metrics.events_of(AGENT)
 
@@ -99,10 +102,13 @@ class LastMinute:
             self.summaries.pop(pid, None)  # cannot be offered by time
         elif self.lookup is not None and not self._due(start // DAY_MS, now):
             self.summaries.pop(pid, None)
-            day = self.later.get(start // DAY_MS)
-            if day is None:
-                day = self.later[start // DAY_MS] = set()
-            day.add(summary.performance_id)
+            ids = self.later.get(start // DAY_MS)
+            if ids is None:
+                ids = self.later[start // DAY_MS] = []
+            ids.append(summary.performance_id)
+            n = len(ids)
+            if n >= 64 and n & (n - 1) == 0:
+                ids[:] = dict.fromkeys(ids)
         else:
             self.summaries[pid] = summary
         if out is not None:
@@ -138,7 +144,7 @@ class LastMinute:
             return
         now = now_ms()
         for day in [d for d in self.later if self._due(d, now)]:
-            for pid in self.later.pop(day):
+            for pid in dict.fromkeys(self.later.pop(day)):
                 rec = self.lookup(pid)
                 if rec is not None:
                     self.on_availability(pid, rec, None)

@@ -114,5 +114,17 @@ def test_a_far_performance_costs_a_fraction_of_one_kept_whole(monkeypatch: pytes
             held[read_back] = tracemalloc.get_traced_memory()[0] / len(pids)
         finally:
             tracemalloc.stop()
-    # a set entry of its day (~90 bytes with 25 a day, as here) against a summary and its ints (~250)
-    assert held[True] < 120 and held[False] > 2 * held[True], held
+    # a slot in its day's list against a summary and its ints (~250 bytes)
+    assert held[True] < 40 and held[False] > 200, held
+
+
+def test_a_far_performance_sold_a_thousand_times_stays_a_few_ids_in_its_day(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lm, "now_ms", lambda: NOW)
+    state = {f"dip|P{i}|1": availability(f"dip|P{i}|1", NOW + 30 * 24 * HOUR + i) for i in range(3)}
+    desk = lm.LastMinute(_Ctx(), state.get)  # type: ignore[arg-type]
+    for n in range(1000):
+        pid = f"dip|P{n % 3}|1"
+        desk.on_availability(pid, availability(pid, NOW + 30 * 24 * HOUR + n % 3, remaining=400 - n // 3), [])
+    (ids,) = desk.later.values()
+    assert set(ids) == set(state) and len(ids) <= 64
