@@ -1,8 +1,10 @@
-"""Reading the schema registry over plain HTTP: ``GET {url}/{path}`` with the standard library.
+"""Reading the schema registry over plain HTTP: ``GET {url}/{path}`` (and the ``POST`` of a
+schema lookup) with the standard library.
 
-A role that only reads records fetches writer schemas by id (``bus.serde.Registry.
-writer_schema``) and nothing else, so it does that with ``urllib`` and never imports
-confluent-kafka's ``SchemaRegistryClient`` (kept for registering and compatibility checks).
+A role reads writer schemas by id (``bus.serde.Registry.writer_schema``) and looks up the
+ids of the schemas it writes (``Registry.register``: ``POST /subjects/{subject}``), and
+nothing else, so it does both with ``urllib`` and never imports confluent-kafka's
+``SchemaRegistryClient`` (kept for registering and compatibility checks, which ops does).
 Its imports (httpx, authlib, joserfc, cryptography, OpenSSL: ~280 modules) cost a reading
 role ~14 MB resident; the gateway's peak RSS at 100,000 performances went from 194.9-198.1
 to 173.0-176.6 MB (``python -m bench.gateway_memory``, 3 runs each, one machine).
@@ -94,13 +96,23 @@ class RegistryHttp:
             OSError: it could not be reached (after the retries).
 
         """
+        return self._call(path, None)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST {url}/{path}`` with a JSON body, as :meth:`get` (a schema lookup only: it
+        changes nothing, so it is retried like a GET)."""
+        return self._call(path, json.dumps(body).encode())
+
+    def _call(self, path: str, data: bytes | None) -> dict[str, Any]:
         headers = {"Accept": _ACCEPT}
+        if data is not None:
+            headers["Content-Type"] = "application/vnd.schemaregistry.v1+json"
         if self.auth is not None:
             headers["Authorization"] = self.auth
         for i, base in enumerate(self.urls):
             last = i == len(self.urls) - 1
             try:
-                status, body = self._request(f"{base}/{path}", headers)
+                status, body = self._request(f"{base}/{path}", headers, data)
             except Exception:
                 if last:
                     raise
@@ -118,11 +130,12 @@ class RegistryHttp:
         raise RegistryAnswerError(0, -1, f"no registry url in {self.url!r}")
 
     @staticmethod
-    def _request(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """Status and body of one GET, retried on network errors and retriable statuses."""
+    def _request(url: str, headers: dict[str, str], data: bytes | None = None) -> tuple[int, bytes]:
+        """Status and body of one GET (or POST of ``data``), retried on network errors and
+        retriable statuses."""
         for attempt in range(_RETRIES + 1):
             try:
-                request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s), checked in __init__
+                request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 - http(s), checked in __init__
                 with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as answer:  # noqa: S310 - the same
                     return int(answer.status), bytes(answer.read())
             except urllib.error.HTTPError as exc:

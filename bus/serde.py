@@ -6,10 +6,11 @@ five times slower on hot paths, so it is not used here. The registry client is
 confluent-kafka's ``SchemaRegistryClient`` (it speaks to Confluent, Karapace,
 Apicurio's ccompat API and Redpanda alike).
 
-Perf (issue #14): reading a writer schema by id, all a reading role does, goes through
-``bus.registry_http`` (the standard library); ``SchemaRegistryClient`` is imported and created
-only on the first call that needs it (register, look up, compatibility), which keeps ~14 MB
-of imports out of the gateway (peak RSS at 100,000 performances 194.9-198.1 -> 173.0-176.6 MB).
+Perf (issue #14): reading a writer schema by id, and looking up the id of a schema a role
+writes, all the roles but ops do, go through ``bus.registry_http`` (the standard library);
+``SchemaRegistryClient`` is imported and created only on the first call that needs it
+(register, compatibility), which keeps ~14 MB of imports out of the gateway (peak RSS at
+100,000 performances 194.9-198.1 -> 173.0-176.6 MB) and out of the streams worker.
 
 This is the generic serde (timestamps as ``datetime``); the wire header and the hot
 path with int-millisecond timestamps live in ``bus.codec``.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +44,7 @@ from schemas import load_schema
 from schemas.models import AvroModel
 
 if TYPE_CHECKING:
-    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry import SchemaRegistryClient
 
 __all__ = [
     "MAGIC_BYTE",
@@ -138,30 +140,34 @@ class Registry:
                 be reached.
 
         """
-        from confluent_kafka.schema_registry import Schema
-
-        s = Schema(json.dumps(schema), "AVRO")
-        schema_id = self._lookup(subject, s)
+        text = json.dumps(schema)
+        schema_id = self._lookup(subject, text)
         if schema_id is None:
-            schema_id = self._register(subject, s)
+            schema_id = self._register(subject, text)
         with self._lock:
             self._by_id.setdefault(schema_id, fastavro.parse_schema(dict(schema)))
         return schema_id
 
-    def _lookup(self, subject: str, s: Schema) -> int | None:
-        """The id of ``s`` under ``subject``, None when the subject or the schema is not there."""
+    def _lookup(self, subject: str, text: str) -> int | None:
+        """The id of schema ``text`` under ``subject`` (``POST /subjects/{subject}``, as
+        confluent-kafka's ``lookup_schema`` asks it, with the standard library: a role that
+        only looks schemas up never loads that client's ~14 MB of imports); None when the
+        subject or the schema is not there."""
         try:
-            found = self._client.lookup_schema(subject, s)
+            found = self._http.post(f"subjects/{urllib.parse.quote(subject, safe='')}"
+                                    "?normalize=False&deleted=False", {"schema": text, "schemaType": "AVRO"})
+            return int(found["id"])
         except Exception as exc:
             if is_answer(exc) and getattr(exc, "http_status_code", None) == 404:
                 return None
             raise self._error(f"looking up the schema of {subject}", exc) from exc
-        return int(found.schema_id)  # type: ignore[arg-type]
 
-    def _register(self, subject: str, s: Schema) -> int:
+    def _register(self, subject: str, text: str) -> int:
+        from confluent_kafka.schema_registry import Schema
+
         client = self._client
         try:
-            return int(client.register_schema(subject, s))
+            return int(client.register_schema(subject, Schema(text, "AVRO")))
         except sr_error() as exc:
             if getattr(exc, "http_status_code", None) == 403:
                 raise SchemaRegistryError(
@@ -172,7 +178,7 @@ class Registry:
                 raise err from exc
             # Two processes registering a new subject at once: some registries (Apicurio)
             # answer 409 "already exists" to the loser. If the schema is there, use it.
-            found = self._lookup(subject, s)
+            found = self._lookup(subject, text)
             if found is None:
                 raise err from exc
             return found

@@ -1,5 +1,6 @@
-"""``Registry.writer_schema`` fetches by id with the standard library: the same answers and
-errors as confluent-kafka's client gave, against a fake ccompat registry."""
+"""``Registry.writer_schema`` fetches by id, and ``Registry.register`` looks a schema's id up,
+with the standard library: the same requests, answers and errors as confluent-kafka's
+client gave, against a fake ccompat registry."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ class _Fake:
     def __init__(self) -> None:
         self.answers: dict[int, tuple[int, Any]] = {}
         self.requests: list[tuple[str, str | None]] = []
+        #: ``POST /ccompat/subjects/{subject}`` (a lookup): subject -> (status, body)
+        self.lookups: dict[str, tuple[int, Any]] = {}
+        self.posted: list[tuple[str, str | None, str | None, Any]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,6 +40,18 @@ class _Fake:
                 schema_id = int(self.path.rsplit("/", 1)[-1])
                 status, body = fake.answers.get(schema_id, (404, {"error_code": 40403, "message": "no"}))
                 raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.posted.append((self.path, self.headers.get("Authorization"),
+                                    self.headers.get("Content-Type"), body))
+                subject = self.path.split("/subjects/", 1)[1].split("?", 1)[0]
+                status, answer = fake.lookups.get(subject, (404, {"error_code": 40401, "message": "no"}))
+                raw = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
@@ -126,3 +142,24 @@ def test_reading_does_not_import_confluent_kafkas_registry_client(fake: _Fake) -
             "print('confluent_kafka.schema_registry' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_a_schema_s_id_is_looked_up_as_confluent_kafka_s_client_asks_without_loading_it(fake: _Fake) -> None:
+    fake.lookups["t.sold-value"] = (200, {"subject": "t.sold-value", "id": 42, "version": 1,
+                                          "schema": json.dumps(SCHEMA)})
+    assert _registry(fake.url).register("t.sold-value", SCHEMA) == 42
+    assert fake.posted == [("/ccompat/subjects/t.sold-value?normalize=False&deleted=False",
+                            "Basic cmVhZGVyOnNlY3JldA==", "application/vnd.schemaregistry.v1+json",
+                            {"schema": json.dumps(SCHEMA), "schemaType": "AVRO"})]
+    code = ("import sys; from bus.serde import Registry; from bus.settings import RegistrySettings; "
+            f"print(Registry(RegistrySettings(url={fake.url!r})).register('t.sold-value', {SCHEMA!r}), "
+            "'confluent_kafka.schema_registry' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["42", "False"]
+
+
+def test_a_refused_lookup_is_told_what_to_fix(fake: _Fake) -> None:
+    fake.lookups["t.sold-value"] = (401, {"error_code": 40101, "message": "Unauthorized"})
+    with pytest.raises(SchemaRegistryError, match="looking up the schema of t.sold-value: .*refused registry "
+                                                  "user 'reader' \\(401\\)"):
+        _registry(fake.url).register("t.sold-value", SCHEMA)
