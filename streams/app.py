@@ -76,12 +76,17 @@ from streams.metrics import StreamsMetrics
 from streams.sales.domain import SalesDomain
 from streams.tenancy import Gate, follow_tenants
 
-__all__ = ["CROSSWALK_CATCH_UP_S", "PRODUCER_BATCH_BYTES", "StreamsApp", "check_copartitioning", "create_app"]
+__all__ = ["CROSSWALK_CATCH_UP_S", "PARTITION_FETCH_BYTES", "PRODUCER_BATCH_BYTES", "STREAM_BUFFER_EVENTS",
+           "StreamsApp", "check_copartitioning", "create_app"]
 
 #: Largest record batch the outbox builds for one topic partition (``streams.outbox``).
 PRODUCER_BATCH_BYTES = 1024 * 1024
 #: Most seconds a rebalance waits for the identity links to be read to their end.
 CROSSWALK_CATCH_UP_S = 30.0
+#: Events Faust buffers per agent stream before it pauses the partitions feeding it.
+STREAM_BUFFER_EVENTS = 1024
+#: Most bytes one fetch brings of one partition (aiokafka's ``max_partition_fetch_bytes``).
+PARTITION_FETCH_BYTES = 256 * 1024
 log = get_logger("streams")
 
 
@@ -160,6 +165,11 @@ def create_app(settings: Settings, *, worker: str = "w1", web_port: int | None =
         # still running after its partition went to another worker would write that
         # partition's changelogs behind the new owner's back (streams.delivery).
         stream_wait_empty=True,
+        # Faust's read-ahead, a quarter of its defaults (4,096 events per stream buffer, 1 MiB
+        # per partition fetch): ~17-24 MB less at 100,000 performances, the same events per
+        # CPU-second (bench/results/issue14, sessions 22-23).
+        stream_buffer_maxsize=STREAM_BUFFER_EVENTS,
+        consumer_max_fetch_size=PARTITION_FETCH_BYTES,
         Monitor=tuning.QuietMonitor,
     )
     tuning.tune(app)

@@ -67,3 +67,11 @@ def test_after_every_rebalance_the_worker_waits_for_the_identity_links_and_says_
         asyncio.run(built.app.tables["identity-parked"].call_recover_callbacks())  # what recovery calls
     assert waited == [CROSSWALK_CATCH_UP_S]
     assert "streams resumed before the identity links were read to their end" in caplog.text
+
+
+def test_the_worker_reads_ahead_a_quarter_of_faust_s_defaults(tmp_path: Path) -> None:
+    built = create_app(Settings.model_validate({"streams": {"data_dir": str(tmp_path)}}),
+                       registry=CollectorRegistry())
+    # the read-ahead is memory the worker holds per partition and stream (bench.worker_memory)
+    assert built.app.conf.stream_buffer_maxsize == 1024 < 4096
+    assert built.app.conf.consumer_max_fetch_size == 256 * 1024 < 1024 * 1024
