@@ -33,7 +33,7 @@ under a running state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import orjson
@@ -99,36 +99,40 @@ class RawTable:
 
 
 class JsonTable:
-    """A raw table seen as ``str -> JSON value``."""
+    """A raw table seen as ``str -> JSON value``, a key stored as its UTF-8 bytes."""
+
+    #: a key's stored bytes, and back (:class:`JsonMap`: JSON strings)
+    key_bytes: Callable[[str], bytes] = staticmethod(str.encode)
+    key_str: Callable[[bytes], Any] = staticmethod(bytes.decode)
 
     def __init__(self, raw: RawTable) -> None:
         self.raw = raw
 
-    def get(self, key: str) -> Any:
-        value = self.raw.get(key.encode())
-        return None if value is None else loads(value)
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.raw.get(self.key_bytes(key))
+        return default if value is None else loads(value)
 
     def put(self, key: str, value: Any) -> None:
-        self.raw.put(key.encode(), dumps(value))
+        self.raw.put(self.key_bytes(key), dumps(value))
 
     def items(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
-        """Every ``(key, value)`` of the partitions this worker holds (for rebuilding indexes
-        after recovery; not for the hot path)."""
-        want = prefix.encode()
-        for key, value in self.raw.items():
-            if key.startswith(want):
-                yield key.decode(), loads(value)
+        """Every ``(key, value)`` of the partitions this worker holds whose key starts with
+        ``prefix`` (a scan: for rebuilding what is kept in memory after a rebalance, not
+        for the hot path)."""
+        for raw_key, value in self.raw.items():
+            key = self.key_str(raw_key)
+            if key.startswith(prefix):
+                yield key, loads(value)
 
     def on_recover(self, callback: Any) -> None:
         self.raw.on_recover(callback)
 
 
-class JsonMap(MutableMapping[str, Any]):
-    """A raw table seen as a dict of ``str`` keys and JSON values, each encoded as a Faust
-    table with JSON keys and values encodes them (Faust's ``json`` codec: a key is a JSON
-    string, quotes and all), so the state and changelogs the identity tables' earlier
-    Faust JSON tables wrote read the same; written through the outbox like
-    :class:`RawTable`, read from the current event's partition.
+class JsonMap(JsonTable, MutableMapping[str, Any]):  # type: ignore[misc] # items(prefix) is a generator
+    """A :class:`JsonTable` whose keys are stored as a Faust table with JSON keys and values
+    stores them (Faust's ``json`` codec: a key is a JSON string, quotes and all), so the
+    state and changelogs the identity tables' earlier Faust JSON tables wrote read the
+    same; and a dict besides (``[]``, ``in``, ``del``), as the identity desks use them.
 
     Why not Faust's own JSON table: each of its writes becomes a message in Faust's
     changelog buffer, sent one at a time, and this worker's batches do not wait for that
@@ -136,8 +140,8 @@ class JsonMap(MutableMapping[str, Any]):
     encoded values, when its memory peaked (heaptrack, orjson's ``dumps`` under a table's
     ``__setitem__``); the outbox hands a batch's writes to the producer with the batch."""
 
-    def __init__(self, raw: RawTable) -> None:
-        self.raw = raw
+    key_bytes = staticmethod(dumps)
+    key_str = staticmethod(loads)
 
     def __getitem__(self, key: str) -> Any:
         value = self.raw.get(dumps(key))
@@ -145,15 +149,11 @@ class JsonMap(MutableMapping[str, Any]):
             raise KeyError(key)
         return loads(value)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self.raw.get(dumps(key))
-        return default if value is None else loads(value)
-
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.raw.get(dumps(key)) is not None
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.raw.put(dumps(key), dumps(value))
+        self.put(key, value)
 
     def __delitem__(self, key: str) -> None:
         raw_key = dumps(key)
@@ -161,21 +161,12 @@ class JsonMap(MutableMapping[str, Any]):
             raise KeyError(key)
         self.raw.delete(raw_key)
 
-    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
-        """Every ``(key, value)`` of the partitions this worker holds (a scan: for
-        rebuilding what is kept in memory after a rebalance, not for the hot path)."""
-        for key, value in self.raw.items():
-            yield loads(key), loads(value)
-
     def __iter__(self) -> Iterator[str]:
-        for key, _ in self.raw.items():
-            yield loads(key)
+        for key, _ in self.items():
+            yield key
 
     def __len__(self) -> int:
         return sum(1 for _ in self.raw.items())
-
-    def on_recover(self, callback: Any) -> None:
-        self.raw.on_recover(callback)
 
 
 class FirstDelivery:
