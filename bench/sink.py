@@ -133,8 +133,8 @@ def measure_sink(bench: Bench, filled: Settings, sizes: Sizes) -> dict[str, Any]
     return out
 
 
-def _sink_settings(filled: Settings, processes: int) -> Settings:
-    tail = "" if processes == 1 else f"_{processes}p"
+def _sink_settings(filled: Settings, processes: int, tag: str = "") -> Settings:
+    tail = ("" if processes == 1 else f"_{processes}p") + tag
     return filled.model_copy(update={
         "clickhouse": filled.clickhouse.model_copy(
             update={"database": filled.clickhouse.database + "_sink" + tail}),
@@ -142,10 +142,11 @@ def _sink_settings(filled: Settings, processes: int) -> Settings:
     })
 
 
-def _catch_up(bench: Bench, filled: Settings, sizes: Sizes, processes: int) -> dict[str, Any]:
+def _catch_up(bench: Bench, filled: Settings, sizes: Sizes, processes: int, tag: str = "") -> dict[str, Any]:
     """``processes`` sinks in one group from their first record read to the group's last
-    commit: rows/s, and CPU seconds and peak RSS summed over the processes."""
-    s = _sink_settings(filled, processes)
+    commit: rows/s, and CPU seconds and peak RSS summed over the processes. ``tag`` makes
+    the database and group the run's own (a later run reads the same topics again)."""
+    s = _sink_settings(filled, processes, tag)
     with running(*(bench.sink(s) for _ in range(processes)), timeout=90) as sinks:
         probe = SinkProbe(s, *sinks)
         try:

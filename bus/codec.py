@@ -1,4 +1,5 @@
-"""The one fast Avro path of the bus: Confluent-wire bytes <-> plain dicts with fastavro.
+"""The one fast Avro path of the bus: Confluent-wire bytes <-> plain dicts with fastavro
+(cavro, compiled, for decoding where asked: :func:`body_decoder`).
 
 This module owns the wire header (magic byte 0, 4-byte big-endian schema id), the
 fact-kind header (``cultuurbus.kind``) and the map of fact kinds to contract schemas.
@@ -57,6 +58,7 @@ __all__ = [
     "ContractWriter",
     "FactReader",
     "accepted_move",
+    "body_decoder",
     "decode_header",
     "raw_schema",
     "stored_move",
@@ -152,6 +154,39 @@ def without_logical_types(schema: Any) -> Any:
     return schema
 
 
+def body_decoder(writer: Any, reader: Any = None, compiled: bool = False) -> Callable[[bytes], Any]:
+    """Avro body bytes (after the wire header) -> plain record, written with ``writer`` and
+    resolved into ``reader`` (None: read as written); both are schemas in JSON form.
+
+    ``compiled``: decode with cavro (Cython), 2-3x as fast as fastavro's
+    ``schemaless_reader`` on our facts (bench/results/issue14, session 24), but it imports
+    numpy (~15 MB): the ClickHouse sink has numpy already, the streams worker does not.
+    A schema cavro's stricter parser refuses, or a writer it cannot promote to the reader,
+    is read with fastavro, so what decodes and how it fails stays fastavro's.
+    """
+    plain_writer = without_logical_types(writer)
+    plain_reader = None if reader is None else without_logical_types(reader)
+    if compiled:
+        import cavro  # noqa: PLC0415 - only where asked for (it imports numpy)
+
+        # records as dicts, timestamps as int ms, unions as plain values: what fastavro gives
+        options = cavro.DEFAULT_OPTIONS.replace(record_decodes_to_dict=True, logical_types=())
+        try:
+            decoder = cavro.Schema(plain_writer, options)
+            if plain_reader is not None:
+                decoder = cavro.Schema(plain_reader, options).reader_for_writer(decoder)
+            return decoder.binary_decode  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001, S110 - cavro refused the schema: fastavro reads it below
+            pass
+    parsed_writer = fastavro.parse_schema(plain_writer)
+    parsed_reader = None if plain_reader is None else fastavro.parse_schema(plain_reader)
+
+    def decode(body: bytes) -> Any:
+        return fastavro.schemaless_reader(io.BytesIO(body), parsed_writer, parsed_reader)
+
+    return decode
+
+
 def _canonical(schema: Any) -> str:
     return str(to_parsing_canonical_form(raw_schema(schema)))
 
@@ -166,6 +201,7 @@ class ContractReader:
     Args:
         registry: where writer schemas come from (cached per id).
         schema: the contract: a ``.avsc`` file name in ``schemas/avro`` or a schema dict.
+        compiled: decode with cavro (see :func:`body_decoder`).
 
     Raises (from a call):
         SerializationError: the bytes are not a record of this contract (never retried).
@@ -173,24 +209,24 @@ class ContractReader:
 
     """
 
-    def __init__(self, registry: Registry, schema: str | Mapping[str, Any]) -> None:
+    def __init__(self, registry: Registry, schema: str | Mapping[str, Any], *,
+                 compiled: bool = False) -> None:
         self._registry = registry
+        self._compiled = compiled
         contract = load_schema(schema) if isinstance(schema, str) else raw_schema(dict(schema))
         self.name = _record_name(contract)
         self._canonical = _canonical(contract)
-        self._reader = fastavro.parse_schema(without_logical_types(contract))
+        self._contract = contract
         self.check = contract_check(contract)
-        #: header bytes (magic byte + schema id) -> (plain writer schema, reader or None)
-        self._plans: dict[bytes, tuple[Any, Any]] = {}
+        #: header bytes (magic byte + schema id) -> body decoder
+        self._plans: dict[bytes, Callable[[bytes], Any]] = {}
 
     def __call__(self, raw: bytes) -> dict[str, Any]:
         try:
-            plan = self._plans.get(raw[:HEADER_SIZE])
-            if plan is None:
-                plan = self.plan(raw)
-            buf = io.BytesIO(raw)
-            buf.seek(HEADER_SIZE)
-            rec: dict[str, Any] = fastavro.schemaless_reader(buf, plan[0], plan[1])  # type: ignore[assignment]
+            decode = self._plans.get(raw[:HEADER_SIZE])
+            if decode is None:
+                decode = self.plan(raw)
+            rec: dict[str, Any] = decode(raw[HEADER_SIZE:])
             self.check(rec)
             return rec
         except (SerializationError, SchemaRegistryError):
@@ -198,17 +234,17 @@ class ContractReader:
         except Exception as exc:  # noqa: BLE001 - any failure on these bytes is the record's
             raise undecodable(raw, self.name, exc, self._registry) from exc
 
-    def plan(self, raw: bytes) -> tuple[Any, Any]:
-        """(plain writer schema, reader schema or None when the writer is the contract) for
-        the schema id in ``raw``'s header, fetched and built once per id."""
-        plan = self._plans.get(bytes(raw[:HEADER_SIZE]))
-        if plan is not None:
-            return plan
+    def plan(self, raw: bytes) -> Callable[[bytes], Any]:
+        """The body decoder (Avro bytes after the header -> record in this contract) for the
+        schema id in ``raw``'s header, fetched and built once per id."""
+        decode = self._plans.get(bytes(raw[:HEADER_SIZE]))
+        if decode is not None:
+            return decode
         writer = raw_schema(writer_schema(self._registry, decode_header(raw)))
-        plan = (fastavro.parse_schema(without_logical_types(writer)),
-                None if _canonical(writer) == self._canonical else self._reader)
-        self._plans[bytes(raw[:HEADER_SIZE])] = plan
-        return plan
+        decode = body_decoder(writer, None if _canonical(writer) == self._canonical else self._contract,
+                              self._compiled)
+        self._plans[bytes(raw[:HEADER_SIZE])] = decode
+        return decode
 
 
 def writer_schema(registry: Registry, schema_id: int) -> Any:
@@ -233,7 +269,7 @@ def undecodable(raw: Any, contract: str, exc: BaseException,
         schema_id: int | str = decode_header(raw)
     except SerializationError as bad:
         return SerializationError(str(bad))
-    if exc.__class__.__name__ == "SchemaResolutionError":
+    if exc.__class__.__name__ in ("SchemaResolutionError", "CannotPromoteError"):
         try:
             writer = f" ({_record_name(registry.writer_schema(int(schema_id)))})" if registry else ""
         except Exception:  # noqa: BLE001 - only for the message
@@ -254,11 +290,12 @@ class FactReader:
     Raises (from a call): as :class:`ContractReader`.
     """
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, compiled: bool = False) -> None:
         self._registry = registry
-        self._readers = {kind: ContractReader(registry, file) for kind, file in FACT_KINDS.items()}
-        #: header bytes -> (kind, plain writer schema, reader schema or None, range check)
-        self._plans: dict[bytes, tuple[str, Any, Any, Callable[[Any], None]]] = {}
+        self._readers = {kind: ContractReader(registry, file, compiled=compiled)
+                         for kind, file in FACT_KINDS.items()}
+        #: header bytes -> (kind, body decoder, range check)
+        self._plans: dict[bytes, tuple[str, Callable[[bytes], Any], Callable[[Any], None]]] = {}
 
     def kind(self, raw: bytes) -> str:
         """``ticket``, ``snapshot`` or ``performance``; SerializationError for anything else."""
@@ -274,17 +311,15 @@ class FactReader:
             plan = self._plans.get(raw[:HEADER_SIZE])
             if plan is None:
                 plan = self._plan(raw)
-            buf = io.BytesIO(raw)
-            buf.seek(HEADER_SIZE)
-            rec: dict[str, Any] = fastavro.schemaless_reader(buf, plan[1], plan[2])  # type: ignore[assignment]
-            plan[3](rec)
+            rec: dict[str, Any] = plan[1](raw[HEADER_SIZE:])
+            plan[2](rec)
             return plan[0], rec
         except (SerializationError, SchemaRegistryError):
             raise
         except Exception as exc:  # noqa: BLE001 - any failure on these bytes is the record's
             raise undecodable(raw, "a fact", exc, self._registry) from exc
 
-    def _plan(self, raw: bytes) -> tuple[str, Any, Any, Callable[[Any], None]]:
+    def _plan(self, raw: bytes) -> tuple[str, Callable[[bytes], Any], Callable[[Any], None]]:
         schema_id = decode_header(raw)
         name = _record_name(writer_schema(self._registry, schema_id))
         kind = KIND_OF_RECORD.get(name)
@@ -293,8 +328,7 @@ class FactReader:
                                      f"({', '.join(KIND_OF_RECORD)}); it was produced for "
                                      "another topic")
         reader = self._readers[kind]
-        writer, resolve = reader.plan(raw)
-        plan = self._plans[bytes(raw[:HEADER_SIZE])] = (kind, writer, resolve, reader.check)
+        plan = self._plans[bytes(raw[:HEADER_SIZE])] = (kind, reader.plan(raw), reader.check)
         return plan
 
 
