@@ -106,6 +106,35 @@ def test_sink_writes_every_produced_record_once_and_dead_letters_bad_ones(
     client.close()
 
 
+def test_a_caught_up_sink_writes_its_batch_without_waiting_for_the_timer(
+        topics: Settings, registry: Registry, cleanup: list[Settings]) -> None:
+    """The end of a catch-up: every record read, a batch holding at least batch_max_rows
+    records but no table full. It is in ClickHouse long before batch_max_seconds (120 s)."""
+    ds = make_dataset(performances=12, tickets=40)
+    per_table = Counter(kind for kind, _, _ in ds.facts) + Counter(topic for topic, _, _ in ds.derived)
+    records = sum(per_table.values())
+    s = fresh_settings(topics, "ckidle", batch_max_rows=max(per_table.values()) + 1, batch_max_seconds=120)
+    assert records >= s.sink.batch_max_rows, "the batch must be big enough to be written when caught up"
+    cleanup.append(s)
+    produce_dataset(s, registry, ds)
+    metrics = CollectorRegistry()
+    sink = ClickHouseSink(s, registry=metrics)
+    sink.setup()
+    worker = threading.Thread(target=sink.run, daemon=True)
+    worker.start()
+    client = connect_clickhouse(s.clickhouse)
+    try:
+        assert wait_until(lambda: _scalar(client, "SELECT count() FROM ticket_facts") == 40, 30, 0.2), \
+            "the caught-up batch was not written within 30 s (batch_max_seconds is 120)"
+        assert wait_until(lambda: caught_up(s, sink_topics(s)), 10, 0.2), "its offsets are committed too"
+        assert worker.is_alive()
+        assert metrics.get_sample_value("cultuurbus_sink_commits_total") >= 1
+    finally:
+        sink.stop()
+        worker.join(60)
+        client.close()
+
+
 def _batch_of(ds, first_offset: int = 0) -> Batch:  # type: ignore[no-untyped-def]
     b = Batch()
     for i, (kind, pid, model) in enumerate(ds.facts, first_offset):
