@@ -173,8 +173,8 @@ class SinkSettings(_Section):
     batch_max_rows: int = Field(default=5000, ge=1, description=(
         "Rows of one table in one insert at most; a batch is written when one table has this "
         "many, when it covers this many records per table the sink writes, after "
-        "batch_max_seconds, or when it covers at least this many records and the sink has "
-        "read everything there is (caught up)."))
+        "batch_max_seconds; the batch after a full one also as soon as the sink has read "
+        "everything there is (the tail of a catch-up)."))
     batch_max_seconds: float = Field(default=1.0, gt=0)
     metrics_port: int = 9402
     backoff_max_s: float = Field(default=30.0, gt=0)

@@ -3,10 +3,9 @@
 One consumer group reads ``participation.facts`` (raw facts keyed by canonical
 performance id), the derived topics and optionally ``participation.unmatched``. Rows
 gather in a :class:`Batch` bounded by rows per table (``sink.batch_max_rows``: ClickHouse
-wants few large inserts, and each table gets its own) and seconds, and a batch of at least
-``sink.batch_max_rows`` records is also written once the consumer has read all there is
-(the end of a catch-up); a flush hands the batch to a
-writer thread that inserts each table's rows (column-oriented, with a deduplication
+wants few large inserts, and each table gets its own) and seconds; the tail of a catch-up
+(the batch after a full one) is written as soon as the consumer has read all there is. A
+flush hands the batch to a writer thread that inserts each table's rows (column-oriented, with a deduplication
 token per table per batch) and sends its dead letters, while the loop decodes the next
 batch. One batch is in flight at most: the next flush first waits for it, and its
 offsets are stored and committed, in order, only after its inserts returned. ClickHouse
@@ -102,8 +101,8 @@ _CONSUME_MAX = 5000
 _GC_GEN0 = 50_000  # allocations between young collections while running (default 700)
 _SWITCH_INTERVAL_S = 0.0005  # GIL switch interval while running (Python's default 5 ms)
 _INFLIGHT_POLL_S = 0.05  # longest consume() while a batch is in flight, so its commit is prompt
-#: How long a consumer that has read everything fetched waits for more before a batch of at
-#: least ``sink.batch_max_rows`` records is written anyway (caught up: see ``_step``).
+#: How long a consumer that has read everything fetched waits for more before the tail of a
+#: catch-up is written (see ``_step``).
 _CAUGHT_UP_WAIT_S = 0.02
 
 
@@ -150,6 +149,7 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
         self._clickhouse_ok = False
         self._seen: dict[str, int] = {}  # records read per (prefixed) topic since last counted
         self._drained = False  # the last consume() came back with fewer records than asked
+        self._after_full = False  # the last batch written was full (the sink was behind)
         self._facts_topic = topic_name(FACTS, settings.topic_prefix)
         self.health.add_check("clickhouse", lambda: self._clickhouse_ok)
         self.health.add_check("running", lambda: not self._stopping.is_set())
@@ -235,13 +235,14 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
             wait = s.batch_max_seconds - (time.monotonic() - batch.started)
         if self._inflight is not None:
             wait = min(wait, _INFLIGHT_POLL_S)
-        # Caught up (the last read drained what was fetched) with a batch of at least
-        # batch_max_rows records: if nothing more comes within a moment, write it now rather
-        # than at batch_max_seconds. The end of a catch-up is in ClickHouse a second sooner;
-        # a steady trickle still waits for the timer (it never gathers that many records
-        # within a second unless it runs at catch-up rates, where batches fill anyway).
-        caught_up = self._drained and len(batch) >= s.batch_max_rows
-        if caught_up:
+        # The tail of a catch-up: the last batch written was full (the sink was behind) and
+        # the last read drained what was fetched. If nothing more comes within a moment, the
+        # open batch is written now, not at batch_max_seconds: the end of a backlog is in
+        # ClickHouse up to a second sooner. One such early write per full batch, so a steady
+        # trickle (whose batches end by the timer) still writes at most once per
+        # batch_max_seconds.
+        tail = self._after_full and self._drained and not batch.is_empty()
+        if tail:
             wait = min(wait, _CAUGHT_UP_WAIT_S)
         max_records = s.batch_max_rows * len(COLUMNS)
         room = max(1, min(_CONSUME_MAX, s.batch_max_rows - batch.fullest(), max_records - len(batch)))
@@ -260,8 +261,11 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
                 self._stopping.wait(delay)
                 return
         self._count_seen()
-        if (caught_up and not messages) or self._batch.due(s.batch_max_rows, s.batch_max_seconds,
-                                                             max_records=max_records):
+        batch = self._batch
+        full = len(batch) >= max_records or batch.fullest() >= s.batch_max_rows
+        if full or (tail and not messages) or batch.due(s.batch_max_rows, s.batch_max_seconds,
+                                                        max_records=max_records):
+            self._after_full = full
             self._flush()
         self._pos().update_lag()
 

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -106,15 +107,12 @@ def test_sink_writes_every_produced_record_once_and_dead_letters_bad_ones(
     client.close()
 
 
-def test_a_caught_up_sink_writes_its_batch_without_waiting_for_the_timer(
+def test_the_tail_of_a_catch_up_is_written_without_waiting_for_the_timer(
         topics: Settings, registry: Registry, cleanup: list[Settings]) -> None:
-    """The end of a catch-up: every record read, a batch holding at least batch_max_rows
-    records but no table full. It is in ClickHouse long before batch_max_seconds (120 s)."""
+    """A backlog of one full batch (30 ticket rows) and a tail: once the sink has read
+    everything, the tail is in ClickHouse long before batch_max_seconds (120 s)."""
     ds = make_dataset(performances=12, tickets=40)
-    per_table = Counter(kind for kind, _, _ in ds.facts) + Counter(topic for topic, _, _ in ds.derived)
-    records = sum(per_table.values())
-    s = fresh_settings(topics, "ckidle", batch_max_rows=max(per_table.values()) + 1, batch_max_seconds=120)
-    assert records >= s.sink.batch_max_rows, "the batch must be big enough to be written when caught up"
+    s = fresh_settings(topics, "cktail", batch_max_rows=30, batch_max_seconds=120)
     cleanup.append(s)
     produce_dataset(s, registry, ds)
     metrics = CollectorRegistry()
@@ -125,10 +123,38 @@ def test_a_caught_up_sink_writes_its_batch_without_waiting_for_the_timer(
     client = connect_clickhouse(s.clickhouse)
     try:
         assert wait_until(lambda: _scalar(client, "SELECT count() FROM ticket_facts") == 40, 30, 0.2), \
-            "the caught-up batch was not written within 30 s (batch_max_seconds is 120)"
+            "the tail was not written within 30 s (batch_max_seconds is 120)"
         assert wait_until(lambda: caught_up(s, sink_topics(s)), 10, 0.2), "its offsets are committed too"
         assert worker.is_alive()
-        assert metrics.get_sample_value("cultuurbus_sink_commits_total") >= 1
+        assert metrics.get_sample_value("cultuurbus_sink_commits_total") >= 2
+    finally:
+        sink.stop()
+        worker.join(60)
+        client.close()
+
+
+def test_a_trickle_is_written_by_the_timer_not_record_by_record(
+        topics: Settings, registry: Registry, cleanup: list[Settings]) -> None:
+    """No backlog, a few records at a time: the sink is drained after every read, yet
+    writes one batch per batch_max_seconds (ClickHouse wants few inserts), not one per read."""
+    s = fresh_settings(topics, "cktrickle", batch_max_rows=5000, batch_max_seconds=3)
+    cleanup.append(s)
+    metrics = CollectorRegistry()
+    sink = ClickHouseSink(s, registry=metrics)
+    sink.setup()
+    worker = threading.Thread(target=sink.run, daemon=True)
+    worker.start()
+    client = connect_clickhouse(s.clickhouse)
+    try:
+        # the sink has its partitions (and an empty batch) once the first group is written
+        produce_dataset(s, registry, make_dataset(seed=0, performances=2, tickets=5))
+        assert wait_until(lambda: _scalar(client, "SELECT count() FROM ticket_facts") == 5, 30, 0.2)
+        before = metrics.get_sample_value("cultuurbus_sink_commits_total")
+        for seed in range(1, 7):  # six small groups of records, a quarter of a second apart
+            produce_dataset(s, registry, make_dataset(seed=seed, performances=2, tickets=5))
+            time.sleep(0.25)
+        assert wait_until(lambda: _scalar(client, "SELECT count() FROM ticket_facts") == 35, 30, 0.2)
+        assert metrics.get_sample_value("cultuurbus_sink_commits_total") - before <= 2
     finally:
         sink.stop()
         worker.join(60)
