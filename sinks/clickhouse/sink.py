@@ -149,6 +149,7 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
         self._clickhouse_ok = False
         self._seen: dict[str, int] = {}  # records read per (prefixed) topic since last counted
         self._drained = False  # the last consume() came back with fewer records than asked
+        self._types: dict[str, Any] = {}
         self._after_full = False  # the last batch written was full (the sink was behind)
         self._facts_topic = topic_name(FACTS, settings.topic_prefix)
         self.health.add_check("clickhouse", lambda: self._clickhouse_ok)
@@ -165,6 +166,7 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
 
         """
         self.client = self._connect()
+        self._types = {}
         s = self.settings
         self._decoder = RecordDecoder(Registry(s.registry), s.topic_prefix)
         self._dlq = DeadLetterWriter(make_producer(s.kafka), self.group_id)

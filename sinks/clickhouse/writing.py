@@ -31,9 +31,19 @@ class BatchWriting:
     _executor: ThreadPoolExecutor | None
     _clickhouse_ok: bool
     _dlq: DeadLetterWriter | None
+    _types: dict[str, Any]  # table -> column types (``_column_types``)
 
     def _short(self, topic: str) -> str:
         raise NotImplementedError
+
+    def _column_types(self, table: str) -> Any:
+        """The ClickHouse types of ``table``'s insert columns, asked once per table: without
+        them clickhouse-connect asks the server (``DESCRIBE TABLE``) before every insert."""
+        types = self._types.get(table)
+        if types is None:
+            types = self._types[table] = self.client.create_insert_context(
+                table, column_names=list(COLUMNS[table])).column_types
+        return types
 
     def delete_retracted(self, table: str, pairs: list[tuple[str, str]]) -> None:
         """Delete the rows of facts a re-route took back out of a performance (after an
@@ -100,11 +110,12 @@ class BatchWriting:
             t0 = time.perf_counter()
             try:
                 self.client.insert(table, batch.columns(table), column_names=list(COLUMNS[table]),
-                                   column_oriented=True,
+                                   column_types=self._column_types(table), column_oriented=True,
                                    settings={**_INSERT_SETTINGS,
                                              "insert_deduplication_token": batch.token(self.group_id,
                                                                                        table)})
             except Exception:
+                self._types.pop(table, None)  # asked again on the retry (a migration, a new server)
                 m.insert_failures.labels(table).inc()
                 self._clickhouse_ok = False
                 m.clickhouse_up.set(0)
