@@ -50,6 +50,7 @@ def measure_sinks(bench: Bench, codes: dict[str, Path], rounds: int, say: Any = 
             row[f"{name}_rows_per_cpu_s"] = round(got["rows_per_cpu_s"])
             row[f"{name}_cpu_s"] = got["cpu_seconds"]
             row[f"{name}_seconds"] = got["seconds"]
+            row[f"{name}_rss_mb"] = got["rss_mb"]
             row[f"{name}_complete"] = got["complete"]
         raw = _same_rows_insert(_sink_settings(filled, 1, f"_r{turn}"), topics)
         row["raw_rps"] = round(raw["rps"])
