@@ -33,10 +33,15 @@ from bench.streams import measure_streams
 __all__ = ["measure_sinks"]
 
 
-def measure_sinks(bench: Bench, codes: dict[str, Path], rounds: int, say: Any = print) -> dict[str, Any]:
-    """Every checkout of ``codes`` once per round, and the raw insert; rows and medians."""
+def measure_sinks(bench: Bench, codes: dict[str, Path], rounds: int, batch_rows: int | None = None,
+                  say: Any = print) -> dict[str, Any]:
+    """Every checkout of ``codes`` once per round, and the raw insert; rows and medians.
+    ``batch_rows``: ``sink.batch_max_rows`` of every sink and of the raw insert."""
     sizes = replace(FULL, profile=False)
     filled, _ = measure_streams(bench, make_dataset, sizes)
+    if batch_rows is not None:
+        sink = filled.sink.model_copy(update={"batch_max_rows": batch_rows})
+        filled = filled.model_copy(update={"sink": sink})
     rows = []
     for turn in range(rounds):
         row: dict[str, Any] = {"round": turn}
@@ -60,19 +65,21 @@ def measure_sinks(bench: Bench, codes: dict[str, Path], rounds: int, say: Any = 
         rows.append(row)
     medians = {k: statistics.median(r[k] for r in rows) for k in rows[0]
                if k != "round" and not k.endswith("_complete")}
-    return {"rounds": rounds, "perfs": sizes.perfs, "events": sizes.events, "rows": rows,
-            "medians": medians}
+    return {"rounds": rounds, "perfs": sizes.perfs, "events": sizes.events,
+            "batch_max_rows": filled.sink.batch_max_rows, "rows": rows, "medians": medians}
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--code", "codes", multiple=True, required=True, metavar="NAME=PATH",
               help="A checkout to run the sink from (repeatable).")
 @click.option("--rounds", default=3, show_default=True, help="Turns of every checkout.")
+@click.option("--batch-rows", type=int, default=None,
+              help="sink.batch_max_rows of every sink and of the raw insert (default: the setting's).")
 @click.option("--out", type=click.Path(path_type=Path), help="Also write the result here (JSON).")
-def main(codes: tuple[str, ...], rounds: int, out: Path | None) -> None:
+def main(codes: tuple[str, ...], rounds: int, batch_rows: int | None, out: Path | None) -> None:
     """ClickHouse sinks of one or more checkouts against a raw insert of the same rows."""
     named = checkouts(codes)
-    run_ab("sink-ab-", lambda bench: measure_sinks(bench, named, rounds), out)
+    run_ab("sink-ab-", lambda bench: measure_sinks(bench, named, rounds, batch_rows), out)
 
 
 if __name__ == "__main__":

@@ -171,12 +171,13 @@ def ticket_row(rec: Mapping[str, Any], src: Source) -> Row:
         raise MappingError(f"price_cents {price} is negative", "price_cents")
     event_time = _ts(rec["event_time"], "event_time")
     id_hash, area, country, year = _buyer(rec)
+    get = rec.get  # string fields decode as str or None: ``or ""`` is _str, without a call each
     return Row("ticket_facts", (
-        str(rec["fact_id"]), _canonical(src, rec), _str(rec.get("performance_key")),
+        str(rec["fact_id"]), _canonical(src, rec), get("performance_key") or "",
         str(rec["event_type"]), event_time, _ts(rec["ingested_at"], "ingested_at"), quantity,
-        _str(rec.get("ticket_type")) or "OTHER", price, _str(rec.get("currency")) or "EUR",
-        _str(rec.get("channel")) or "unknown", _str(rec.get("source_system")),
-        _str(rec.get("source_account")), id_hash, area, country, year, src.partition, src.offset,
+        get("ticket_type") or "OTHER", price, get("currency") or "EUR", get("channel") or "unknown",
+        get("source_system") or "", get("source_account") or "", id_hash, area, country, year,
+        src.partition, src.offset,
     ), event_time)
 
 
@@ -221,14 +222,15 @@ def availability_row(rec: Mapping[str, Any], src: Source) -> Row:
     version = int(rec.get("version") or 0)
     if version < 0:
         raise MappingError(f"version {version} is negative; it counts applied facts", "version")
+    get = rec.get  # string fields decode as str or None: ``or ""`` is _str, without a call each
     return Row("availability_history", (
-        _canonical(src, rec), version, updated, rec.get("capacity"),
-        int(rec.get("sold") or 0), int(rec.get("reserved") or 0), int(rec.get("blocked") or 0),
-        int(rec.get("refunded") or 0), rec.get("remaining"), _str(rec.get("status")) or "UNKNOWN",
-        _str(rec.get("uit_booking_availability_type")), _str(rec.get("schema_org_availability")),
-        _str(rec.get("title")), _str(rec.get("venue_name")), _str(rec.get("city")),
-        _str(rec.get("region")), _str(rec.get("genre")), _ts_opt(rec.get("start"), "start"),
-        _ts_opt(rec.get("last_fact_time"), "last_fact_time"), src.partition, src.offset,
+        _canonical(src, rec), version, updated, get("capacity"),
+        int(get("sold") or 0), int(get("reserved") or 0), int(get("blocked") or 0),
+        int(get("refunded") or 0), get("remaining"), get("status") or "UNKNOWN",
+        get("uit_booking_availability_type") or "", get("schema_org_availability") or "",
+        get("title") or "", get("venue_name") or "", get("city") or "", get("region") or "",
+        get("genre") or "", _ts_opt(get("start"), "start"),
+        _ts_opt(get("last_fact_time"), "last_fact_time"), src.partition, src.offset,
     ), updated)
 
 
@@ -246,14 +248,15 @@ def attendance_row(rec: Mapping[str, Any], src: Source) -> Row:
 def sales_window_row(rec: Mapping[str, Any], src: Source) -> Row:
     """A ``SalesWindow`` -> one ``sales_windows`` row (keyed by its window, not the Kafka key)."""
     updated = _ts(rec["updated_at"], "updated_at")
-    pid = _str(rec.get("performance_id"))  # the Kafka key is the window key, not the id
+    get = rec.get
+    pid = get("performance_id")  # the Kafka key is the window key, not the id
     if not pid:
         raise MappingError("sales window without performance_id", "performance_id")
     return Row("sales_windows", (
         pid, str(rec["granularity"]), _ts(rec["window_start"], "window_start"),
-        _str(rec.get("ticket_type")) or "OTHER", _str(rec.get("channel")) or "unknown",
-        int(rec.get("tickets") or 0), int(rec.get("revenue_cents") or 0),
-        rec.get("days_before_show"), updated, src.partition, src.offset,
+        get("ticket_type") or "OTHER", get("channel") or "unknown",
+        int(get("tickets") or 0), int(get("revenue_cents") or 0),
+        get("days_before_show"), updated, src.partition, src.offset,
     ), updated)
 
 
