@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import fastavro
@@ -154,6 +154,18 @@ def without_logical_types(schema: Any) -> Any:
     return schema
 
 
+def _ints_as_longs(schema: Any) -> Any:
+    """A copy of a schema (dict/list form) with every ``int`` a ``long``."""
+    if schema == "int":
+        return "long"
+    if isinstance(schema, list):
+        return [_ints_as_longs(x) for x in schema]
+    if isinstance(schema, dict):  # a field's or a type's type, items, values and fields
+        return {k: _ints_as_longs(v) if k in ("type", "items", "values", "fields") else v
+                for k, v in schema.items()}
+    return schema
+
+
 def body_decoder(writer: Any, reader: Any = None, compiled: bool = False) -> Callable[[bytes], Any]:
     """Avro body bytes (after the wire header) -> plain record, written with ``writer`` and
     resolved into ``reader`` (None: read as written); both are schemas in JSON form.
@@ -172,9 +184,11 @@ def body_decoder(writer: Any, reader: Any = None, compiled: bool = False) -> Cal
         # records as dicts, timestamps as int ms, unions as plain values: what fastavro gives
         options = cavro.DEFAULT_OPTIONS.replace(record_decodes_to_dict=True, logical_types=())
         try:
-            decoder = cavro.Schema(plain_writer, options)
+            # an int is read as a long (the same zigzag varint on the wire): cavro keeps the
+            # low 32 bits of a bigger one, and the range check must see the value sent
+            decoder = cavro.Schema(_ints_as_longs(plain_writer), options)
             if plain_reader is not None:
-                decoder = cavro.Schema(plain_reader, options).reader_for_writer(decoder)
+                decoder = cavro.Schema(_ints_as_longs(plain_reader), options).reader_for_writer(decoder)
             return decoder.binary_decode  # type: ignore[no-any-return]
         except Exception:  # noqa: BLE001, S110 - cavro refused the schema: fastavro reads it below
             pass
@@ -202,6 +216,8 @@ class ContractReader:
         registry: where writer schemas come from (cached per id).
         schema: the contract: a ``.avsc`` file name in ``schemas/avro`` or a schema dict.
         compiled: decode with cavro (see :func:`body_decoder`).
+        without: top-level fields of the contract the caller never reads: skipped while
+            decoding (Avro still walks their bytes), absent from the records.
 
     Raises (from a call):
         SerializationError: the bytes are not a record of this contract (never retried).
@@ -210,14 +226,20 @@ class ContractReader:
     """
 
     def __init__(self, registry: Registry, schema: str | Mapping[str, Any], *,
-                 compiled: bool = False) -> None:
+                 compiled: bool = False, without: Collection[str] = ()) -> None:
         self._registry = registry
         self._compiled = compiled
         contract = load_schema(schema) if isinstance(schema, str) else raw_schema(dict(schema))
         self.name = _record_name(contract)
         self._canonical = _canonical(contract)
+        self.check = contract_check(contract)  # an absent field is not checked
+        if without:
+            unknown = set(without) - {f["name"] for f in contract["fields"]}
+            if unknown:
+                raise ValueError(f"{self.name} has no field {', '.join(sorted(unknown))}")
+            contract = {**contract, "fields": [f for f in contract["fields"] if f["name"] not in without]}
+            self._canonical = ""  # every writer is resolved into the smaller reader
         self._contract = contract
-        self.check = contract_check(contract)
         #: header bytes (magic byte + schema id) -> body decoder
         self._plans: dict[bytes, Callable[[bytes], Any]] = {}
 
@@ -287,12 +309,17 @@ def undecodable(raw: Any, contract: str, exc: BaseException,
 class FactReader:
     """Reads any fact (kind from its writer schema's record name, not from a header).
 
+    Args: ``compiled`` as :class:`ContractReader`; ``without``: fact kind -> its
+    ``without``.
+
     Raises (from a call): as :class:`ContractReader`.
     """
 
-    def __init__(self, registry: Registry, *, compiled: bool = False) -> None:
+    def __init__(self, registry: Registry, *, compiled: bool = False,
+                 without: Mapping[str, Collection[str]] | None = None) -> None:
         self._registry = registry
-        self._readers = {kind: ContractReader(registry, file, compiled=compiled)
+        self._readers = {kind: ContractReader(registry, file, compiled=compiled,
+                                              without=(without or {}).get(kind, ()))
                          for kind, file in FACT_KINDS.items()}
         #: header bytes -> (kind, body decoder, range check)
         self._plans: dict[bytes, tuple[str, Callable[[bytes], Any], Callable[[Any], None]]] = {}

@@ -146,3 +146,23 @@ def test_mangled_bytes_raise_an_exception_and_never_crash(cut: int, pos: int, ju
             decode(mangled)
         except Exception:  # noqa: BLE001, S112 - any exception is the expected outcome
             continue
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.integers(-(2**63), 2**63 - 1))
+def test_an_int_beyond_32_bits_is_read_as_sent_so_the_range_check_sees_it(value: int) -> None:
+    """A broken producer writes a 64-bit value where the contract has an ``int`` (the same
+    varint on the wire). cavro on its own keeps the low 32 bits: quantity 2**40 would be
+    stored as 256. Read as a long, the value is the one sent, and the readers' range check
+    (``bus.ranges``) refuses it."""
+    contract = load_schema("sales_window.avsc")  # tickets: int
+    as_sent = copy.deepcopy(without_logical_types(contract))
+    for f in as_sent["fields"]:
+        if f["type"] == "int":
+            f["type"] = "long"
+    record = {"performance_id": "p", "granularity": "DAY", "window_start": 0, "ticket_type": "NORMAL",
+              "channel": "web", "tickets": value, "revenue_cents": 1, "days_before_show": None,
+              "updated_at": 0}
+    raw = body(as_sent, record)
+    assert body_decoder(contract, None, compiled=True)(raw)["tickets"] == value
+    assert body_decoder(contract, contract, compiled=True)(raw)["tickets"] == value
