@@ -1,20 +1,20 @@
 """The ClickHouse sink: canonical facts and derived state from Kafka into ClickHouse.
 
-One consumer group reads ``participation.facts`` (raw facts keyed by canonical
-performance id), the derived topics and optionally ``participation.unmatched``. Rows
-gather in a :class:`Batch` bounded by rows per table (``sink.batch_max_rows``: ClickHouse
-wants few large inserts, and each table gets its own) and seconds; the tail of a catch-up
-(the batch after a full one) is written as soon as the consumer has read all there is. A
-flush hands the batch to a writer thread that inserts each table's rows (column-oriented, with a deduplication
-token per table per batch) and sends its dead letters, while the loop decodes the next
-batch. One batch is in flight at most: the next flush first waits for it, and its
-offsets are stored and committed, in order, only after its inserts returned. ClickHouse
-down: the batch and the position are kept, partitions are paused and the insert retried
-with bounded exponential backoff. Every table is a replacing engine keyed by fact id or
-version, so a batch written again after a crash (insert confirmed, commit lost) is no
-double. A vendor tenant's fact is stored only from the copy the streams worker writes once
-it counted it (``bus.codec.ACCEPTED_MOVE``), never as identity first forwarded it: held
-or refused, it is in no table (``records_skipped{reason="tenant_not_counted_yet"}``).
+One consumer group reads ``participation.facts`` (raw facts keyed by canonical performance
+id), the derived topics and optionally ``participation.unmatched``. Rows gather in a
+:class:`Batch` bounded by rows per table (``sink.batch_max_rows``: ClickHouse wants few
+large inserts, and each table gets its own) and seconds; the tail of a catch-up (the batch
+after a full one) is written as soon as the consumer has read all there is. A flush hands
+the batch to a writer thread that inserts each table's rows (column-oriented, with a
+deduplication token per table per batch) and sends its dead letters, while the loop
+decodes the next batch. One batch is in flight at most: the next flush first waits for it,
+and its offsets are stored and committed, in order, only after its inserts returned.
+ClickHouse down: the batch and the position are kept, partitions are paused and the insert
+retried with bounded exponential backoff. Every table is a replacing engine keyed by fact
+id or version, so a batch written again after a crash (insert confirmed, commit lost) is
+no double. A vendor tenant's fact is stored only from the copy the streams worker writes
+once it counted it (``bus.codec.ACCEPTED_MOVE``), never as identity first forwarded it:
+held or refused, it is in no table (``records_skipped{reason="tenant_not_counted_yet"}``).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ class ClickHouseSink(BatchWriting, Committing, Rebalancing):
         self._clickhouse_ok = False
         self._seen: dict[str, int] = {}  # records read per (prefixed) topic since last counted
         self._drained = False  # the last consume() came back with fewer records than asked
-        self._contexts: dict[str, Any] = {}
+        self._contexts: dict[str, Any] = {}  # table -> its insert context (writing.py)
         self._after_full = False  # the last batch written was full (the sink was behind)
         self._facts_topic = topic_name(FACTS, settings.topic_prefix)
         self.health.add_check("clickhouse", lambda: self._clickhouse_ok)

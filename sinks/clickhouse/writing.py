@@ -39,7 +39,9 @@ class BatchWriting:
         """``table``'s insert context, made once per table and used for every insert: a
         fresh one per insert asks the server for the column types (``DESCRIBE TABLE``) and
         leaves a reference cycle holding the batch's columns (the context keeps a bound
-        method of itself), which only the cycle collector frees."""
+        method of itself), which only the cycle collector frees. A context still refers to
+        its last insert's columns until the next one (clickhouse-connect clears its data,
+        not its column view): one batch per table at most."""
         ctx = self._contexts.get(table)
         if ctx is None:
             ctx = self._contexts[table] = self.client.create_insert_context(
