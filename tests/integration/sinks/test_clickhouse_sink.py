@@ -10,8 +10,11 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -107,14 +110,9 @@ def test_sink_writes_every_produced_record_once_and_dead_letters_bad_ones(
     client.close()
 
 
-def test_the_tail_of_a_catch_up_is_written_without_waiting_for_the_timer(
-        topics: Settings, registry: Registry, cleanup: list[Settings]) -> None:
-    """A backlog of one full batch (30 ticket rows) and a tail: once the sink has read
-    everything, the tail is in ClickHouse long before batch_max_seconds (120 s)."""
-    ds = make_dataset(performances=12, tickets=40)
-    s = fresh_settings(topics, "cktail", batch_max_rows=30, batch_max_seconds=120)
-    cleanup.append(s)
-    produce_dataset(s, registry, ds)
+@contextmanager
+def _sink_running(s: Settings) -> Iterator[tuple[CollectorRegistry, Any]]:
+    """A sink on ``s`` running in a thread: its metrics and a ClickHouse client; stopped after."""
     metrics = CollectorRegistry()
     sink = ClickHouseSink(s, registry=metrics)
     sink.setup()
@@ -122,15 +120,26 @@ def test_the_tail_of_a_catch_up_is_written_without_waiting_for_the_timer(
     worker.start()
     client = connect_clickhouse(s.clickhouse)
     try:
-        assert wait_until(lambda: _scalar(client, "SELECT count() FROM ticket_facts") == 40, 30, 0.2), \
-            "the tail was not written within 30 s (batch_max_seconds is 120)"
-        assert wait_until(lambda: caught_up(s, sink_topics(s)), 10, 0.2), "its offsets are committed too"
+        yield metrics, client
         assert worker.is_alive()
-        assert metrics.get_sample_value("cultuurbus_sink_commits_total") >= 2
     finally:
         sink.stop()
         worker.join(60)
         client.close()
+
+
+def test_the_tail_of_a_catch_up_is_written_without_waiting_for_the_timer(
+        topics: Settings, registry: Registry, cleanup: list[Settings]) -> None:
+    """A backlog of one full batch (30 ticket rows) and a tail: once the sink has read
+    everything, the tail is in ClickHouse long before batch_max_seconds (120 s)."""
+    s = fresh_settings(topics, "cktail", batch_max_rows=30, batch_max_seconds=120)
+    cleanup.append(s)
+    produce_dataset(s, registry, make_dataset(performances=12, tickets=40))
+    with _sink_running(s) as (metrics, client):
+        assert wait_until(lambda: _scalar(client, "SELECT count() FROM ticket_facts") == 40, 30, 0.2), \
+            "the tail was not written within 30 s (batch_max_seconds is 120)"
+        assert wait_until(lambda: caught_up(s, sink_topics(s)), 10, 0.2), "its offsets are committed too"
+        assert metrics.get_sample_value("cultuurbus_sink_commits_total") >= 2
 
 
 def test_a_trickle_is_written_by_the_timer_not_record_by_record(
@@ -139,13 +148,7 @@ def test_a_trickle_is_written_by_the_timer_not_record_by_record(
     writes one batch per batch_max_seconds (ClickHouse wants few inserts), not one per read."""
     s = fresh_settings(topics, "cktrickle", batch_max_rows=5000, batch_max_seconds=3)
     cleanup.append(s)
-    metrics = CollectorRegistry()
-    sink = ClickHouseSink(s, registry=metrics)
-    sink.setup()
-    worker = threading.Thread(target=sink.run, daemon=True)
-    worker.start()
-    client = connect_clickhouse(s.clickhouse)
-    try:
+    with _sink_running(s) as (metrics, client):
         # the sink has its partitions (and an empty batch) once the first group is written
         produce_dataset(s, registry, make_dataset(seed=0, performances=2, tickets=5))
         assert wait_until(lambda: _scalar(client, "SELECT count() FROM ticket_facts") == 5, 30, 0.2)
@@ -155,10 +158,6 @@ def test_a_trickle_is_written_by_the_timer_not_record_by_record(
             time.sleep(0.25)
         assert wait_until(lambda: _scalar(client, "SELECT count() FROM ticket_facts") == 35, 30, 0.2)
         assert metrics.get_sample_value("cultuurbus_sink_commits_total") - before <= 2
-    finally:
-        sink.stop()
-        worker.join(60)
-        client.close()
 
 
 def _batch_of(ds, first_offset: int = 0) -> Batch:  # type: ignore[no-untyped-def]
