@@ -184,6 +184,8 @@ def body_decoder(writer: Any, reader: Any = None, compiled: bool = False) -> Cal
         # records as dicts, timestamps as int ms, unions as plain values: what fastavro gives
         options = cavro.DEFAULT_OPTIONS.replace(record_decodes_to_dict=True, logical_types=())
         try:
+            if plain_reader is not None:  # raises if they do not resolve as the schemas stand
+                cavro.Schema(plain_reader, options).reader_for_writer(cavro.Schema(plain_writer, options))
             # an int is read as a long (the same zigzag varint on the wire): cavro keeps the
             # low 32 bits of a bigger one, and the range check must see the value sent
             decoder = cavro.Schema(_ints_as_longs(plain_writer), options)
@@ -291,7 +293,7 @@ def undecodable(raw: Any, contract: str, exc: BaseException,
         schema_id: int | str = decode_header(raw)
     except SerializationError as bad:
         return SerializationError(str(bad))
-    if exc.__class__.__name__ in ("SchemaResolutionError", "CannotPromoteError"):
+    if exc.__class__.__name__ == "SchemaResolutionError":
         try:
             writer = f" ({_record_name(registry.writer_schema(int(schema_id)))})" if registry else ""
         except Exception:  # noqa: BLE001 - only for the message

@@ -104,6 +104,18 @@ def test_a_writer_that_does_not_resolve_fails_as_fastavro_fails_when_read() -> N
         decode(b"\x00" * 40)
 
 
+def test_a_long_writer_does_not_resolve_into_an_int_contract_though_ints_are_read_as_longs() -> None:
+    """Avro does not promote long to int; reading ints as longs must not make it resolve."""
+    contract = load_schema("sales_window.avsc")
+    writer = copy.deepcopy(contract)
+    for f in writer["fields"]:
+        if f["type"] == "int":
+            f["type"] = "long"
+    decode = body_decoder(writer, contract, compiled=True)
+    with pytest.raises(fastavro.read.SchemaResolutionError):
+        decode(b"\x00" * 40)
+
+
 def test_a_schema_cavro_refuses_is_read_with_fastavro() -> None:
     """A writer schema registered by someone else, legal to fastavro (a union naming null
     twice), still decodes: the sink must not dead-letter a topic cavro's parser dislikes."""
