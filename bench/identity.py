@@ -92,7 +92,7 @@ def _one(bench: Bench, mode: str, seed: int, sizes: dict[str, int], cap_s: float
     worker = bench.worker(s, f"id-{mode}")
     last = [0.0]
     watch = AvailabilityWatch(s, topic_name(AVAILABILITY, s.topic_prefix), bench.registry,
-                              on_record=lambda _pid, _rec, at: last.__setitem__(0, at))
+                              on_record=lambda _pid, _rec, at, _ts: last.__setitem__(0, at))
     with running(worker, timeout=120):
         watch.start()
         producer = bulk_producer(s)

@@ -14,6 +14,7 @@ before it can send them, and a fresh broker compiles its hot paths under the fir
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import threading
@@ -24,17 +25,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import httpx
+from confluent_kafka import TopicPartition
 
 from bench.data import Dataset, ticket_record
 from bench.env import Bench
-from bench.kafkaio import bulk_producer, schema_id
+from bench.kafkaio import bench_consumer, bulk_producer, high_watermark, schema_id
 from bench.options import Sizes
 from bench.roles import cpu_seconds
 from bench.watch import AvailabilityWatch
 from bus.serde import AvroSerializer
 from bus.settings import Settings
-from bus.topics import AVAILABILITY, TICKET_EVENTS, topic_name
+from bus.topics import AVAILABILITY, FACTS, TICKET_EVENTS, topic_name
 from sinks.clickhouse.connect import connect_clickhouse
 from sinks.gateway.client import stream_events
 
@@ -96,24 +99,94 @@ class _Tracker:
         self.lock = threading.Lock()
         self.pending: dict[str, int] = {}
         self.latencies: list[tuple[int, float]] = []  # (last_fact_time ms, latency ms)
+        self.records: list[tuple[str, int, int, float]] = []  # pid, last_fact_time, Kafka ts, recv (ms)
 
     def sent(self, pid: str, ms: int) -> None:
         with self.lock:
             self.pending[pid] = max(self.pending.get(pid, 0), ms)
 
-    def on_record(self, pid: str, rec: dict[str, Any], recv: float) -> None:
+    def on_record(self, pid: str, rec: dict[str, Any], recv: float, produced_ms: int) -> None:
         lft = rec.get("last_fact_time")
         if lft is None:
             return
         ms = lft if isinstance(lft, int) else int(lft.timestamp() * 1000)
         with self.lock:
             self.latencies.append((ms, 1000 * recv - ms))
+            self.records.append((pid, ms, produced_ms, 1000 * recv))
             if pid in self.pending and ms >= self.pending[pid]:
                 del self.pending[pid]
 
     def between(self, lo: int, hi: int) -> list[float]:
         with self.lock:
             return [lat for t, lat in self.latencies if lo <= t <= hi]
+
+    def hops(self, rekeyed_at: Callable[[str, int], int | None], lo: int, hi: int) -> dict[str, Any]:
+        """Where the time of each availability record between ``lo`` and ``hi`` went, split
+        at the worker's two hand-overs to its producer (both Kafka timestamps are the time its
+        producer took the record; ``rekeyed_at(pid, event_ms)`` gives the re-keyed fact's,
+        None when it was not read): fact -> re-keyed fact (the bench's send, the broker, the
+        identity agent's fetch, queue and batch), -> availability record (the identity
+        agent's produce, the broker, the facts agent's fetch, queue and batch), -> received
+        (the facts agent's produce, the broker, the subscriber's fetch). ``tail_*``: the
+        median of each part over the slowest 1% of the records in all."""
+        with self.lock:
+            records = [r for r in self.records if lo <= r[1] <= hi]
+        parts: list[tuple[float, float, float]] = []
+        for pid, lft, avail_ts, recv in records:
+            rk = rekeyed_at(pid, lft)
+            if rk is not None:
+                parts.append((rk - lft, avail_ts - rk, recv - avail_ts))
+        if not parts:
+            return {"joined": 0, "records": len(records)}
+        names = ("to_rekeyed", "to_availability", "to_subscriber")
+        tail = sorted(parts, key=sum)[-max(1, len(parts) // 100):]  # the slowest 1% in all
+        out: dict[str, Any] = {"joined": len(parts), "records": len(records)}
+        for i, name in enumerate(names):
+            out[name] = percentiles([p[i] for p in parts])
+            out["tail_" + name] = round(sorted(p[i] for p in tail)[len(tail) // 2], 1)
+        return out
+
+
+class _Rekeyed:
+    """The re-keyed facts topic read from its end in a thread: the Kafka timestamp of each
+    fact the identity agent forwarded, by (performance, event time)."""
+
+    def __init__(self, settings: Settings, topic: str, registry: Any) -> None:
+        self._c = bench_consumer(settings, fetch_wait_max_ms=5)
+        self._registry = registry
+        self._schemas: dict[int, Any] = {}
+        self._seen: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        meta = self._c.list_topics(topic, timeout=10).topics[topic]
+        self._c.assign([TopicPartition(topic, p, high_watermark(self._c, topic, p)) for p in meta.partitions])
+        self._thread = threading.Thread(target=self._run, name="rekeyed-watch", daemon=True)
+        self._thread.start()
+
+    def at(self, pid: str, event_ms: int) -> int | None:
+        with self._lock:
+            return self._seen.get((pid, event_ms))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for msg in self._c.consume(1000, 0.05):
+                value = msg.value()
+                if msg.error() is not None or value is None or len(value) < 5:
+                    continue
+                sid = int.from_bytes(value[1:5], "big")
+                schema = self._schemas.get(sid)
+                if schema is None:
+                    schema = self._schemas[sid] = self._registry.writer_schema(sid)
+                fact: Any = fastavro.schemaless_reader(io.BytesIO(value[5:]), schema, None)
+                et = fact["event_time"]
+                ms = et if isinstance(et, int) else int(et.timestamp() * 1000)
+                with self._lock:
+                    self._seen.setdefault(((msg.key() or b"").decode(), ms), msg.timestamp()[1])
+        self._c.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
 
 
 def _phase(s: Settings, ds: Dataset, rate: int, seconds: float, ser: AvroSerializer, track: _Tracker,
@@ -198,6 +271,7 @@ def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, si
     track = _Tracker()
     watch = AvailabilityWatch(s, topic_name(AVAILABILITY, s.topic_prefix), bench.registry,
                                on_record=track.on_record).start()
+    rekeyed = _Rekeyed(s, topic_name(FACTS, s.topic_prefix), bench.registry)
     schema_id(bench.registry, topic_name(TICKET_EVENTS, s.topic_prefix), "ticket_event.avsc")
     ser = AvroSerializer(bench.registry, topic_name(TICKET_EVENTS, s.topic_prefix), "ticket_event.avsc")
     sse = _Sse(gateway_url)
@@ -219,17 +293,21 @@ def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, si
             av = track.between(lo, hi)
             sse_lat = [lat for t, lat in list(sse.latencies) if lo <= t <= hi]
             phase["availability"] = percentiles(av)
+            phase["hops"] = track.hops(rekeyed.at, lo, hi)
             phase["clickhouse"] = _clickhouse(s, phase.pop("tag"), phase["sent"], min(sizes.max_wait_s, 30.0))
             phase["sse"] = percentiles(sse_lat)
             out[str(rate)] = phase
             bench.say(f"latency at {rate}/s (sent {phase['send_eps']:,.0f}/s): fact->availability "
                       f"p50 {phase['availability'].get('p50')} p99 {phase['availability'].get('p99')} ms; "
                       f"->ClickHouse p99 {phase['clickhouse'].get('p99')} ms; "
-                      f"->SSE p99 {phase['sse'].get('p99')} ms"
+                      f"->SSE p99 {phase['sse'].get('p99')} ms; p99 by part (ms): "
+                      + ", ".join(f"{k} {phase['hops'].get(k, {}).get('p99')}"
+                                  for k in ("to_rekeyed", "to_availability", "to_subscriber"))
                       + ("" if phase["drained"] else " (backlog not drained)"))
     finally:
         sse.close()
         watch.close()
+        rekeyed.close()
     if sse.error:
         out["sse_error"] = sse.error
     return out
@@ -244,6 +322,7 @@ def measure_worker_latency(bench: Bench, s: Settings, ds: Dataset, sizes: Sizes,
     track = _Tracker()
     watch = AvailabilityWatch(s, topic_name(AVAILABILITY, s.topic_prefix), bench.registry,
                               on_record=track.on_record).start()
+    rekeyed = _Rekeyed(s, topic_name(FACTS, s.topic_prefix), bench.registry)
     schema_id(bench.registry, topic_name(TICKET_EVENTS, s.topic_prefix), "ticket_event.avsc")
     ser = AvroSerializer(bench.registry, topic_name(TICKET_EVENTS, s.topic_prefix), "ticket_event.avsc")
     producer = bulk_producer(s, linger_ms=1)
@@ -253,8 +332,10 @@ def measure_worker_latency(bench: Bench, s: Settings, ds: Dataset, sizes: Sizes,
         phase = _phase(s, ds, rate, sizes.latency_seconds, ser, track, cap, producer)
     finally:
         watch.close()
+        rekeyed.close()
     phase.pop("tag")
     phase["availability"] = percentiles(track.between(phase["start_ms"], phase["end_ms"]))
+    phase["hops"] = track.hops(rekeyed.at, phase["start_ms"], phase["end_ms"])
     bench.say(f"latency, worker alone, at {rate}/s (sent {phase['send_eps']:,.0f}/s): fact->availability "
               f"p50 {phase['availability'].get('p50')} p99 {phase['availability'].get('p99')} ms"
               + ("" if phase["drained"] else " (backlog not drained)"))

@@ -96,6 +96,7 @@ def markdown(r: dict[str, Any]) -> str:
                       "the rate a backlog of ticket events drained at, end to end): "
                       f"{_n(lat['capacity_eps'])} events/s."]
     lines += _latency_cpu_table(r)
+    lines += _latency_hops_table(r)
     alone = r.get("latency_ms_worker_alone") or {}
     if alone:
         cell = " / ".join(_n(alone.get(f"availability_{q}_at_1000")) for q in ("p50", "p95", "p99", "max"))
@@ -263,4 +264,27 @@ def _latency_cpu_table(r: dict[str, Any]) -> list[str]:
     for rate, phase in phases:
         cells = [_n(phase["cpu_s"].get(n)) for n in names]
         out.append(f"| {rate:,} | " + " | ".join(cells) + f" | {_n(phase.get('machine_busy_cores'))} |")
+    return out
+
+
+_HOPS = ("to_rekeyed", "to_availability", "to_subscriber")
+
+
+def _latency_hops_table(r: dict[str, Any]) -> list[str]:
+    """Where a fact's time went at each load of the latency part (when it was recorded):
+    each part's p50 / p99, and its median over the slowest 1% of the records in all."""
+    lat = (r.get("details") or {}).get("latency") or {}
+    phases = sorted((int(k), v["hops"]) for k, v in lat.items()
+                    if k.isdigit() and isinstance(v, dict) and (v.get("hops") or {}).get("joined"))
+    if not phases:
+        return []
+    out = ["", "Where a fact's time went, split where the worker's producer took the re-keyed fact and "
+           "then the availability record (their Kafka timestamps), ms: p50 / p99, and the median in "
+           "the slowest 1%", "",
+           "| offered events/s | fact -> re-keyed fact | -> availability record | -> subscriber | "
+           "records joined |", "|---:|---|---|---|---:|"]
+    for rate, hops in phases:
+        cells = [f"{_n(hops[h].get('p50'))} / {_n(hops[h].get('p99'))}, {_n(hops.get('tail_' + h))}"
+                 for h in _HOPS]
+        out.append(f"| {rate:,} | " + " | ".join(cells) + f" | {hops['joined']:,} of {hops['records']:,} |")
     return out

@@ -36,10 +36,11 @@ _HEADER = struct.Struct(">bI")
 class AvailabilityWatch:
     """Lifecycle: ``start()`` assigns every partition at its end (only new records) and
     reads in a thread; ``expect(targets)`` sets what "done" means; ``wait(timeout)``;
-    ``close()`` stops and joins. ``on_record(pid, rec, recv_time)`` sees every record."""
+    ``close()`` stops and joins. ``on_record(pid, rec, recv_time, produced_ms)`` sees every
+    record (``produced_ms``: the record's Kafka timestamp, the time its producer took it)."""
 
     def __init__(self, settings: Settings, topic: str, registry: Registry,
-                 on_record: Callable[[str, dict[str, Any], float], None] | None = None) -> None:
+                 on_record: Callable[[str, dict[str, Any], float, int], None] | None = None) -> None:
         self.topic = topic
         self._registry = registry
         self._schemas: dict[int, Any] = {}
@@ -115,7 +116,7 @@ class AvailabilityWatch:
                             if not self._open:
                                 self._done.set()
                     if self.on_record is not None:
-                        self.on_record(pid, rec, now)
+                        self.on_record(pid, rec, now, msg.timestamp()[1])
         except Exception as exc:  # noqa: BLE001 - reported by the part that waits
             self.error = f"{type(exc).__name__}: {exc}"
             self._done.set()
