@@ -62,6 +62,9 @@ def test_smoke_run_writes_every_number_the_issue_asks_for_and_the_table(stack, t
     assert all(_positive(doc["pipeline"].get(k)) for k in PER_CPU), {k: doc["pipeline"].get(k) for k in PER_CPU}
     lat = doc["latency_ms"]
     assert _positive(lat.get("capacity_eps")) and _positive(lat.get("availability_p99_at_half_capacity")), lat
+    hops = doc["details"]["latency"][str(lat["half_capacity_eps"])]["hops"]  # each fact's time, split
+    assert hops["joined"] > 0 and all(_positive(hops[h].get("p99"))
+                                      for h in ("to_rekeyed", "to_availability", "to_subscriber")), hops
     rates = doc["pipeline"]["connectors_eps"]
     assert list(rates) == list(CONNECTOR_KINDS) and all(_positive(v) for v in rates.values()), rates
     assert rates["webhook_eventix"] == doc["pipeline"]["connector_webhook_eps"]
@@ -94,7 +97,7 @@ def test_smoke_run_writes_every_number_the_issue_asks_for_and_the_table(stack, t
     for row in ("| streams worker, 1 worker (events/s) |", "| Quix Streams peer (events/s) |",
                 "| ClickHouse sink (rows/s) |", "| goal (issues #7, #14) |", "| 1,000 |",
                 "| Quix Streams peer, the whole job (re-key + availability, attendance, sales) |",
-                "(half the capacity) |", "Capacity of the pipeline",
+                "(half the capacity) |", "Capacity of the pipeline", "| offered events/s | fact -> re-keyed fact |",
                 "Connector publish rates", "| box-office CSV import |", "| iCalendar feed |",
                 "What the Faust runtime costs", "| plain confluent-kafka loop + fastavro decode |",
                 "with the streams worker alone on the machine", "| worker, real rules / linked, per CPU-second |"):
