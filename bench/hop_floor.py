@@ -9,8 +9,8 @@ between: it reads the ticket topic and the re-keyed topic and writes each record
 notes each record's latency from the send time it carries. Two forwarders, one after the
 other on fresh topics: one on confluent-kafka (librdkafka) and one on aiokafka with the
 worker's fetch settings (``streams.tuning``: the broker answers at 256 KiB or after
-``FETCH_MAX_WAIT_MS``), the client Faust runs on. Their p99 at the rate the pipeline's
-latency is judged at is the least any two-hop design gets on this broker and machine.
+``FETCH_MAX_WAIT_MS``), the client Faust runs on. Their p99 is what the two hops and the
+subscriber's read cost on this broker and machine before any work is done in them.
 
 Run on its own (not part of ``python -m bench``)::
 

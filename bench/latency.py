@@ -149,7 +149,9 @@ class _Tracker:
 
 class _Rekeyed:
     """The re-keyed facts topic read from its end in a thread: the Kafka timestamp of each
-    fact the identity agent forwarded, by (performance, event time)."""
+    fact the identity agent forwarded, by (performance, event time). It runs in the bench's
+    process beside the feed and the other readers, and its decoding is counted in that
+    process's CPU-seconds."""
 
     def __init__(self, settings: Settings, topic: str, registry: Any) -> None:
         self._c = bench_consumer(settings, fetch_wait_max_ms=5)
@@ -158,6 +160,7 @@ class _Rekeyed:
         self._seen: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.error: str | None = None  # why the reader stopped early
         meta = self._c.list_topics(topic, timeout=10).topics[topic]
         self._c.assign([TopicPartition(topic, p, high_watermark(self._c, topic, p)) for p in meta.partitions])
         self._thread = threading.Thread(target=self._run, name="rekeyed-watch", daemon=True)
@@ -168,21 +171,25 @@ class _Rekeyed:
             return self._seen.get((pid, event_ms))
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            for msg in self._c.consume(1000, 0.05):
-                value = msg.value()
-                if msg.error() is not None or value is None or len(value) < 5:
-                    continue
-                sid = int.from_bytes(value[1:5], "big")
-                schema = self._schemas.get(sid)
-                if schema is None:
-                    schema = self._schemas[sid] = self._registry.writer_schema(sid)
-                fact: Any = fastavro.schemaless_reader(io.BytesIO(value[5:]), schema, None)
-                et = fact["event_time"]
-                ms = et if isinstance(et, int) else int(et.timestamp() * 1000)
-                with self._lock:
-                    self._seen.setdefault(((msg.key() or b"").decode(), ms), msg.timestamp()[1])
-        self._c.close()
+        try:
+            while not self._stop.is_set():
+                for msg in self._c.consume(1000, 0.05):
+                    value = msg.value()
+                    if msg.error() is not None or value is None or len(value) < 5:
+                        continue
+                    sid = int.from_bytes(value[1:5], "big")
+                    schema = self._schemas.get(sid)
+                    if schema is None:
+                        schema = self._schemas[sid] = self._registry.writer_schema(sid)
+                    fact: Any = fastavro.schemaless_reader(io.BytesIO(value[5:]), schema, None)
+                    et = fact["event_time"]
+                    ms = et if isinstance(et, int) else int(et.timestamp() * 1000)
+                    with self._lock:
+                        self._seen.setdefault(((msg.key() or b"").decode(), ms), msg.timestamp()[1])
+        except Exception as exc:  # noqa: BLE001 - the split is left out, the latencies stand
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._c.close()
 
     def close(self) -> None:
         self._stop.set()
@@ -294,6 +301,8 @@ def measure_latency(bench: Bench, s: Settings, ds: Dataset, gateway_url: str, si
             sse_lat = [lat for t, lat in list(sse.latencies) if lo <= t <= hi]
             phase["availability"] = percentiles(av)
             phase["hops"] = track.hops(rekeyed.at, lo, hi)
+            if rekeyed.error:
+                phase["hops"]["error"] = rekeyed.error
             phase["clickhouse"] = _clickhouse(s, phase.pop("tag"), phase["sent"], min(sizes.max_wait_s, 30.0))
             phase["sse"] = percentiles(sse_lat)
             out[str(rate)] = phase
