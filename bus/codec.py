@@ -43,29 +43,10 @@ from schemas import load_schema
 if TYPE_CHECKING:
     from bus.serde import Registry
 
-__all__ = [
-    "ACCEPTED_MOVE",
-    "FACT_KINDS",
-    "HEADER_SIZE",
-    "KIND_HEADER",
-    "KIND_OF_RECORD",
-    "MAGIC_BYTE",
-    "MOVE_HEADER",
-    "RETRACT_PREFIX",
-    "TENANT_HEADER",
-    "WIRE_HEADER",
-    "ContractReader",
-    "ContractWriter",
-    "FactReader",
-    "accepted_move",
-    "body_decoder",
-    "decode_header",
-    "raw_schema",
-    "stored_move",
-    "undecodable",
-    "writer_schema",
-    "without_logical_types",
-]
+__all__ = ["ACCEPTED_MOVE", "FACT_KINDS", "HEADER_SIZE", "KIND_HEADER", "KIND_OF_RECORD", "MAGIC_BYTE",
+           "MOVE_HEADER", "RETRACT_PREFIX", "TENANT_HEADER", "WIRE_HEADER", "ContractReader",
+           "ContractWriter", "FactReader", "accepted_move", "body_decoder", "decode_header", "raw_schema",
+           "stored_move", "undecodable", "writer_schema", "without_logical_types"]
 
 MAGIC_BYTE = 0
 #: Confluent wire format: magic byte, 4-byte big-endian schema id, then the Avro body.
