@@ -18,6 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import ahocorasick
+
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
 from bus.topics import PERFORMANCES, SNAPSHOTS, TICKET_EVENTS, dlq_of
@@ -219,11 +221,23 @@ def compare(truth: dict[str, Any], observed: Observed) -> list[str]:
 
 
 def privacy_leaks(observed: Observed, season: Season) -> list[str]:
-    """Raw personal values of the buyer pool found in any record read (should be none)."""
-    blob = b"\n".join(observed.raw)
-    leaks = []
+    """Raw personal values of the buyer pool found in any record read (should be none),
+    as ``"<customer id>: <value>"`` in the pool's order.
+
+    One Aho-Corasick pass over every byte read finds all values at once (a search per
+    value took two minutes for a 60-performance season: 28,000 values). Bytes are read as
+    Latin-1, one character per byte, so a match is a match of the value's UTF-8 bytes.
+    """
+    def needle(value: str) -> str:
+        return value.encode().decode("latin-1")
+
+    finder = ahocorasick.Automaton()
     for c in season.customers:
         for value in c.personal_values():
-            if value.encode() in blob:
-                leaks.append(f"{c.id}: {value!r}")
-    return leaks
+            finder.add_word(needle(value), needle(value))  # the payload is what was found
+    if not len(finder):
+        return []
+    finder.make_automaton()
+    found = {hit for _, hit in finder.iter(b"\n".join(observed.raw).decode("latin-1"))}
+    return [f"{c.id}: {value!r}" for c in season.customers
+            for value in dict.fromkeys(c.personal_values()) if needle(value) in found]
