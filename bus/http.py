@@ -7,6 +7,14 @@ Shutdown is graceful: SIGTERM/SIGINT (foreground) or ``stop()`` make uvicorn sto
 accepting and let requests in flight finish for up to ``graceful_s`` seconds; then
 ``run()`` returns (the signal is not raised again), so the caller can still close what
 it owns, e.g. flush a connector's producer.
+
+An idle kept-alive connection stays open ``KEEP_ALIVE_S`` (75 s), not uvicorn's 5 s: a
+client or proxy that reuses a connection the server is closing at that moment gets a
+reset, no answer (a load balancer answers its client 502). The one that closes an idle
+connection must be the client: load balancers drop idle connections after 60 s (AWS
+ALB's default; nginx's upstream ``keepalive_timeout`` too), and httpx and requests'
+pools after 5 s or less. A webhook sender retries a reset delivery later, but the sale
+reaches the bus late and shows as a failed delivery in the vendor's dashboard.
 """
 
 from __future__ import annotations
@@ -26,7 +34,11 @@ from bus.errors import BusError, ConfigError
 from bus.heap import settle
 from bus.log import get_logger
 
-__all__ = ["HttpServer", "ServerStartError", "bind"]
+__all__ = ["KEEP_ALIVE_S", "HttpServer", "ServerStartError", "bind"]
+
+#: Seconds an idle kept-alive connection stays open: longer than a load balancer's idle
+#: timeout (60 s) and an HTTP client pool's (5 s), so the client side closes it first.
+KEEP_ALIVE_S = 75
 
 log = get_logger(__name__)
 
@@ -92,19 +104,20 @@ class HttpServer:
         graceful_s: how long requests in flight may take at shutdown.
         name: names the serving thread (``<name>-http``) and the server in errors.
         setting: how a user moves the port (named in the error when it is taken).
+        keep_alive_s: how long an idle kept-alive connection stays open (see the module).
 
     """
 
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 8090, *,
                  graceful_s: float = 10.0, name: str = "http",
-                 setting: str = "the role's --port option") -> None:
+                 setting: str = "the role's --port option", keep_alive_s: int = KEEP_ALIVE_S) -> None:
         self.host = host
         self.port = port
         self.name = name
         self.setting = setting
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=max(1, round(graceful_s)),
-                                server_header=False)
+                                server_header=False, timeout_keep_alive=keep_alive_s)
         self._server = _Server(config)
         self._thread: threading.Thread | None = None
 

@@ -4,8 +4,10 @@ moves it, and every role answers /healthz and /healthz/live with the same JSON."
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -15,7 +17,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
 from bus.errors import ConfigError
-from bus.http import HttpServer
+from bus.http import KEEP_ALIVE_S, HttpServer
 from bus.metrics import Health, MetricsServer
 from bus.ops_http import ops_router
 
@@ -46,6 +48,37 @@ def test_the_runner_serves_on_a_free_port_and_stops_when_asked() -> None:
         server.stop(timeout=5)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.url}/healthz/live")
+
+
+def _idle_then_ask_again(server: HttpServer, idle_s: float) -> int | None:
+    """Ask once, leave the connection idle ``idle_s``, ask again on it: the status, or None
+    when the server had closed it."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("GET", "/healthz/live")
+        assert conn.getresponse().read() == b'{"live":true}'
+        time.sleep(idle_s)
+        conn.request("GET", "/healthz/live")
+        return conn.getresponse().status
+    except (http.client.RemoteDisconnected, ConnectionError):
+        return None
+    finally:
+        conn.close()
+
+
+def test_an_idle_kept_alive_connection_outlives_an_http_clients_pool_and_is_closed_when_told() -> None:
+    """httpx keeps an idle connection 5 s, uvicorn closed it after 5 s too: a request sent
+    on it as the server closed it got a reset, no answer. The server keeps it longer now
+    (``KEEP_ALIVE_S``), and still closes it after the time it is given."""
+    assert KEEP_ALIVE_S > 60  # a load balancer's idle timeout
+    server = HttpServer(_app(Health(), CollectorRegistry()), "127.0.0.1", 0).start()
+    short = HttpServer(_app(Health(), CollectorRegistry()), "127.0.0.1", 0, keep_alive_s=1).start()
+    try:
+        assert _idle_then_ask_again(server, 5.5) == 200
+        assert _idle_then_ask_again(short, 2.0) is None
+    finally:
+        server.stop(timeout=5)
+        short.stop(timeout=5)
 
 
 def _wsgi(url: str) -> tuple[int, object]:
