@@ -15,10 +15,11 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
+from bus.codec import ACCEPTED_MOVE, MOVE_HEADER, RETRACT_PREFIX, FactReader
 from bus.kafka import make_admin, make_consumer, make_producer
 from bus.serde import AvroDeserializer, Registry
 from bus.settings import Settings
-from bus.topics import apply_catalog
+from bus.topics import FACTS, apply_catalog
 from ops.access.principals import STREAMS, apply_role_access
 from ops.stack.pipeline import register_schemas
 from ops.stack.ports import free_ports
@@ -98,6 +99,7 @@ class Raw:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]] | None
+    offset: int = -1  # where it was read (replay ignores it)
 
 
 _TRANSIENT = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TIMED_OUT,
@@ -136,7 +138,7 @@ def read_raw(settings: Settings, topics: Iterable[str], timeout: float = 60) -> 
                     m = c.poll(0.5)
                     if m is None or m.error():
                         continue
-                    out.append(Raw(topic, p, m.key(), m.value(), m.headers()))
+                    out.append(Raw(topic, p, m.key(), m.value(), m.headers(), m.offset()))
                     if m.offset() >= hi - 1:
                         break
                 else:
@@ -166,6 +168,42 @@ def latest(settings: Settings, topic: str, reader_schema: str, timeout: float = 
     for r in read_raw(settings, [topic], timeout):
         out[(r.key or b"").decode()] = de(r.value) if r.value is not None else None
     return out
+
+
+_MOVES = (("retraction", RETRACT_PREFIX), ("accepted copy", ACCEPTED_MOVE))
+
+
+def facts_report(settings: Settings, pids: Iterable[str], most: int = 5) -> str:
+    """What ``participation.facts`` (the identity agents' output, the facts agent's input)
+    holds for each of ``pids`` (at most ``most``), and for the same source keys under any
+    other performance id: per kind, event type and move header, how many records, how many
+    distinct fact ids and their offsets' range. Printed by a failed settle, it says which
+    hop lost facts: all here, the facts agent; some under another id, the identity agents
+    routed them there; too few anywhere, the identity agents (or a source)."""
+    wanted = list(pids)[:most]
+    reader = FactReader(Registry(settings.registry))
+    facts = []
+    for r in read_raw(settings, [FACTS]):
+        if r.value is not None:
+            kind, rec = reader(r.value)
+            facts.append(((r.key or b"").decode(), kind, rec, r))
+    sources = {str(rec.get("performance_key")) for pid, kind, rec, _ in facts
+               if pid in wanted and kind != "performance"}
+    groups: dict[tuple[str, str, int, str, str], list[tuple[int, str]]] = {}
+    for pid, kind, rec, r in facts:
+        if pid not in wanted and (kind == "performance" or str(rec.get("performance_key")) not in sources):
+            continue
+        move = dict(r.headers or []).get(MOVE_HEADER, b"").decode()
+        move = next((name for name, prefix in _MOVES if move.startswith(prefix)), "re-sent") if move else ""
+        what = (pid, kind, r.partition, str(rec.get("event_type", "")), move)
+        groups.setdefault(what, []).append((r.offset, str(rec.get("fact_id"))))
+    lines = [f"participation.facts under {settings.topic_prefix} for {', '.join(wanted)} "
+             f"(and their source keys {', '.join(sorted(sources))} under other ids):"]
+    for (pid, kind, partition, event_type, move), got in sorted(groups.items()):
+        offsets = [o for o, _ in got]
+        lines.append(f"  {pid} [{partition}] {kind} {event_type or '-'} move={move or '-'}: {len(got)} records, "
+                     f"{len({f for _, f in got})} fact ids, offsets {min(offsets)}-{max(offsets)}")
+    return "\n".join(lines)
 
 
 def wait_until(check: Any, timeout: float, interval: float = 2.0) -> Any:

@@ -19,7 +19,7 @@ from bus.settings import Settings
 from bus.topics import ATTENDANCE, AVAILABILITY, SALES
 
 from .conftest import Season
-from .harness import Raw, Worker, latest, replay, wait_until
+from .harness import Raw, Worker, facts_report, latest, replay, wait_until
 
 # The first test also pays the session's stack and season (~30 s + 60-90 s on a shared
 # 2-core machine), a worker's start takes up to a minute there, and settling up to SETTLE_S:
@@ -83,9 +83,13 @@ def differences(settings: Settings, truth: dict[str, Any]) -> list[str]:
 def settle(settings: Settings, truth: dict[str, Any]) -> list[str]:
     """Wait (bounded) until availability, attendance and sales all match (a performance's
     scans come after its sales, so its availability can be final before its attendance),
-    then return every remaining difference."""
+    then return every remaining difference; when there are some, print what
+    participation.facts holds for their performances (shown with the failure)."""
     wait_until(lambda: not differences(settings, truth), SETTLE_S, interval=3)
-    return differences(settings, truth)
+    diffs = differences(settings, truth)
+    if diffs:
+        print(facts_report(settings, sorted({d.split(":")[0].split(" ")[0] for d in diffs})))
+    return diffs
 
 
 def start(settings: Settings, workdir: Path, *names: str) -> list[Worker]:
