@@ -190,6 +190,7 @@ def facts_report(settings: Settings, pids: Iterable[str], most: int = 5) -> str:
     sources = {str(rec.get("performance_key")) for pid, kind, rec, _ in facts
                if pid in wanted and kind != "performance"}
     groups: dict[tuple[str, str, int, str, str], list[tuple[int, str]]] = {}
+    sold: dict[tuple[str, int, int], str] = {}
     for pid, kind, rec, r in facts:
         if pid not in wanted and (kind == "performance" or str(rec.get("performance_key")) not in sources):
             continue
@@ -197,12 +198,16 @@ def facts_report(settings: Settings, pids: Iterable[str], most: int = 5) -> str:
         move = next((name for name, prefix in _MOVES if move.startswith(prefix)), "re-sent") if move else ""
         what = (pid, kind, r.partition, str(rec.get("event_type", "")), move)
         groups.setdefault(what, []).append((r.offset, str(rec.get("fact_id"))))
+        if kind == "snapshot":  # cumulative: the last one is what availability must show
+            tickets = sum(int(line["tickets"]) for line in rec.get("lines") or ())
+            sold[(pid, r.partition, r.offset)] = f", the last sold {tickets} at {rec.get('event_time')}"
     lines = [f"participation.facts under {settings.topic_prefix} for {', '.join(wanted)} "
              f"(and their source keys {', '.join(sorted(sources))} under other ids):"]
     for (pid, kind, partition, event_type, move), got in sorted(groups.items()):
         offsets = [o for o, _ in got]
         lines.append(f"  {pid} [{partition}] {kind} {event_type or '-'} move={move or '-'}: {len(got)} records, "
-                     f"{len({f for _, f in got})} fact ids, offsets {min(offsets)}-{max(offsets)}")
+                     f"{len({f for _, f in got})} fact ids, offsets {min(offsets)}-{max(offsets)}"
+                     + sold.get((pid, partition, max(offsets)), ""))
     return "\n".join(lines)
 
 

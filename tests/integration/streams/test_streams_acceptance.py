@@ -85,10 +85,16 @@ def settle(settings: Settings, truth: dict[str, Any]) -> list[str]:
     scans come after its sales, so its availability can be final before its attendance),
     then return every remaining difference; when there are some, print what
     participation.facts holds for their performances (shown with the failure)."""
-    wait_until(lambda: not differences(settings, truth), SETTLE_S, interval=3)
-    diffs = differences(settings, truth)
+    last: list[str] = []
+
+    def matched() -> bool:
+        last[:] = differences(settings, truth)  # each read is three topics: keep its answer
+        return not last
+
+    wait_until(matched, SETTLE_S, interval=3)
+    diffs = list(last)
     if diffs:
-        print(facts_report(settings, sorted({d.split(":")[0].split(" ")[0] for d in diffs})))
+        print(facts_report(settings, sorted({d.split(": ")[0].split(" ")[0] for d in diffs})))
     return diffs
 
 
