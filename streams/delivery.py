@@ -33,10 +33,10 @@ _LOG_STARTS: weakref.WeakKeyDictionary[Any, dict[Any, int]] = weakref.WeakKeyDic
 
 
 def sought_to_start(consumer: Any, starts: Mapping[Any, int]) -> None:
-    """Tell :func:`drain_messages` that a rebalance sought these partitions (nothing was
-    committed for them yet) to these offsets, their log start. Faust leaves their read
-    offset empty then, and a fetch under way from further on would be delivered before
-    the partition's beginning (:class:`Jumps`)."""
+    """Tell :func:`drain_messages` that a rebalance sought these partitions to these
+    offsets, where their next delivery must begin: the committed offset, or the log start
+    of one nothing was committed for. Their read offset is empty then (``streams.faust_hooks``),
+    and a fetch under way from further on would be delivered first (:class:`Jumps`)."""
     _LOG_STARTS.setdefault(consumer, {}).update(starts)
 
 
@@ -210,8 +210,11 @@ class Jumps:
     of the fetch under way is not delivered for it, and only when the fetch from there
     jumps again are the offsets between a gap.
 
-    A partition nothing was committed for is sought to its log start, and Faust leaves its
-    read offset empty: a jump is judged from the log start then. A loaded two-worker run,
+    After a rebalance's seek a partition's read offset is empty (Faust leaves it empty for
+    a partition nothing was committed for, and sets it to the committed offset otherwise,
+    the next offset to read, not the last delivered, which ``streams.faust_hooks`` undoes):
+    a jump is judged from where the delivery must begin then, its committed offset or log
+    start (:func:`sought_to_start`). A loaded two-worker run,
     read back from its broker's log files, had a worker apply a partition's offsets 14-38,
     then 266-627, and 39-265 only after those, too late for the state values; no jump was
     logged, and an empty read offset is the one way past the check found.

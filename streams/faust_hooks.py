@@ -57,6 +57,13 @@ The hooks, why each is needed, and the upstream issue where there is one:
   its beginning (``earliest``, as a new consumer starts). Without it, on a fresh group
   the facts fetched before the first commit and dropped by a rebalance were never
   applied, and later commits went past them. No upstream issue.
+- ``Consumer.perform_seek`` (the seek of every rebalance) and the ``_read_offset`` it
+  sets: Faust takes the committed offset, which is the next offset to read, for the last
+  one delivered, so a fetch under way that resumes one offset past it is no jump to it,
+  and that offset is never applied; its commit check (``Consumer._new_offset``) lets one
+  unacknowledged offset pass too. The worker empties those read offsets after the seek,
+  and the delivery loop judges the first delivery from where it must begin
+  (``streams.delivery.Jumps``). No upstream issue.
 - ``faust.transport.consumer.Consumer._commit`` (called once the producer is flushed) and
   ``Producer._new_producer``: no commit past a record the broker refused
   (:func:`guard_commits`); Faust's flush only waits for the answers, whatever they are.
@@ -180,6 +187,9 @@ HOOKS = (
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_drain_messages", "deliveries without tasks"),
     Hook(_FAUST, "faust.transport.consumer:ThreadDelegateConsumer", "_thread",
          "a partition never committed is fetched again from its beginning", read_in="seek_to_committed"),
+    Hook(_FAUST, "faust.transport.consumer:Consumer", "_read_offset",
+         "a rebalance's first delivery of a partition is judged from its committed offset",
+         read_in="perform_seek"),
     Hook(_FAUST, f"{_DRIVER}:AIOKafkaConsumerThread", "seek_to_beginning",
          "a partition never committed is fetched again from its beginning"),
     Hook(_FAUST, "faust.transport.consumer:Consumer", "_commit", "no commit past undelivered records",
@@ -290,16 +300,29 @@ def fetching_consumer(*, min_bytes: int, max_wait_ms: int) -> type[faust_aiokafk
 
         async def seek_to_committed(self) -> Any:
             committed = await super().seek_to_committed()
-            # aiokafka seeks only partitions with a committed offset; one that has none
-            # keeps its fetch position, past what a rebalance dropped from the queues
-            never = [tp for tp, offset in committed.items()
-                     if not (offset and offset > 0) and self.app.topics.acks_enabled_for(tp.topic)]
+            acked = self.app.topics.acks_enabled_for
+            # Where each partition's next delivery must begin: its committed offset (the
+            # next to read), or for one never committed, its log start, since aiokafka
+            # seeks only partitions with a committed offset and one that has none keeps its
+            # fetch position, past what a rebalance dropped from the queues
+            ours = [(tp, offset) for tp, offset in committed.items() if acked(tp.topic)]
+            self._starts = {tp: offset for tp, offset in ours if offset and offset > 0}
+            never = [tp for tp, offset in ours if not (offset and offset > 0)]
             if never:
                 await self._thread.seek_to_beginning(*never)
-                # Faust empties their read offsets now: where the fetch begins, so that a
-                # fetch under way from further on is not delivered first (Jumps)
-                sought_to_start(self, await self._thread.earliest_offsets(*never))
+                self._starts.update(await self._thread.earliest_offsets(*never))
+            sought_to_start(self, self._starts)
             return committed
+
+        async def perform_seek(self) -> None:
+            await super().perform_seek()
+            # Faust sets a partition's read offset (the last one delivered) to its committed
+            # offset, the next to read: a fetch under way that resumes one past it was no
+            # jump then, and that one offset was never applied (nor, once the one after it
+            # was acknowledged, fetched again: Faust's commit passes one unacknowledged
+            # offset). Emptied, a jump is judged from where the delivery must begin (Jumps).
+            for tp in self._starts:
+                self._read_offset[tp] = None
 
         async def _commit(self, offsets: Any) -> bool:
             if (guard := _GUARDS.get(self.app)) is not None:

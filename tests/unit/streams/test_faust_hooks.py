@@ -274,6 +274,20 @@ def test_a_partition_sought_to_its_log_start_is_not_delivered_past_it_first() ->
     assert delivered == list(range(400))
 
 
+def test_a_fetch_under_way_that_resumes_one_past_the_committed_offset_is_fetched_again_from_it() -> None:
+    """A rebalance sought the partition to its committed offset, 358 (the next to read),
+    while a fetch from 359 was under way. Judged from Faust's read offset, which it sets to
+    358 as if 358 had been delivered, 359 is no jump: 358 was never applied, and Faust's
+    commit goes past one unacknowledged offset. Judged from where the delivery must begin,
+    it is fetched again from 358."""
+    delivered, consumer = _run_log(list(range(400)), read=None, position=363,
+                                   under_way=[359, 360, 361, 362], starts={_TP: 358})
+    assert consumer.seeks == [358]
+    assert delivered == list(range(358, 400))
+    as_faust_left_it, _ = _run_log(list(range(400)), read=358, position=363, under_way=[359, 360, 361, 362])
+    assert 358 not in as_faust_left_it  # the hole
+
+
 def test_a_log_start_moved_on_by_retention_is_where_the_partition_is_fetched_from() -> None:
     delivered, consumer = _run_log(list(range(50, 400)), read=None, position=304,
                                    under_way=[300, 301, 302, 303], starts={_TP: 50})
