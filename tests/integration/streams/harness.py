@@ -183,9 +183,14 @@ def facts_report(settings: Settings, pids: Iterable[str], most: int = 5) -> str:
     wanted = list(pids)[:most]
     reader = FactReader(Registry(settings.registry))
     facts = []
+    undecodable = 0
     for r in read_raw(settings, [FACTS]):
         if r.value is not None:
-            kind, rec = reader(r.value)
+            try:
+                kind, rec = reader(r.value)
+            except Exception:  # noqa: BLE001 - the report counts them; the diffs matter more
+                undecodable += 1
+                continue
             facts.append(((r.key or b"").decode(), kind, rec, r))
     sources = {str(rec.get("performance_key")) for pid, kind, rec, _ in facts
                if pid in wanted and kind != "performance"}
@@ -202,7 +207,8 @@ def facts_report(settings: Settings, pids: Iterable[str], most: int = 5) -> str:
             tickets = sum(int(line["tickets"]) for line in rec.get("lines") or ())
             sold[(pid, r.partition, r.offset)] = f", the last sold {tickets} at {rec.get('event_time')}"
     lines = [f"participation.facts under {settings.topic_prefix} for {', '.join(wanted)} "
-             f"(and their source keys {', '.join(sorted(sources))} under other ids):"]
+             f"(and their source keys {', '.join(sorted(sources))} under other ids; "
+             f"{undecodable} records not decodable):"]
     for (pid, kind, partition, event_type, move), got in sorted(groups.items()):
         offsets = [o for o, _ in got]
         lines.append(f"  {pid} [{partition}] {kind} {event_type or '-'} move={move or '-'}: {len(got)} records, "

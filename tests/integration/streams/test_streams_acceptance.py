@@ -94,7 +94,10 @@ def settle(settings: Settings, truth: dict[str, Any]) -> list[str]:
     wait_until(matched, SETTLE_S, interval=3)
     diffs = list(last)
     if diffs:
-        print(facts_report(settings, sorted({d.split(": ")[0].split(" ")[0] for d in diffs})))
+        try:
+            print(facts_report(settings, sorted({d.split(": ")[0].split(" ")[0] for d in diffs})))
+        except Exception as e:  # noqa: BLE001 - a failed report must not hide the differences
+            print(f"no report of participation.facts: {type(e).__name__}: {e}")
     return diffs
 
 
