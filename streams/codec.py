@@ -17,6 +17,7 @@ worker's CPU per fact (one fastavro decode and range check of two).
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +57,9 @@ class FactCodec:
         #: that are not one (the bus's fact reader itself: no call in between on the hot path)
         self.decode: Callable[[bytes], tuple[str, dict[str, Any]]] = FactReader(registry)
         self._encoders: dict[str, ContractWriter] = {}
-        self._forwarded: dict[bytes, tuple[str, dict[str, Any]]] = {}
+        #: an OrderedDict, not a dict: a full dict's ``del d[next(iter(d))]`` walks the slots
+        #: its earlier deletions left at its start (~10 us a fact, 0.9 with ``popitem``)
+        self._forwarded: OrderedDict[bytes, tuple[str, dict[str, Any]]] = OrderedDict()
         self._readers: dict[str, ContractReader] = {}
 
     def remember(self, raw: bytes, decoded: tuple[str, dict[str, Any]]) -> None:
@@ -67,7 +70,7 @@ class FactCodec:
         recent = self._forwarded
         recent[raw] = decoded
         if len(recent) > FORWARDED_MAX:
-            del recent[next(iter(recent))]
+            recent.popitem(last=False)
 
     def decode_forwarded(self, raw: bytes) -> tuple[str, dict[str, Any]]:
         """``decode(raw)``, or what an identity agent of this worker decoded from the same

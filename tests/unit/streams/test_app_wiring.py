@@ -75,3 +75,23 @@ def test_the_worker_reads_ahead_a_quarter_of_faust_s_defaults(tmp_path: Path) ->
     # the read-ahead is memory the worker holds per partition and stream (bench.worker_memory)
     assert built.app.conf.stream_buffer_maxsize == 1024 < 4096
     assert built.app.conf.consumer_max_fetch_size == 256 * 1024 < 1024 * 1024
+
+
+def test_every_agent_topic_hands_on_keys_and_values_as_the_bytes_that_came(tmp_path: Path) -> None:
+    import asyncio
+
+    from faust.types import Message
+
+    from streams.context import RawSchema
+
+    built = create_app(Settings.model_validate({"streams": {"data_dir": str(tmp_path)}}),
+                       registry=CollectorRegistry())
+    topics = [a.channel for a in built.app.agents.values()]
+    assert topics and all(isinstance(t.schema, RawSchema) for t in topics)
+    decode = topics[0].schema.compile(built.app)
+    key, value = b"dip|NL-1|00001", bytes(range(256)) * 2  # Avro bodies are any bytes
+    for k, v in ((key, value), (None, value), (key, b"")):
+        message = Message(topic="t", partition=0, offset=1, timestamp=0.0, timestamp_type=0, headers=[],
+                          key=k, value=v, checksum=None)
+        event = asyncio.run(decode(message))
+        assert event.key is k and event.value is v and event.message is message
