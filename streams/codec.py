@@ -12,8 +12,8 @@ A ticket fact is decoded once per worker when the same worker holds both ends of
 re-keying hop: the identity agent decodes it to route it and forwards its bytes; the
 facts agent finds the decoded record by those bytes (``FactCodec.remember``), ~7% of the
 worker's CPU per fact (one fastavro decode and range check of two). On a backlog the
-identity agent runs more than ``FORWARDED_MAX`` facts ahead (its batches cost a third of
-the facts agent's), and the facts agent decodes about two-thirds of 30,000 facts again.
+identity agent runs more than ``FORWARDED_MAX`` facts ahead (its work per fact is about
+half the facts agent's), and the facts agent decodes about two-thirds of 30,000 facts again.
 Holding the identity agent back does not help: Faust delivers every agent's messages in
 one loop, and a queue not taken from stops the others' deliveries too (session 28,
 ``bench/results/issue14``).
